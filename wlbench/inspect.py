@@ -1,0 +1,126 @@
+"""Summaries and integrity checks of stored datasets (``wlbench info`` and ``wlbench verify``)."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from wlbench.store import EVENT_COLUMNS, Dataset, compute_content_id, open_dataset
+
+
+def _stats(values: np.ndarray) -> dict[str, float]:
+    if values.size == 0:
+        return {"n": 0}
+    return {"n": int(values.size), "min": float(values.min()), "median": float(np.median(values)),
+            "max": float(values.max()), "mean": float(values.mean())}
+
+
+def dataset_summary(path: str | Path) -> dict[str, Any]:
+    """Ids, provenance and, per split: clips per class, event duration / SNR statistics, segment views."""
+    with open_dataset(path) as ds:
+        out: dict[str, Any] = {
+            "path": str(path), "name": ds.name, "classes": ds.classes, "content_id": ds.content_id,
+            "spec_id": ds.spec_id, "seed": ds.attr("seed"), "scale": ds.attr("scale"),
+            "soundbank_fingerprint": ds.attr("soundbank_fingerprint"),
+            "versions": {k: ds.attr(f"{k}_version") for k in ("wlbench", "scaper", "numpy", "h5py")},
+            "created_utc": ds.attr("created_utc"), "splits": {},
+        }
+        for name in ds.splits:
+            split = ds.split(name)
+            weak = split.weak_labels()
+            cols = split.event_arrays()
+            durations = cols["offset"] - cols["onset"]
+            per_class = {}
+            for k, cls in enumerate(ds.classes):
+                mask = cols["label_index"] == k
+                per_class[cls] = {"clips": int(weak[:, k].sum()), "event_duration": _stats(durations[mask]),
+                                  "snr": _stats(cols["snr"][mask])}
+            out["splits"][name] = {
+                "clips": len(split), "part": split.part, "events": int(durations.size),
+                "events_per_clip": _stats(np.bincount(cols["clip_index"], minlength=len(split)).astype(float)),
+                "event_duration": _stats(durations), "snr": _stats(cols["snr"]), "per_class": per_class,
+                "segments": {seg: {"duration": split.segment(seg).duration,
+                                   "positives": int(split.segment(seg).weak_labels().sum())}
+                             for seg in split.segment_names},
+                "stored": sorted(k for k in split.group if isinstance(split.group[k], h5py.Dataset)),
+            }
+        return out
+
+
+@dataclasses.dataclass
+class Verification:
+    """Result of :func:`verify_dataset`: ``problems`` empty means the file is sound."""
+
+    path: Path
+    stored_content_id: str
+    computed_content_id: str | None
+    problems: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def _schema_problems(ds: Dataset) -> list[str]:
+    problems: list[str] = []
+    n_classes = len(ds.classes)
+    for attr in ("name", "classes", "spec_id", "content_id", "recipe", "soundbank_fingerprint"):
+        if attr not in ds.handle.attrs:
+            problems.append(f"root attribute {attr!r} is missing")
+    if not ds.splits:
+        problems.append("no split groups")
+    for name in ds.splits:
+        group = ds.handle[name]
+        for required in ("clip_ids", "jams", "weak_labels", "events", "segments"):
+            if required not in group:
+                problems.append(f"/{name}/{required} is missing")
+        if problems:
+            continue
+        n = group["clip_ids"].shape[0]
+        expected = {"jams": (n,), "weak_labels": (n, n_classes)}
+        if "features" in group:
+            t = group["features"].shape[1]
+            expected["features"] = (n, t, group["features"].shape[2])
+            if "frame_labels" in group:
+                expected["frame_labels"] = (n, t, n_classes)
+        for key, shape in expected.items():
+            if group[key].shape != shape:
+                problems.append(f"/{name}/{key} has shape {group[key].shape}, expected {shape}")
+        events = group["events"]
+        lengths = {col: events[col].shape[0] for col in EVENT_COLUMNS if col in events}
+        if set(lengths) != set(EVENT_COLUMNS) or len(set(lengths.values())) > 1:
+            problems.append(f"/{name}/events columns are missing or of different lengths: {lengths}")
+            continue
+        clip_index, label_index = events["clip_index"][:], events["label_index"][:]
+        onset, offset = events["onset"][:], events["offset"][:]
+        if clip_index.size and (clip_index.min() < 0 or clip_index.max() >= n):
+            problems.append(f"/{name}/events/clip_index has values outside [0, {n})")
+        if label_index.size and (label_index.min() < 0 or label_index.max() >= n_classes):
+            problems.append(f"/{name}/events/label_index has values outside [0, {n_classes})")
+        bad = np.flatnonzero(~(onset < offset))
+        if bad.size:
+            problems.append(f"/{name}/events row {int(bad[0])}: onset >= offset ({bad.size} rows)")
+        weak = group["weak_labels"][:]
+        if clip_index.size and not problems:
+            derived = np.zeros_like(weak)
+            derived[clip_index, label_index] = 1
+            if not np.array_equal(derived, weak):
+                problems.append(f"/{name}/weak_labels disagree with /{name}/events")
+    return problems
+
+
+def verify_dataset(path: str | Path) -> Verification:
+    """Check the schema and recompute the content id. Never raises for content problems (they are listed);
+    raises :class:`~wlbench.errors.WlbenchError` only when the file is not a readable wlbench dataset."""
+    with open_dataset(path) as ds:
+        problems = _schema_problems(ds)
+        computed = compute_content_id(ds.handle)
+        stored = ds.content_id
+        if computed != stored:
+            problems.append(f"content id mismatch: stored {stored[:16]}..., computed {computed[:16]}... "
+                            f"(the file was modified after it was written)")
+        return Verification(Path(path), stored, computed, problems)

@@ -1,0 +1,112 @@
+"""Bootstrap confidence intervals over evaluation clips, and the paired bootstrap test.
+
+A resample draws N clips with replacement from the N evaluation clips (``numpy.random.default_rng(seed)``,
+``integers(0, N, N)``); it is represented by its count vector ``w`` (how often each clip was drawn), and
+every wlbench metric accepts such counts as ``sample_weight`` -- so sorts and matchings are done once
+and each resample only re-weights. A metric undefined on a resample (NaN, e.g. no positive drawn at all)
+is left out of that metric's interval; a class without positives in a resample is left out of that
+resample's macro average (the metric functions do this themselves).
+
+Intervals are percentile intervals: ``[q((1-ci)/2), q((1+ci)/2)]`` of the resampled values.
+The paired test uses the *same* resamples for both systems and reports the observed difference A - B,
+the percentile interval of the resampled differences and a two-sided p-value
+``min(1, 2 * min(1 + #{d* <= 0}, 1 + #{d* >= 0}) / (B + 1))``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+
+import numpy as np
+
+from wlbench.errors import WlbenchError
+
+StatFn = Callable[[np.ndarray | None], Mapping[str, float]]
+
+
+def resample_counts(n: int, n_resamples: int, seed: int) -> Iterator[np.ndarray]:
+    """Yield ``n_resamples`` count vectors (n,) float64, each a draw of n clips with replacement."""
+    if n <= 0:
+        raise WlbenchError("cannot bootstrap an empty set of clips")
+    rng = np.random.default_rng(seed)
+    for _ in range(int(n_resamples)):
+        yield np.bincount(rng.integers(0, n, n), minlength=n).astype(np.float64)
+
+
+def _check(n_resamples: int, ci: float) -> None:
+    if int(n_resamples) < 0:
+        raise WlbenchError(f"n_resamples must be >= 0, got {n_resamples}")
+    if not 0.0 < ci < 1.0:
+        raise WlbenchError(f"ci must lie strictly between 0 and 1, got {ci}")
+
+
+def bootstrap_samples(stat: StatFn, n: int, n_resamples: int = 1000, seed: int = 0,
+                      progress: Callable[[int], None] | None = None) -> dict[str, np.ndarray]:
+    """Evaluate ``stat(counts)`` on each resample; returns {name: (n_resamples,) values}."""
+    out: dict[str, list[float]] = {}
+    for i, w in enumerate(resample_counts(n, n_resamples, seed)):
+        for key, value in stat(w).items():
+            out.setdefault(key, []).append(float(value))
+        if progress is not None:
+            progress(i + 1)
+    return {k: np.asarray(v) for k, v in out.items()}
+
+
+def percentile_interval(samples: np.ndarray, ci: float = 0.95) -> tuple[float, float]:
+    """Percentile interval of the finite samples; (nan, nan) if there are none."""
+    s = np.asarray(samples, dtype=np.float64)
+    s = s[np.isfinite(s)]
+    if s.size == 0:
+        return float("nan"), float("nan")
+    lo, hi = np.quantile(s, [(1.0 - ci) / 2.0, (1.0 + ci) / 2.0])
+    return float(lo), float(hi)
+
+
+def bootstrap_ci(stat: StatFn, n: int, n_resamples: int = 1000, seed: int = 0, ci: float = 0.95,
+                 progress: Callable[[int], None] | None = None) -> dict[str, dict[str, float]]:
+    """Point value and percentile interval of every metric ``stat`` returns.
+
+    ``stat(None)`` must give the point values (all clips once); ``stat(counts)`` the value on a resample.
+    Returns ``{name: {"value", "ci_low", "ci_high", "n_valid"}}`` (n_valid = resamples where it was defined).
+    With ``n_resamples == 0`` the interval is (nan, nan).
+    """
+    _check(n_resamples, ci)
+    point = dict(stat(None))
+    samples = bootstrap_samples(stat, n, n_resamples, seed, progress) if n_resamples else {}
+    out = {}
+    for key, value in point.items():
+        s = samples.get(key, np.zeros(0))
+        lo, hi = percentile_interval(s, ci)
+        out[key] = {"value": float(value), "ci_low": lo, "ci_high": hi, "n_valid": int(np.isfinite(s).sum())}
+    return out
+
+
+def paired_bootstrap_test(stat_a: StatFn, stat_b: StatFn, n: int, n_resamples: int = 1000, seed: int = 0,
+                          ci: float = 0.95,
+                          progress: Callable[[int], None] | None = None) -> dict[str, dict[str, float]]:
+    """Paired bootstrap of A - B on the same clips: ``{name: {"a", "b", "diff", "ci_low", "ci_high",
+    "p_value", "n_valid"}}`` for every metric both ``stat_a`` and ``stat_b`` return."""
+    _check(n_resamples, ci)
+    if int(n_resamples) < 1:
+        raise WlbenchError("the paired test needs at least one resample")
+    pa, pb = dict(stat_a(None)), dict(stat_b(None))
+    keys = [k for k in pa if k in pb]
+    diffs: dict[str, list[float]] = {k: [] for k in keys}
+    for i, w in enumerate(resample_counts(n, n_resamples, seed)):
+        ra, rb = stat_a(w), stat_b(w)
+        for k in keys:
+            diffs[k].append(float(ra[k]) - float(rb[k]))
+        if progress is not None:
+            progress(i + 1)
+    out = {}
+    for k in keys:
+        d = np.asarray(diffs[k])
+        d = d[np.isfinite(d)]
+        lo, hi = percentile_interval(d, ci)
+        if d.size:
+            p = min(1.0, 2.0 * min(1 + np.count_nonzero(d <= 0), 1 + np.count_nonzero(d >= 0)) / (d.size + 1))
+        else:
+            p = float("nan")
+        out[k] = {"a": float(pa[k]), "b": float(pb[k]), "diff": float(pa[k]) - float(pb[k]),
+                  "ci_low": lo, "ci_high": hi, "p_value": float(p), "n_valid": int(d.size)}
+    return out

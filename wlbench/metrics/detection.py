@@ -1,0 +1,289 @@
+"""Detection metrics from event lists: event-based and segment-based F1 / error rate (macro and micro).
+
+Event lists are :class:`EventList` arrays: ``file`` (int clip index in ``[0, n_files)``), ``label`` (int
+class index), ``onset`` and ``offset`` in seconds. Build them from DataFrames with
+:func:`events_from_frame`.
+
+Event-based (sed_eval ``EventBasedMetrics`` semantics, DCASE Task 4 collars by default): an output event
+matches a reference event of the same file and class when ``|onset diff| <= t_collar`` and
+``|offset diff| <= max(t_collar, percentage_of_length * reference length)``; matching is an optimal
+one-to-one (maximum cardinality) bipartite matching. Substitutions (for the micro error rate) are a
+maximum matching, label ignored, among what is left unmatched -- sed_eval uses a greedy first-fit pass
+there, which depends on event order; wlbench's count is >= sed_eval's, so its micro ER is <= sed_eval's,
+and equal whenever first-fit is optimal.
+
+Segment-based (sed_eval ``SegmentBasedMetrics``): each clip is cut into segments of ``time_resolution``
+seconds; a class is active in a segment when an event covers any part of it (``floor(onset/res)`` to
+``ceil(offset/res)``); counts pool over segments and clips.
+
+Degenerate cases: a class with no reference events is left out of the macro averages (its false
+positives count in the micro numbers); a class never output has precision 0 and F1 0 (kept); empty
+output gives F1 0 -- never 1.0 as sed_eval's default NaN-dropping macro average can.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import maximum_bipartite_matching
+
+from wlbench.errors import WlbenchError
+from wlbench.metrics.tagging import prf_from_counts
+
+
+@dataclass(frozen=True)
+class EventList:
+    """Events as parallel arrays (E,): ``file`` and ``label`` ints, ``onset`` < ``offset`` seconds."""
+
+    file: np.ndarray
+    label: np.ndarray
+    onset: np.ndarray
+    offset: np.ndarray
+
+    def __post_init__(self) -> None:
+        n = len(self.file)
+        for name in ("label", "onset", "offset"):
+            if len(getattr(self, name)) != n:
+                raise WlbenchError(f"EventList.{name}: length {len(getattr(self, name))} != {n}")
+        on = np.asarray(self.onset, dtype=np.float64)
+        off = np.asarray(self.offset, dtype=np.float64)
+        if not (np.isfinite(on).all() and np.isfinite(off).all()):
+            raise WlbenchError("EventList: onset/offset contain NaN or infinite values")
+        if (off < on).any():
+            raise WlbenchError("EventList: an event has offset < onset")
+
+    def __len__(self) -> int:
+        return len(self.file)
+
+    @staticmethod
+    def empty() -> EventList:
+        z = np.zeros(0)
+        return EventList(z.astype(np.int64), z.astype(np.int64), z, z)
+
+
+def events_from_frame(frame: pd.DataFrame, clip_ids: list[str] | np.ndarray,
+                      classes: list[str]) -> EventList:
+    """Convert a DataFrame (filename, event_label, onset, offset) to an :class:`EventList`.
+
+    Rows whose filename or label is missing (DCASE's "clip without detections" rows) are dropped.
+    Unknown filenames or labels raise :class:`WlbenchError` (validate submissions first).
+    """
+    f = frame.dropna(subset=["filename", "event_label", "onset", "offset"])
+    file_index = {str(c): i for i, c in enumerate(clip_ids)}
+    class_index = {c: i for i, c in enumerate(classes)}
+    try:
+        files = np.array([file_index[str(x)] for x in f["filename"]], dtype=np.int64)
+    except KeyError as exc:
+        raise WlbenchError(f"events: unknown clip id {exc.args[0]!r}") from None
+    try:
+        labels = np.array([class_index[str(x)] for x in f["event_label"]], dtype=np.int64)
+    except KeyError as exc:
+        raise WlbenchError(f"events: unknown label {exc.args[0]!r}") from None
+    return EventList(files, labels, f["onset"].to_numpy(np.float64), f["offset"].to_numpy(np.float64))
+
+
+def _pairs(ref: EventList, est: EventList, key_ref: np.ndarray, key_est: np.ndarray):
+    """All (ref i, est j) index pairs with equal keys, vectorised."""
+    if len(ref) == 0 or len(est) == 0:
+        z = np.zeros(0, dtype=np.int64)
+        return z, z
+    order_e = np.argsort(key_est, kind="stable")
+    ke = key_est[order_e]
+    lo = np.searchsorted(ke, key_ref, "left")
+    hi = np.searchsorted(ke, key_ref, "right")
+    cnt = hi - lo
+    ri = np.repeat(np.arange(len(ref)), cnt)
+    start = np.repeat(lo - np.concatenate(([0], np.cumsum(cnt)[:-1])), cnt)
+    ej = order_e[np.arange(cnt.sum()) + start]
+    return ri, ej
+
+
+def _hits(ref: EventList, est: EventList, ri, ej, t_collar: float, percentage_of_length: float):
+    ron, roff = np.asarray(ref.onset, float)[ri], np.asarray(ref.offset, float)[ri]
+    eon, eoff = np.asarray(est.onset, float)[ej], np.asarray(est.offset, float)[ej]
+    ok = np.abs(ron - eon) <= t_collar
+    ok &= np.abs(roff - eoff) <= np.maximum(t_collar, percentage_of_length * (roff - ron))
+    return ri[ok], ej[ok]
+
+
+def _max_matching(n_ref: int, n_est: int, ri: np.ndarray, ej: np.ndarray) -> np.ndarray:
+    """Maximum one-to-one matching on candidate pairs; returns est index matched to each ref (-1 if none).
+
+    Components where no ref or est has two candidates are matched directly; only conflicting candidates
+    go to Hopcroft-Karp.
+    """
+    match = np.full(n_ref, -1, dtype=np.int64)
+    if ri.size == 0:
+        return match
+    deg_r = np.bincount(ri, minlength=n_ref)
+    deg_e = np.bincount(ej, minlength=n_est)
+    simple = (deg_r[ri] == 1) & (deg_e[ej] == 1)
+    match[ri[simple]] = ej[simple]
+    rest = ~simple
+    if rest.any():
+        r2, e2 = ri[rest], ej[rest]
+        ur, r_inv = np.unique(r2, return_inverse=True)
+        ue, e_inv = np.unique(e2, return_inverse=True)
+        graph = csr_matrix((np.ones(r2.size, dtype=np.int8), (r_inv, e_inv)), shape=(ur.size, ue.size))
+        m = maximum_bipartite_matching(graph, perm_type="column")
+        ok = m >= 0
+        match[ur[ok]] = ue[m[ok]]
+    return match
+
+
+def event_based_counts(ref: EventList, est: EventList, n_files: int, n_classes: int,
+                       t_collar: float = 0.2, percentage_of_length: float = 0.2) -> dict[str, np.ndarray]:
+    """Per (file, class) counts: ``tp``, ``n_ref``, ``n_sys`` (n_files, n_classes), and per-file
+    ``subs`` (n_files,) substitutions. Counts add over files, so the bootstrap just re-weights them."""
+    if t_collar < 0 or percentage_of_length < 0:
+        raise WlbenchError("t_collar and percentage_of_length must be >= 0")
+    rf, rl = np.asarray(ref.file, np.int64), np.asarray(ref.label, np.int64)
+    ef, el = np.asarray(est.file, np.int64), np.asarray(est.label, np.int64)
+    ri, ej = _pairs(ref, est, rf * n_classes + rl, ef * n_classes + el)
+    ri, ej = _hits(ref, est, ri, ej, t_collar, percentage_of_length)
+    match = _max_matching(len(ref), len(est), ri, ej)
+    matched_r = match >= 0
+    matched_e = np.zeros(len(est), dtype=bool)
+    matched_e[match[matched_r]] = True
+    shape = (n_files, n_classes)
+    tp = np.zeros(shape)
+    np.add.at(tp, (rf[matched_r], rl[matched_r]), 1.0)
+    n_ref = np.zeros(shape)
+    np.add.at(n_ref, (rf, rl), 1.0)
+    n_sys = np.zeros(shape)
+    np.add.at(n_sys, (ef, el), 1.0)
+    # substitutions: leftover ref/est pairs in the same file that match in time, label ignored
+    lr = np.flatnonzero(~matched_r)
+    le = np.flatnonzero(~matched_e)
+    subs = np.zeros(n_files)
+    if lr.size and le.size:
+        sub_ref = EventList(rf[lr], rl[lr], np.asarray(ref.onset, float)[lr], np.asarray(ref.offset, float)[lr])
+        sub_est = EventList(ef[le], el[le], np.asarray(est.onset, float)[le], np.asarray(est.offset, float)[le])
+        si, sj = _pairs(sub_ref, sub_est, sub_ref.file, sub_est.file)
+        si, sj = _hits(sub_ref, sub_est, si, sj, t_collar, percentage_of_length)
+        sm = _max_matching(lr.size, le.size, si, sj)
+        np.add.at(subs, sub_ref.file[sm >= 0], 1.0)
+    return {"tp": tp, "n_ref": n_ref, "n_sys": n_sys, "subs": subs}
+
+
+def segment_based_counts(ref: EventList, est: EventList, n_files: int, n_classes: int,
+                         clip_duration: float | np.ndarray, time_resolution: float = 1.0) -> dict[str, np.ndarray]:
+    """Per (file, class) segment counts ``tp``, ``n_ref``, ``n_sys`` and per-file ``subs``, ``dels``,
+    ``ins`` (segment-wise S = min(Nref, Nsys) - Ntp, D = max(0, Nref - Nsys), I = max(0, Nsys - Nref)).
+
+    ``clip_duration``: seconds, scalar or per file; events are evaluated up to the longer of the clip and
+    the last event (as sed_eval does when no length is given; extra segments only add true negatives).
+    """
+    if time_resolution <= 0:
+        raise WlbenchError(f"time_resolution must be > 0, got {time_resolution}")
+    dur = np.broadcast_to(np.asarray(clip_duration, dtype=np.float64), (n_files,))
+    ends = [dur]
+    for ev in (ref, est):
+        if len(ev):
+            m = np.zeros(n_files)
+            np.maximum.at(m, np.asarray(ev.file, np.int64), np.asarray(ev.offset, float))
+            ends.append(m)
+    n_seg = int(np.ceil(np.max(np.maximum.reduce(ends)) / time_resolution)) if n_files else 0
+    n_seg = max(n_seg, 1)
+
+    def roll(ev: EventList) -> np.ndarray:
+        diff = np.zeros((n_files, n_seg + 1, n_classes), dtype=np.int32)
+        if len(ev):
+            on = np.floor(np.asarray(ev.onset, float) / time_resolution).astype(np.int64)
+            off = np.ceil(np.asarray(ev.offset, float) / time_resolution).astype(np.int64)
+            on = np.clip(on, 0, n_seg)
+            off = np.clip(off, 0, n_seg)
+            f, lab = np.asarray(ev.file, np.int64), np.asarray(ev.label, np.int64)
+            np.add.at(diff, (f, on, lab), 1)
+            np.add.at(diff, (f, off, lab), -1)
+        return np.cumsum(diff, axis=1)[:, :n_seg] > 0
+
+    r = roll(ref)
+    e = roll(est)
+    tp = np.count_nonzero(r & e, axis=1).astype(np.float64)
+    n_ref = np.count_nonzero(r, axis=1).astype(np.float64)
+    n_sys = np.count_nonzero(e, axis=1).astype(np.float64)
+    seg_ref = r.sum(axis=2)
+    seg_sys = e.sum(axis=2)
+    seg_tp = (r & e).sum(axis=2)
+    subs = (np.minimum(seg_ref, seg_sys) - seg_tp).sum(axis=1).astype(np.float64)
+    dels = np.maximum(0, seg_ref - seg_sys).sum(axis=1).astype(np.float64)
+    ins = np.maximum(0, seg_sys - seg_ref).sum(axis=1).astype(np.float64)
+    return {"tp": tp, "n_ref": n_ref, "n_sys": n_sys, "subs": subs, "dels": dels, "ins": ins}
+
+
+def detection_summary(counts: dict[str, np.ndarray], kind: str,
+                      weight: np.ndarray | None = None) -> dict[str, object]:
+    """Metrics from (possibly clip-weighted) per-file counts.
+
+    Returns per-class ``precision``, ``recall``, ``f1``, ``error_rate`` (C,) arrays (ER = (FN + FP) / Nref,
+    NaN without reference events) and scalars ``f1_macro``, ``error_rate_macro``, ``f1_micro``,
+    ``precision_micro``, ``recall_micro``, ``error_rate_micro`` (S + D + I) / Nref.
+    """
+    w = None if weight is None else np.asarray(weight, dtype=np.float64)
+
+    def total(a):
+        return a.sum(axis=0) if w is None else w @ a
+
+    tp, n_ref, n_sys = total(counts["tp"]), total(counts["n_ref"]), total(counts["n_sys"])
+    fp, fn = n_sys - tp, n_ref - tp
+    p, r, f = prf_from_counts(tp, fp, fn)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        er = np.where(n_ref > 0, (fn + fp) / np.where(n_ref > 0, n_ref, 1), np.nan)
+    keep = n_ref > 0
+    T, R, S = tp.sum(), n_ref.sum(), n_sys.sum()
+    mp, mr, mf = (float(v[0]) for v in prf_from_counts(np.array([T]), np.array([S - T]), np.array([R - T])))
+    subs = float(total(counts["subs"]))
+    if kind == "event":
+        dels, ins = R - T - subs, S - T - subs
+    else:
+        dels, ins = float(total(counts["dels"])), float(total(counts["ins"]))
+    er_micro = (subs + dels + ins) / R if R > 0 else float("nan")
+    return {
+        "precision": p, "recall": r, "f1": f, "error_rate": er, "n_ref": n_ref, "n_sys": n_sys,
+        "f1_macro": float(f[keep].mean()) if keep.any() else float("nan"),
+        "error_rate_macro": float(er[keep].mean()) if keep.any() else float("nan"),
+        "f1_micro": mf, "precision_micro": mp, "recall_micro": mr, "error_rate_micro": er_micro,
+        "substitutions": subs, "deletions": dels, "insertions": ins,
+    }
+
+
+def event_based_metrics(ref: EventList, est: EventList, n_files: int, n_classes: int,
+                        t_collar: float = 0.2, percentage_of_length: float = 0.2) -> dict[str, object]:
+    """Event-based per-class and macro/micro F1, precision, recall and error rate (see module doc)."""
+    return detection_summary(event_based_counts(ref, est, n_files, n_classes, t_collar, percentage_of_length),
+                             "event")
+
+
+def event_based_f1_macro(ref: EventList, est: EventList, n_files: int, n_classes: int,
+                         t_collar: float = 0.2, percentage_of_length: float = 0.2) -> float:
+    """Mean event-based F1 over classes with reference events."""
+    return event_based_metrics(ref, est, n_files, n_classes, t_collar, percentage_of_length)["f1_macro"]
+
+
+def event_based_f1_micro(ref: EventList, est: EventList, n_files: int, n_classes: int,
+                         t_collar: float = 0.2, percentage_of_length: float = 0.2) -> float:
+    """Event-based F1 of the pooled counts."""
+    return event_based_metrics(ref, est, n_files, n_classes, t_collar, percentage_of_length)["f1_micro"]
+
+
+def segment_based_metrics(ref: EventList, est: EventList, n_files: int, n_classes: int,
+                          clip_duration: float | np.ndarray, time_resolution: float = 1.0) -> dict[str, object]:
+    """Segment-based per-class and macro/micro F1, precision, recall and error rate (see module doc)."""
+    return detection_summary(segment_based_counts(ref, est, n_files, n_classes, clip_duration, time_resolution),
+                             "segment")
+
+
+def segment_based_f1_macro(ref: EventList, est: EventList, n_files: int, n_classes: int,
+                           clip_duration: float | np.ndarray, time_resolution: float = 1.0) -> float:
+    """Mean segment-based F1 over classes with reference activity."""
+    return segment_based_metrics(ref, est, n_files, n_classes, clip_duration, time_resolution)["f1_macro"]
+
+
+def segment_based_f1_micro(ref: EventList, est: EventList, n_files: int, n_classes: int,
+                           clip_duration: float | np.ndarray, time_resolution: float = 1.0) -> float:
+    """Segment-based F1 of the pooled counts."""
+    return segment_based_metrics(ref, est, n_files, n_classes, clip_duration, time_resolution)["f1_micro"]

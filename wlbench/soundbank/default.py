@@ -1,0 +1,221 @@
+"""The embedded default soundbank: built by wlbench itself, offline, deterministically, in seconds.
+
+Layout (``parts``)::
+
+    default-v<BANK_VERSION>/
+      train/foreground/<Class>/<Class>-train-s<NN>-t<K>.wav   20 sources x 3 takes (short classes) or 2 (long)
+      train/background/<type>/<type>-train-<K>.wav            7 types x 2 ten-second ambiences
+      eval/...                                                8 sources per class, other seeds
+      sources.csv   path,group  (a source's takes share a group, so a split never separates them)
+      README.md     the datasheet (not covered by the fingerprint)
+      bank.json     bank version, fingerprint, library versions (not covered by the fingerprint)
+
+Every source is seeded from ``SeedSequence(BANK_ENTROPY, spawn_key=(BANK_VERSION, part, class, source))``
+so no file depends on build order.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+
+from wlbench.atomic import atomic_dir, ensure_writable_dir
+from wlbench.errors import WlbenchError
+from wlbench.soundbank.fingerprint import soundbank_fingerprint, wlbench_cache_dir
+
+BANK_VERSION = 1
+BANK_ENTROPY = 0x77_6C_62_65_6E_63_68   # "wlbench"
+PARTS: dict[str, dict[str, int]] = {
+    "train": {"index": 0, "sources": 20, "backgrounds_per_type": 2},
+    "eval": {"index": 1, "sources": 8, "backgrounds_per_type": 2},
+}
+TAKES_SHORT = 3
+TAKES_LONG = 2
+MANIFEST = "bank.json"
+
+
+def default_bank_path() -> Path:
+    """``$WLBENCH_CACHE/soundbanks/default-v<BANK_VERSION>`` (WLBENCH_CACHE defaults to ~/.cache/wlbench)."""
+    return wlbench_cache_dir() / "soundbanks" / f"default-v{BANK_VERSION}"
+
+
+def _rng(part: str, class_index: int, source_index: int, take: int = 0) -> np.random.Generator:
+    seq = np.random.SeedSequence(BANK_ENTROPY, spawn_key=(BANK_VERSION, PARTS[part]["index"], class_index,
+                                                          source_index, take))
+    return np.random.Generator(np.random.PCG64(seq))
+
+
+def _write_wav(path: Path, samples: np.ndarray) -> None:
+    import soundfile as sf
+
+    # Encode in memory: closing a SoundFile on disk calls fsync, which costs more than the synthesis.
+    buffer = io.BytesIO()
+    sf.write(buffer, samples, 16000, subtype="PCM_16", format="WAV")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(buffer.getvalue())
+
+
+def _jobs():
+    """Every file of the bank as (relpath, group, kind, part, class/background index, source, take)."""
+    from wlbench.soundbank.synthesis import BACKGROUNDS, CLASSES
+
+    for part, cfg in PARTS.items():
+        for ci, spec in enumerate(CLASSES):
+            takes = TAKES_SHORT if spec.short else TAKES_LONG
+            for si in range(cfg["sources"]):
+                group = f"{part}/{spec.name}/s{si:02d}"
+                for take in range(takes):
+                    rel = f"{part}/foreground/{spec.name}/{spec.name}-{part}-s{si:02d}-t{take}.wav"
+                    yield rel, group, "fg", part, ci, si, take
+        for bi, (name, _, _) in enumerate(BACKGROUNDS):
+            for k in range(cfg["backgrounds_per_type"]):
+                rel = f"{part}/background/{name}/{name}-{part}-{k}.wav"
+                yield rel, f"{part}/background/{name}-{k}", "bg", part, bi, k, 0
+
+
+def _render_into(folder: Path, progress: bool) -> list[tuple[str, str]]:
+    from wlbench.soundbank.synthesis import CLASSES, render_background, render_take, source_voice
+
+    jobs = list(_jobs())
+    rows = []
+    voices: dict[tuple[str, int, int], dict] = {}
+    iterator = jobs
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(jobs, desc="building the default soundbank", unit="file", leave=False)
+        iterator = bar
+    for rel, group, kind, part, index, source, take in iterator:
+        if kind == "fg":
+            spec = CLASSES[index]
+            key = (part, index, source)
+            if key not in voices:
+                voices[key] = source_voice(_rng(part, index, source, 0), spec)
+            samples = render_take(_rng(part, index, source, 1 + take), spec, voices[key])
+        else:
+            samples = render_background(_rng(part, 100 + index, source, 0), index)
+        _write_wav(folder / rel, samples)
+        rows.append((rel, group))
+    if bar is not None:
+        bar.close()
+    return sorted(rows)
+
+
+def _sources_csv(rows: list[tuple[str, str]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["path", "group"])
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def _datasheet(folder: Path, fingerprint: str) -> str:
+    import soundfile as sf
+
+    from wlbench.soundbank.synthesis import BACKGROUNDS, CLASSES
+
+    lines = [
+        f"# wlbench default soundbank, version {BANK_VERSION}",
+        "",
+        "Generated by wlbench (`wlbench soundbank default`), offline and deterministically: every sample is",
+        "synthesised by `wlbench/soundbank/synthesis.py` (pure numpy/scipy), 16 kHz mono, 16-bit PCM WAV.",
+        "No recording from anyone else is included.",
+        "",
+        "**Licence:** MIT, like wlbench (the sounds are generated by wlbench's own code).",
+        "",
+        f"**Fingerprint:** `{fingerprint}` (SHA-256 over the sorted relative paths and SHA-256 of every WAV file",
+        "and of sources.csv; see docs/soundbank.md).",
+        "",
+        "## Shape",
+        "",
+        "DESED's 10 classes, two parts (train, eval) with disjoint sources. A *source* is a seeded generator of one",
+        "class with its own parameter draw (pitch, timbre, rhythm, recording channel: tilt, low-pass, a resonance,",
+        "a noise floor at 20-45 dB SNR); each source renders several takes (durations, variations, peak level",
+        "-20..-3 dBFS). `sources.csv` gives each take its source group: keep a group in one split.",
+        "",
+        "| class | how it is made |",
+        "|---|---|",
+    ]
+    lines += [f"| {spec.name} | {spec.description} |" for spec in CLASSES]
+    lines += ["", "Backgrounds (10 s each, 2 per type and part, different seeds per part):", ""]
+    lines += [f"- `{name}`: {text}" for name, _, text in BACKGROUNDS]
+    lines += ["", "## Counts and durations (seconds)", "",
+              "| part | class | files | sources | min | median | max |", "|---|---|---|---|---|---|---|"]
+    for part, cfg in PARTS.items():
+        for spec in CLASSES:
+            files = sorted((folder / part / "foreground" / spec.name).glob("*.wav"))
+            durs = [sf.info(str(f)).duration for f in files]
+            lines.append(f"| {part} | {spec.name} | {len(files)} | {cfg['sources']} | {min(durs):.2f} | "
+                         f"{statistics.median(durs):.2f} | {max(durs):.2f} |")
+        n_bg = len(list((folder / part / "background").glob("*/*.wav")))
+        lines.append(f"| {part} | (background) | {n_bg} | {n_bg} | 10.00 | 10.00 | 10.00 |")
+    lines += ["", "Short classes (Alarm_bell_ringing, Cat, Dishes, Dog, Speech) mostly last 0.3-3 s, long classes",
+              "(Blender, Electric_shaver_toothbrush, Frying, Running_water, Vacuum_cleaner) mostly 3-10 s, as in DESED.",
+              ""]
+    return "\n".join(lines)
+
+
+def _stored_fingerprint(folder: Path) -> str | None:
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(manifest, dict) or manifest.get("bank_version") != BANK_VERSION:
+        return None
+    value = manifest.get("fingerprint")
+    return value if isinstance(value, str) else None
+
+
+def _is_valid(folder: Path) -> bool:
+    stored = _stored_fingerprint(folder)
+    return stored is not None and soundbank_fingerprint(folder) == stored
+
+
+def build_default_bank(out: Path | str | None = None, progress: bool = True, force: bool = False) -> Path:
+    """Build the default soundbank into ``out`` (default :func:`default_bank_path`) and return its path.
+
+    Returns at once when ``out`` already holds this bank version with a matching fingerprint (unless
+    ``force``). The bank is built in a temporary folder beside ``out`` and renamed onto it; a file lock
+    (``.<name>.lock`` beside it) keeps two processes from building at once. Refuses to replace a folder
+    that is not a wlbench default soundbank.
+    """
+    from filelock import FileLock
+
+    target = Path(out).expanduser() if out is not None else default_bank_path()
+    target = target.absolute()
+    if not force and target.is_dir() and _is_valid(target):
+        return target
+    ensure_writable_dir(target.parent)
+    with FileLock(str(target.parent / f".{target.name}.lock")):
+        if target.exists():
+            if not force and target.is_dir() and _is_valid(target):
+                return target
+            if not target.is_dir() or (any(target.iterdir()) and not (target / MANIFEST).is_file()):
+                raise WlbenchError(f"{target} exists and is not a wlbench default soundbank",
+                                   hint="choose another --out or delete that folder")
+        started = time.perf_counter()
+        with atomic_dir(target) as tmp:
+            rows = _render_into(tmp, progress)
+            (tmp / "sources.csv").write_text(_sources_csv(rows), encoding="utf-8")
+            fingerprint = soundbank_fingerprint(tmp, use_cache=False)
+            (tmp / "README.md").write_text(_datasheet(tmp, fingerprint), encoding="utf-8")
+            import scipy
+            import soundfile
+
+            manifest = {"name": "wlbench-default-soundbank", "bank_version": BANK_VERSION,
+                        "fingerprint": fingerprint, "files": len(rows), "licence": "MIT",
+                        "built_with": {"numpy": np.__version__, "scipy": scipy.__version__,
+                                       "soundfile": soundfile.__version__,
+                                       "libsndfile": soundfile.__libsndfile_version__},
+                        "build_seconds": round(time.perf_counter() - started, 2)}
+            (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+            os.chmod(tmp, 0o755)
+    return target

@@ -1,0 +1,1 @@
+"""Synthesis: plan deterministic per-clip specs from a recipe and a soundbank, then render them with scaper."""

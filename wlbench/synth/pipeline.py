@@ -1,0 +1,158 @@
+"""Recipe + soundbank -> one HDF5 dataset file: plan, render in workers, derive labels, store atomically."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.metadata
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from wlbench.errors import WlbenchError
+from wlbench.interrupts import deferred_interrupts
+from wlbench.labels import frame_labels, weak_labels, window_labels
+from wlbench.recipes import Recipe, parse_recipe
+from wlbench.soundbank import Soundbank
+from wlbench.store import DatasetWriter, SplitShape, open_dataset, spec_id
+from wlbench.synth.plan import ClipSpec, plan_dataset
+from wlbench.synth.render import RenderedClip, RenderPool, RenderSettings
+
+
+@dataclasses.dataclass(frozen=True)
+class SynthResult:
+    """What a render produced."""
+
+    path: Path
+    spec_id: str
+    content_id: str
+    clips: dict[str, int]
+    seconds: float
+
+
+def dataset_filename(recipe: Recipe) -> str:
+    """``<name>.h5``, or ``<name>-scale<F>.h5`` for a scaled render."""
+    return f"{recipe.name}.h5" if recipe.scale == 1.0 else f"{recipe.name}-scale{recipe.scale:g}.h5"
+
+
+def render_settings(recipe: Recipe, bank: Soundbank) -> RenderSettings:
+    folders = {(f.folder, f.label) for f in bank.foreground}
+    return RenderSettings(bank_root=str(bank.root), sample_rate=recipe.sample_rate,
+                          clip_duration=recipe.clip_duration, ref_db=recipe.ref_db,
+                          fix_clipping=recipe.fix_clipping, quick_pitch_time=recipe.quick_pitch_time,
+                          features=recipe.features, store_features=recipe.store_features,
+                          feature_dtype=recipe.feature_dtype, store_audio=recipe.store_audio,
+                          class_of_folder=tuple(sorted(folders)))
+
+
+def _version(package: str) -> str:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _provenance(recipe: Recipe, bank: Soundbank) -> dict[str, object]:
+    return {
+        "recipe": recipe.text, "recipe_source": recipe.source, "recipe_canonical": _canonical_text(recipe),
+        "scale": recipe.scale, "seed": recipe.seed, "description": recipe.description,
+        "soundbank_fingerprint": bank.fingerprint, "soundbank_path": str(bank.root),
+        "soundbank_layout": bank.layout, "spec_id": spec_id(recipe.canonical(), bank.fingerprint),
+        "scaper_version": _version("scaper"), "numpy_version": np.__version__,
+        "h5py_version": _version("h5py"), "soundfile_version": _version("soundfile"),
+    }
+
+
+def _canonical_text(recipe: Recipe) -> str:
+    from wlbench.hashing import canonical_json
+
+    return canonical_json(recipe.canonical())
+
+
+def _store_split_labels(writer: DatasetWriter, recipe: Recipe, split: str, n_clips: int, n_frames: int,
+                        segment_starts: np.ndarray) -> None:
+    """Derive weak, frame and segment labels from the events written for ``split``; close the split."""
+    rows = writer._events[split]  # noqa: SLF001 - the writer owns the table until end_split
+    clip = np.array([r[0] for r in rows], dtype=np.int64)
+    label = np.array([r[1] for r in rows], dtype=np.int64)
+    onset = np.array([r[2] for r in rows], dtype=np.float64)
+    offset = np.array([r[3] for r in rows], dtype=np.float64)
+    n_classes = len(recipe.classes)
+    labels = {"weak_labels": weak_labels(clip, label, n_clips, n_classes)}
+    if recipe.store_features:
+        labels["frame_labels"] = frame_labels(clip, label, onset, offset, n_clips, n_classes, n_frames,
+                                              recipe.features.frame_rate)
+    segments = {duration: (segment_starts[:, k],
+                           window_labels(clip, label, onset, offset, segment_starts[:, k], duration, n_classes))
+                for k, duration in enumerate(recipe.segment_durations)}
+    writer.end_split(split, labels, segments)
+
+
+def _write(path: Path, recipe: Recipe, bank: Soundbank, plans: dict[str, list[ClipSpec]],
+           clip_streams: Callable[[str], Iterable[RenderedClip]], progress: bool) -> str:
+    n_samples = int(round(recipe.clip_duration * recipe.sample_rate))
+    n_frames = recipe.features.n_frames(n_samples)
+    feature_attrs = recipe.features.as_dict() if recipe.store_features else None
+    total = sum(len(p) for p in plans.values())
+    with deferred_interrupts() as check_interrupt, DatasetWriter(path, name=recipe.name, classes=recipe.classes, sample_rate=recipe.sample_rate,
+                       clip_duration=recipe.clip_duration, segment_durations=recipe.segment_durations,
+                       feature_attrs=feature_attrs, feature_dtype=recipe.feature_dtype,
+                       store_features=recipe.store_features, store_audio=recipe.store_audio,
+                       provenance=_provenance(recipe, bank)) as writer, \
+            tqdm(total=total, unit="clip", desc=f"rendering {recipe.name}", disable=not progress,
+                 dynamic_ncols=True) as bar:
+        for split, specs in plans.items():
+            writer.begin_split(SplitShape(split, len(specs), n_frames, recipe.features.n_mels, n_samples,
+                                          recipe.split(split).part))
+            for index, clip in enumerate(clip_streams(split)):
+                check_interrupt()
+                writer.write_clip(split, index, clip.clip_id, clip.jams_text, clip.events, clip.features, clip.audio)
+                bar.update(1)
+            starts = np.array([spec.segment_starts for spec in specs], dtype=np.float64).reshape(
+                len(specs), len(recipe.segment_durations))
+            _store_split_labels(writer, recipe, split, len(specs), n_frames, starts)
+        return writer.commit()
+
+
+def synthesize(recipe: Recipe, bank: Soundbank, out_dir: Path, workers: int = 1, progress: bool = True,
+               filename: str | None = None) -> SynthResult:
+    """Render ``recipe`` from ``bank`` into ``out_dir/<name>.h5`` (atomically) and return its ids."""
+    started = time.perf_counter()
+    plans = plan_dataset(recipe, bank)
+    settings = render_settings(recipe, bank)
+    path = Path(out_dir) / (filename or dataset_filename(recipe))
+    with RenderPool(settings, workers) as pool:
+        content = _write(path, recipe, bank, plans, lambda split: pool.render(plans[split]), progress)
+    return SynthResult(path=path, spec_id=spec_id(recipe.canonical(), bank.fingerprint), content_id=content,
+                       clips={k: len(v) for k, v in plans.items()}, seconds=time.perf_counter() - started)
+
+
+def rerender(dataset_path: Path, bank: Soundbank, out_path: Path, workers: int = 1,
+             progress: bool = True) -> tuple[SynthResult, str]:
+    """Re-render a stored dataset from its JAMS with scaper; returns the new result and the stored content id.
+
+    Plans are rebuilt from the stored recipe (for segment windows), audio from each stored JAMS.
+    """
+    with open_dataset(dataset_path) as ds:
+        recipe = parse_recipe(ds.recipe_text, source=f"{dataset_path}:recipe")
+        scale = float(ds.attr("scale", 1.0))
+        if scale != 1.0:
+            recipe = recipe.scaled(scale)
+        stored_content = ds.content_id
+        if ds.attr("soundbank_fingerprint") != bank.fingerprint:
+            raise WlbenchError(f"{dataset_path} was rendered from soundbank {ds.attr('soundbank_fingerprint')[:12]}, "
+                               f"but {bank.root} has fingerprint {bank.fingerprint[:12]}",
+                               hint="pass --soundbank with the bank it was rendered from")
+        items = {name: [(cid, ds.split(name).jams(i)) for i, cid in enumerate(ds.split(name).clip_ids)]
+                 for name in ds.splits}
+    started = time.perf_counter()
+    plans = plan_dataset(recipe, bank)
+    settings = render_settings(recipe, bank)
+    with RenderPool(settings, workers) as pool:
+        content = _write(Path(out_path), recipe, bank, plans, lambda split: pool.rerender(items[split]), progress)
+    result = SynthResult(path=Path(out_path), spec_id=spec_id(recipe.canonical(), bank.fingerprint),
+                         content_id=content, clips={k: len(v) for k, v in plans.items()},
+                         seconds=time.perf_counter() - started)
+    return result, stored_content

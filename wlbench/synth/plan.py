@@ -1,0 +1,217 @@
+"""Plan a dataset: one deterministic :class:`ClipSpec` per clip, before any audio is rendered.
+
+Planning is pure: the same recipe and soundbank give the same specs, whatever renders them. wlbench
+draws every value (file, offsets, onset, SNR, pitch, cut position, segment windows) and scaper only
+mixes constants.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import defaultdict
+
+import numpy as np
+
+from wlbench.errors import WlbenchError
+from wlbench.recipes import Recipe, SplitSpec
+from wlbench.soundbank import Soundbank, SoundFile
+from wlbench.synth.seeding import clip_rng, scaper_seed, split_rng
+
+
+@dataclasses.dataclass(frozen=True)
+class EventSpec:
+    """One foreground event. Times in seconds; paths relative to the soundbank root."""
+
+    label: str
+    source_file: str
+    folder: str
+    scaper_root: str
+    source_time: float
+    onset: float
+    duration: float
+    snr: float
+    pitch_shift: float | None
+
+    @property
+    def offset(self) -> float:
+        return self.onset + self.duration
+
+
+@dataclasses.dataclass(frozen=True)
+class ClipSpec:
+    """Everything needed to render one clip; ``segment_starts[k]`` is the start (s) of the window of
+    ``recipe.segment_durations[k]``."""
+
+    split: str
+    index: int
+    clip_id: str
+    background_file: str
+    background_folder: str
+    background_root: str
+    background_source_time: float
+    events: tuple[EventSpec, ...]
+    segment_starts: tuple[float, ...]
+    scaper_seed: int
+
+
+def clip_id(split: str, index: int) -> str:
+    """The id of clip ``index`` of ``split`` (also its file stem in submissions)."""
+    return f"{split}_{index:06d}"
+
+
+def _relative(bank: Soundbank, path) -> str:
+    return path.relative_to(bank.root).as_posix() if path != bank.root else "."
+
+
+def assign_source_groups(recipe: Recipe, bank: Soundbank) -> dict[str, dict[str, list[SoundFile]]]:
+    """Foreground files available to each split, by class.
+
+    Splits that draw from the same soundbank part receive disjoint sets of source groups (files of one
+    group, e.g. one author, stay in one split), in proportion to their shares, class by class as far as
+    groups allow. Raises if a split ends up with no file for a class it needs.
+    """
+    result: dict[str, dict[str, list[SoundFile]]] = {s.name: defaultdict(list) for s in recipe.splits}
+    for part in dict.fromkeys(s.part for s in recipe.splits):
+        splits = [s for s in recipe.splits if s.part == part]
+        files = [f for f in bank.foreground if f.part == part and f.label in recipe.classes]
+        if not files:
+            raise WlbenchError(f"soundbank {bank.root} has no foreground files of the recipe's classes in its "
+                               f"{part!r} part (parts found: {', '.join(bank.parts) or 'none'})",
+                               hint=f"add a {part}/foreground/<class>/ folder or point the splits at another part")
+        groups: dict[str, list[SoundFile]] = defaultdict(list)
+        for f in files:
+            groups[f.group].append(f)
+        names = sorted(groups)
+        order = split_rng(recipe.seed, f"part:{part}", "groups").permutation(len(names))
+        class_index = {c: i for i, c in enumerate(recipe.classes)}
+        class_totals = np.zeros(len(recipe.classes))
+        for f in files:
+            class_totals[class_index[f.label]] += 1
+        shares = np.array([s.share for s in splits])
+        assigned = np.zeros((len(splits), len(recipe.classes)))
+        # Greedy: each group goes to the split furthest below its target share for the group's classes.
+        for g in order:
+            members = groups[names[g]]
+            counts = np.zeros(len(recipe.classes))
+            for f in members:
+                counts[class_index[f.label]] += 1
+            mask = counts > 0
+            deficit = (shares[:, None] * class_totals[None, mask] - assigned[:, mask]) / class_totals[None, mask]
+            target = int(np.argmax(deficit.sum(axis=1) / shares))
+            if len(splits) > 1 and shares.sum() < 1 - 1e-9 and deficit[target].sum() <= 0:
+                continue  # share left unused on purpose (shares add up to < 1)
+            assigned[target] += counts
+            for f in members:
+                result[splits[target].name][f.label].append(f)
+    for spec in recipe.splits:
+        missing = [c for c in recipe.classes if not result[spec.name][c]]
+        if missing:
+            raise WlbenchError(
+                f"split {spec.name!r} gets no foreground file for class(es) {', '.join(missing)} from the "
+                f"{spec.part!r} part of soundbank {bank.root}",
+                hint="add files of those classes (with distinct source groups) or lower the number of splits "
+                     "sharing that part")
+        for c in recipe.classes:
+            result[spec.name][c].sort(key=lambda f: f.relpath)
+    return {name: dict(by_class) for name, by_class in result.items()}
+
+
+def _class_sequence(recipe: Recipe, spec: SplitSpec) -> np.ndarray:
+    """Class index of every clip of the split: balanced (counts differ by at most 1) and shuffled."""
+    rng = split_rng(recipe.seed, spec.name, "classes")
+    n_classes = len(recipe.classes)
+    if spec.balanced:
+        sequence = np.arange(spec.clips) % n_classes
+        return sequence[rng.permutation(spec.clips)]
+    return rng.integers(0, n_classes, size=spec.clips)
+
+
+def _file_sequence(recipe: Recipe, spec: SplitSpec, classes: np.ndarray,
+                   files: dict[str, list[SoundFile]]) -> list[SoundFile]:
+    """Foreground file of every clip: each class cycles through a shuffled list of its files, so every
+    file is used before any is repeated."""
+    chosen: list[SoundFile | None] = [None] * spec.clips
+    for c, label in enumerate(recipe.classes):
+        positions = np.flatnonzero(classes == c)
+        if positions.size == 0:
+            continue
+        pool = files[label]
+        rng = split_rng(recipe.seed, f"{spec.name}:{label}", "foreground_file")
+        order = np.concatenate([rng.permutation(len(pool)) for _ in range(-(-positions.size // len(pool)))])
+        for k, position in enumerate(positions):
+            chosen[position] = pool[order[k]]
+    return chosen  # type: ignore[return-value]
+
+
+def _fit(value: float, limit: float, start: float) -> float:
+    """Largest duration <= value such that start + duration <= limit holds exactly in floating point."""
+    value = min(value, limit - start)
+    while start + value > limit:
+        value = float(np.nextafter(value, 0.0))
+    return value
+
+
+def segment_window(onset: float, offset: float, length: float, clip_duration: float, u: float) -> float:
+    """Start of a window of ``length`` s holding the event [onset, offset), or part of it when the event is
+    longer; ``u`` in [0, 1) places it uniformly among the admissible starts. Windows stay inside the clip."""
+    if length >= clip_duration:
+        return 0.0
+    if offset - onset >= length:
+        low, high = onset, offset - length
+    else:
+        low, high = max(0.0, offset - length), min(onset, clip_duration - length)
+    low, high = min(low, clip_duration - length), min(high, clip_duration - length)
+    return float(low + u * max(0.0, high - low))
+
+
+def plan_clip(recipe: Recipe, bank: Soundbank, split: str, index: int, foreground: SoundFile,
+              backgrounds: list[SoundFile]) -> ClipSpec:
+    """The spec of one clip, from its own named random streams."""
+    seed = recipe.seed
+    bg_rng = clip_rng(seed, split, index, "background")
+    background = backgrounds[int(bg_rng.integers(len(backgrounds)))]
+    spare = background.duration - recipe.clip_duration
+    bg_offset = float(bg_rng.random() * spare) if (recipe.background_random_offset and spare > 0) else 0.0
+
+    onset = recipe.onset.sample(clip_rng(seed, split, index, "onset"))
+    snr = recipe.snr.sample(clip_rng(seed, split, index, "snr"))
+    pitch = None if recipe.pitch_shift is None else recipe.pitch_shift.sample(clip_rng(seed, split, index,
+                                                                                       "pitch_shift"))
+    cut_u = clip_rng(seed, split, index, "cut").random()
+    if recipe.cut_duration > 0 and foreground.duration > recipe.cut_duration:
+        source_time = float(cut_u * (foreground.duration - recipe.cut_duration))
+        wanted = recipe.cut_duration
+    else:
+        source_time, wanted = 0.0, foreground.duration
+    duration = _fit(_fit(wanted, foreground.duration, source_time), recipe.clip_duration, onset)
+    event = EventSpec(label=foreground.label, source_file=foreground.relpath, folder=foreground.folder,
+                      scaper_root=_relative(bank, foreground.scaper_root), source_time=source_time, onset=onset,
+                      duration=duration, snr=snr, pitch_shift=pitch)
+    seg_rng = clip_rng(seed, split, index, "segments")
+    starts = tuple(segment_window(event.onset, event.offset, length, recipe.clip_duration, seg_rng.random())
+                   for length in recipe.segment_durations)
+    return ClipSpec(split=split, index=index, clip_id=clip_id(split, index), background_file=background.relpath,
+                    background_folder=background.folder,
+                    background_root=_relative(bank, background.scaper_root), background_source_time=bg_offset,
+                    events=(event,), segment_starts=starts, scaper_seed=scaper_seed(seed, split, index))
+
+
+def plan_dataset(recipe: Recipe, bank: Soundbank) -> dict[str, list[ClipSpec]]:
+    """Specs of every clip of every split, in split order then clip order."""
+    missing = [c for c in recipe.classes if c not in bank.classes]
+    if missing:
+        raise WlbenchError(f"soundbank {bank.root} has no foreground files for recipe class(es) "
+                           f"{', '.join(missing)} (it has: {', '.join(bank.classes) or 'none'})",
+                           hint="add foreground/<class>/ folders or remove the classes from the recipe")
+    files = assign_source_groups(recipe, bank)
+    plans: dict[str, list[ClipSpec]] = {}
+    for spec in recipe.splits:
+        backgrounds = bank.background_files(spec.part)
+        if not backgrounds:
+            raise WlbenchError(f"soundbank {bank.root} has no background files in its {spec.part!r} part",
+                               hint=f"add {spec.part}/background/<source>/*.wav")
+        classes = _class_sequence(recipe, spec)
+        foregrounds = _file_sequence(recipe, spec, classes, files[spec.name])
+        plans[spec.name] = [plan_clip(recipe, bank, spec.name, i, foregrounds[i], backgrounds)
+                            for i in range(spec.clips)]
+    return plans
