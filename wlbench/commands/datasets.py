@@ -8,16 +8,7 @@ from pathlib import Path
 import click
 
 from wlbench.errors import WlbenchError
-from wlbench.soundbank import DEFAULT_BANK_HELP as SOUNDBANK_HELP
-
-def _load_bank(path: str | None):
-    from wlbench.soundbank import load_soundbank
-
-    bank = load_soundbank(path)
-    if path is None:
-        click.echo(f"using the default soundbank at {bank.root}", err=True)
-    return bank
-
+from wlbench.commands.soundbank import resolve_soundbank, soundbank_option
 
 def _workers(value: int | None) -> int:
     from wlbench.synth.render import default_workers
@@ -29,7 +20,7 @@ def _workers(value: int | None) -> int:
 
 @click.command()
 @click.argument("recipe", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--soundbank", "soundbank", default=None, help=SOUNDBANK_HELP)
+@soundbank_option
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("out"),
               show_default=True, help="Directory that receives <name>.h5 (written atomically).")
 @click.option("--workers", type=int, default=None, help="Rendering processes [default: all cores]. The output "
@@ -37,7 +28,7 @@ def _workers(value: int | None) -> int:
 @click.option("--scale", type=float, default=1.0, show_default=True,
               help="Render a proportional small version: round(clips x F) clips per split (file <name>-scaleF.h5).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def synth(recipe: Path, soundbank: str | None, out_dir: Path, workers: int | None, scale: float,
+def synth(recipe: Path, soundbank: Path | None, out_dir: Path, workers: int | None, scale: float,
           quiet: bool) -> None:
     """Render the dataset described by RECIPE (a TOML file, see datasets/) into one HDF5 file.
 
@@ -50,7 +41,7 @@ def synth(recipe: Path, soundbank: str | None, out_dir: Path, workers: int | Non
     parsed = load_recipe(recipe)
     if scale != 1.0:
         parsed = parsed.scaled(scale)
-    bank = _load_bank(soundbank)
+    bank = resolve_soundbank(soundbank)
     result = synthesize(parsed, bank, out_dir, workers=_workers(workers), progress=not quiet)
     total = sum(result.clips.values())
     click.echo(f"wrote {result.path} ({', '.join(f'{k} {v}' for k, v in result.clips.items())}; {total} clips "
@@ -109,19 +100,19 @@ def verify(dataset: Path) -> None:
 
 @click.command()
 @click.argument("dataset", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--soundbank", default=None, help=SOUNDBANK_HELP)
+@soundbank_option
 @click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Where to write the re-rendered file.")
 @click.option("--workers", type=int, default=None, help="Rendering processes [default: all cores].")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def rerender(dataset: Path, soundbank: str | None, out_path: Path, workers: int | None, quiet: bool) -> None:
+def rerender(dataset: Path, soundbank: Path | None, out_path: Path, workers: int | None, quiet: bool) -> None:
     """Re-render DATASET from its stored JAMS with scaper and prove the result identical (same content id).
 
     Exit 0 when identical, 2 when the content differs.
     """
     from wlbench.synth.pipeline import rerender as run
 
-    result, stored = run(dataset, _load_bank(soundbank), out_path, workers=_workers(workers), progress=not quiet)
+    result, stored = run(dataset, resolve_soundbank(soundbank), out_path, workers=_workers(workers), progress=not quiet)
     if result.content_id != stored:
         raise WlbenchError(f"re-render differs: stored content id {stored}, re-rendered {result.content_id}",
                            hint="same soundbank bytes and the same scaper/numpy versions are needed")

@@ -52,6 +52,10 @@ class ClipSpec:
     events: tuple[EventSpec, ...]
     segment_starts: tuple[float, ...]
     scaper_seed: int
+    role: str = ""               # "strong" | "weak" | "unlabeled"; "" when the split has no roles
+    domain: str = "default"      # acoustic domain (recipe [domains.<name>])
+    requested_events: int = 1    # events drawn for the clip; len(events) is lower when the polyphony cap
+                                 # left no room for some of them
 
 
 def clip_id(split: str, index: int) -> str:
@@ -117,9 +121,14 @@ def assign_source_groups(recipe: Recipe, bank: Soundbank) -> dict[str, dict[str,
 
 
 def _class_sequence(recipe: Recipe, spec: SplitSpec) -> np.ndarray:
-    """Class index of every clip of the split: balanced (counts differ by at most 1) and shuffled."""
+    """Class index of every clip of the split (of its first event): balanced (counts differ by at most 1) and
+    shuffled; with a co-occurrence table, drawn with the table's class probabilities instead."""
     rng = split_rng(recipe.seed, spec.name, "classes")
     n_classes = len(recipe.classes)
+    table = recipe.cooccurrence_table()
+    if table is not None:
+        proba = np.array([table.get(c, {}).get("proba", 0.0) for c in recipe.classes], dtype=np.float64)
+        return rng.choice(n_classes, size=spec.clips, p=proba / proba.sum())
     if spec.balanced:
         sequence = np.arange(spec.clips) % n_classes
         return sequence[rng.permutation(spec.clips)]
@@ -164,36 +173,138 @@ def segment_window(onset: float, offset: float, length: float, clip_duration: fl
     return float(low + u * max(0.0, high - low))
 
 
-def plan_clip(recipe: Recipe, bank: Soundbank, split: str, index: int, foreground: SoundFile,
-              backgrounds: list[SoundFile]) -> ClipSpec:
-    """The spec of one clip, from its own named random streams."""
-    seed = recipe.seed
-    bg_rng = clip_rng(seed, split, index, "background")
-    background = backgrounds[int(bg_rng.integers(len(backgrounds)))]
-    spare = background.duration - recipe.clip_duration
-    bg_offset = float(bg_rng.random() * spare) if (recipe.background_random_offset and spare > 0) else 0.0
-
-    onset = recipe.onset.sample(clip_rng(seed, split, index, "onset"))
-    snr = recipe.snr.sample(clip_rng(seed, split, index, "snr"))
-    pitch = None if recipe.pitch_shift is None else recipe.pitch_shift.sample(clip_rng(seed, split, index,
-                                                                                       "pitch_shift"))
-    cut_u = clip_rng(seed, split, index, "cut").random()
+def _event(recipe: Recipe, bank: Soundbank, foreground: SoundFile, onset: float, snr: float,
+           pitch: float | None, cut_u: float) -> EventSpec:
     if recipe.cut_duration > 0 and foreground.duration > recipe.cut_duration:
         source_time = float(cut_u * (foreground.duration - recipe.cut_duration))
         wanted = recipe.cut_duration
     else:
         source_time, wanted = 0.0, foreground.duration
     duration = _fit(_fit(wanted, foreground.duration, source_time), recipe.clip_duration, onset)
-    event = EventSpec(label=foreground.label, source_file=foreground.relpath, folder=foreground.folder,
-                      scaper_root=_relative(bank, foreground.scaper_root), source_time=source_time, onset=onset,
-                      duration=duration, snr=snr, pitch_shift=pitch)
+    return EventSpec(label=foreground.label, source_file=foreground.relpath, folder=foreground.folder,
+                     scaper_root=_relative(bank, foreground.scaper_root), source_time=source_time, onset=onset,
+                     duration=duration, snr=snr, pitch_shift=pitch)
+
+
+def max_polyphony(intervals: list[tuple[float, float]]) -> int:
+    """Largest number of half-open intervals [onset, offset) active at one time."""
+    points = sorted([(a, 1) for a, _ in intervals] + [(b, -1) for _, b in intervals])  # ends sort first
+    active = best = 0
+    for _, step in points:
+        active += step
+        best = max(best, active)
+    return best
+
+
+# Tries at placing one extra event inside the polyphony cap before it is left out of the clip.
+PLACEMENT_TRIES = 100
+
+
+def _extra_events(recipe: Recipe, bank: Soundbank, split: str, index: int, first: EventSpec, first_class: int,
+                  files: dict[str, list[SoundFile]], snr_dist) -> tuple[tuple[EventSpec, ...], int]:
+    """Events 2..n of a multi-event clip: number, classes (co-occurrence weights), files, onsets inside the
+    polyphony cap, SNRs, pitch. Returns (all events, number requested)."""
+    seed = recipe.seed
+    n = int(round(recipe.events_per_clip.sample(clip_rng(seed, split, index, "n_events"))))
+    n = min(max(n, 1), recipe.max_events)
+    n_classes = len(recipe.classes)
+    weights = np.full(n_classes, 1.0 / n_classes)
+    table = recipe.cooccurrence_table()
+    if table is not None:
+        entry = table.get(recipe.classes[first_class], {})
+        if entry.get("max_events"):
+            n = min(n, int(entry["max_events"]))
+        if entry.get("classes") and sum(entry["probas"]) > 0:
+            weights = np.zeros(n_classes)
+            for name, proba in zip(entry["classes"], entry["probas"]):
+                weights[recipe.classes.index(name)] += proba
+            weights /= weights.sum()
+    class_rng = clip_rng(seed, split, index, "event_classes")
+    rng = clip_rng(seed, split, index, "extra_events")
+    events = [first]
+    for _ in range(n - 1):
+        label = recipe.classes[int(class_rng.choice(n_classes, p=weights))]
+        pool = files[label]
+        foreground = pool[int(rng.integers(len(pool)))]
+        snr = snr_dist.sample(rng)
+        pitch = None if recipe.pitch_shift is None else recipe.pitch_shift.sample(rng)
+        cut_u = rng.random()
+        for _ in range(PLACEMENT_TRIES):
+            event = _event(recipe, bank, foreground, recipe.onset.sample(rng), snr, pitch, cut_u)
+            intervals = [(e.onset, e.offset) for e in events] + [(event.onset, event.offset)]
+            if not recipe.polyphony_max or max_polyphony(intervals) <= recipe.polyphony_max:
+                events.append(event)
+                break
+    return tuple(events), n
+
+
+def plan_clip(recipe: Recipe, bank: Soundbank, split: str, index: int, foreground: SoundFile,
+              backgrounds: list[SoundFile], files: dict[str, list[SoundFile]] | None = None, role: str = "",
+              domain: str = "default") -> ClipSpec:
+    """The spec of one clip, from its own named random streams."""
+    seed = recipe.seed
+    domain_spec = recipe.domain(domain)
+    if domain_spec.backgrounds:
+        backgrounds = [b for b in backgrounds if b.folder in domain_spec.backgrounds]
+    snr_dist = domain_spec.snr or recipe.snr
+    bg_rng = clip_rng(seed, split, index, "background")
+    background = backgrounds[int(bg_rng.integers(len(backgrounds)))]
+    spare = background.duration - recipe.clip_duration
+    bg_offset = float(bg_rng.random() * spare) if (recipe.background_random_offset and spare > 0) else 0.0
+
+    onset = recipe.onset.sample(clip_rng(seed, split, index, "onset"))
+    snr = snr_dist.sample(clip_rng(seed, split, index, "snr"))
+    pitch = None if recipe.pitch_shift is None else recipe.pitch_shift.sample(clip_rng(seed, split, index,
+                                                                                       "pitch_shift"))
+    cut_u = clip_rng(seed, split, index, "cut").random()
+    event = _event(recipe, bank, foreground, onset, snr, pitch, cut_u)
     seg_rng = clip_rng(seed, split, index, "segments")
-    starts = tuple(segment_window(event.onset, event.offset, length, recipe.clip_duration, seg_rng.random())
-                   for length in recipe.segment_durations)
+    if not recipe.multi_event:
+        events, requested = (event,), 1
+        starts = tuple(segment_window(event.onset, event.offset, length, recipe.clip_duration, seg_rng.random())
+                       for length in recipe.segment_durations)
+    else:
+        assert files is not None
+        events, requested = _extra_events(recipe, bank, split, index, event, recipe.classes.index(foreground.label),
+                                          files, snr_dist)
+        # Multi-event clips: each window is placed around one event chosen uniformly from the clip's events.
+        starts = []
+        for length in recipe.segment_durations:
+            chosen = events[int(seg_rng.integers(len(events)))]
+            starts.append(segment_window(chosen.onset, chosen.offset, length, recipe.clip_duration,
+                                         seg_rng.random()))
+        starts = tuple(starts)
     return ClipSpec(split=split, index=index, clip_id=clip_id(split, index), background_file=background.relpath,
                     background_folder=background.folder,
                     background_root=_relative(bank, background.scaper_root), background_source_time=bg_offset,
-                    events=(event,), segment_starts=starts, scaper_seed=scaper_seed(seed, split, index))
+                    events=events, segment_starts=starts, scaper_seed=scaper_seed(seed, split, index), role=role,
+                    domain=domain, requested_events=requested)
+
+
+def role_sequence(recipe: Recipe, spec: SplitSpec) -> list[str]:
+    """Role of every clip of the split: counts from the role fractions (largest remainder), positions from a
+    seeded permutation. Empty strings when the split has no roles."""
+    if not spec.roles:
+        return [""] * spec.clips
+    fractions = np.array([f for _, f in spec.roles])
+    exact = fractions * spec.clips
+    counts = np.floor(exact + 1e-9).astype(int)
+    for k in np.argsort(-(exact - counts), kind="stable")[: spec.clips - counts.sum()]:
+        counts[k] += 1
+    order = split_rng(recipe.seed, spec.name, "roles").permutation(spec.clips)
+    roles = [""] * spec.clips
+    position = 0
+    for (role, _), count in zip(spec.roles, counts):
+        for i in order[position:position + count]:
+            roles[int(i)] = role
+        position += count
+    return roles
+
+
+def domain_of(spec: SplitSpec, role: str) -> str:
+    """The domain of a clip of ``spec`` with ``role`` (see ``splits.<name>.domain``)."""
+    mapping = dict(spec.domain)
+    return mapping.get(role, mapping.get("*", "default"))
 
 
 def plan_dataset(recipe: Recipe, bank: Soundbank) -> dict[str, list[ClipSpec]]:
@@ -210,8 +321,18 @@ def plan_dataset(recipe: Recipe, bank: Soundbank) -> dict[str, list[ClipSpec]]:
         if not backgrounds:
             raise WlbenchError(f"soundbank {bank.root} has no background files in its {spec.part!r} part",
                                hint=f"add {spec.part}/background/<source>/*.wav")
+        roles = role_sequence(recipe, spec)
+        domains = [domain_of(spec, role) for role in roles]
+        for name in dict.fromkeys(domains):
+            wanted = recipe.domain(name).backgrounds
+            if wanted and not [b for b in backgrounds if b.folder in wanted]:
+                raise WlbenchError(f"domain {name!r} (split {spec.name!r}) allows background sources "
+                                   f"{', '.join(wanted)}, but the {spec.part!r} part of soundbank {bank.root} has "
+                                   f"none of them (it has {', '.join(sorted({b.folder for b in backgrounds}))})",
+                                   hint=f"fix domains.{name}.backgrounds")
         classes = _class_sequence(recipe, spec)
         foregrounds = _file_sequence(recipe, spec, classes, files[spec.name])
-        plans[spec.name] = [plan_clip(recipe, bank, spec.name, i, foregrounds[i], backgrounds)
+        plans[spec.name] = [plan_clip(recipe, bank, spec.name, i, foregrounds[i], backgrounds, files[spec.name],
+                                      roles[i], domains[i])
                             for i in range(spec.clips)]
     return plans

@@ -42,6 +42,8 @@ class RenderSettings:
     feature_dtype: str
     store_audio: bool
     class_of_folder: tuple[tuple[str, str], ...]
+    # (domain name, (lowpass_hz, highpass_hz, gain_db)) for domains with an EQ; applied to the mix
+    domain_eq: tuple[tuple[str, tuple[float, float, float]], ...] = ()
 
 
 @dataclasses.dataclass
@@ -105,12 +107,32 @@ def events_from_jams(data: dict, class_of_folder: dict[str, str]) -> list[tuple]
     return rows
 
 
-def _finish(settings: RenderSettings, clip_id: str, audio: np.ndarray, jam) -> RenderedClip:
+def apply_eq(audio: np.ndarray, sample_rate: int, lowpass_hz: float, highpass_hz: float,
+             gain_db: float) -> np.ndarray:
+    """A domain's deterministic EQ: 4th-order Butterworth low-pass and/or high-pass (causal ``sosfilt``),
+    then a gain. No clipping correction follows."""
+    from scipy.signal import butter, sosfilt
+
+    out = np.asarray(audio, dtype=np.float64)
+    nyquist = sample_rate / 2
+    if lowpass_hz and lowpass_hz < nyquist:
+        out = sosfilt(butter(4, lowpass_hz, "lowpass", fs=sample_rate, output="sos"), out)
+    if highpass_hz and highpass_hz < nyquist:
+        out = sosfilt(butter(4, highpass_hz, "highpass", fs=sample_rate, output="sos"), out)
+    if gain_db:
+        out = out * 10 ** (gain_db / 20)
+    return out
+
+
+def _finish(settings: RenderSettings, clip_id: str, audio: np.ndarray, jam, domain: str = "default") -> RenderedClip:
     audio = np.asarray(audio, dtype=np.float64)
     audio = audio[:, 0] if audio.ndim == 2 else audio
     expected = int(round(settings.clip_duration * settings.sample_rate))
     if audio.shape[0] != expected:  # scaper rounds lengths to whole samples; pin them
         audio = np.pad(audio, (0, max(0, expected - audio.shape[0])))[:expected]
+    eq = dict(settings.domain_eq).get(domain)
+    if eq is not None:
+        audio = apply_eq(audio, settings.sample_rate, *eq)
     feats = log_mel(audio, settings.features).astype(settings.feature_dtype) if settings.store_features else None
     data = _relativize(jam, settings.bank_root)
     events = events_from_jams(data, dict(settings.class_of_folder))
@@ -156,11 +178,11 @@ def render_clip(spec: ClipSpec, settings: RenderSettings, keep_event_audio: bool
         files = ", ".join([spec.background_file] + [e.source_file for e in spec.events])
         raise WlbenchError(f"clip {spec.clip_id}: rendering failed ({type(exc).__name__}: {exc}); "
                            f"source files: {files}", hint="run `wlbench soundbank check` on the soundbank") from exc
-    clip = _finish(settings, spec.clip_id, audio, jam)
+    clip = _finish(settings, spec.clip_id, audio, jam, spec.domain)
     return (clip, event_audio) if keep_event_audio else clip
 
 
-def rerender_clip(clip_id: str, jams_text: str, settings: RenderSettings) -> RenderedClip:
+def rerender_clip(clip_id: str, jams_text: str, settings: RenderSettings, domain: str = "default") -> RenderedClip:
     """Re-render a clip from its stored (bank-relative) JAMS with scaper's ``generate_from_jams``."""
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "clip.jams")
@@ -173,7 +195,7 @@ def rerender_clip(clip_id: str, jams_text: str, settings: RenderSettings) -> Ren
         except Exception as exc:
             raise WlbenchError(f"clip {clip_id}: re-rendering from its JAMS failed ({type(exc).__name__}: {exc})",
                                hint="pass the soundbank the dataset was rendered from") from exc
-    return _finish(settings, clip_id, audio, jam)
+    return _finish(settings, clip_id, audio, jam, domain)
 
 
 # ------------------------------------------------------------------------------------------- workers
@@ -194,9 +216,9 @@ def _render_task(spec: ClipSpec) -> RenderedClip:
     return render_clip(spec, _WORKER_SETTINGS)
 
 
-def _rerender_task(item: tuple[str, str]) -> RenderedClip:
+def _rerender_task(item: tuple[str, ...]) -> RenderedClip:
     assert _WORKER_SETTINGS is not None
-    return rerender_clip(item[0], item[1], _WORKER_SETTINGS)
+    return rerender_clip(item[0], item[1], _WORKER_SETTINGS, *item[2:])
 
 
 def default_workers() -> int:
@@ -220,6 +242,8 @@ class RenderPool:
         if self.workers > 1:
             methods = multiprocessing.get_all_start_methods()
             context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+            if context.get_start_method() == "forkserver":  # workers fork with scaper already imported
+                context.set_forkserver_preload(["wlbench.synth.render"])
             self._pool = context.Pool(self.workers, initializer=_init_worker, initargs=(self.settings,))
         return self
 
@@ -241,8 +265,8 @@ class RenderPool:
         """Render planned clips."""
         return self._map(_render_task, specs)
 
-    def rerender(self, items: Sequence[tuple[str, str]]) -> Iterator[RenderedClip]:
-        """Re-render (clip id, stored JAMS text) pairs."""
+    def rerender(self, items: Sequence[tuple[str, ...]]) -> Iterator[RenderedClip]:
+        """Re-render (clip id, stored JAMS text[, domain]) items."""
         return self._map(_rerender_task, items)
 
 

@@ -22,6 +22,12 @@ STREAMS = {
     "segments": 7,
     "groups": 8,
     "scaper": 9,
+    # appended for multi-event soundscapes, label views, roles and domains (issue 5)
+    "n_events": 10,
+    "event_classes": 11,
+    "extra_events": 12,
+    "label_views": 13,
+    "roles": 14,
 }
 _SPLIT_LEVEL = 0xFFFFFFFF
 

@@ -1,0 +1,104 @@
+"""Benchmarks: rendering and feature extraction, beside a bare scaper ``generate`` on the same clips.
+
+Normal test runs (``--benchmark-disable``) run each once on a few clips. Measure with::
+
+    .venv/bin/pytest tests/benchmarks/test_bench_render.py -p no:xdist --benchmark-enable \
+        --benchmark-group-by=group
+
+Groups: "render one clip" (bare scaper generate vs wlbench render_clip, same planned clip), "log-mel"
+(clips per second of the front end) and "render N clips" (1 vs 2 workers, pool start-up included). The
+ratios are recorded in docs/performance.md; tests never assert wall-clock times.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+
+import numpy as np
+import pytest
+
+from wlbench.features import LogMelParams, log_mel
+from wlbench.recipes import load_recipe
+from wlbench.soundbank import load_soundbank
+from wlbench.synth.pipeline import render_settings
+from wlbench.synth.plan import plan_dataset
+from wlbench.synth.render import RenderPool, build_scaper, render_clip
+
+
+@pytest.fixture(scope="module")
+def full_size(request) -> bool:
+    return bool(request.config.getoption("benchmark_enable", False))
+
+
+@pytest.fixture(scope="module")
+def planned(full_size, tone_bank):
+    """WAA clips planned on the default soundbank (tone bank for quick runs)."""
+    bank = load_soundbank(None if full_size else tone_bank)
+    recipe = load_recipe("datasets/waa.toml").scaled(0.02 if full_size else 0.004)
+    if not full_size:
+        recipe = dataclasses.replace(recipe, classes=bank.classes)
+    specs = [spec for specs in plan_dataset(recipe, bank).values() for spec in specs]
+    return recipe, bank, specs
+
+
+def _bare_scaper(specs, settings):
+    for spec in specs:
+        sc = build_scaper(spec, settings)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            sc.generate(fix_clipping=settings.fix_clipping, quick_pitch_time=settings.quick_pitch_time,
+                        disable_sox_warnings=True, disable_instantiation_warnings=True)
+
+
+def _wlbench(specs, settings):
+    return [render_clip(spec, settings) for spec in specs]
+
+
+@pytest.mark.benchmark(group="render one clip")
+def test_bench_bare_scaper_generate(benchmark, planned):
+    recipe, bank, specs = planned
+    benchmark.extra_info["clips"] = len(specs)
+    benchmark.pedantic(_bare_scaper, args=(specs, render_settings(recipe, bank)), rounds=3, iterations=1)
+
+
+@pytest.mark.benchmark(group="render one clip")
+def test_bench_wlbench_render_without_features(benchmark, planned):
+    recipe, bank, specs = planned
+    settings = dataclasses.replace(render_settings(recipe, bank), store_features=False)
+    clips = benchmark.pedantic(_wlbench, args=(specs, settings), rounds=3, iterations=1)
+    benchmark.extra_info["clips"] = len(specs)
+    assert all(len(c.events) == 1 for c in clips)
+
+
+@pytest.mark.benchmark(group="render one clip")
+def test_bench_wlbench_render_with_features(benchmark, planned):
+    recipe, bank, specs = planned
+    clips = benchmark.pedantic(_wlbench, args=(specs, render_settings(recipe, bank)), rounds=3, iterations=1)
+    benchmark.extra_info["clips"] = len(specs)
+    assert all(c.features.shape == (1001, 64) for c in clips)
+
+
+@pytest.mark.benchmark(group="log-mel")
+def test_bench_log_mel(benchmark, full_size):
+    n = 100 if full_size else 5
+    audio = np.random.default_rng(0).standard_normal((n, 160000)) * 0.01
+    params = LogMelParams()
+    feats = benchmark.pedantic(lambda: [log_mel(a, params) for a in audio], rounds=3, iterations=1)
+    benchmark.extra_info["clips"] = n
+    assert feats[0].shape == (1001, 64)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.benchmark(group="render N clips")
+def test_bench_render_workers(benchmark, planned, workers):
+    recipe, bank, specs = planned
+    settings = render_settings(recipe, bank)
+
+    def run():
+        with RenderPool(settings, workers) as pool:
+            return list(pool.render(specs))
+
+    clips = benchmark.pedantic(run, rounds=2, iterations=1)
+    benchmark.extra_info.update(clips=len(specs), workers=workers)
+    assert [c.clip_id for c in clips] == [s.clip_id for s in specs]

@@ -1,0 +1,136 @@
+"""``wlbench leaderboard submit|show|render|verify``: a board computed from predictions, never typed in."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from wlbench.errors import WlbenchError
+
+BOARD = click.option("--board", type=click.Path(file_okay=False, path_type=Path), default=Path("leaderboard"),
+                     show_default=True, help="the board directory (entries/, submissions/)")
+
+
+def _config(value: str | None) -> dict:
+    if not value:
+        return {}
+    path = Path(value)
+    try:
+        text = path.read_text(encoding="utf-8") if path.is_file() else value
+        obj = json.loads(text)
+    except ValueError as exc:
+        raise WlbenchError(f"--config {value!r} is neither a JSON object nor a JSON file ({exc})",
+                           hint='give e.g. \'{"lr": 0.001}\' or config.json') from None
+    if not isinstance(obj, dict):
+        raise WlbenchError(f"--config must be a JSON object, got {type(obj).__name__}")
+    return obj
+
+
+def _seeds(value: str | None) -> list[int] | None:
+    if not value:
+        return None
+    try:
+        return [int(s) for s in value.split(",") if s.strip()]
+    except ValueError:
+        raise WlbenchError(f"--seeds {value!r}: expected integers separated by commas, e.g. 0,1,2") from None
+
+
+@click.group("leaderboard")
+def leaderboard() -> None:
+    """The leaderboard: submit predictions (re-scored here), show, render (Markdown + HTML), verify."""
+
+
+@leaderboard.command("submit")
+@click.argument("predictions", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--dataset", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="the dataset file (HDF5) the predictions were made for")
+@click.option("--name", required=True, help="method name")
+@BOARD
+@click.option("--method-version", default="", help="method version (a new version of a method is a new entry)")
+@click.option("--description", default="", help="free text")
+@click.option("--link", default="", help="paper or code URL")
+@click.option("--config", "config", default=None, help="the method's config: a JSON object or a JSON file")
+@click.option("--seeds", default=None, help="the seed of each predictions file, in order, e.g. 0,1,2")
+@click.option("--split", default="eval", show_default=True)
+@click.option("--task", type=click.Choice(["tagging", "detection", "embedding"]), default=None,
+              help="default from the file extension")
+@click.option("--threshold", default="0.5", show_default=True, help="decision threshold or JSON {class: t}")
+@click.option("--k", "k", default=3, show_default=True, type=click.IntRange(min=1), help="k of mAP@k")
+@click.option("--t-collar", default=0.2, show_default=True, type=float)
+@click.option("--percentage-of-length", default=0.2, show_default=True, type=float)
+@click.option("--segment", "resolution", default=1.0, show_default=True, type=float)
+@click.option("--embedding-metric", "metric", type=click.Choice(["euclidean", "cosine"]), default="euclidean",
+              show_default=True)
+@click.option("--raw-scores", is_flag=True, help="scores are not probabilities")
+@click.option("--bootstrap", "resamples", default=1000, show_default=True, type=click.IntRange(min=0))
+@click.option("--bootstrap-seed", default=0, show_default=True, type=int)
+@click.option("--ci", default=0.95, show_default=True, type=click.FloatRange(0, 1, min_open=True, max_open=True))
+def submit_cmd(predictions, dataset, name, board, method_version, description, link, config, seeds, split, task,
+               threshold, k, t_collar, percentage_of_length, resolution, metric, raw_scores, resamples,
+               bootstrap_seed, ci):
+    """Score PREDICTIONS (one file per seed of one method) against --dataset and add one entry."""
+    from wlbench.commands.scoring import _settings
+    from wlbench.leaderboard import submit_run
+    from wlbench.leaderboard.board import read_entry
+    from wlbench.leaderboard.tables import cell
+
+    settings = _settings(threshold, k, t_collar, percentage_of_length, resolution, metric, raw_scores, resamples,
+                         bootstrap_seed, ci)
+    path = submit_run(board, dataset, name, list(predictions), split=split, task=task,
+                      method_version=method_version, description=description, link=link,
+                      config=_config(config), seeds=_seeds(seeds), settings=settings)
+    entry = read_entry(path)
+    click.echo(f"entry {entry['id']} written to {path}")
+    for m, h in list(entry["summary"]["headline"].items())[:4]:
+        click.echo(f"  {m:<26}{cell(h)}")
+    click.echo(f"render the board with: wlbench leaderboard render --board {board}")
+
+
+@leaderboard.command("show")
+@BOARD
+@click.option("--dataset", default=None, help="only this dataset (name or content id prefix)")
+@click.option("--metric", default=None, help="rank by this headline metric (default per task)")
+def show_cmd(board, dataset, metric):
+    """Ranked tables grouped by dataset version and task, with intervals; '=' marks ties within intervals."""
+    from wlbench.leaderboard import show_board
+
+    click.echo(show_board(board, dataset, metric))
+
+
+@leaderboard.command("render")
+@BOARD
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="output directory (default: the board directory)")
+def render_cmd(board, out):
+    """Write LEADERBOARD.md and a self-contained index.html (open it from disk, offline)."""
+    from wlbench.leaderboard import render_board
+
+    md, page = render_board(board, out)
+    click.echo(f"wrote {md}")
+    click.echo(f"wrote {page}")
+    click.echo(f"open it: file://{page.resolve()}")
+
+
+@leaderboard.command("verify")
+@BOARD
+@click.option("--dataset", "datasets", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="dataset file(s): re-score every entry made for its content id (repeatable)")
+def verify_cmd(board, datasets):
+    """Check every entry (self-hash, kept predictions, summary; scores re-computed with --dataset)."""
+    from wlbench.leaderboard import load_entries, verify_board
+
+    problems = verify_board(board, list(datasets))
+    if problems:
+        for p in problems:
+            click.echo(p, err=True)
+        raise WlbenchError(f"{len(problems)} problem(s) on board {board}",
+                           hint="entries are written by 'wlbench leaderboard submit', never edited by hand")
+    n = len(load_entries(board))
+    how = "re-scored where a dataset was given" if datasets else "hashes checked; pass --dataset to re-score"
+    click.echo(f"board {board}: {n} entries verified ({how})")
+
+
+def register(group: click.Group) -> None:
+    group.add_command(leaderboard)

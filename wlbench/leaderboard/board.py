@@ -1,0 +1,203 @@
+"""The board on disk: ``<board>/entries/<id>.json`` and ``<board>/submissions/<id>/`` (kept predictions).
+
+:func:`submit_run` scores the predictions itself, then, holding ``<board>/.lock`` (a file lock, so that
+concurrent submissions from several processes never lose one another), refuses duplicates and writes the
+predictions and the entry atomically (the entry last: an entry file exists only when complete).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from wlbench.atomic import atomic_dir, ensure_writable_dir, write_text_atomic
+from wlbench.errors import WlbenchError
+from wlbench.hashing import hash_file
+from wlbench.leaderboard.entries import build_entry, structure_problems
+
+DEFAULT_BOARD = Path("leaderboard")
+TEXT_SUFFIXES = (".csv", ".tsv", ".txt")
+LOCK_TIMEOUT_S = 600
+
+
+def entries_dir(board_dir: Path) -> Path:
+    return Path(board_dir) / "entries"
+
+
+def submissions_dir(board_dir: Path, entry_id: str) -> Path:
+    return Path(board_dir) / "submissions" / entry_id
+
+
+def board_lock(board_dir: Path):
+    from filelock import FileLock
+
+    ensure_writable_dir(Path(board_dir))
+    return FileLock(str(Path(board_dir) / ".lock"), timeout=LOCK_TIMEOUT_S)
+
+
+def read_entry(path: Path) -> dict[str, Any]:
+    try:
+        entry = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise WlbenchError(f"{path}: not a readable JSON entry ({exc})",
+                           hint="restore it from version control or remove it") from None
+    problems = structure_problems(entry)
+    if problems:
+        raise WlbenchError(f"{path}: not a leaderboard entry: {'; '.join(problems)}",
+                           hint="entries are written by 'wlbench leaderboard submit', never by hand")
+    return entry
+
+
+def load_entries(board_dir: Path = DEFAULT_BOARD) -> list[dict[str, Any]]:
+    """Every entry of the board, sorted by id (an unreadable entry raises :class:`WlbenchError`)."""
+    d = entries_dir(Path(board_dir))
+    if not d.is_dir():
+        return []
+    return [read_entry(p) for p in sorted(d.glob("*.json"))]
+
+
+def declared_meta(path: Path) -> dict[str, str]:
+    """The ``# key: value`` lines at the top of a text submission (empty for binary formats)."""
+    meta: dict[str, str] = {}
+    if Path(path).suffix.lower() not in TEXT_SUFFIXES:
+        return meta
+    try:
+        with open(path, encoding="utf-8-sig") as handle:
+            for line in handle:
+                if not line.startswith("#"):
+                    break
+                body = line[1:].strip()
+                for sep in (":", "="):
+                    if sep in body:
+                        key, value = body.split(sep, 1)
+                        meta[key.strip().lower()] = value.strip()
+                        break
+    except (OSError, UnicodeDecodeError):
+        pass  # the validator reports unreadable files with the full story
+    return meta
+
+
+def _check_declared(path: Path, dataset_path: Path, ds_name: str, content_id: str, split: str) -> None:
+    meta = declared_meta(path)
+    got = meta.get("content_id")
+    if got and got != content_id:
+        raise WlbenchError(
+            f"{path} declares content id {got} but dataset {dataset_path} has content id {content_id}; "
+            "these predictions were made for another version of the dataset",
+            hint="submit them with the dataset file they were made for, or re-run the method on this one")
+    if meta.get("dataset") and meta["dataset"] != ds_name:
+        raise WlbenchError(f"{path} declares dataset {meta['dataset']!r} but {dataset_path} is {ds_name!r}",
+                           hint="submit them with the dataset file they were made for")
+    if meta.get("split") and meta["split"] != split:
+        raise WlbenchError(f"{path} declares split {meta['split']!r} but split {split!r} is being submitted",
+                           hint=f"pass --split {meta['split']} or submit predictions for {split}")
+
+
+def _duplicate(existing: list[dict[str, Any]], entry: dict[str, Any]) -> str | None:
+    ds, m = entry["dataset"], entry["method"]
+    hashes = {r["submission"]["sha256"] for r in entry["runs"]}
+    for e in existing:
+        same_target = (e["dataset"]["content_id"] == ds["content_id"] and e["split"] == entry["split"]
+                       and e["task"] == entry["task"])
+        if not same_target:
+            continue
+        if e.get("key") == entry["key"]:
+            return f"entry {e['id']} holds exactly these predictions for this method"
+        shared = hashes & {r["submission"]["sha256"] for r in e["runs"]}
+        if shared:
+            return f"entry {e['id']} ({e['method']['name']}) already holds {len(shared)} of these predictions files"
+        if e["method"]["name"] == m["name"] and e["method"].get("version", "") == m["version"] \
+                and e.get("settings_id") == entry["settings_id"]:
+            return (f"entry {e['id']} already holds method {m['name']!r} version {m['version']!r} on this dataset "
+                    "version, split and task")
+    return None
+
+
+def submit_run(board_dir: Path, dataset_path: Path, name: str, predictions: Sequence[Path], *,
+               split: str = "eval", task: str | None = None, method_version: str = "", description: str = "",
+               link: str = "", config: dict[str, Any] | None = None, seeds: Sequence[int] | None = None,
+               settings=None, progress=None) -> Path:
+    """Score ``predictions`` (one file per seed of the method ``name``) against ``dataset_path`` and add
+    one entry to the board. Returns the entry's path.
+
+    Refuses (``WlbenchError``): an empty name, missing files, a file declaring another content id,
+    dataset name or split, an invalid submission (every problem listed), files of different tasks, a
+    duplicate (same predictions file already on the board for this dataset version/split/task, or the
+    same method name + version there).
+    """
+    from wlbench.scoring import Settings, score_file
+    from wlbench.store import open_dataset
+    from wlbench.submissions import infer_task
+
+    board_dir, dataset_path = Path(board_dir), Path(dataset_path)
+    preds = [Path(p) for p in predictions]
+    if not name or not name.strip():
+        raise WlbenchError("a leaderboard entry needs a method name", hint="pass --name")
+    if not preds:
+        raise WlbenchError("no predictions files given", hint="pass one file per seed of the method")
+    for p in preds:
+        if not p.is_file():
+            raise WlbenchError(f"predictions file {p} not found", hint="check the path")
+    if len({hash_file(p) for p in preds}) != len(preds):
+        raise WlbenchError("the same predictions file is given twice", hint="give one file per seed")
+    seeds_l: list[int | None] = list(seeds) if seeds is not None else [None] * len(preds)
+    if len(seeds_l) != len(preds):
+        raise WlbenchError(f"{len(seeds_l)} seeds for {len(preds)} predictions files",
+                           hint="give one seed per predictions file, in the same order")
+    settings = settings or Settings()
+    with open_dataset(dataset_path) as ds:
+        ds_name, content_id = ds.name, ds.content_id
+        if not content_id:
+            raise WlbenchError(f"{dataset_path} has no content id", hint="re-render it with this wlbench")
+        ds.split(split)  # raises naming the splits it has
+    tasks = {task or infer_task(p) for p in preds}
+    if len(tasks) != 1:
+        raise WlbenchError(f"predictions of different tasks in one entry: {sorted(tasks)}",
+                           hint="submit each task as its own entry")
+    task = tasks.pop()
+    for p in preds:
+        _check_declared(p, dataset_path, ds_name, content_id, split)
+    reports = []
+    for p in preds:
+        report = score_file(dataset_path, p, split, task, settings, progress)
+        if report["dataset"]["content_id"] != content_id:  # the file changed under us
+            raise WlbenchError(f"{dataset_path} changed while scoring (content id {content_id} -> "
+                               f"{report['dataset']['content_id']})", hint="submit again")
+        report["dataset"]["file"] = dataset_path.name
+        reports.append(report)
+    stored = [{"file": None, "original_name": p.name, "sha256": r["submission"]["sha256"],
+               "format": r["submission"]["format"], "declared": declared_meta(p)} for p, r in zip(preds, reports)]
+    submitted_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    probe = build_entry(reports=reports, stored=stored, name=name.strip(), method_version=method_version,
+                        description=description, link=link, config=dict(config or {}), seeds=seeds_l,
+                        submitted_at=submitted_at)
+    entry_id = probe["id"]
+    for i, (p, s) in enumerate(zip(preds, stored)):
+        s["file"] = f"submissions/{entry_id}/run{i}{p.suffix.lower()}"
+    entry = build_entry(reports=reports, stored=stored, name=name.strip(), method_version=method_version,
+                        description=description, link=link, config=dict(config or {}), seeds=seeds_l,
+                        submitted_at=submitted_at)
+    target = entries_dir(board_dir) / f"{entry_id}.json"
+    with board_lock(board_dir):
+        dup = _duplicate(load_entries(board_dir), entry)
+        if dup is not None or target.exists():
+            raise WlbenchError(f"duplicate submission refused: {dup or f'{target} exists'}",
+                               hint="give the new run another --method-version, or remove the old entry "
+                                    "(and its submissions folder) first")
+        sub_dir = submissions_dir(board_dir, entry_id)
+        ensure_writable_dir(sub_dir.parent)
+        with atomic_dir(sub_dir) as tmp:
+            for p, s in zip(preds, stored):
+                shutil.copyfile(p, tmp / Path(s["file"]).name)
+                if hash_file(tmp / Path(s["file"]).name) != s["sha256"]:
+                    raise WlbenchError(f"{p} changed while it was being submitted", hint="submit again")
+        try:
+            write_text_atomic(target, json.dumps(entry, indent=2, sort_keys=True, allow_nan=False) + "\n")
+        except BaseException:
+            shutil.rmtree(sub_dir, ignore_errors=True)
+            raise
+    return target

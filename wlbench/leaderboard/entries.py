@@ -1,0 +1,154 @@
+"""Entry schema: building an entry from score reports, its id and self-hash, the mean +- std summary.
+
+An entry is one method (name + version) on one dataset version (content id), split and task, with one
+run per predictions file (several files = several seeds of the same method). See docs/leaderboard.md.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import fields
+from typing import Any
+
+import numpy as np
+
+from wlbench.errors import WlbenchError
+from wlbench.hashing import hash_json
+
+SCHEMA = "wlbench-leaderboard-entry/1"
+HASH_FIELD = "entry_sha256"
+REQUIRED = ("schema", "id", "method", "dataset", "split", "task", "harness_version", "settings", "runs",
+            "summary", "submitted_at", HASH_FIELD)
+
+# The metric a table is ranked by when none is asked for, per task.
+DEFAULT_METRIC = {"tagging": "map", "detection": "event_f1_macro", "embedding": "centroid_accuracy_macro"}
+# The per-class metric drawn in the per-class views, per task.
+PER_CLASS_METRIC = {"tagging": "ap", "detection": "event_f1", "embedding": "centroid_accuracy"}
+
+
+def lower_is_better(metric: str) -> bool:
+    return "error_rate" in metric
+
+
+def slug(text: str, limit: int = 40) -> str:
+    s = re.sub(r"[^a-z0-9]+", "-", str(text).lower()).strip("-")
+    return s[:limit].strip("-") or "x"
+
+
+def entry_key(name: str, version: str, content_id: str, split: str, task: str, sha256s: list[str]) -> str:
+    return hash_json({"name": name, "version": version, "content_id": content_id, "split": split, "task": task,
+                      "submissions": sorted(sha256s)})
+
+
+def make_id(name: str, version: str, key: str) -> str:
+    parts = [slug(name)] + ([slug(version, 16)] if version else []) + [key[:10]]
+    return "-".join(parts)
+
+
+def self_hash(entry: dict[str, Any]) -> str:
+    """SHA-256 of the canonical JSON of the entry without its own hash field."""
+    return hash_json({k: v for k, v in entry.items() if k != HASH_FIELD})
+
+
+def settings_from_dict(d: dict[str, Any]):
+    """Rebuild :class:`~wlbench.scoring.Settings` from a recorded settings dict (descriptive keys ignored)."""
+    from wlbench.scoring import Settings
+
+    names = {f.name for f in fields(Settings)}
+    return Settings(**{k: v for k, v in d.items() if k in names})
+
+
+def settings_id(settings: dict[str, Any]) -> str:
+    return hash_json(settings)[:8]
+
+
+def _mean_std(values: list[float | None]) -> tuple[float | None, float | None, int]:
+    ok = [float(v) for v in values if v is not None and math.isfinite(float(v))]
+    if not ok:
+        return None, None, 0
+    mean = float(np.mean(ok))
+    std = float(np.std(ok, ddof=1)) if len(ok) > 1 else 0.0
+    return mean, std, len(ok)
+
+
+def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Mean +- std over runs of every headline metric (and the mean of the per-run interval bounds), and
+    the per-class mean of every per-class metric. With one run, value and interval are that run's."""
+    headline: dict[str, Any] = {}
+    for metric in runs[0]["headline"]:
+        rows = [r["headline"].get(metric, {}) for r in runs]
+        mean, std, n = _mean_std([h.get("value") for h in rows])
+        lo, _, _ = _mean_std([h.get("ci_low") for h in rows])
+        hi, _, _ = _mean_std([h.get("ci_high") for h in rows])
+        headline[metric] = {"value": mean, "std": std, "ci_low": lo, "ci_high": hi, "n_runs": n}
+    per_class: dict[str, Any] = {}
+    for cls, vals in runs[0]["per_class"].items():
+        per_class[cls] = {}
+        for m, v in vals.items():
+            if isinstance(v, bool) or not (v is None or isinstance(v, (int, float))):
+                continue
+            mean, std, n = _mean_std([r["per_class"].get(cls, {}).get(m) for r in runs])
+            per_class[cls][m] = mean
+            if len(runs) > 1:
+                per_class[cls][f"{m}_std"] = std
+    return {"headline": headline, "per_class": per_class}
+
+
+def build_entry(*, reports: list[dict[str, Any]], stored: list[dict[str, Any]], name: str, method_version: str,
+                description: str, link: str, config: dict[str, Any], seeds: list[int | None],
+                submitted_at: str) -> dict[str, Any]:
+    """Assemble an entry from score reports (one per run, same dataset/split/task/settings)."""
+    first = reports[0]
+    for r in reports[1:]:
+        for key in ("task", "split", "harness_version", "settings"):
+            if r[key] != first[key]:
+                raise WlbenchError(f"runs of one entry disagree on {key}: {r[key]!r} vs {first[key]!r}")
+        if r["dataset"]["content_id"] != first["dataset"]["content_id"]:
+            raise WlbenchError("runs of one entry were scored on different dataset versions")
+    ds = first["dataset"]
+    sha = [s["sha256"] for s in stored]
+    key = entry_key(name, method_version, ds["content_id"], first["split"], first["task"], sha)
+    runs = []
+    for report, sub, seed in zip(reports, stored, seeds):
+        runs.append({"seed": seed, "submission": sub, "n_clips": report["n_clips"],
+                     "headline": report["headline"], "per_class": report["per_class"],
+                     "excluded_classes": report["excluded_classes"], "notes": report["notes"]})
+    entry = {
+        "schema": SCHEMA,
+        "id": make_id(name, method_version, key),
+        "key": key,
+        "method": {"name": name, "version": method_version, "description": description, "link": link,
+                   "config": config, "seeds": list(seeds)},
+        "dataset": {"name": ds["name"], "spec_id": ds["spec_id"], "content_id": ds["content_id"],
+                    "file": ds.get("file")},
+        "split": first["split"],
+        "task": first["task"],
+        "harness_version": first["harness_version"],
+        "settings": first["settings"],
+        "settings_id": settings_id(first["settings"]),
+        "classes": first.get("classes"),
+        "runs": runs,
+        "summary": summarize(runs),
+        "submitted_at": submitted_at,
+    }
+    entry[HASH_FIELD] = self_hash(entry)
+    return entry
+
+
+def structure_problems(entry: Any) -> list[str]:
+    """Missing or mistyped top-level fields (an empty list when the entry is well formed)."""
+    if not isinstance(entry, dict):
+        return ["not a JSON object"]
+    out = [f"missing field {k!r}" for k in REQUIRED if k not in entry]
+    if out:
+        return out
+    if entry["schema"] != SCHEMA:
+        out.append(f"schema {entry['schema']!r}, expected {SCHEMA!r}")
+    if not isinstance(entry["runs"], list) or not entry["runs"]:
+        out.append("'runs' must be a non-empty list")
+    for k in ("name", "content_id"):
+        src = entry["method"] if k == "name" else entry["dataset"]
+        if not isinstance(src, dict) or not src.get(k):
+            out.append(f"missing {k}")
+    return out
