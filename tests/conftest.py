@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -37,6 +38,23 @@ part = "train"
 clips = 6
 part = "eval"
 """
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_cache(tmp_path_factory) -> Path:
+    """Point WLBENCH_CACHE at a temporary folder shared by all xdist workers of this run (never ~/.cache)."""
+    base = tmp_path_factory.getbasetemp()
+    shared = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "wlbench-cache"
+    os.environ["WLBENCH_CACHE"] = str(shared)
+    return shared
+
+
+@pytest.fixture(scope="session")
+def default_bank(isolated_cache) -> Path:
+    """The embedded default soundbank, built once per run (a file lock serialises xdist workers)."""
+    from wlbench.soundbank import build_default_bank
+
+    return build_default_bank(progress=False)
 
 
 @pytest.fixture(scope="session")

@@ -51,3 +51,14 @@ def test_bad_parameters_are_refused():
         LogMelParams(win_length=1024)
     with pytest.raises(WlbenchError, match="fmax"):
         LogMelParams(fmax=9000)
+
+
+def test_features_do_not_depend_on_blas_threads():
+    from threadpoolctl import threadpool_limits
+
+    audio = np.random.default_rng(3).standard_normal(160000) * 0.05
+    with threadpool_limits(limits=1):
+        one = log_mel(audio)
+    with threadpool_limits(limits=4):
+        many = log_mel(audio)
+    assert np.array_equal(one, many)

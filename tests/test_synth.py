@@ -194,3 +194,13 @@ def test_interrupted_render_leaves_nothing_and_keeps_the_previous_file(tone_bank
     assert process.returncode == 130, stderr
     assert "interrupted" in stderr and "Traceback" not in stderr
     _untouched(previous_output, tiny_dataset)
+
+
+def test_waa_renders_from_the_default_bank_without_a_soundbank_option(default_bank, tmp_path):
+    result = CliRunner().invoke(main, ["synth", "datasets/waa.toml", "--scale", "0.01", "--out", str(tmp_path),
+                                       "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert f"using the default soundbank at {default_bank}" in result.output
+    with open_dataset(tmp_path / "waa-scale0.01.h5") as ds:
+        assert ds.attr("soundbank_path") == str(default_bank)
+        assert len(ds.split("train")) == 27 and len(ds.classes) == 10

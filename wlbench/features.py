@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import scipy.fft
+from threadpoolctl import ThreadpoolController
 
 from wlbench.errors import WlbenchError
 
@@ -104,7 +105,8 @@ def log_mel(audio: np.ndarray, params: LogMelParams = LogMelParams()) -> np.ndar
         params: front-end parameters.
 
     Returns:
-        float32 array of shape ``(params.n_frames(n_samples), n_mels)``.
+        float32 array of shape ``(params.n_frames(n_samples), n_mels)``; bit-identical whatever the number
+        of BLAS threads of the calling process.
     """
     audio = np.asarray(audio)
     if audio.ndim != 1:
@@ -123,5 +125,13 @@ def log_mel(audio: np.ndarray, params: LogMelParams = LogMelParams()) -> np.ndar
     spectrum = np.abs(scipy.fft.rfft(frames * _window(params), axis=1))
     if params.power == 2.0:
         spectrum = spectrum ** 2
-    mel = spectrum @ mel_filterbank(params)
+    # A float32 matrix product rounds differently depending on how many BLAS threads share it: one thread
+    # makes the features independent of the process (and worker count) that computes them.
+    with _blas_controller().limit(limits=1, user_api="blas"):
+        mel = spectrum @ mel_filterbank(params)
     return np.log(mel + np.float32(params.log_offset))
+
+
+@functools.lru_cache(maxsize=1)
+def _blas_controller() -> ThreadpoolController:
+    return ThreadpoolController()

@@ -9,7 +9,53 @@ from typing import Any
 import h5py
 import numpy as np
 
-from wlbench.store import EVENT_COLUMNS, Dataset, compute_content_id, open_dataset
+from wlbench.labels import polyphony
+from wlbench.store import EVENT_COLUMNS, Dataset, Split, compute_content_id, open_dataset
+
+
+def condition_summary(split: Split, classes: list[str]) -> dict[str, Any]:
+    """Label views (positives kept/dropped per class), chunk-label views, polyphony, roles and domains."""
+    cols = split.event_arrays()
+    n = len(split)
+    poly = polyphony(cols["clip_index"], cols["onset"], cols["offset"], n)
+    truth = split.weak_labels()
+    views = {}
+    for name in split.view_names:
+        view = split.label_view(name)
+        observed, dropped = view.labels(), view.dropped()
+        positives = int(truth.sum())
+        views[name] = {
+            "rule": view.rule, "positives": positives, "kept": int(observed.sum()), "dropped": int(dropped.sum()),
+            "drop_rate": float(dropped.sum() / positives) if positives else 0.0,
+            "per_class": {cls: {"kept": int(observed[:, k].sum()), "dropped": int(dropped[:, k].sum())}
+                          for k, cls in enumerate(classes)},
+        }
+    resolution = {}
+    for name in split.resolution_names:
+        res = split.resolution(name)
+        labels = res.labels()
+        resolution[name] = {"chunk": res.chunk, "min_overlap": res.min_overlap, "chunks_per_clip": int(labels.shape[1]),
+                            "positives": int(labels.sum()),
+                            "positives_per_chunk": float(labels.sum(axis=2).mean()) if labels.size else 0.0}
+    roles, role_names = split.roles(), split.role_names
+    domains, domain_names = split.domains(), split.domain_names
+    out: dict[str, Any] = {
+        "polyphony": {"max": int(poly.max()) if n else 0,
+                      "clips_by_polyphony": {str(k): int(v) for k, v in enumerate(np.bincount(poly)) if v}},
+        "views": views, "resolution": resolution,
+        "roles": ({r: int((roles == k).sum()) for k, r in enumerate(role_names)} if "roles" in split.group else None),
+        "domains": ({d: int((domains == k).sum()) for k, d in enumerate(domain_names) if (domains == k).any()}
+                    if "domain" in split.group else None),
+    }
+    if "roles" in split.group and "domain" in split.group:
+        out["role_domains"] = {f"{role_names[r]}/{domain_names[d]}": int(((roles == r) & (domains == d)).sum())
+                               for r in np.unique(roles) for d in np.unique(domains)
+                               if ((roles == r) & (domains == d)).any()}
+    if "requested_events" in split.group:
+        requested = split.group["requested_events"][:]
+        placed = np.bincount(cols["clip_index"], minlength=n)
+        out["events_left_out_by_cap"] = int((requested - placed).sum())
+    return out
 
 
 def _stats(values: np.ndarray) -> dict[str, float]:
@@ -47,6 +93,7 @@ def dataset_summary(path: str | Path) -> dict[str, Any]:
                                    "positives": int(split.segment(seg).weak_labels().sum())}
                              for seg in split.segment_names},
                 "stored": sorted(k for k in split.group if isinstance(split.group[k], h5py.Dataset)),
+                **condition_summary(split, ds.classes),
             }
         return out
 
@@ -110,6 +157,34 @@ def _schema_problems(ds: Dataset) -> list[str]:
             derived[clip_index, label_index] = 1
             if not np.array_equal(derived, weak):
                 problems.append(f"/{name}/weak_labels disagree with /{name}/events")
+        problems.extend(_condition_problems(group, name, weak))
+    return problems
+
+
+def _condition_problems(group: h5py.Group, name: str, weak: np.ndarray) -> list[str]:
+    """Label views never add a positive and record exactly what they dropped; roles/domains fit the split."""
+    problems = []
+    n, n_classes = weak.shape
+    for view in group.get("views", {}):
+        observed, dropped = group["views"][view]["labels"][:], group["views"][view]["dropped"][:]
+        if observed.shape != weak.shape or dropped.shape != weak.shape:
+            problems.append(f"/{name}/views/{view} has shape {observed.shape}/{dropped.shape}, expected {weak.shape}")
+        elif ((observed == 1) & (weak == 0)).any():
+            problems.append(f"/{name}/views/{view}/labels holds positives the true labels lack")
+        elif not np.array_equal(dropped.astype(np.int16), weak.astype(np.int16) - observed):
+            problems.append(f"/{name}/views/{view}/dropped is not the difference of truth and view")
+    for res in group.get("resolution", {}):
+        labels = group["resolution"][res]["labels"]
+        if labels.ndim != 3 or labels.shape[0] != n or labels.shape[2] != n_classes:
+            problems.append(f"/{name}/resolution/{res}/labels has shape {labels.shape}, expected ({n}, K, {n_classes})")
+        elif (labels[:].max(axis=1) > weak).any():
+            problems.append(f"/{name}/resolution/{res}/labels holds a class its clip lacks")
+    for key in ("roles", "domain"):
+        if key in group:
+            values = group[key][:]
+            names = group[key].attrs.get("names", [])
+            if values.shape != (n,) or (values.size and (values.min() < 0 or values.max() >= len(names))):
+                problems.append(f"/{name}/{key} must be ({n},) codes indexing its 'names' attribute")
     return problems
 
 

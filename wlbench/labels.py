@@ -63,3 +63,44 @@ def window_frames(start: float, length: float, frame_rate: float) -> tuple[int, 
     """Frame range ``[first, first + count)`` of a window: ``count = round(length * frame_rate)``."""
     first = int(np.ceil(start * frame_rate - _EPS))
     return first, int(round(length * frame_rate))
+
+
+def chunk_labels(clip: np.ndarray, label: np.ndarray, onset: np.ndarray, offset: np.ndarray, n_clips: int,
+                 n_classes: int, clip_duration: float, chunk: float, min_overlap: float = 0.0) -> np.ndarray:
+    """Weak labels of consecutive chunks, shape ``(n_clips, n_chunks, n_classes)`` uint8.
+
+    Chunk ``k`` covers ``[k * chunk, min((k + 1) * chunk, clip_duration))``; ``n_chunks = ceil(clip_duration /
+    chunk)`` (the last chunk is shorter when ``chunk`` does not divide the clip). A chunk's label is the union of
+    the classes of the events overlapping it by more than ``min_overlap`` seconds (0: any overlap).
+    """
+    n_chunks = n_chunk_count(clip_duration, chunk)
+    out = np.zeros((n_clips, n_chunks, n_classes), dtype=np.uint8)
+    for k in range(n_chunks):
+        start = k * chunk
+        length = min(chunk, clip_duration - start)
+        out[:, k, :] = window_labels(clip, label, onset, offset, np.full(n_clips, start), length, n_classes,
+                                     min_overlap)
+    return out
+
+
+def n_chunk_count(clip_duration: float, chunk: float) -> int:
+    """Number of chunks of ``chunk`` s in a clip (the last one may be shorter)."""
+    return max(1, int(np.ceil(clip_duration / chunk - 1e-9)))
+
+
+def polyphony(clip: np.ndarray, onset: np.ndarray, offset: np.ndarray, n_clips: int) -> np.ndarray:
+    """Largest number of simultaneously active events in each clip, shape ``(n_clips,)`` int."""
+    clip = np.asarray(clip, dtype=np.int64)
+    times = np.concatenate([np.asarray(onset, dtype=np.float64), np.asarray(offset, dtype=np.float64)])
+    steps = np.concatenate([np.ones(clip.size, dtype=np.int64), -np.ones(clip.size, dtype=np.int64)])
+    clips = np.concatenate([clip, clip])
+    order = np.lexsort((steps, times, clips))  # by clip, then time, ends (-1) before starts at equal times
+    out = np.zeros(n_clips, dtype=np.int64)
+    active = 0
+    previous = -1
+    for c, step in zip(clips[order], steps[order]):
+        if c != previous:
+            active, previous = 0, c
+        active += step
+        out[c] = max(out[c], active)
+    return out

@@ -41,7 +41,7 @@ class SplitSpec:
 
 ROLE_NAMES = ("strong", "weak", "unlabeled")        # role codes 0, 1, 2 in /<split>/roles
 DEFAULT_DOMAIN = "default"
-VIEW_RULES = ("", "snr", "duration")
+VIEW_RULES = ("", "snr", "relative_snr", "duration")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,7 +69,7 @@ class ViewSpec:
     splits: tuple[str, ...]              # splits that get the view (empty: every split)
     rate: float                          # global drop probability
     class_rates: tuple[tuple[str, float], ...] = ()  # per-class overrides of ``rate``
-    by: str = ""                         # "" | "snr" | "duration": class-conditional rule
+    by: str = ""                         # "" | "snr" | "relative_snr" | "duration": class-conditional rule
     low: float = 0.0                     # value (dB or s) at which the drop probability is ``rate_low``
     high: float = 0.0                    # value at which it is ``rate_high`` (linear in between, clamped)
     rate_low: float = 0.0
@@ -247,6 +247,7 @@ def parse_recipe(text: str, source: str = "<string>", base_dir: str | Path | Non
     Files named by the recipe (``foreground.cooccurrence``) are read from ``resources`` (path -> text) when
     given there, else relative to ``base_dir`` (default: the folder of ``source``).
     """
+    resources = dict(resources or {})
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -290,7 +291,7 @@ def parse_recipe(text: str, source: str = "<string>", base_dir: str | Path | Non
             raise WlbenchError(f"{fg.where('polyphony_max')}: allow_overlap = false means a cap of 1, "
                                f"got polyphony_max = {polyphony_max}")
         polyphony_max = 1
-    cooccurrence = _cooccurrence(fg, source, base_dir, resources or {}, classes)
+    cooccurrence = _cooccurrence(fg, source, base_dir, resources, classes)
     snr = fg.distribution("snr", parse_distribution({"dist": "uniform", "min": 6, "max": 30}, "default"))
     if not (-30 <= snr.low and snr.high <= 60):
         raise WlbenchError(f"{fg.where('snr')}: values must lie in [-30, 60] dB (use uniform or truncnorm "
@@ -372,7 +373,7 @@ def parse_recipe(text: str, source: str = "<string>", base_dir: str | Path | Non
                   polyphony_max=polyphony_max, cooccurrence=cooccurrence, domains=domains, views=views,
                   resolution_chunks=tuple(sorted((float(c) for c in chunks), reverse=True)),
                   resolution_min_overlap=min_overlap,
-                  resources=tuple(sorted((resources or {}).items())) if cooccurrence else (),
+                  resources=tuple(sorted(resources.items())) if cooccurrence else (),
                   pitch_shift=pitch_shift, cut_duration=cut_duration, quick_pitch_time=quick_pitch_time,
                   background_random_offset=background_random_offset, splits=tuple(splits),
                   segment_durations=tuple(float(d) for d in durations), features=features,
@@ -534,7 +535,7 @@ def _views(source: str, raw: Any, classes: tuple[str, ...], split_names: tuple[s
             if cls not in classes:
                 raise WlbenchError(f"{section.where('class_rates')}: {cls!r} is not in classes.names")
             _rate(value, f"{section.where('class_rates')}.{cls}")
-        by = section.get("by", str, "", lambda v: v in VIEW_RULES, "must be 'snr' or 'duration'")
+        by = section.get("by", str, "", lambda v: v in VIEW_RULES, "must be 'snr', 'relative_snr' or 'duration'")
         rule = {}
         if by:
             for key in ("low", "high", "rate_low", "rate_high"):

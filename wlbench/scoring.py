@@ -357,9 +357,12 @@ def _load(path, exp: Expected, task: str, settings: Settings):
 
 def score_file(dataset_path: str | Path, submission_path: str | Path, split: str = "eval",
                task: str | None = None, settings: Settings | None = None,
-               progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+               progress: Callable[[int], None] | None = None, labels: str = "true") -> dict[str, Any]:
     """Open the dataset, validate the submission (raising :class:`~wlbench.submissions.SubmissionError`
-    listing every problem) and score it. Returns the report dict."""
+    listing every problem) and score it. Returns the report dict.
+
+    ``labels``: score against the true labels (default) or a stored missing-label view of the split (clip
+    tasks only), e.g. to report what a method would have been told by the observed labels."""
     from wlbench.store import open_dataset
 
     settings = settings or Settings()
@@ -368,17 +371,22 @@ def score_file(dataset_path: str | Path, submission_path: str | Path, split: str
         raise WlbenchError(f"unknown task {task!r}", hint="use tagging, detection or embedding")
     with open_dataset(dataset_path) as ds:
         sp, exp = _expected(ds, split)
+        if labels != "true" and task == "detection":
+            raise WlbenchError(f"--labels {labels}: label views hold clip labels only; detection is scored "
+                               f"against the true events", hint="leave out --labels for detection")
+        targets = sp.labels(labels)
         parsed, vreport = _load(submission_path, exp, task, settings)
         if task == "tagging":
-            report = score_tagging(exp.classes, sp.weak_labels(), parsed.scores, settings, progress)
+            report = score_tagging(exp.classes, targets, parsed.scores, settings, progress)
         elif task == "detection":
             report = score_detection(exp.classes, exp.clip_ids, sp.events(), sp.clip_duration, parsed.events,
                                      settings, progress)
         else:
-            report = score_embedding(exp.classes, sp.weak_labels(), parsed.embeddings, settings, progress)
+            report = score_embedding(exp.classes, targets, parsed.embeddings, settings, progress)
         report["dataset"] = {"name": ds.name, "content_id": ds.content_id, "spec_id": ds.spec_id,
                              "path": str(dataset_path)}
     report["split"] = split
+    report["labels"] = labels
     report["submission"] = {"path": str(submission_path), "sha256": hash_file(Path(submission_path)),
                             "format": vreport.format, "notes": vreport.notes}
     return report

@@ -11,6 +11,10 @@ Layout (docs/format.md has the full table; plain h5py reads everything)::
     /<split>/jams          (N,) str: scaper JAMS, paths relative to the soundbank root
     /<split>/segments/<name>/{start,weak_labels}   attrs: duration
     /<split>/audio         (N, S) float32 (only when the recipe stores audio)
+    /<split>/views/<name>/{labels,dropped}        (N, C) uint8 missing-label views, attrs: rule
+    /<split>/resolution/<name>/labels             (N, K, C) uint8 chunk labels, attrs: chunk, min_overlap
+    /<split>/roles         (N,) uint8, attrs: names ("strong", "weak", "unlabeled")
+    /<split>/domain        (N,) int16, attrs: names
 
 The *content id* is a SHA-256 over every dataset (path, dtype, shape, bytes, in sorted path order) and the
 content attributes (classes, feature parameters, segment durations, sample rate, clip duration).
@@ -219,6 +223,40 @@ class DatasetWriter:
             seg.create_dataset("start", data=np.asarray(start, dtype=np.float64))
             seg.create_dataset("weak_labels", data=weak)
 
+    def write_conditions(self, split: str, views: dict[str, tuple[np.ndarray, np.ndarray, dict[str, Any]]],
+                         resolution: dict[float, tuple[np.ndarray, float]], roles: np.ndarray | None,
+                         role_names: tuple[str, ...], domains: np.ndarray | None,
+                         domain_names: tuple[str, ...], requested_events: np.ndarray | None) -> None:
+        """Write a split's label views (name -> (observed, dropped, rule)), chunk-label views (chunk ->
+        (labels, min_overlap)), roles and domains. Only what the recipe asks for is written, so datasets
+        without these conditions keep their content id."""
+        group = self.handle[split]
+        if views:
+            views_group = group.create_group("views")
+            for name, (observed, dropped, rule) in views.items():
+                view = views_group.create_group(name)
+                view.attrs["rule"] = canonical_json(rule)
+                labels = view.create_dataset("labels", data=observed.astype(np.uint8), compression="gzip",
+                                             compression_opts=4)
+                labels.attrs["rule"] = view.attrs["rule"]  # dataset attributes are part of the content id
+                view.create_dataset("dropped", data=dropped.astype(np.uint8), compression="gzip", compression_opts=4)
+        if resolution:
+            res_group = group.create_group("resolution")
+            for chunk, (labels, min_overlap) in resolution.items():
+                res = res_group.create_group(segment_name(chunk))
+                res.attrs["chunk"] = chunk
+                res.attrs["min_overlap"] = min_overlap
+                stored = res.create_dataset("labels", data=labels.astype(np.uint8), compression="gzip",
+                                            compression_opts=4)
+                stored.attrs["chunk"] = chunk
+                stored.attrs["min_overlap"] = min_overlap
+        if roles is not None:
+            group.create_dataset("roles", data=roles.astype(np.uint8)).attrs["names"] = list(role_names)
+        if domains is not None:
+            group.create_dataset("domain", data=domains.astype(np.int16)).attrs["names"] = list(domain_names)
+        if requested_events is not None:
+            group.create_dataset("requested_events", data=requested_events.astype(np.int16))
+
     def commit(self) -> str:
         """Compute the content id, write the id and provenance attributes; the file appears on exit."""
         content = compute_content_id(self.handle)
@@ -257,6 +295,81 @@ class SegmentView:
         first = np.minimum(np.asarray(first), feats.shape[1] - count[0])
         index = first[:, None] + np.arange(count[0])[None, :]
         return np.take_along_axis(feats, index[:, :, None], axis=1)
+
+
+class LabelView:
+    """A missing-label view: observed weak labels and the positives that were dropped from the truth."""
+
+    def __init__(self, split: Split, name: str) -> None:
+        group = split.group["views"][name]
+        self.name = name
+        self.rule: dict[str, Any] = json.loads(_attr_value(group.attrs["rule"]))
+        self._group = group
+
+    def labels(self) -> np.ndarray:
+        """(N, C) uint8 observed labels (never a positive the truth lacks)."""
+        return self._group["labels"][:]
+
+    def dropped(self) -> np.ndarray:
+        """(N, C) uint8: 1 where a true positive was dropped (an 'implicit negative' really present)."""
+        return self._group["dropped"][:]
+
+
+class ResolutionView:
+    """Weak labels of consecutive chunks of each clip (pseudo-strong-label studies)."""
+
+    def __init__(self, split: Split, name: str) -> None:
+        group = split.group["resolution"][name]
+        self.name = name
+        self.chunk = float(group.attrs["chunk"])
+        self.min_overlap = float(group.attrs["min_overlap"])
+        self._labels = group["labels"]
+        self._split = split
+
+    def labels(self) -> np.ndarray:
+        """(N, K, C) uint8: classes of the events overlapping chunk k by more than ``min_overlap`` s."""
+        return self._labels[:]
+
+    def features(self) -> np.ndarray:
+        """(N, K, L, F): the feature frames of each chunk, L = round(chunk * frame rate); a shorter last chunk
+        is padded by repeating the clip's last frame."""
+        frame_rate = self._split.frame_rate
+        feats = self._split.features()
+        n_chunks = self._labels.shape[1]
+        length = int(round(self.chunk * frame_rate))
+        index = (np.arange(n_chunks)[:, None] * length + np.arange(length)[None, :]).clip(0, feats.shape[1] - 1)
+        return feats[:, index, :]
+
+
+@dataclasses.dataclass
+class TrainingData:
+    """What a training loop needs from one split, in one call (see :meth:`Split.training_data`).
+
+    ``labels`` is the chosen label view (rows of unlabeled clips zeroed); ``known_mask`` is 1 where a method
+    may use ``labels`` in its loss (0 for unlabeled clips; with ``oracle_mask`` also 0 where a positive was
+    dropped); ``true_labels`` and ``dropped`` are for analysis and must not feed a non-oracle method.
+    ``frame_labels`` holds strong labels for clips of role "strong" only (zeros elsewhere), or None.
+    """
+
+    clip_ids: np.ndarray
+    features: np.ndarray | None
+    labels: np.ndarray
+    known_mask: np.ndarray
+    true_labels: np.ndarray
+    dropped: np.ndarray
+    roles: np.ndarray
+    role_names: tuple[str, ...]
+    domains: np.ndarray
+    domain_names: tuple[str, ...]
+    frame_labels: np.ndarray | None
+    view: str
+
+    def role_mask(self, role: str) -> np.ndarray:
+        """(N,) bool: clips of ``role``."""
+        return self.roles == self.role_names.index(role)
+
+
+ROLE_NAMES = ("strong", "weak", "unlabeled")
 
 
 class Split:
@@ -325,6 +438,88 @@ class Split:
             "source_file": cols["source_file"], "source_time": cols["source_time"],
             "pitch_shift": cols["pitch_shift"],
         })
+
+    # ---- conditions: label views, resolution views, roles, domains
+
+    @property
+    def view_names(self) -> list[str]:
+        """Missing-label views of this split (without the implicit ``"true"``)."""
+        return sorted(self.group["views"]) if "views" in self.group else []
+
+    def label_view(self, name: str) -> LabelView:
+        if name not in self.view_names:
+            raise WlbenchError(f"{self.dataset.path}: split {self.name!r} has no label view {name!r}; it has "
+                               f"{', '.join(['true'] + self.view_names)}")
+        return LabelView(self, name)
+
+    def labels(self, view: str = "true") -> np.ndarray:
+        """(N, C) uint8 weak labels of ``view``: ``"true"`` (default) or a missing-label view name."""
+        return self.weak_labels() if view == "true" else self.label_view(view).labels()
+
+    @property
+    def resolution_names(self) -> list[str]:
+        group = self.group.get("resolution", {})
+        return sorted(group, key=lambda n: -float(group[n].attrs["chunk"]))
+
+    def resolution(self, name_or_chunk: str | float) -> ResolutionView:
+        name = segment_name(float(name_or_chunk)) if not isinstance(name_or_chunk, str) else name_or_chunk
+        if name not in self.resolution_names:
+            raise WlbenchError(f"{self.dataset.path}: split {self.name!r} has no resolution view {name!r}; it has "
+                               f"{', '.join(self.resolution_names) or 'none'}")
+        return ResolutionView(self, name)
+
+    @property
+    def role_names(self) -> tuple[str, ...]:
+        if "roles" in self.group:
+            return tuple(str(n) for n in _attr_value(self.group["roles"].attrs["names"]))
+        return ROLE_NAMES
+
+    def roles(self) -> np.ndarray:
+        """(N,) uint8 role codes (see :attr:`role_names`); every clip is "strong" (code 0) without roles."""
+        if "roles" in self.group:
+            return self.group["roles"][:]
+        return np.zeros(len(self), dtype=np.uint8)
+
+    @property
+    def domain_names(self) -> tuple[str, ...]:
+        if "domain" in self.group:
+            return tuple(str(n) for n in _attr_value(self.group["domain"].attrs["names"]))
+        return ("default",)
+
+    def domains(self) -> np.ndarray:
+        """(N,) int16 domain ids (see :attr:`domain_names`); all 0 ("default") without domains."""
+        if "domain" in self.group:
+            return self.group["domain"][:]
+        return np.zeros(len(self), dtype=np.int16)
+
+    def training_data(self, view: str = "true", oracle_mask: bool = False, features: bool = True,
+                      frames: bool = False) -> TrainingData:
+        """Features, the chosen label view, the mask of known labels, roles and domain ids in one call.
+
+        ``view``: ``"true"`` or a missing-label view name. ``oracle_mask``: also mask the dropped positives
+        (an oracle upper bound; a missing-label method must not use it). ``frames``: also load frame labels
+        (kept for "strong" clips only).
+        """
+        truth = self.weak_labels()
+        if view == "true":
+            observed, dropped = truth.copy(), np.zeros_like(truth)
+        else:
+            lv = self.label_view(view)
+            observed, dropped = lv.labels(), lv.dropped()
+        roles, role_names = self.roles(), self.role_names
+        unlabeled = roles == role_names.index("unlabeled") if "unlabeled" in role_names else np.zeros(len(self), bool)
+        known = np.ones_like(truth)
+        known[unlabeled] = 0
+        observed[unlabeled] = 0
+        if oracle_mask:
+            known[dropped == 1] = 0
+        frame = None
+        if frames:
+            frame = self.frame_labels()
+            frame[roles != role_names.index("strong")] = 0
+        return TrainingData(clip_ids=self.clip_ids, features=self.features() if features else None, labels=observed,
+                            known_mask=known, true_labels=truth, dropped=dropped, roles=roles, role_names=role_names,
+                            domains=self.domains(), domain_names=self.domain_names, frame_labels=frame, view=view)
 
     @property
     def segment_names(self) -> list[str]:

@@ -131,3 +131,16 @@ def batches(n: int, batch_size: int, rng: np.random.Generator | None = None) -> 
 def check_split(info: DatasetInfo, split: str) -> None:
     if split not in info.splits:
         raise WlbenchError(f"{info.path} has no split {split!r}; it has {', '.join(info.splits)}")
+
+
+def balanced_subset(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """Sorted indices of about ``n`` items, ``n // K`` per class (K classes present), drawn with ``seed``."""
+    rng = np.random.default_rng([int(seed), 7919])
+    classes = np.unique(labels)
+    per = max(1, n // max(len(classes), 1))
+    keep = [rng.permutation(np.flatnonzero(labels == c))[:per] for c in classes]
+    return np.sort(np.concatenate(keep))
+
+
+def subset(d: SplitData, index: np.ndarray) -> SplitData:
+    return SplitData(d.clip_ids[index], d.x[index], d.y[index], d.segment, d.split)

@@ -35,6 +35,7 @@ SHARED_DEFAULTS: dict[str, Any] = {
     "patience": 30,
     "warmup": 50,
     "eval_batch_size": 64,
+    "train_clips": 0,  # 0: every training clip; else a seeded class-balanced subset of this size
 }
 
 
@@ -72,6 +73,9 @@ class TorchMethod:
         scaler = data.training_scaler(dataset, config["train_split"])
         train = data.load_split(dataset, config["train_split"], config["train_segment"])
         valid = data.load_split(dataset, config["valid_split"], config["train_segment"])
+        if int(config.get("train_clips") or 0) > 0:
+            train = data.subset(train, data.balanced_subset(train.class_index, int(config["train_clips"]),
+                                                            int(config["seed"])))
         train.x, valid.x = scaler.transform(train.x), scaler.transform(valid.x)
         modules = self.build(config, train.x.shape[-1], len(info.classes))
         for m in modules.values():

@@ -85,7 +85,7 @@ class _Turpault(TorchMethod):
                 loss = F.binary_cross_entropy_with_logits(g(et[idx]), yt[idx])
                 loss.backward()
                 opt.step()
-                total, n = total + float(loss) * len(idx), n + len(idx)
+                total, n = total + float(loss.detach()) * len(idx), n + len(idx)
             return total / max(n, 1)
 
         def validate():
@@ -122,7 +122,7 @@ class Classifier(_Turpault):
                 loss = F.binary_cross_entropy_with_logits(g(e(xb)), yb)
                 loss.backward()
                 opt.step()
-                total, n = total + float(loss) * len(idx), n + len(idx)
+                total, n = total + float(loss.detach()) * len(idx), n + len(idx)
                 self.clips_seen += len(idx)
             return total / max(n, 1)
 
@@ -158,7 +158,7 @@ class _EmbeddingMethod(_Turpault):
                 loss, n = self.embedding_loss(e, x, labels, config, rng, device)
                 loss.backward()
                 opt.step()
-                total += float(loss)
+                total += float(loss.detach())
                 self.clips_seen += n
             return total / max(steps, 1)
 
@@ -175,11 +175,12 @@ class _EmbeddingMethod(_Turpault):
 class Triplet(_EmbeddingMethod):
     name = "turpault-triplet"
     description = "Triplet network (margin loss on L2-normalised embeddings), then G on frozen embeddings"
-    defaults = {**E_DEFAULTS, **G_DEFAULTS, "margin": 0.5, "triplets_per_epoch": 0}  # 0: one per training clip
+    defaults = {**E_DEFAULTS, **G_DEFAULTS, "margin": 0.5, "triplets_per_epoch": 0}
+    # triplets_per_epoch 0: N/3 triplets, so an epoch feeds N clips like the classifier's
     l2 = True
 
     def steps_per_epoch(self, train, config):
-        n = int(config["triplets_per_epoch"]) or len(train)
+        n = int(config["triplets_per_epoch"]) or max(1, len(train) // 3)
         return max(1, -(-n // int(config["batch_size"])))
 
     def embedding_loss(self, e, x, labels, config, rng, device):

@@ -11,6 +11,7 @@ COMMAND_MODULES = [
     "wlbench.commands.soundbank",
     "wlbench.commands.datasets",
     "wlbench.commands.scoring",
+    "wlbench.commands.training",
     "wlbench.commands.leaderboard",
 ]
 

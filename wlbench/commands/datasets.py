@@ -55,6 +55,36 @@ def _fmt_stats(stats: dict) -> str:
     return f"{stats['min']:.2f} / {stats['median']:.2f} / {stats['max']:.2f}"
 
 
+def _echo_conditions(split: dict, classes: list[str]) -> None:
+    """The label conditions of a split: events per clip, polyphony, roles, domains, label and chunk views."""
+    epc = split["events_per_clip"]
+    poly = split["polyphony"]
+    hist = ", ".join(f"{k}: {v}" for k, v in poly["clips_by_polyphony"].items())
+    left = split.get("events_left_out_by_cap")
+    click.echo(f"  events per clip min/median/max {_fmt_stats(epc)} (mean {epc.get('mean', 0):.2f}); polyphony "
+               f"max {poly['max']} (clips by polyphony {hist or '-'})"
+               + (f"; {left} event(s) left out by the polyphony cap" if left else ""))
+    if split["roles"] is not None:
+        click.echo(f"  roles: {', '.join(f'{k} {v}' for k, v in split['roles'].items())}")
+    if split["domains"] is not None:
+        cross = split.get("role_domains")
+        detail = f" ({', '.join(f'{k} {v}' for k, v in cross.items())})" if cross else ""
+        click.echo(f"  domains: {', '.join(f'{k} {v}' for k, v in split['domains'].items())}{detail}")
+    if split["views"]:
+        positives = next(iter(split["views"].values()))["positives"]
+        click.echo(f"  label views (positives kept/dropped; the true labels have {positives} positives):")
+        short = [c[:10] for c in classes]
+        click.echo(f"    {'view':<16}{'kept':>6}{'dropped':>8}{'rate':>7}  " + " ".join(f"{c:>10}" for c in short))
+        for name, view in split["views"].items():
+            cells = " ".join(f"{view['per_class'][c]['kept']:>5}/{view['per_class'][c]['dropped']:<4}" for c in classes)
+            click.echo(f"    {name:<16}{view['kept']:>6}{view['dropped']:>8}{view['drop_rate']:>7.3f}  {cells}")
+    if split["resolution"]:
+        res = ", ".join(f"{k} ({v['chunks_per_clip']} chunks, {v['positives']} positives, "
+                        f"{v['positives_per_chunk']:.2f}/chunk)" for k, v in split["resolution"].items())
+        min_overlap = next(iter(split["resolution"].values()))["min_overlap"]
+        click.echo(f"  resolution views (min overlap {min_overlap:g} s): {res}")
+
+
 @click.command()
 @click.argument("dataset", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the whole summary as JSON.")
@@ -80,6 +110,7 @@ def info(dataset: Path, as_json: bool) -> None:
                        f"{_fmt_stats(row['snr']):>22}")
         segs = ", ".join(f"{k} ({v['positives']} positives)" for k, v in split["segments"].items())
         click.echo(f"  segment views: {segs or 'none'}")
+        _echo_conditions(split, summary["classes"])
         click.echo(f"  stored: {', '.join(split['stored'])}")
 
 

@@ -83,7 +83,12 @@ def submit_cmd(predictions, dataset, name, board, method_version, description, l
                       config=_config(config), seeds=_seeds(seeds), settings=settings)
     entry = read_entry(path)
     click.echo(f"entry {entry['id']} written to {path}")
-    for m, h in list(entry["summary"]["headline"].items())[:4]:
+    from wlbench.leaderboard.entries import DEFAULT_METRIC
+
+    head = entry["summary"]["headline"]
+    first = DEFAULT_METRIC.get(entry["task"])
+    for m in ([first] if first in head else []) + [m for m in head if m != first][:3]:
+        h = head[m]
         click.echo(f"  {m:<26}{cell(h)}")
     click.echo(f"render the board with: wlbench leaderboard render --board {board}")
 

@@ -65,14 +65,16 @@ def _common(f):
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="write the full JSON report here (atomically)")
 @click.option("--max-classes", default=50, show_default=True, type=int, help="classes shown in the table")
+@click.option("--labels", "labels", default="true", show_default=True,
+              help="score against the true labels, or a stored missing-label view of the split (clip tasks)")
 def score_cmd(dataset, submission, split, task, threshold, k, t_collar, percentage_of_length, resolution, metric,
-              raw_scores, resamples, seed, ci, json_out, max_classes):
+              raw_scores, resamples, seed, ci, json_out, max_classes, labels):
     """Validate SUBMISSION and score it against DATASET.h5 (exit 2 listing every problem if invalid)."""
     from wlbench.scoring import render_report, score_file, write_report
 
     settings = _settings(threshold, k, t_collar, percentage_of_length, resolution, metric, raw_scores, resamples,
                          seed, ci)
-    report = score_file(dataset, submission, split, task, settings)
+    report = score_file(dataset, submission, split, task, settings, labels=labels)
     click.echo(render_report(report, max_classes=max_classes))
     if json_out is not None:
         write_report(report, json_out)

@@ -17,7 +17,7 @@ from typing import Any
 from wlbench.atomic import atomic_dir, ensure_writable_dir, write_text_atomic
 from wlbench.errors import WlbenchError
 from wlbench.hashing import hash_file
-from wlbench.leaderboard.entries import build_entry, structure_problems
+from wlbench.leaderboard.entries import HASH_FIELD, build_entry, self_hash, structure_problems
 
 DEFAULT_BOARD = Path("leaderboard")
 TEXT_SUFFIXES = (".csv", ".tsv", ".txt")
@@ -52,12 +52,20 @@ def read_entry(path: Path) -> dict[str, Any]:
     return entry
 
 
-def load_entries(board_dir: Path = DEFAULT_BOARD) -> list[dict[str, Any]]:
-    """Every entry of the board, sorted by id (an unreadable entry raises :class:`WlbenchError`)."""
+def load_entries(board_dir: Path = DEFAULT_BOARD, check_hash: bool = True) -> list[dict[str, Any]]:
+    """Every entry of the board, sorted by file name. An unreadable entry, or (``check_hash``) one whose
+    self-hash does not match (it was edited), raises :class:`WlbenchError`: nothing is shown or rendered
+    from a board with a forged entry."""
     d = entries_dir(Path(board_dir))
     if not d.is_dir():
         return []
-    return [read_entry(p) for p in sorted(d.glob("*.json"))]
+    entries = [(p, read_entry(p)) for p in sorted(d.glob("*.json"))]
+    if check_hash:
+        bad = [p.name for p, e in entries if e[HASH_FIELD] != self_hash(e)]
+        if bad:
+            raise WlbenchError(f"{d}: entry hash mismatch in {', '.join(bad)}: edited after submission",
+                               hint="run 'wlbench leaderboard verify'; restore the entry or submit again")
+    return [e for _, e in entries]
 
 
 def declared_meta(path: Path) -> dict[str, str]:
@@ -183,7 +191,7 @@ def submit_run(board_dir: Path, dataset_path: Path, name: str, predictions: Sequ
                         submitted_at=submitted_at)
     target = entries_dir(board_dir) / f"{entry_id}.json"
     with board_lock(board_dir):
-        dup = _duplicate(load_entries(board_dir), entry)
+        dup = _duplicate(load_entries(board_dir, check_hash=False), entry)
         if dup is not None or target.exists():
             raise WlbenchError(f"duplicate submission refused: {dup or f'{target} exists'}",
                                hint="give the new run another --method-version, or remove the old entry "

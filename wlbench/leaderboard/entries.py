@@ -59,8 +59,14 @@ def settings_from_dict(d: dict[str, Any]):
     return Settings(**{k: v for k, v in d.items() if k in names})
 
 
+# Settings that change only how intervals are estimated, not what is measured: entries that differ only in
+# these share a table.
+INTERVAL_ONLY_SETTINGS = ("n_resamples", "seed")
+
+
 def settings_id(settings: dict[str, Any]) -> str:
-    return hash_json(settings)[:8]
+    """Short hash of the metric settings that define a table (all but :data:`INTERVAL_ONLY_SETTINGS`)."""
+    return hash_json({k: v for k, v in settings.items() if k not in INTERVAL_ONLY_SETTINGS})[:8]
 
 
 def _mean_std(values: list[float | None]) -> tuple[float | None, float | None, int]:
@@ -123,6 +129,7 @@ def build_entry(*, reports: list[dict[str, Any]], stored: list[dict[str, Any]], 
         "dataset": {"name": ds["name"], "spec_id": ds["spec_id"], "content_id": ds["content_id"],
                     "file": ds.get("file")},
         "split": first["split"],
+        "labels": first.get("labels", "true"),
         "task": first["task"],
         "harness_version": first["harness_version"],
         "settings": first["settings"],

@@ -19,6 +19,11 @@ from wlbench.leaderboard.entries import PER_CLASS_METRIC, lower_is_better
 from wlbench.leaderboard.tables import Table, build_tables, cell, fmt, rank_label
 
 MAX_MD_METRICS = 4
+# The columns of the Markdown tables (the HTML page shows every headline metric), ranking metric first.
+MD_METRICS = {"tagging": ["map", "lwlrap", "dprime_mean_of_classes", "f1_macro"],
+              "detection": ["event_f1_macro", "segment_f1_macro", "event_error_rate_micro",
+                            "segment_error_rate_micro"],
+              "embedding": ["centroid_accuracy_macro", "centroid_accuracy_micro"]}
 ESC = html.escape
 
 
@@ -51,7 +56,8 @@ def render_markdown(tables: list[Table], n_entries: int) -> str:
     if not tables:
         lines.append("No entries yet: add one with `wlbench leaderboard submit`.")
     for t in tables:
-        metrics = _ordered_metrics(t)[:MAX_MD_METRICS]
+        preferred = [m for m in MD_METRICS.get(t.task, []) if m in t.metrics and m != t.metric]
+        metrics = ([t.metric] + preferred + [m for m in _ordered_metrics(t) if m not in preferred])[:MAX_MD_METRICS]
         lines += [f"## {t.title}", "",
                   f"Dataset `{t.dataset}`, content id `{t.content_id}`, spec id `{t.spec_id}`; ranked by "
                   f"**{t.metric}** ({'lower' if lower_is_better(t.metric) else 'higher'} is better).", ""]
@@ -70,14 +76,16 @@ def render_markdown(tables: list[Table], n_entries: int) -> str:
             lines += [f"<details><summary>{ESC(_label(e))}: per class</summary>", "",
                       "| class | " + " | ".join(cols) + " |", "|---|" + "---:|" * len(cols)]
             for cls, vals in e["summary"]["per_class"].items():
-                lines.append(f"| {cls} | " + " | ".join(_num(vals.get(c)) for c in cols) + " |")
+                lines.append(f"| {cls} | " + " | ".join(_num(vals.get(c), c) for c in cols) + " |")
             lines += ["", "</details>", ""]
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _num(v: Any) -> str:
+def _num(v: Any, col: str = "") -> str:
     if v is None:
         return "-"
+    if isinstance(v, float) and col.startswith("n_") and v.is_integer():
+        return str(int(v))
     if isinstance(v, float):
         return fmt(v)
     return str(v)
@@ -90,23 +98,27 @@ body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2em
  color:#1d2330;background:#fff;padding:0 1em;line-height:1.4}
 h1{margin-bottom:.2em} h2{margin-top:2em;border-bottom:2px solid #3b6ea5;padding-bottom:.2em;font-size:1.25em}
 .meta{color:#555;font-size:.9em} code{background:#f1f3f6;padding:0 .3em;border-radius:3px}
-table.board{border-collapse:collapse;width:100%;font-size:.9em;margin:.8em 0}
+.scroll{overflow-x:auto;border:1px solid #e3e6eb;border-radius:4px;margin:.8em 0}
+table.board{border-collapse:collapse;width:100%;font-size:.85em}
 table.board th{background:#3b6ea5;color:#fff;padding:.45em .6em;text-align:left;cursor:pointer;
  user-select:none;white-space:nowrap}
 table.board th:hover{background:#2c5683}
 table.board th.sorted-asc::after{content:" \\25B2"} table.board th.sorted-desc::after{content:" \\25BC"}
-table.board td{padding:.4em .6em;border-bottom:1px solid #e3e6eb;vertical-align:top;white-space:nowrap}
+table.board td{padding:.35em .5em;border-bottom:1px solid #e3e6eb;vertical-align:top;white-space:nowrap}
+td.metric .ci,td.metric .sd{display:block}
+tr.entry{background:#fff}
 table.board tr.entry:nth-of-type(4n+1){background:#f8f9fb}
 td.tie{background:#fdf0d8 !important} td.rankcol{font-weight:bold}
-.ci{color:#667;font-size:.85em} .sd{color:#a05a00;font-size:.85em}
+.ci{color:#667;font-size:.8em} .sd{color:#a05a00;font-size:.85em}
 .badge{display:inline-block;background:#e8a33d;color:#fff;border-radius:8px;padding:0 .4em;font-size:.8em;
  margin-left:.3em}
 button.drill{border:1px solid #3b6ea5;background:#fff;color:#3b6ea5;border-radius:4px;cursor:pointer;
  padding:.15em .6em}
 button.drill[aria-expanded=true]{background:#3b6ea5;color:#fff}
-tr.detail td{background:#f4f7fb;white-space:normal;padding:1em}
+tr.detail td{background:#f4f7fb;white-space:normal;padding:0}
+tr.detail .inner{position:sticky;left:0;width:min(1100px,90vw);padding:1em;box-sizing:border-box}
 table.pc{border-collapse:collapse;font-size:.85em;margin:.5em 0} table.pc th,table.pc td{padding:.2em .6em;
- border-bottom:1px solid #dde} table.pc th{background:#dfe7f1;text-align:left}
+ border-bottom:1px solid #dde} table.board table.pc th{background:#dfe7f1;color:#1d2330;text-align:left;cursor:default}
 .kv{font-size:.85em;color:#333} .kv b{color:#1d2330} img.plot{max-width:100%;margin:.5em 0}
 .legend{font-size:.85em;color:#555}
 """
@@ -130,7 +142,7 @@ function toggle(btn){var row=document.getElementById(btn.getAttribute('aria-cont
   var open=btn.getAttribute('aria-expanded')==='true'; btn.setAttribute('aria-expanded', open?'false':'true');
   row.hidden=open; btn.textContent=open?'per class \\u25B8':'per class \\u25BE';}
 document.addEventListener('DOMContentLoaded',function(){
-  document.querySelectorAll('table.board th').forEach(function(th){th.addEventListener('click',function(){sortTable(th);});});
+  document.querySelectorAll('table.board > thead th').forEach(function(th){th.addEventListener('click',function(){sortTable(th);});});
   document.querySelectorAll('button.drill').forEach(function(b){b.addEventListener('click',function(){toggle(b);});});
 });
 """
@@ -146,11 +158,11 @@ def _metric_td(h: dict[str, Any] | None, tied: bool = False) -> str:
         parts.append(f' <span class="sd">±{h["std"]:.3f}</span>')
     if h.get("ci_low") is not None and h.get("ci_high") is not None:
         parts.append(f' <span class="ci">[{h["ci_low"]:.3f}, {h["ci_high"]:.3f}]</span>')
-    cls = ' class="tie"' if tied else ""
+    cls = ' class="metric tie"' if tied else ' class="metric"'
     return f'<td data-sort="{v!r}"{cls}>{"".join(parts)}</td>'
 
 
-def _detail(e: dict[str, Any], png: str | None) -> str:
+def _detail(e: dict[str, Any], png: str | None, metric: str) -> str:
     m, ds = e["method"], e["dataset"]
     kv = [("description", ESC(m.get("description") or "-")),
           ("link", f'<a href="{ESC(m["link"])}">{ESC(m["link"])}</a>' if m.get("link") else "-"),
@@ -158,19 +170,23 @@ def _detail(e: dict[str, Any], png: str | None) -> str:
           ("config", f"<code>{ESC(json.dumps(m.get('config') or {}, sort_keys=True))}</code>"),
           ("dataset", f"{ESC(ds['name'])}, content id <code>{ESC(ds['content_id'])}</code>, spec id "
                       f"<code>{ESC(ds.get('spec_id') or '')}</code>"),
+          ("metric settings", "<code>" + ESC(json.dumps({k: v for k, v in e["settings"].items()
+                                                         if not isinstance(v, str) or k == "embedding_metric"},
+                                                        sort_keys=True)) + "</code>"),
           ("harness", ESC(e["harness_version"])), ("submitted", ESC(e["submitted_at"])),
           ("entry", f"<code>{ESC(e['id'])}</code>, sha256 <code>{ESC(e['entry_sha256'][:16])}</code>"),
           ("predictions", "<br>".join(f"<code>{ESC(r['submission']['file'])}</code> sha256 "
                                       f"<code>{ESC(r['submission']['sha256'][:16])}</code>" for r in e["runs"]))]
     cols = _per_class_cols(e)
     head = "".join(f"<th>{ESC(c)}</th>" for c in cols)
-    body = "".join("<tr><td>" + ESC(cls) + "</td>" + "".join(f"<td>{ESC(_num(v.get(c)))}</td>" for c in cols)
+    body = "".join("<tr><td>" + ESC(cls) + "</td>" + "".join(f"<td>{ESC(_num(v.get(c), c))}</td>" for c in cols)
                    + "</tr>" for cls, v in e["summary"]["per_class"].items())
     runs = ""
     if len(e["runs"]) > 1:
-        runs = "<p class='kv'><b>runs</b>: " + "; ".join(
-            f"seed {r['seed']}: {', '.join(f'{k} {fmt(h.get('value'))}' for k, h in list(r['headline'].items())[:3])}"
-            for r in e["runs"]) + "</p>"
+        main = metric if metric in e["runs"][0]["headline"] else next(iter(e["runs"][0]["headline"]))
+        parts = [f"seed {'?' if r['seed'] is None else r['seed']}: {main} {cell(r['headline'].get(main))}"
+                 for r in e["runs"]]
+        runs = "<p class='kv'><b>runs</b>: " + ESC("; ".join(parts)) + "</p>"
     img = f'<img class="plot" alt="per-class {ESC(e["id"])}" src="data:image/png;base64,{png}">' if png else ""
     return ("<div class='kv'>" + "".join(f"<div><b>{k}</b>: {v}</div>" for k, v in kv) + "</div>" + runs + img
             + f"<table class='pc'><thead><tr><th>class</th>{head}</tr></thead><tbody>{body}</tbody></table>")
@@ -197,7 +213,7 @@ def _table_html(t: Table, ti: int) -> str:
                    "</button></td>")
         rows.append(f'<tr class="entry" data-id="{ESC(e["id"])}">{"".join(tds)}</tr>')
         rows.append(f'<tr class="detail" id="{did}" hidden><td colspan="{ncol}">'
-                    f"{_detail(e, plots.per_class(e))}</td></tr>")
+                    f"<div class='inner'>{_detail(e, plots.per_class(e), t.metric)}</div></td></tr>")
     over = plots.overview(t)
     figs = [f'<img class="plot" alt="overview" src="data:image/png;base64,{over}">'] if over else []
     for name, png in plots.segment_heatmaps(t):
@@ -206,7 +222,8 @@ def _table_html(t: Table, ti: int) -> str:
             f"<p class='meta'>dataset <b>{ESC(t.dataset)}</b>, content id <code>{ESC(t.content_id)}</code>, "
             f"spec id <code>{ESC(t.spec_id)}</code>, split <b>{ESC(t.split)}</b>, task <b>{ESC(t.task)}</b>; "
             f"ranked by <b>{ESC(t.metric)}</b>. Click a column header to sort.</p>"
-            f'<table class="board"><thead>{head}</thead><tbody>{"".join(rows)}</tbody></table>'
+            f'<div class="scroll"><table class="board"><thead>{head}</thead>'
+            f'<tbody>{"".join(rows)}</tbody></table></div>'
             + "".join(figs) + "</section>")
 
 

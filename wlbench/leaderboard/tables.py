@@ -1,5 +1,7 @@
 """Grouping entries into tables (one per dataset version, split, task and metric settings), ranking them
-by one metric, and marking ties: consecutive rows whose intervals overlap share a rank (shown ``2=``)."""
+by one metric, and marking ties: going down the ranking, a row whose interval overlaps the interval of the
+first row of the current tie group joins that group and shares its rank (shown ``2=``); otherwise it starts
+a new group. (Leader-based, so a long chain of overlapping neighbours does not tie first with last.)"""
 
 from __future__ import annotations
 
@@ -61,13 +63,15 @@ def rank_rows(entries: list[dict[str, Any]], metric: str) -> list[Row]:
                         h.get("n_runs", len(e["runs"]))))
     sign = 1.0 if lower_is_better(metric) else -1.0
     rows.sort(key=lambda r: (r.value is None, sign * (r.value or 0.0), r.entry["method"]["name"], r.entry["id"]))
-    group = 0
+    group, leader = 0, None
     for i, r in enumerate(rows):
-        if i and rows[i - 1].value is not None and r.value is not None and _overlap(rows[i - 1], r):
-            r.tie_group, r.rank = rows[i - 1].tie_group, rows[i - 1].rank
+        # a row is tied with the first row of the current group when their intervals overlap
+        if leader is not None and leader.value is not None and r.value is not None and _overlap(leader, r):
+            r.tie_group, r.rank = leader.tie_group, leader.rank
         else:
             group += 1
             r.tie_group, r.rank = group, i + 1
+            leader = r
     sizes: dict[int, int] = {}
     for r in rows:
         sizes[r.tie_group] = sizes.get(r.tie_group, 0) + 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.metadata
+import json
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -13,8 +14,9 @@ from tqdm import tqdm
 
 from wlbench.errors import WlbenchError
 from wlbench.interrupts import deferred_interrupts
-from wlbench.labels import frame_labels, weak_labels, window_labels
-from wlbench.recipes import Recipe, parse_recipe
+from wlbench.labels import chunk_labels, frame_labels, weak_labels, window_labels
+from wlbench.recipes import ROLE_NAMES, Recipe, parse_recipe
+from wlbench.views import event_values, missing_label_view
 from wlbench.soundbank import Soundbank
 from wlbench.store import DatasetWriter, SplitShape, open_dataset, spec_id
 from wlbench.synth.plan import ClipSpec, plan_dataset
@@ -44,7 +46,9 @@ def render_settings(recipe: Recipe, bank: Soundbank) -> RenderSettings:
                           fix_clipping=recipe.fix_clipping, quick_pitch_time=recipe.quick_pitch_time,
                           features=recipe.features, store_features=recipe.store_features,
                           feature_dtype=recipe.feature_dtype, store_audio=recipe.store_audio,
-                          class_of_folder=tuple(sorted(folders)))
+                          class_of_folder=tuple(sorted(folders)),
+                          domain_eq=tuple((d.name, (d.lowpass_hz, d.highpass_hz, d.gain_db))
+                                          for d in recipe.domains if d.has_eq))
 
 
 def _version(package: str) -> str:
@@ -62,6 +66,7 @@ def _provenance(recipe: Recipe, bank: Soundbank) -> dict[str, object]:
         "soundbank_layout": bank.layout, "spec_id": spec_id(recipe.canonical(), bank.fingerprint),
         "scaper_version": _version("scaper"), "numpy_version": np.__version__,
         "h5py_version": _version("h5py"), "soundfile_version": _version("soundfile"),
+        "recipe_resources": json.dumps(dict(recipe.resources), sort_keys=True),
     }
 
 
@@ -72,13 +77,15 @@ def _canonical_text(recipe: Recipe) -> str:
 
 
 def _store_split_labels(writer: DatasetWriter, recipe: Recipe, split: str, n_clips: int, n_frames: int,
-                        segment_starts: np.ndarray) -> None:
-    """Derive weak, frame and segment labels from the events written for ``split``; close the split."""
+                        segment_starts: np.ndarray, specs: list[ClipSpec] | None = None) -> None:
+    """Derive weak, frame and segment labels and the label conditions (views, chunk labels, roles, domains)
+    from the events written for ``split``; close the split."""
     rows = writer._events[split]  # noqa: SLF001 - the writer owns the table until end_split
     clip = np.array([r[0] for r in rows], dtype=np.int64)
     label = np.array([r[1] for r in rows], dtype=np.int64)
     onset = np.array([r[2] for r in rows], dtype=np.float64)
     offset = np.array([r[3] for r in rows], dtype=np.float64)
+    snr = np.array([r[4] for r in rows], dtype=np.float64)
     n_classes = len(recipe.classes)
     labels = {"weak_labels": weak_labels(clip, label, n_clips, n_classes)}
     if recipe.store_features:
@@ -88,6 +95,26 @@ def _store_split_labels(writer: DatasetWriter, recipe: Recipe, split: str, n_cli
                            window_labels(clip, label, onset, offset, segment_starts[:, k], duration, n_classes))
                 for k, duration in enumerate(recipe.segment_durations)}
     writer.end_split(split, labels, segments)
+    truth = labels["weak_labels"]
+    values = event_values(clip, label, snr, onset, offset, n_clips, n_classes)
+    views = {}
+    for view in recipe.views:
+        if view.splits and split not in view.splits:
+            continue
+        observed, dropped = missing_label_view(view, truth, recipe.classes, recipe.seed, split, values)
+        views[view.name] = (observed, dropped, view.rule())
+    resolution = {chunk: (chunk_labels(clip, label, onset, offset, n_clips, n_classes, recipe.clip_duration, chunk,
+                                       recipe.resolution_min_overlap), recipe.resolution_min_overlap)
+                  for chunk in recipe.resolution_chunks}
+    spec = recipe.split(split)
+    roles = domains = requested = None
+    if specs is not None and spec.roles:
+        roles = np.array([ROLE_NAMES.index(s.role) for s in specs], dtype=np.uint8)
+    if specs is not None and recipe.domains:
+        domains = np.array([recipe.domain_names.index(s.domain) for s in specs], dtype=np.int16)
+    if specs is not None and recipe.multi_event:
+        requested = np.array([s.requested_events for s in specs], dtype=np.int16)
+    writer.write_conditions(split, views, resolution, roles, ROLE_NAMES, domains, recipe.domain_names, requested)
 
 
 def _write(path: Path, recipe: Recipe, bank: Soundbank, plans: dict[str, list[ClipSpec]],
@@ -112,7 +139,7 @@ def _write(path: Path, recipe: Recipe, bank: Soundbank, plans: dict[str, list[Cl
                 bar.update(1)
             starts = np.array([spec.segment_starts for spec in specs], dtype=np.float64).reshape(
                 len(specs), len(recipe.segment_durations))
-            _store_split_labels(writer, recipe, split, len(specs), n_frames, starts)
+            _store_split_labels(writer, recipe, split, len(specs), n_frames, starts, specs)
         return writer.commit()
 
 
@@ -136,7 +163,8 @@ def rerender(dataset_path: Path, bank: Soundbank, out_path: Path, workers: int =
     Plans are rebuilt from the stored recipe (for segment windows), audio from each stored JAMS.
     """
     with open_dataset(dataset_path) as ds:
-        recipe = parse_recipe(ds.recipe_text, source=f"{dataset_path}:recipe")
+        resources = json.loads(ds.attr("recipe_resources", "{}") or "{}")
+        recipe = parse_recipe(ds.recipe_text, source=f"{dataset_path}:recipe", resources=resources)
         scale = float(ds.attr("scale", 1.0))
         if scale != 1.0:
             recipe = recipe.scaled(scale)
@@ -149,6 +177,8 @@ def rerender(dataset_path: Path, bank: Soundbank, out_path: Path, workers: int =
                  for name in ds.splits}
     started = time.perf_counter()
     plans = plan_dataset(recipe, bank)
+    if recipe.domains:  # a domain's EQ is applied after scaper: hand each clip its domain
+        items = {name: [item + (spec.domain,) for item, spec in zip(items[name], plans[name])] for name in items}
     settings = render_settings(recipe, bank)
     with RenderPool(settings, workers) as pool:
         content = _write(Path(out_path), recipe, bank, plans, lambda split: pool.rerender(items[split]), progress)

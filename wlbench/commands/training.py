@@ -1,0 +1,100 @@
+"""``wlbench train``, ``wlbench predict``, ``wlbench methods`` and ``wlbench experiment``: thin wrappers of
+:mod:`wlbench.methods` (methods are plug-ins of the ``wlbench.methods`` entry point)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from wlbench.errors import WlbenchError
+
+
+@click.command()
+@click.argument("method")
+@click.option("--dataset", required=True, type=click.Path(dir_okay=False, path_type=Path), help="HDF5 dataset")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="TOML/JSON file of config values (flat table)")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
+              help="override one config value (TOML syntax: 5, 1e-3, true, [16, 32], \"1s\"); repeatable")
+@click.option("--out", "run_dir", required=True, type=click.Path(file_okay=False, path_type=Path), help="run directory")
+@click.option("--bootstrap", default=1000, show_default=True, type=click.IntRange(min=0),
+              help="bootstrap resamples of the score reports (0: no intervals)")
+@click.option("--submit", is_flag=True, help="submit the run to the leaderboard (needs wlbench.leaderboard.submit_run)")
+@click.option("--quiet", is_flag=True, help="no progress bar")
+def train(method, dataset, config_file, sets, run_dir, bootstrap, submit, quiet):
+    """Train METHOD on a dataset, then write its predictions on the validation and eval splits (whole clips
+    and every segment view) as submission files and the harness's score reports under --out.
+
+    Example: wlbench train turpault-classifier --dataset waa.h5 --set train_segment=1s --out runs/clf
+    """
+    from wlbench.methods import train_run
+
+    summary = train_run(method, dataset, run_dir, config_file, list(sets), bootstrap, progress=not quiet,
+                        echo=click.echo)
+    tr = summary.get("train", {})
+    click.echo(f"trained {method} in {summary['seconds']['train']:.1f} s"
+               + (f" ({tr['clips_per_second']:.1f} clips/s)" if tr.get("clips_per_second") else "")
+               + f"; run written to {run_dir}")
+    if submit:
+        _submit(run_dir)
+
+
+def _submit(run_dir: Path) -> None:
+    try:
+        from wlbench.leaderboard import submit_run  # type: ignore[attr-defined]
+    except ImportError:
+        raise WlbenchError("--submit: this wlbench has no leaderboard submission (wlbench.leaderboard.submit_run)",
+                           hint="submit the run's predictions with the leaderboard commands") from None
+    click.echo(str(submit_run(run_dir)))
+
+
+@click.command()
+@click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--dataset", required=True, type=click.Path(dir_okay=False, path_type=Path), help="HDF5 dataset")
+@click.option("--split", "splits", multiple=True, help="split(s) to predict [default: validation and eval]")
+@click.option("--segment", "segments", multiple=True,
+              help="'clip' and/or segment view names [default: clip and every segment view]")
+@click.option("--bootstrap", default=1000, show_default=True, type=click.IntRange(min=0))
+def predict(run_dir, dataset, splits, segments, bootstrap):
+    """Predict with a trained run: submission files and score reports under RUN_DIR."""
+    from wlbench.methods import predict_run
+
+    predict_run(run_dir, dataset, list(splits) or None, list(segments) or None, bootstrap, echo=click.echo)
+
+
+@click.command("methods")
+def methods_cmd():
+    """List the registered training methods (entry point group 'wlbench.methods')."""
+    from wlbench.methods import available_methods, get_method
+
+    eps = available_methods()
+    if not eps:
+        click.echo("no methods registered")
+    for name in sorted(eps):
+        try:
+            desc = getattr(get_method(name), "description", "")
+        except WlbenchError as exc:
+            desc = f"(broken: {exc})"
+        click.echo(f"{name:<24} {desc}")
+
+
+@click.command()
+@click.argument("grid", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="experiment directory")
+@click.option("--jobs", default=1, show_default=True, type=click.IntRange(min=1), help="runs in parallel")
+@click.option("--table-only", is_flag=True, help="only (re)write the table and figures from finished runs")
+def experiment(grid, out, jobs, table_only):
+    """Run the experiment GRID (a TOML file, e.g. baselines/experiments/turpault2020.toml): every method x
+    training segment x dataset x seed, tested on every test segment. Finished runs are skipped, so an
+    interrupted experiment resumes. Writes table.md/json and heatmap-<method>.png under --out."""
+    from wlbench.methods import run_experiment
+
+    res = run_experiment(grid, out, jobs, echo=click.echo, only_table=table_only)
+    click.echo(res["text"])
+    click.echo(f"table: {res['table']}; figures: {', '.join(res['figures'])}")
+
+
+def register(group: click.Group) -> None:
+    for cmd in (train, predict, methods_cmd, experiment):
+        group.add_command(cmd)
