@@ -13,15 +13,10 @@ COMMAND_MODULES = [
     "wlbench.commands.scoring",
     "wlbench.commands.training",
     "wlbench.commands.leaderboard",
+    "wlbench.commands.demo",
 ]
 
 
 def register_all(group: click.Group) -> None:
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
-        module.register(group)
+        importlib.import_module(name).register(group)
