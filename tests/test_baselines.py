@@ -305,3 +305,66 @@ def test_cli_train_predict_methods(seg_dataset, tmp_path):
     assert res.exit_code == 2 and "unknown config key 'bogus'" in res.output
     res = runner.invoke(main, ["predict", str(tmp_path / "nothing"), "--dataset", str(seg_dataset)])
     assert res.exit_code == 2 and "not a wlbench run" in res.output
+
+
+def test_cli_train_submit_to_leaderboard(seg_dataset, tmp_path):
+    from wlbench.cli import main
+
+    sets = [x for k, v in tiny_config("turpault-classifier", max_epochs=1).items()
+            for x in ("--set", f"{k}={json.dumps(v)}")]
+    board = tmp_path / "board"
+    res = CliRunner().invoke(main, ["train", "turpault-classifier", "--dataset", str(seg_dataset), "--out",
+                                    str(tmp_path / "run"), "--bootstrap", "0", "--quiet", "--submit", "--board",
+                                    str(board), *sets])
+    assert res.exit_code == 0, res.output
+    assert "leaderboard entry written" in res.output
+    from wlbench.leaderboard import load_entries
+
+    entries = load_entries(board)
+    assert len(entries) == 1 and entries[0]["method"]["name"] == "turpault-classifier"
+
+
+class PriorMethod:
+    """An outside method (no torch, no baselines import): predicts each class's training frequency."""
+
+    name = "prior"
+    description = "class priors"
+
+    def default_config(self):
+        return {"smoothing": 0.0}
+
+    def train(self, dataset, config, run_dir, progress=False):
+        from wlbench.store import open_dataset
+
+        with open_dataset(dataset) as ds:
+            prior = ds.split("train").weak_labels().mean(axis=0) + config["smoothing"]
+        (Path(run_dir) / "prior.json").write_text(json.dumps(prior.tolist()))
+        return {"n": 1}
+
+    def predict(self, run_dir, dataset, split, segment):
+        from wlbench.store import open_dataset
+
+        prior = np.array(json.loads((Path(run_dir) / "prior.json").read_text()))
+        with open_dataset(dataset) as ds:
+            ids = ds.split(split).clip_ids
+        return ids, np.tile(np.clip(prior, 0, 1), (len(ids), 1))
+
+
+def test_outside_method_gets_the_same_commands(seg_dataset, tmp_path, monkeypatch):
+    from importlib.metadata import EntryPoint
+
+    import wlbench.methods as wm
+    from wlbench.cli import main
+
+    real = wm.available_methods()
+    fake = {**real, "prior": EntryPoint("prior", "test_baselines:PriorMethod", wm.GROUP)}
+    monkeypatch.setattr(wm, "available_methods", lambda: fake)
+    run = tmp_path / "run"
+    res = CliRunner().invoke(main, ["train", "prior", "--dataset", str(seg_dataset), "--out", str(run),
+                                    "--set", "smoothing=0.01", "--bootstrap", "0"])
+    assert res.exit_code == 0, res.output
+    assert json.loads((run / "run.json").read_text())["config"] == {"smoothing": 0.01}
+    assert (run / "reports" / "eval-1s.json").is_file() and (run / "predictions" / "validation.csv").is_file()
+    fake["broken"] = EntryPoint("broken", "test_baselines:NoSuchThing", wm.GROUP)
+    res = CliRunner().invoke(main, ["train", "broken", "--dataset", str(seg_dataset), "--out", str(run)])
+    assert res.exit_code == 2 and "cannot be loaded" in res.output

@@ -69,8 +69,9 @@ def test_experiment_grid_runs_and_resumes(seg_dataset, tmp_path):  # noqa: F811
     res = CliRunner().invoke(main, ["experiment", str(grid), "--out", str(out)])
     assert res.exit_code == 0, res.output
     assert "4 runs, 3 finished, 1 to run" in res.output
-    res = CliRunner().invoke(main, ["experiment", str(grid), "--out", str(out), "--table-only"])
+    res = CliRunner().invoke(main, ["experiment", str(grid), "--out", str(out), "--table-only", "--metric", "map"])
     assert res.exit_code == 0 and "4 runs, 4 finished, 0 to run" in res.output
+    assert "map (%)" in (out / "table-map.md").read_text() and (out / "heatmap-turpault-protonet-map.png").is_file()
 
 
 def test_experiment_file_errors(tmp_path):
@@ -96,3 +97,9 @@ def test_shipped_grid_file_is_valid():
     assert exp["train_segments"] == ["200ms", "1s", "10s"] and len(exp["datasets"]) == 2
     for m in exp["methods"]:
         get_method(m)
+
+
+def test_quick_baseline_api_exists():
+    from wlbench.methods import QUICK_CONFIG, QUICK_METHOD, get_method, resolve_config
+
+    resolve_config(get_method(QUICK_METHOD), None, QUICK_CONFIG)  # every quick key is a valid config key

@@ -59,7 +59,8 @@ def get_method(name: str):
     try:
         obj = eps[name].load()
     except Exception as exc:  # noqa: BLE001 - a broken plug-in must not crash the CLI with a traceback
-        raise WlbenchError(f"method {name!r} ({eps[name].value}) cannot be loaded: {type(exc).__name__}: {exc}") from exc
+        raise WlbenchError(f"method {name!r} ({eps[name].value}) cannot be loaded: "
+                           f"{type(exc).__name__}: {exc}") from exc
     if isinstance(obj, type):
         obj = obj()
     missing = [a for a in REQUIRED if not hasattr(obj, a)]
@@ -89,6 +90,14 @@ def _read_config_file(path: Path) -> dict[str, Any]:
         raise WlbenchError(f"config file {path}: {exc}") from None
 
 
+def parse_override(item: str) -> tuple[str, Any]:
+    """``"key=value"`` (a ``--set`` argument) -> ``(key, parsed value)``; see :func:`parse_value`."""
+    if "=" not in item:
+        raise WlbenchError(f"--set {item!r}: expected key=value", hint="e.g. --set max_epochs=5")
+    key, value = item.split("=", 1)
+    return key.strip(), parse_value(value.strip())
+
+
 def resolve_config(method, config_file: Path | None = None, overrides: Sequence[str] | dict = ()) -> dict:
     """Defaults of the method <- config file <- ``key=value`` overrides; unknown keys are refused."""
     config = dict(method.default_config())
@@ -98,13 +107,7 @@ def resolve_config(method, config_file: Path | None = None, overrides: Sequence[
     if isinstance(overrides, dict):
         layers.append(("overrides", dict(overrides)))
     else:
-        sets = {}
-        for item in overrides:
-            if "=" not in item:
-                raise WlbenchError(f"--set {item!r}: expected key=value", hint="e.g. --set max_epochs=5")
-            k, v = item.split("=", 1)
-            sets[k.strip()] = parse_value(v.strip())
-        layers.append(("--set", sets))
+        layers.append(("--set", dict(parse_override(item) for item in overrides)))
     for where, values in layers:
         for k, v in values.items():
             if k not in config:
@@ -231,10 +234,9 @@ def train_run(method_name: str, dataset: str | Path, run_dir: str | Path, config
     meta = _dataset_meta(dataset)
     ensure_writable_dir(run_dir)
     (run_dir / SUMMARY).unlink(missing_ok=True)
-    run_info = {"method": method.name if hasattr(method, "name") else method_name, "entry_point": method_name,
-                "dataset": {"path": str(dataset), **{k: meta[k] for k in ("name", "content_id", "spec_id")}},
+    run_info = {"method": method_name, "dataset": {"path": str(dataset), **{k: meta[k] for k in
+                                                                            ("name", "content_id", "spec_id")}},
                 "config": config}
-    run_info["method"] = method_name
     write_text_atomic(run_dir / RUN_CONFIG, json.dumps(run_info, indent=2, sort_keys=True) + "\n")
     t0 = time.perf_counter()
     train_summary = method.train(dataset, config, run_dir, progress) or {}
@@ -265,9 +267,8 @@ def load_experiment(path: str | Path) -> dict[str, Any]:
     for d in datasets:
         if "name" not in d or not ("path" in d or "recipe" in d):
             raise WlbenchError(f"{path}: every [[datasets]] needs name and path (a rendered file) or recipe")
-        for key in ("path", "recipe"):
-            if key in d and not Path(d[key]).is_absolute():
-                d[key] = str((path.parent / d[key]).resolve()) if key == "recipe" else d[key]
+        if "recipe" in d and not Path(d["recipe"]).is_absolute():  # recipes: relative to the grid file
+            d["recipe"] = str((path.parent / d["recipe"]).resolve())  # paths: to the working directory
     return {"path": str(path), "name": exp.get("name", path.stem), "methods": list(exp["methods"]),
             "train_segments": [_segment_key(s) for s in exp["train_segments"]],
             "test_segments": [_segment_key(s) for s in exp["test_segments"]],
@@ -314,10 +315,15 @@ def _run_one(args: tuple) -> tuple[str, str]:
 
 
 def run_experiment(path: str | Path, out: str | Path, jobs: int = 1, echo: Callable[[str], None] = print,
-                   only_table: bool = False) -> dict[str, Any]:
+                   only_table: bool = False, metric: str | None = None) -> dict[str, Any]:
     """Run (or resume) every run of the grid, skipping finished ones (``summary.json`` present), then write
-    ``table.md``, ``table.json`` and one heatmap per method under ``out``."""
+    ``table.md``, ``table.json`` and one heatmap per method under ``out``. ``metric``: tabulate another
+    headline metric of the reports (e.g. ``map``) into ``table-<metric>.md`` / ``heatmap-<method>-<metric>.png``."""
     exp = load_experiment(path)
+    suffix = ""
+    if metric and metric != exp["metric"]:
+        exp["metric"], suffix = metric, f"-{metric}"
+    exp["suffix"] = suffix
     out = ensure_writable_dir(Path(out))
     todo = []
     paths = {}
@@ -360,6 +366,53 @@ def run_experiment(path: str | Path, out: str | Path, jobs: int = 1, echo: Calla
     return write_experiment_tables(exp, out)
 
 
+def submit_experiment(path: str | Path, out: str | Path, board: str | Path,
+                      echo: Callable[[str], None] = print) -> list[Path]:
+    """Add every cell of a finished experiment to a leaderboard: one entry per dataset x method x training
+    segment x test segment, the seeds as its runs, named ``<method> [<experiment>]`` with
+    ``train_segment`` / ``test_segment`` (seconds) in its config, so the board draws the heatmaps.
+    Cells already on the board (same name and version on the same dataset version) are skipped."""
+    from wlbench.leaderboard import DuplicateEntryError, load_entries, submit_run
+
+    exp = load_experiment(path)
+    out, board = Path(out), Path(board)
+    existing = {(e["method"]["name"], e["method"].get("version", ""), e["dataset"]["content_id"])
+                for e in load_entries(board)} if (board / "entries").is_dir() else set()
+    written = []
+    for d in exp["datasets"]:
+        dataset = _dataset_path(d, out, echo)
+        content_id = _dataset_meta(dataset)["content_id"]
+        for method in exp["methods"]:
+            name = f"{method} [{exp['name']}]"
+            for tr in exp["train_segments"]:
+                runs = [out / "runs" / d["name"] / method / f"train-{tr}" / f"seed-{seed}" for seed in exp["seeds"]]
+                done = [(seed, run) for seed, run in zip(exp["seeds"], runs) if (run / SUMMARY).is_file()]
+                if not done:
+                    continue
+                config = _read_run(done[0][1]).get("config", {})
+                for te in exp["test_segments"]:
+                    version = f"train {tr} test {te}"
+                    if (name, version, content_id) in existing:
+                        echo(f"{d['name']} {name} {version}: already on the board")
+                        continue
+                    stem = exp["split"] if te == CLIP else f"{exp['split']}-{te}"
+                    files = [run / "predictions" / f"{stem}.csv" for _, run in done]
+                    try:
+                        entry = submit_run(
+                            board, dataset, name, files, split=exp["split"], task="tagging",
+                            method_version=version,
+                            description=f"{method} trained on {tr} segments, tested on {te} segments "
+                                        f"({exp['name']} grid, {exp['path']})",
+                            config={**config, "train_segment": _seconds(tr), "test_segment": _seconds(te)},
+                            seeds=[seed for seed, _ in done])
+                    except DuplicateEntryError as exc:  # e.g. two grids whose runs predicted the same
+                        echo(f"{d['name']} {name} {version}: skipped, {exc}")
+                        continue
+                    echo(f"{d['name']} {name} {version}: {entry.name}")
+                    written.append(entry)
+    return written
+
+
 def _seconds(segment: str) -> float:
     if segment == CLIP:
         return math.inf
@@ -379,7 +432,8 @@ def collect(exp: dict, out: Path) -> dict[str, Any]:
                     if not p.is_file():
                         continue
                     for te in exp["test_segments"]:
-                        rp = p.parent / "reports" / (f"{exp['split']}-{te}.json" if te != CLIP else f"{exp['split']}.json")
+                        stem = exp["split"] if te == CLIP else f"{exp['split']}-{te}"
+                        rp = p.parent / "reports" / f"{stem}.json"
                         if not rp.is_file():
                             continue
                         v = json.loads(rp.read_text())["headline"].get(exp["metric"], {}).get("value")
@@ -431,7 +485,7 @@ def plot_heatmaps(exp: dict, table: dict, out: Path) -> list[Path]:
     files = []
     for method in exp["methods"]:
         n = len(exp["datasets"])
-        fig, axes = plt.subplots(1, n, figsize=(3.6 * n + 0.6, 3.4), squeeze=False)
+        fig, axes = plt.subplots(1, n, figsize=(3.8 * n + 1.0, 3.6), squeeze=False)
         for ax, d in zip(axes[0], exp["datasets"]):
             rows = table.get(d["name"], {}).get(method, {})
             m = np.full((len(exp["train_segments"]), len(exp["test_segments"])), np.nan)
@@ -449,11 +503,14 @@ def plot_heatmaps(exp: dict, table: dict, out: Path) -> list[Path]:
             ax.set_xticks(range(len(exp["test_segments"])), exp["test_segments"])
             ax.set_yticks(range(len(exp["train_segments"])), exp["train_segments"])
             ax.set_xlabel("test segment")
-            ax.set_ylabel("training segment")
+            if ax is axes[0][0]:
+                ax.set_ylabel("training segment")
+            else:
+                ax.tick_params(labelleft=False)
             ax.set_title(d.get("title", d["name"]), fontsize=9)
         fig.colorbar(im, ax=axes[0].tolist(), label=f"{exp['metric']} (%)")
         fig.suptitle(method, fontsize=10)
-        target = out / f"heatmap-{method}.png"
+        target = out / f"heatmap-{method}{exp.get('suffix', '')}.png"
         with atomic_path(target, suffix=".png") as tmp:
             fig.savefig(tmp, dpi=110, format="png")
         plt.close(fig)
@@ -464,13 +521,34 @@ def plot_heatmaps(exp: dict, table: dict, out: Path) -> list[Path]:
 def write_experiment_tables(exp: dict, out: Path) -> dict[str, Any]:
     table = collect(exp, out)
     text = render_table(exp, table)
-    write_text_atomic(out / "table.md", text)
+    suffix = exp.get("suffix", "")
+    write_text_atomic(out / f"table{suffix}.md", text)
     stats = {ds: {m: {tr: {te: {"values": v, "mean": float(np.nanmean(v)) if v else None,
                                "std": float(np.nanstd(v)) if v else None}
                           for te, v in trs.items()} for tr, trs in ms.items()} for m, ms in dss.items()}
              for ds, dss in table.items()}
-    write_text_atomic(out / "table.json", json.dumps({"experiment": exp["name"], "metric": exp["metric"],
+    write_text_atomic(out / f"table{suffix}.json", json.dumps({"experiment": exp["name"], "metric": exp["metric"],
                                                       "split": exp["split"], "seeds": exp["seeds"],
                                                       "results": stats}, indent=2, allow_nan=True) + "\n")
     figures = plot_heatmaps(exp, table, out)
-    return {"table": str(out / "table.md"), "figures": [str(f) for f in figures], "text": text}
+    return {"table": str(out / f"table{suffix}.md"), "figures": [str(f) for f in figures], "text": text}
+
+
+# --- a quick baseline (README tour, ``wlbench demo``) ---------------------------------------------
+
+QUICK_METHOD = "turpault-classifier"
+QUICK_CONFIG: dict[str, Any] = {"train_segment": "1s", "max_epochs": 30, "warmup": 30, "patience": 30,
+                                "lr": 3e-3, "threads": 1}
+
+
+def quick_baseline(dataset: str | Path, run_dir: str | Path, method: str = QUICK_METHOD,
+                   echo: Callable[[str], None] | None = None, **overrides: Any) -> dict[str, Any]:
+    """Train a small reference baseline in under a minute on one CPU core for a scale-0.1 WAA render (the
+    end-to-end classifier of Turpault et al. on 1 s segments, 30 epochs) and write its submissions and
+    reports under ``run_dir``; same as ``wlbench train turpault-classifier --dataset D --set
+    train_segment=1s --set max_epochs=30 --set warmup=30 --set lr=3e-3 --out RUN``. Returns the run summary
+    (``summary["f1_macro"][split][segment]``). Trained on 1 s windows, it scores well on 1 s / 200 ms
+    segments and poorly on whole 10 s clips (the paper's point)."""
+    os.environ.setdefault("GLIBC_TUNABLES", MALLOC_TUNABLES)  # only affects processes started later
+    return train_run(method, dataset, run_dir, overrides={**QUICK_CONFIG, **overrides}, bootstrap=200,
+                     echo=echo)

@@ -33,7 +33,7 @@ from __future__ import annotations
 import difflib
 import io
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -215,19 +215,25 @@ def _read_text(path: Path, report: ValidationReport, head_only: bool = False
         report.add("unreadable", f"cannot read the file as UTF-8 text: {exc}")
         return None
     lines = text.splitlines()
+    meta = parse_declared(lines)
+    n_meta = next((i for i, line in enumerate(lines) if not line.startswith("#")), len(lines))
+    return lines, meta | {"__n_meta__": str(n_meta)}
+
+
+def parse_declared(lines: Iterable[str]) -> dict[str, str]:
+    """The ``# key: value`` (or ``# key = value``) lines at the top of a text submission, keys lower-cased;
+    reading stops at the first line that is not a comment."""
     meta: dict[str, str] = {}
-    n_meta = 0
     for line in lines:
         if not line.startswith("#"):
             break
-        n_meta += 1
         body = line[1:].strip()
         for sep in (":", "="):
             if sep in body:
                 key, value = body.split(sep, 1)
                 meta[key.strip().lower()] = value.strip()
                 break
-    return lines, meta | {"__n_meta__": str(n_meta)}
+    return meta
 
 
 def _check_meta(meta: Mapping[str, str], exp: Expected, report: ValidationReport) -> None:

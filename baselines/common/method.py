@@ -68,6 +68,13 @@ class TorchMethod:
             data.check_split(info, s)
         if int(config.get("threads") or 0) > 0:
             torch.set_num_threads(int(config["threads"]))
+        was_deterministic = torch.are_deterministic_algorithms_enabled()
+        try:
+            return self._train(dataset, config, run_dir, info, progress)
+        finally:
+            torch.use_deterministic_algorithms(was_deterministic)
+
+    def _train(self, dataset, config: dict, run_dir: Path, info: data.DatasetInfo, progress: bool) -> dict:
         rng = seed_everything(int(config["seed"]))
         device = select_device(str(config["device"]))
         scaler = data.training_scaler(dataset, config["train_split"])

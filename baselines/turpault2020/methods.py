@@ -3,7 +3,6 @@ prototypical network (E by episodes, then G on frozen embeddings). See docs/base
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -199,7 +198,8 @@ class Protonet(_EmbeddingMethod):
         n = int(config["episodes_per_epoch"])
         if n:
             return n
-        per = (int(config["n_support"]) + int(config["n_query"])) * len(np.unique(train.class_index[train.class_index >= 0]))
+        n_classes = len(np.unique(train.class_index[train.class_index >= 0]))
+        per = (int(config["n_support"]) + int(config["n_query"])) * n_classes
         return max(1, len(train) // max(per, 1))
 
     def embedding_loss(self, e, x, labels, config, rng, device):

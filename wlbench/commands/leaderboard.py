@@ -71,13 +71,13 @@ def submit_cmd(predictions, dataset, name, board, method_version, description, l
                threshold, k, t_collar, percentage_of_length, resolution, metric, raw_scores, resamples,
                bootstrap_seed, ci):
     """Score PREDICTIONS (one file per seed of one method) against --dataset and add one entry."""
-    from wlbench.commands.scoring import _settings
+    from wlbench.commands.scoring import settings_from_options
     from wlbench.leaderboard import submit_run
     from wlbench.leaderboard.board import read_entry
     from wlbench.leaderboard.tables import cell
 
-    settings = _settings(threshold, k, t_collar, percentage_of_length, resolution, metric, raw_scores, resamples,
-                         bootstrap_seed, ci)
+    settings = settings_from_options(threshold, k, t_collar, percentage_of_length, resolution, metric, raw_scores,
+                                     resamples, bootstrap_seed, ci)
     path = submit_run(board, dataset, name, list(predictions), split=split, task=task,
                       method_version=method_version, description=description, link=link,
                       config=_config(config), seeds=_seeds(seeds), settings=settings)

@@ -12,7 +12,9 @@ from wlbench.errors import WlbenchError
 TASK = click.Choice(["tagging", "detection", "embedding"])
 
 
-def _settings(threshold, k, t_collar, pct, resolution, metric, raw_scores, resamples, seed, ci):
+def settings_from_options(threshold, k, t_collar, pct, resolution, metric, raw_scores, resamples, seed, ci):
+    """The harness :class:`~wlbench.scoring.Settings` from the scoring CLI options (shared by ``score``,
+    ``compare`` and ``leaderboard submit``); ``threshold`` is a number or a JSON file {class: threshold}."""
     from wlbench.scoring import Settings
 
     thr: float | dict[str, float]
@@ -72,8 +74,8 @@ def score_cmd(dataset, submission, split, task, threshold, k, t_collar, percenta
     """Validate SUBMISSION and score it against DATASET.h5 (exit 2 listing every problem if invalid)."""
     from wlbench.scoring import render_report, score_file, write_report
 
-    settings = _settings(threshold, k, t_collar, percentage_of_length, resolution, metric, raw_scores, resamples,
-                         seed, ci)
+    settings = settings_from_options(threshold, k, t_collar, percentage_of_length, resolution, metric, raw_scores,
+                                     resamples, seed, ci)
     report = score_file(dataset, submission, split, task, settings, labels=labels)
     click.echo(render_report(report, max_classes=max_classes))
     if json_out is not None:
@@ -94,7 +96,7 @@ def compare_cmd(a, b, dataset, split, task, threshold, k, t_collar, percentage_o
     """Paired bootstrap test of submissions A and B on the same dataset split (A - B, interval, p-value)."""
     from wlbench.scoring import compare_files, render_comparison, write_report
 
-    settings = _settings(threshold, k, t_collar, percentage_of_length, resolution, metric, raw_scores,
+    settings = settings_from_options(threshold, k, t_collar, percentage_of_length, resolution, metric, raw_scores,
                          max(1, resamples), seed, ci)
     result = compare_files(dataset, a, b, split, task, settings)
     click.echo(render_comparison(result))

@@ -20,9 +20,13 @@ from wlbench.errors import WlbenchError
 @click.option("--out", "run_dir", required=True, type=click.Path(file_okay=False, path_type=Path), help="run directory")
 @click.option("--bootstrap", default=1000, show_default=True, type=click.IntRange(min=0),
               help="bootstrap resamples of the score reports (0: no intervals)")
-@click.option("--submit", is_flag=True, help="submit the run to the leaderboard (needs wlbench.leaderboard.submit_run)")
+@click.option("--submit", is_flag=True,
+              help="add the run's eval predictions (whole clips) to the leaderboard as an entry")
+@click.option("--board", type=click.Path(file_okay=False, path_type=Path), default=Path("leaderboard"),
+              show_default=True, help="leaderboard folder for --submit")
+@click.option("--method-version", default="", help="method version of the leaderboard entry (--submit)")
 @click.option("--quiet", is_flag=True, help="no progress bar")
-def train(method, dataset, config_file, sets, run_dir, bootstrap, submit, quiet):
+def train(method, dataset, config_file, sets, run_dir, bootstrap, submit, board, method_version, quiet):
     """Train METHOD on a dataset, then write its predictions on the validation and eval splits (whole clips
     and every segment view) as submission files and the harness's score reports under --out.
 
@@ -37,16 +41,20 @@ def train(method, dataset, config_file, sets, run_dir, bootstrap, submit, quiet)
                + (f" ({tr['clips_per_second']:.1f} clips/s)" if tr.get("clips_per_second") else "")
                + f"; run written to {run_dir}")
     if submit:
-        _submit(run_dir)
+        from wlbench.leaderboard import submit_run
+
+        cfg = summary["config"]
+        path = submit_run(board, dataset, method, [run_dir / "predictions" / "eval.csv"], split="eval",
+                          task="tagging", method_version=method_version,
+                          description=_description(method),
+                          config=cfg, seeds=[int(cfg["seed"])] if "seed" in cfg else None)
+        click.echo(f"leaderboard entry written to {path}")
 
 
-def _submit(run_dir: Path) -> None:
-    try:
-        from wlbench.leaderboard import submit_run  # type: ignore[attr-defined]
-    except ImportError:
-        raise WlbenchError("--submit: this wlbench has no leaderboard submission (wlbench.leaderboard.submit_run)",
-                           hint="submit the run's predictions with the leaderboard commands") from None
-    click.echo(str(submit_run(run_dir)))
+def _description(method: str) -> str:
+    from wlbench.methods import get_method
+
+    return str(getattr(get_method(method), "description", ""))
 
 
 @click.command()
@@ -84,15 +92,23 @@ def methods_cmd():
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="experiment directory")
 @click.option("--jobs", default=1, show_default=True, type=click.IntRange(min=1), help="runs in parallel")
 @click.option("--table-only", is_flag=True, help="only (re)write the table and figures from finished runs")
-def experiment(grid, out, jobs, table_only):
+@click.option("--metric", default=None,
+              help="tabulate another headline metric of the reports, e.g. map (table-<metric>.md)")
+@click.option("--submit", "submit_board", default=None, type=click.Path(file_okay=False, path_type=Path),
+              help="also add every finished cell (seeds as runs) to the leaderboard in this directory")
+def experiment(grid, out, jobs, table_only, metric, submit_board):
     """Run the experiment GRID (a TOML file, e.g. baselines/experiments/turpault2020.toml): every method x
     training segment x dataset x seed, tested on every test segment. Finished runs are skipped, so an
     interrupted experiment resumes. Writes table.md/json and heatmap-<method>.png under --out."""
-    from wlbench.methods import run_experiment
+    from wlbench.methods import run_experiment, submit_experiment
 
-    res = run_experiment(grid, out, jobs, echo=click.echo, only_table=table_only)
+    res = run_experiment(grid, out, jobs, echo=click.echo, only_table=table_only, metric=metric)
     click.echo(res["text"])
     click.echo(f"table: {res['table']}; figures: {', '.join(res['figures'])}")
+    if submit_board is not None:
+        entries = submit_experiment(grid, out, submit_board, echo=click.echo)
+        click.echo(f"{len(entries)} leaderboard entries added to {submit_board}; render it with "
+                   f"`wlbench leaderboard render --board {submit_board}`")
 
 
 def register(group: click.Group) -> None:

@@ -13,11 +13,11 @@ HTML), :mod:`.plots` (matplotlib figures as base64 PNG).
 
 from __future__ import annotations
 
-from wlbench.leaderboard.board import DEFAULT_BOARD, load_entries, submit_run
+from wlbench.leaderboard.board import DEFAULT_BOARD, DuplicateEntryError, load_entries, submit_run
 from wlbench.leaderboard.entries import SCHEMA
 from wlbench.leaderboard.render import render_board
 from wlbench.leaderboard.tables import show_board
 from wlbench.leaderboard.verify import verify_board
 
-__all__ = ["DEFAULT_BOARD", "SCHEMA", "load_entries", "render_board", "show_board", "submit_run",
+__all__ = ["DEFAULT_BOARD", "DuplicateEntryError", "SCHEMA", "load_entries", "render_board", "show_board", "submit_run",
            "verify_board"]

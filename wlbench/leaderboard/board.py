@@ -68,25 +68,21 @@ def load_entries(board_dir: Path = DEFAULT_BOARD, check_hash: bool = True) -> li
     return [e for _, e in entries]
 
 
+class DuplicateEntryError(WlbenchError):
+    """The board already holds these predictions, or this method name + version, for the dataset version."""
+
+
 def declared_meta(path: Path) -> dict[str, str]:
     """The ``# key: value`` lines at the top of a text submission (empty for binary formats)."""
-    meta: dict[str, str] = {}
+    from wlbench.submissions import parse_declared
+
     if Path(path).suffix.lower() not in TEXT_SUFFIXES:
-        return meta
+        return {}
     try:
         with open(path, encoding="utf-8-sig") as handle:
-            for line in handle:
-                if not line.startswith("#"):
-                    break
-                body = line[1:].strip()
-                for sep in (":", "="):
-                    if sep in body:
-                        key, value = body.split(sep, 1)
-                        meta[key.strip().lower()] = value.strip()
-                        break
+            return parse_declared(handle)
     except (OSError, UnicodeDecodeError):
-        pass  # the validator reports unreadable files with the full story
-    return meta
+        return {}  # the validator reports unreadable files with the full story
 
 
 def _check_declared(path: Path, dataset_path: Path, ds_name: str, content_id: str, split: str) -> None:
@@ -193,7 +189,7 @@ def submit_run(board_dir: Path, dataset_path: Path, name: str, predictions: Sequ
     with board_lock(board_dir):
         dup = _duplicate(load_entries(board_dir, check_hash=False), entry)
         if dup is not None or target.exists():
-            raise WlbenchError(f"duplicate submission refused: {dup or f'{target} exists'}",
+            raise DuplicateEntryError(f"duplicate submission refused: {dup or f'{target} exists'}",
                                hint="give the new run another --method-version, or remove the old entry "
                                     "(and its submissions folder) first")
         sub_dir = submissions_dir(board_dir, entry_id)

@@ -40,8 +40,9 @@ def overview(table) -> str | None:
     fig, ax = plt.subplots(figsize=(6.5, 0.45 * len(rows) + 1.0))
     ys = list(range(len(rows)))[::-1]
     vals = [r.value for r in rows]
-    lo = [r.value - r.ci_low if r.ci_low is not None else 0 for r in rows]
-    hi = [r.ci_high - r.value if r.ci_high is not None else 0 for r in rows]
+    # a percentile interval need not contain the point estimate (e.g. F1 near 0): draw the part that does
+    lo = [max(0.0, r.value - r.ci_low) if r.ci_low is not None else 0 for r in rows]
+    hi = [max(0.0, r.ci_high - r.value) if r.ci_high is not None else 0 for r in rows]
     colors = ["#e8a33d" if r.tied else "#3b6ea5" for r in rows]
     ax.barh(ys, vals, xerr=[lo, hi], color=colors, capsize=3, ecolor="#333")
     ax.set_yticks(ys, [f"{r.rank}{'=' if r.tied else ''}  {_label(r.entry)}" for r in rows])
