@@ -201,6 +201,11 @@ class DatasetWriter:
             self._events[split].append((index, class_index[label], onset, offset, snr, source_file, source_time,
                                         pitch))
 
+    def pending_events(self, split: str) -> list[tuple]:
+        """Event rows written so far for ``split`` (before :meth:`end_split`): (clip_index, label_index, onset,
+        offset, snr, source_file, source_time, pitch_shift)."""
+        return list(self._events[split])
+
     def end_split(self, split: str, labels: dict[str, np.ndarray],
                   segments: dict[float, tuple[np.ndarray, np.ndarray]]) -> None:
         """Write the split's event table, label arrays (name -> array) and segment views

@@ -80,7 +80,7 @@ def _store_split_labels(writer: DatasetWriter, recipe: Recipe, split: str, n_cli
                         segment_starts: np.ndarray, specs: list[ClipSpec] | None = None) -> None:
     """Derive weak, frame and segment labels and the label conditions (views, chunk labels, roles, domains)
     from the events written for ``split``; close the split."""
-    rows = writer._events[split]  # noqa: SLF001 - the writer owns the table until end_split
+    rows = writer.pending_events(split)
     clip = np.array([r[0] for r in rows], dtype=np.int64)
     label = np.array([r[1] for r in rows], dtype=np.int64)
     onset = np.array([r[2] for r in rows], dtype=np.float64)
