@@ -27,3 +27,19 @@ def test_demo_runs_end_to_end_and_is_idempotent(default_bank, tmp_path):
     run_demo(settings, echo=lines.append)  # the second run reuses the dataset and starts from a fresh board copy
     assert any("already rendered" in line for line in lines)
     assert any("[5/5] leaderboard entry" in line for line in lines)
+
+
+def test_demo_never_replaces_a_board_it_did_not_make(tmp_path):
+    import pytest
+
+    from wlbench.demo import REPO_ROOT, _board
+    from wlbench.errors import WlbenchError
+
+    foreign = tmp_path / "leaderboard"
+    foreign.mkdir()
+    (foreign / "entries").mkdir()
+    with pytest.raises(WlbenchError, match="was not made by `wlbench demo`"):
+        _board(DemoSettings(out=tmp_path))
+    assert (foreign / "entries").is_dir()
+    with pytest.raises(WlbenchError, match="repository's own leaderboard"):
+        _board(DemoSettings(out=REPO_ROOT))

@@ -73,6 +73,25 @@ def test_experiment_grid_runs_and_resumes(seg_dataset, tmp_path):  # noqa: F811
     assert res.exit_code == 0 and "4 runs, 4 finished, 0 to run" in res.output
     assert "map (%)" in (out / "table-map.md").read_text() and (out / "heatmap-turpault-protonet-map.png").is_file()
 
+    # every cell onto a leaderboard; segment predictions are scored against their segment view's labels
+    board = tmp_path / "board"
+    res = CliRunner().invoke(main, ["experiment", str(grid), "--out", str(out), "--table-only", "--submit",
+                                    str(board)])
+    assert res.exit_code == 0, res.output
+    from wlbench.leaderboard import load_entries
+
+    entries = load_entries(board)
+    assert len(entries) == 8  # 2 methods x 2 train x 2 test segments, one seed each
+    cell = next(e for e in entries if e["method"]["name"] == "turpault-protonet [micro]"
+                and e["method"]["version"] == "train 200ms test 1s")
+    assert cell["method"]["config"]["train_segment"] == 0.2 and cell["method"]["config"]["test_segment"] == 1.0
+    report = json.loads((run / "reports" / "eval-1s.json").read_text())
+    assert report["segment"] == "1s"
+    assert cell["runs"][0]["headline"]["map"]["value"] == report["headline"]["map"]["value"]
+    res = CliRunner().invoke(main, ["experiment", str(grid), "--out", str(out), "--table-only", "--submit",
+                                    str(board)])
+    assert res.exit_code == 0 and res.output.count("already on the board") == 8
+
 
 def test_experiment_file_errors(tmp_path):
     from wlbench.errors import WlbenchError

@@ -255,3 +255,126 @@ def test_detection_and_embedding_entries(tiny_dataset, tmp_path):
     md, page = render_board(b, tmp_path / "out")
     assert md.read_text().count("## tiny") == 2 and 'alt="per-class' in page.read_text()
     assert verify_board(b, [tiny_dataset]) == []
+
+
+# --- hand-edited entries: every defect is a listed problem, never a traceback ------------------------------
+
+def _edit_noisy(board: Path, tmp_path: Path, edit, rehash: bool = True) -> tuple[Path, Path]:
+    b = _copy(board, tmp_path)
+    path = next(p for p in (b / "entries").glob("*.json") if json.loads(p.read_text())["method"]["name"] == "Noisy")
+    entry = json.loads(path.read_text())
+    edit(entry)
+    if rehash:
+        entry[HASH_FIELD] = self_hash(entry)
+    path.write_text(json.dumps(entry))
+    return b, path
+
+
+@pytest.mark.parametrize("rehash", [True, False])
+@pytest.mark.parametrize("edit, expect", [
+    (lambda e: e["runs"][0].pop("headline"), "run 0: missing 'headline'"),
+    (lambda e: e["runs"][0].pop("per_class"), "run 0: missing 'per_class'"),
+    (lambda e: e["runs"][0].pop("submission"), "run 0: missing 'submission'"),
+    (lambda e: e["runs"][0].__setitem__("headline", [1, 2]), "run 0: 'headline' must be a JSON object"),
+    (lambda e: e["runs"].__setitem__(0, "run0.csv"), "run 0: must be a JSON object"),
+    (lambda e: e.__setitem__("settings", ["x"]), "'settings' must be a JSON object"),
+])
+def test_verify_lists_malformed_runs_without_crashing(board, tmp_path, tiny_dataset, edit, expect, rehash):
+    b, path = _edit_noisy(board, tmp_path, edit, rehash)
+    problems = verify_board(b, [tiny_dataset])
+    assert any(path.name in p and expect in p for p in problems), problems
+    res = CliRunner().invoke(main, ["leaderboard", "verify", "--board", str(b), "--dataset", str(tiny_dataset)])
+    assert res.exit_code == 2 and expect in res.output and isinstance(res.exception, SystemExit), res.output
+    assert "Traceback" not in res.output
+
+
+@pytest.mark.parametrize("edit, expect", [
+    (lambda e: e["settings"].__setitem__("threshold", None), "settings"),
+    (lambda e: e["settings"].__setitem__("threshold", {"Dog": "high"}), "settings"),
+    (lambda e: e["runs"][0]["per_class"].__setitem__("Dog", 5), "summary"),
+    (lambda e: e["runs"][0]["headline"].__setitem__("map", 0.5), "summary"),
+])
+def test_verify_lists_unrebuildable_settings_and_summary(board, tmp_path, tiny_dataset, edit, expect):
+    b, path = _edit_noisy(board, tmp_path, edit)
+    problems = verify_board(b, [tiny_dataset])
+    assert any(path.name in p and expect in p for p in problems), problems
+    res = CliRunner().invoke(main, ["leaderboard", "verify", "--board", str(b)])
+    assert res.exit_code == 2 and isinstance(res.exception, SystemExit), res.output
+
+
+# --- submit options: thresholds, --config, links -----------------------------------------------------------
+
+def _submit_cli(tiny_dataset, board, pred, *extra):
+    return CliRunner().invoke(main, ["leaderboard", "submit", "--board", str(board), "--dataset", str(tiny_dataset),
+                                     "--name", "M", "--bootstrap", "20", *extra, str(pred)])
+
+
+@pytest.mark.parametrize("value", ["nan", "inf"])
+def test_submit_refuses_non_finite_threshold(tiny_dataset, preds, tmp_path, value):
+    res = _submit_cli(tiny_dataset, tmp_path / "b", preds["good0"], "--threshold", value)
+    assert res.exit_code == 2 and isinstance(res.exception, SystemExit), res.output
+    assert "threshold" in res.output and "finite" in res.output
+    assert load_entries(tmp_path / "b") == []
+
+
+def test_submit_threshold_file_with_null_names_the_class(tiny_dataset, preds, tmp_path):
+    thr = tmp_path / "thr.json"
+    thr.write_text('{"Dog": null, "Cat": 0.5, "Speech": 0.5}')
+    res = _submit_cli(tiny_dataset, tmp_path / "b", preds["good0"], "--threshold", str(thr))
+    assert res.exit_code == 2 and isinstance(res.exception, SystemExit), res.output
+    assert "'Dog'" in res.output
+
+
+def test_submit_accepts_long_inline_config(tiny_dataset, preds, tmp_path):
+    config = {"layers": list(range(200)), "note": "x" * 300}
+    text = json.dumps(config)
+    assert len(text) > 1000  # longer than any file name may be
+    res = _submit_cli(tiny_dataset, tmp_path / "b", preds["good0"], "--config", text)
+    assert res.exit_code == 0, res.output
+    assert load_entries(tmp_path / "b")[0]["method"]["config"] == config
+
+
+@pytest.mark.parametrize("value, expect", [("y" * 400, "--config"), ("{not json", "--config"),
+                                           ("[1, 2]", "--config"), ("missing.json", "--config")])
+def test_submit_refuses_bad_config_in_one_line(tiny_dataset, preds, tmp_path, value, expect):
+    res = _submit_cli(tiny_dataset, tmp_path / "b", preds["good0"], "--config", value)
+    assert res.exit_code == 2 and isinstance(res.exception, SystemExit), res.output
+    assert expect in res.output and len(res.output.strip().splitlines()) == 1
+
+
+def test_submit_reads_config_file(tiny_dataset, preds, tmp_path):
+    cfg = tmp_path / "config.json"
+    cfg.write_text('{"lr": 0.01}')
+    res = _submit_cli(tiny_dataset, tmp_path / "b", preds["good0"], "--config", str(cfg))
+    assert res.exit_code == 0, res.output
+    assert load_entries(tmp_path / "b")[0]["method"]["config"] == {"lr": 0.01}
+
+
+@pytest.mark.parametrize("link", ["javascript:alert(1)", "JavaScript:alert(1)", "data:text/html,x", "ftp://x.org/a",
+                                  "example.org/paper", "https://", "//evil.org/x"])
+def test_submit_refuses_non_http_links(tiny_dataset, preds, tmp_path, link):
+    with pytest.raises(WlbenchError, match="link"):
+        submit_run(tmp_path / "b", tiny_dataset, "M", [preds["good0"]], link=link, settings=FAST)
+    res = _submit_cli(tiny_dataset, tmp_path / "b", preds["good0"], "--link", link)
+    assert res.exit_code == 2 and isinstance(res.exception, SystemExit) and "http" in res.output, res.output
+    assert load_entries(tmp_path / "b") == []
+
+
+def test_links_are_percent_encoded_in_markdown_and_html(tiny_dataset, preds, tmp_path):
+    link = "https://example.org/my paper (v2)"
+    submit_run(tmp_path / "b", tiny_dataset, "M", [preds["good0"]], link=link, settings=FAST)
+    md, page = render_board(tmp_path / "b", tmp_path / "out")
+    text = md.read_text()
+    assert "[M](https://example.org/my%20paper%20%28v2%29)" in text and link not in text
+    assert 'href="https://example.org/my%20paper%20%28v2%29"' in page.read_text()
+
+
+def test_render_shows_non_http_link_of_an_edited_entry_as_text(board, tmp_path):
+    bad = 'javascript:alert("x")'
+    b, _ = _edit_noisy(board, tmp_path, lambda e: e["method"].__setitem__("link", bad))
+    md, page = render_board(b, tmp_path / "out")
+    html_text = page.read_text()
+    assert "javascript:" not in html_text.replace("javascript:alert(&quot;x&quot;)", "")
+    assert 'href="javascript' not in html_text.lower() and "javascript:alert(&quot;x&quot;)" in html_text
+    md_text = md.read_text()
+    assert "](javascript" not in md_text and "[Noisy](" not in md_text

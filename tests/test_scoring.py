@@ -200,3 +200,69 @@ def test_cli_wrong_split_and_compare(tiny, tmp_path):
     assert res.exit_code == 0, res.output
     cmp = json.loads(out.read_text())
     assert cmp["comparison"]["map"]["diff"] > 0 and 0 <= cmp["comparison"]["map"]["p_value"] <= 1
+
+
+# --- thresholds must be finite numbers ---------------------------------------------------------------
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf"), None, "0.5", True])
+def test_settings_refuse_non_finite_scalar_threshold(bad):
+    with pytest.raises(WlbenchError, match="threshold"):
+        Settings(threshold=bad)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), None, "high", [0.5], False])
+def test_settings_refuse_bad_per_class_threshold_naming_the_class(bad):
+    thr = {c: 0.5 for c in CLASSES} | {"Dog": bad}
+    with pytest.raises(WlbenchError, match="'Dog'"):
+        Settings(threshold=thr)
+
+
+def test_settings_accept_finite_thresholds():
+    assert Settings(threshold=0).threshold == 0
+    assert Settings(threshold=np.float32(0.25)).threshold == pytest.approx(0.25)
+    assert Settings(threshold={c: 1 for c in CLASSES}).thresholds(CLASSES).tolist() == [1.0] * 4
+
+
+def test_tagging_stat_decides_with_binarize():
+    from wlbench.metrics import tagging as tg
+    from wlbench.scoring import TaggingStat
+
+    t, s, _ = _data()
+    thr = np.array([0.2, 0.5, 0.7, 0.9])
+    stat = TaggingStat(s, t.astype(bool), thr, 3)
+    np.testing.assert_array_equal(stat.decisions, tg.binarize(s, thr))
+    with pytest.raises(WlbenchError, match="threshold"):  # binarize refuses non-finite thresholds
+        TaggingStat(s, t.astype(bool), np.array([0.5, np.nan, 0.5, 0.5]), 3)
+
+
+def _cli_submission(tmp_path, t):
+    sub = tmp_path / "sub.csv"
+    frame = pd.DataFrame(np.clip(0.3 + 0.4 * t, 0, 1), columns=CLASSES)
+    frame.insert(0, "filename", [f"eval_{i:06d}" for i in range(len(t))])
+    frame.to_csv(sub, index=False)
+    return sub
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+def test_cli_score_refuses_non_finite_threshold(tiny, tmp_path, value):
+    path, t = tiny
+    res = CliRunner().invoke(_cli(), ["score", str(path), str(_cli_submission(tmp_path, t)), "--bootstrap", "0",
+                                      "--threshold", value])
+    assert res.exit_code == 2, res.output
+    assert "threshold" in res.output and "finite" in res.output
+    assert isinstance(res.exception, SystemExit)  # a one-line error, not a traceback
+    assert len(res.output.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("body", ['{"Alarm": 0.5, "Dog": null, "Speech": 0.5, "Cat": 0.5}',
+                                  '{"Alarm": 0.5, "Dog": NaN, "Speech": 0.5, "Cat": 0.5}',
+                                  '{"Alarm": 0.5, "Dog": [1], "Speech": 0.5, "Cat": 0.5}'])
+def test_cli_score_threshold_file_with_bad_value_names_the_class(tiny, tmp_path, body):
+    path, t = tiny
+    thr = tmp_path / "thr.json"
+    thr.write_text(body)
+    res = CliRunner().invoke(_cli(), ["score", str(path), str(_cli_submission(tmp_path, t)), "--bootstrap", "0",
+                                      "--threshold", str(thr)])
+    assert res.exit_code == 2, res.output
+    assert "'Dog'" in res.output and "Traceback" not in res.output
+    assert isinstance(res.exception, SystemExit)

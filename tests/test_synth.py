@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -12,7 +11,6 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-import soundfile as sf
 from click.testing import CliRunner
 
 from conftest import TINY_RECIPE
@@ -204,3 +202,41 @@ def test_waa_renders_from_the_default_bank_without_a_soundbank_option(default_ba
     with open_dataset(tmp_path / "waa-scale0.01.h5") as ds:
         assert ds.attr("soundbank_path") == str(default_bank)
         assert len(ds.split("train")) == 27 and len(ds.classes) == 10
+
+
+def test_damaged_file_is_reported_without_a_traceback(tiny_dataset, tmp_path):
+    damaged = tmp_path / "damaged.h5"
+    data = bytearray(tiny_dataset.read_bytes())
+    middle = len(data) // 2
+    data[middle:middle + 4096] = bytes(4096)
+    damaged.write_bytes(bytes(data))
+    for command in ("verify", "info"):
+        result = CliRunner().invoke(main, [command, str(damaged)])
+        assert result.exit_code == 2, (command, result.output)
+        assert "Traceback" not in result.output
+        assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_segment_predictions_are_scored_against_the_segment_view(tiny_dataset, tmp_path):
+    from wlbench.errors import WlbenchError
+    from wlbench.scoring import Settings, score_file
+
+    copy = tmp_path / "multi.h5"
+    copy.write_bytes(tiny_dataset.read_bytes())
+    with h5py.File(copy, "r+") as handle:  # make the 200 ms view differ from the clip labels
+        seg = handle["eval/segments/200ms/weak_labels"]
+        seg[...] = np.roll(seg[...], 1, axis=1)
+        segment_labels, classes = seg[...], [str(c) for c in handle.attrs["classes"]]
+        clip_ids = handle["eval/clip_ids"].asstr()[:]
+    rows = [",".join(["filename", *classes])] + [
+        ",".join([cid, *(f"{v:.1f}" for v in row)]) for cid, row in zip(clip_ids, segment_labels)]
+    plain = tmp_path / "plain.csv"
+    plain.write_text("\n".join(rows) + "\n")
+    declared = tmp_path / "declared.csv"
+    declared.write_text("# segment: 200ms\n" + "\n".join(rows) + "\n")
+    settings = Settings(n_resamples=0)
+    assert score_file(copy, declared, "eval", settings=settings)["headline"]["map"]["value"] == 1.0
+    assert score_file(copy, plain, "eval", settings=settings, segment="200ms")["headline"]["map"]["value"] == 1.0
+    assert score_file(copy, plain, "eval", settings=settings)["headline"]["map"]["value"] < 1.0
+    with pytest.raises(WlbenchError, match="declares segment '200ms'"):
+        score_file(copy, declared, "eval", settings=settings, segment="1s")

@@ -55,14 +55,25 @@ def _dataset(settings: DemoSettings, echo: Callable[[str], None]) -> Path:
     return result.path
 
 
+DEMO_MARKER = ".wlbench-demo-copy"
+
+
 def _board(settings: DemoSettings) -> Path:
     """A fresh copy of the repository's board, so the demo run lands beside the reference entries without
-    touching the repository."""
+    touching the repository. Only a folder the demo made itself (it holds :data:`DEMO_MARKER`) is replaced."""
     board = settings.out / "leaderboard"
+    if board.resolve() == REPO_BOARD.resolve():
+        raise WlbenchError(f"--out {settings.out}: the demo's board copy would replace the repository's own "
+                           f"leaderboard {REPO_BOARD}", hint="choose another --out, e.g. out/demo")
     if board.exists():
+        if not (board / DEMO_MARKER).is_file():
+            raise WlbenchError(f"{board} exists and was not made by `wlbench demo`; the demo will not replace it",
+                               hint="choose another --out, e.g. out/demo")
         shutil.rmtree(board)
     if REPO_BOARD.is_dir():
         shutil.copytree(REPO_BOARD, board, ignore=shutil.ignore_patterns(".lock", ".*.partial", ".*.old"))
+    board.mkdir(parents=True, exist_ok=True)
+    (board / DEMO_MARKER).write_text("made by `wlbench demo`; replaced on every run\n", encoding="utf-8")
     return board
 
 

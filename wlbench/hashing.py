@@ -1,4 +1,4 @@
-"""Stable hashes: of JSON-able objects (canonical form), of files, and a streaming hasher for arrays."""
+"""Stable hashes: of JSON-able objects (canonical form) and of files. Dataset content ids: wlbench.store."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 
 
 def canonical_json(obj: Any) -> str:
@@ -27,23 +26,3 @@ def hash_file(path: Path, chunk_size: int = 1 << 20) -> str:
         while chunk := handle.read(chunk_size):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-class ArrayHasher:
-    """Hash a sequence of named arrays by name, dtype, shape and little-endian C-order bytes."""
-
-    def __init__(self) -> None:
-        self._digest = hashlib.sha256()
-
-    def update(self, name: str, array: np.ndarray) -> None:
-        array = np.asarray(array)
-        if array.dtype.kind == "O":
-            raise TypeError(f"cannot hash object array {name!r}")
-        dtype = array.dtype.newbyteorder("<") if array.dtype.byteorder == ">" else array.dtype
-        array = np.ascontiguousarray(array, dtype=dtype)
-        header = canonical_json({"name": name, "dtype": array.dtype.str, "shape": list(array.shape)})
-        self._digest.update(header.encode("ascii"))
-        self._digest.update(array.tobytes())
-
-    def hexdigest(self) -> str:
-        return self._digest.hexdigest()

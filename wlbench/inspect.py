@@ -10,6 +10,7 @@ import h5py
 import numpy as np
 
 from wlbench.labels import polyphony
+from wlbench.errors import WlbenchError
 from wlbench.store import EVENT_COLUMNS, Dataset, Split, compute_content_id, open_dataset
 
 
@@ -66,7 +67,16 @@ def _stats(values: np.ndarray) -> dict[str, float]:
 
 
 def dataset_summary(path: str | Path) -> dict[str, Any]:
-    """Ids, provenance and, per split: clips per class, event duration / SNR statistics, segment views."""
+    """Ids, provenance and, per split: clips per class, event duration / SNR statistics, segment views.
+    Raises :class:`~wlbench.errors.WlbenchError` when the file is damaged."""
+    try:
+        return _summary(path)
+    except (OSError, RuntimeError, KeyError) as exc:  # h5py's errors for damaged or incomplete files
+        raise WlbenchError(f"{path}: cannot read the dataset ({type(exc).__name__}: {exc})",
+                           hint="run `wlbench verify` on it, or render it again") from exc
+
+
+def _summary(path: str | Path) -> dict[str, Any]:
     with open_dataset(path) as ds:
         out: dict[str, Any] = {
             "path": str(path), "name": ds.name, "classes": ds.classes, "content_id": ds.content_id,
@@ -121,43 +131,49 @@ def _schema_problems(ds: Dataset) -> list[str]:
     if not ds.splits:
         problems.append("no split groups")
     for name in ds.splits:
-        group = ds.handle[name]
-        for required in ("clip_ids", "jams", "weak_labels", "events", "segments"):
-            if required not in group:
-                problems.append(f"/{name}/{required} is missing")
-        if problems:
-            continue
-        n = group["clip_ids"].shape[0]
-        expected = {"jams": (n,), "weak_labels": (n, n_classes)}
-        if "features" in group:
-            t = group["features"].shape[1]
-            expected["features"] = (n, t, group["features"].shape[2])
-            if "frame_labels" in group:
-                expected["frame_labels"] = (n, t, n_classes)
-        for key, shape in expected.items():
-            if group[key].shape != shape:
-                problems.append(f"/{name}/{key} has shape {group[key].shape}, expected {shape}")
-        events = group["events"]
-        lengths = {col: events[col].shape[0] for col in EVENT_COLUMNS if col in events}
-        if set(lengths) != set(EVENT_COLUMNS) or len(set(lengths.values())) > 1:
-            problems.append(f"/{name}/events columns are missing or of different lengths: {lengths}")
-            continue
-        clip_index, label_index = events["clip_index"][:], events["label_index"][:]
-        onset, offset = events["onset"][:], events["offset"][:]
-        if clip_index.size and (clip_index.min() < 0 or clip_index.max() >= n):
-            problems.append(f"/{name}/events/clip_index has values outside [0, {n})")
-        if label_index.size and (label_index.min() < 0 or label_index.max() >= n_classes):
-            problems.append(f"/{name}/events/label_index has values outside [0, {n_classes})")
-        bad = np.flatnonzero(~(onset < offset))
-        if bad.size:
-            problems.append(f"/{name}/events row {int(bad[0])}: onset >= offset ({bad.size} rows)")
-        weak = group["weak_labels"][:]
-        if clip_index.size and not problems:
-            derived = np.zeros_like(weak)
-            derived[clip_index, label_index] = 1
-            if not np.array_equal(derived, weak):
-                problems.append(f"/{name}/weak_labels disagree with /{name}/events")
-        problems.extend(_condition_problems(group, name, weak))
+        problems.extend(_split_problems(ds.handle[name], name, n_classes))
+    return problems
+
+
+def _split_problems(group: h5py.Group, name: str, n_classes: int) -> list[str]:
+    """Schema and consistency problems of one split group."""
+    problems: list[str] = []
+    for required in ("clip_ids", "jams", "weak_labels", "events", "segments"):
+        if required not in group:
+            problems.append(f"/{name}/{required} is missing")
+    if problems:
+        return problems
+    n = group["clip_ids"].shape[0]
+    expected = {"jams": (n,), "weak_labels": (n, n_classes)}
+    if "features" in group:
+        t = group["features"].shape[1]
+        expected["features"] = (n, t, group["features"].shape[2])
+        if "frame_labels" in group:
+            expected["frame_labels"] = (n, t, n_classes)
+    for key, shape in expected.items():
+        if group[key].shape != shape:
+            problems.append(f"/{name}/{key} has shape {group[key].shape}, expected {shape}")
+    events = group["events"]
+    lengths = {col: events[col].shape[0] for col in EVENT_COLUMNS if col in events}
+    if set(lengths) != set(EVENT_COLUMNS) or len(set(lengths.values())) > 1:
+        problems.append(f"/{name}/events columns are missing or of different lengths: {lengths}")
+        return problems
+    clip_index, label_index = events["clip_index"][:], events["label_index"][:]
+    onset, offset = events["onset"][:], events["offset"][:]
+    if clip_index.size and (clip_index.min() < 0 or clip_index.max() >= n):
+        problems.append(f"/{name}/events/clip_index has values outside [0, {n})")
+    if label_index.size and (label_index.min() < 0 or label_index.max() >= n_classes):
+        problems.append(f"/{name}/events/label_index has values outside [0, {n_classes})")
+    bad = np.flatnonzero(~(onset < offset))
+    if bad.size:
+        problems.append(f"/{name}/events row {int(bad[0])}: onset >= offset ({bad.size} rows)")
+    weak = group["weak_labels"][:]
+    if clip_index.size and not problems:
+        derived = np.zeros_like(weak)
+        derived[clip_index, label_index] = 1
+        if not np.array_equal(derived, weak):
+            problems.append(f"/{name}/weak_labels disagree with /{name}/events")
+    problems.extend(_condition_problems(group, name, weak))
     return problems
 
 
@@ -192,9 +208,13 @@ def verify_dataset(path: str | Path) -> Verification:
     """Check the schema and recompute the content id. Never raises for content problems (they are listed);
     raises :class:`~wlbench.errors.WlbenchError` only when the file is not a readable wlbench dataset."""
     with open_dataset(path) as ds:
-        problems = _schema_problems(ds)
-        computed = compute_content_id(ds.handle)
         stored = ds.content_id
+        try:
+            problems = _schema_problems(ds)
+            computed = compute_content_id(ds.handle)
+        except (OSError, RuntimeError, KeyError, ValueError) as exc:  # h5py's errors for damaged bytes
+            return Verification(Path(path), stored, None,
+                                [f"unreadable data ({type(exc).__name__}: {exc}); the file is damaged"])
         if computed != stored:
             problems.append(f"content id mismatch: stored {stored[:16]}..., computed {computed[:16]}... "
                             f"(the file was modified after it was written)")

@@ -160,9 +160,7 @@ def predict_run(run_dir: str | Path, dataset: str | Path, splits: Sequence[str] 
     ``segments``: ``"clip"`` and/or segment view names (default: the whole clip and every segment view).
     Files: ``predictions/<split>[-<segment>].csv`` and ``reports/<split>[-<segment>].json``. Returns
     ``{split: {segment: headline}}``."""
-    from wlbench.scoring import Settings, score_file, score_tagging, write_report
-    from wlbench.store import open_dataset
-    from wlbench.hashing import hash_file
+    from wlbench.scoring import Settings, score_file, write_report
 
     run_dir, dataset = Path(run_dir), Path(dataset)
     info = _read_run(run_dir)
@@ -181,26 +179,17 @@ def predict_run(run_dir: str | Path, dataset: str | Path, splits: Sequence[str] 
         for seg in segs:
             stem = split if seg == CLIP else f"{split}-{seg}"
             clip_ids, scores = method.predict(run_dir, dataset, split, None if seg == CLIP else seg)
-            scores = np.clip(np.nan_to_num(np.asarray(scores, dtype=np.float64), nan=0.0), 0.0, 1.0)
+            scores = np.asarray(scores, dtype=np.float64)
+            if not np.all(np.isfinite(scores)):
+                raise WlbenchError(f"method {info['method']!r} predicted NaN or infinite scores on {split} "
+                                   f"({seg}); the run in {run_dir} diverged",
+                                   hint="train again with a lower lr or another seed")
             sub = run_dir / "predictions" / f"{stem}.csv"
             ensure_writable_dir(sub.parent)
-            write_clip_scores(sub, clip_ids, scores, meta["classes"],
+            write_clip_scores(sub, clip_ids, np.clip(scores, 0.0, 1.0), meta["classes"],
                               {"dataset": meta["name"], "content_id": meta["content_id"], "split": split,
                                "segment": seg, "method": info["method"]})
-            if seg == CLIP:
-                report = score_file(dataset, sub, split=split, task="tagging", settings=settings)
-            else:
-                with open_dataset(dataset) as ds:
-                    sp = ds.split(split)
-                    labels = sp.segment(seg).weak_labels()
-                    order = {c: i for i, c in enumerate(np.asarray(sp.clip_ids).astype(str))}
-                if [str(c) for c in clip_ids] != list(order):
-                    idx = np.array([order[str(c)] for c in clip_ids])
-                    labels = labels[idx]
-                report = score_tagging(meta["classes"], labels, scores, settings)
-                report["dataset"] = {k: meta[k] for k in ("name", "content_id", "spec_id")} | {"path": str(dataset)}
-                report["split"] = split
-                report["submission"] = {"path": str(sub), "sha256": hash_file(sub), "format": "clip scores (wide)"}
+            report = score_file(dataset, sub, split=split, task="tagging", settings=settings, segment=seg)
             report["segment"] = seg
             report["method"] = info["method"]
             write_report(report, run_dir / "reports" / f"{stem}.json")
@@ -403,7 +392,8 @@ def submit_experiment(path: str | Path, out: str | Path, board: str | Path,
                             method_version=version,
                             description=f"{method} trained on {tr} segments, tested on {te} segments "
                                         f"({exp['name']} grid, {exp['path']})",
-                            config={**config, "train_segment": _seconds(tr), "test_segment": _seconds(te)},
+                            config={**config, "train_segment": _segment_seconds(tr),
+                                    "test_segment": _segment_seconds(te)},
                             seeds=[seed for seed, _ in done])
                     except DuplicateEntryError as exc:  # e.g. two grids whose runs predicted the same
                         echo(f"{d['name']} {name} {version}: skipped, {exc}")
@@ -411,6 +401,11 @@ def submit_experiment(path: str | Path, out: str | Path, board: str | Path,
                     echo(f"{d['name']} {name} {version}: {entry.name}")
                     written.append(entry)
     return written
+
+
+def _segment_seconds(segment: str) -> float | None:
+    """Length of a segment view in seconds for leaderboard configs; None for the whole clip."""
+    return None if segment == CLIP else _seconds(segment)
 
 
 def _seconds(segment: str) -> float:

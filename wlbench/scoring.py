@@ -40,6 +40,13 @@ from wlbench.submissions import Expected, infer_task, read_submission
 TASKS = ("tagging", "detection", "embedding")
 
 
+def _is_finite_number(value: Any) -> bool:
+    """A real number (not a bool, not a string) that is neither NaN nor infinite."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        return False
+    return math.isfinite(float(value))
+
+
 @dataclass
 class Settings:
     """Every metric setting; recorded verbatim in each report."""
@@ -54,6 +61,18 @@ class Settings:
     n_resamples: int = 1000  # bootstrap resamples over clips (0: no intervals)
     seed: int = 0
     ci: float = 0.95
+
+    def __post_init__(self) -> None:
+        thr = self.threshold
+        if isinstance(thr, dict):
+            for cls, value in thr.items():
+                if not _is_finite_number(value):
+                    raise WlbenchError(f"threshold for class {cls!r} is {value!r}, not a finite number",
+                                       hint="give every class a finite decision threshold, e.g. 0.5")
+        elif not _is_finite_number(thr):
+            raise WlbenchError(f"threshold {thr!r} is not a finite number",
+                               hint="give a finite decision threshold such as 0.5, or a JSON file "
+                                    "{class: threshold} of finite numbers")
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -113,7 +132,7 @@ class TaggingStat:
 
     def __init__(self, scores: np.ndarray, targets: np.ndarray, thresholds: np.ndarray, k: int) -> None:
         self.scores, self.targets, self.k = scores, targets, k
-        self.decisions = scores >= thresholds
+        self.decisions = tg.binarize(scores, thresholds)
         self.clip = rk.ClipRanking(scores, targets)
         self.point = rk.class_rank_stats(scores, targets)
         self._classes: rk.ClassRanking | None = None
@@ -355,14 +374,30 @@ def _load(path, exp: Expected, task: str, settings: Settings):
     return parsed, report
 
 
+def declared_segment(submission_path: str | Path) -> str | None:
+    """The segment view a text submission declares in a ``# segment: <name>`` header line, else None."""
+    from wlbench.submissions import parse_declared
+
+    if Path(submission_path).suffix.lower() not in (".csv", ".tsv", ".txt"):
+        return None
+    try:
+        with open(submission_path, encoding="utf-8-sig") as handle:
+            return parse_declared(handle).get("segment")
+    except (OSError, UnicodeDecodeError):
+        return None  # the validator reports unreadable files
+
+
 def score_file(dataset_path: str | Path, submission_path: str | Path, split: str = "eval",
                task: str | None = None, settings: Settings | None = None,
-               progress: Callable[[int], None] | None = None, labels: str = "true") -> dict[str, Any]:
+               progress: Callable[[int], None] | None = None, labels: str = "true",
+               segment: str | None = None) -> dict[str, Any]:
     """Open the dataset, validate the submission (raising :class:`~wlbench.submissions.SubmissionError`
     listing every problem) and score it. Returns the report dict.
 
     ``labels``: score against the true labels (default) or a stored missing-label view of the split (clip
-    tasks only), e.g. to report what a method would have been told by the observed labels."""
+    tasks only), e.g. to report what a method would have been told by the observed labels.
+    ``segment``: score clip-level predictions of a segment view (e.g. ``"1s"``: one window per clip) against
+    that view's labels; default: the segment the file declares (``# segment: 1s``), else the whole clip."""
     from wlbench.store import open_dataset
 
     settings = settings or Settings()
@@ -374,7 +409,19 @@ def score_file(dataset_path: str | Path, submission_path: str | Path, split: str
         if labels != "true" and task == "detection":
             raise WlbenchError(f"--labels {labels}: label views hold clip labels only; detection is scored "
                                f"against the true events", hint="leave out --labels for detection")
-        targets = sp.labels(labels)
+        declared = declared_segment(submission_path)
+        if segment is not None and declared not in (None, segment):
+            raise WlbenchError(f"{submission_path} declares segment {declared!r} but segment {segment!r} is being "
+                               f"scored", hint=f"score it as segment {declared!r}")
+        segment = segment or declared or "clip"
+        if segment != "clip":
+            if task == "detection" or labels != "true":
+                raise WlbenchError(f"{submission_path}: segment {segment!r} predictions are scored against the "
+                                   f"segment view's true clip labels (tagging and embedding only)",
+                                   hint="leave out --labels, or score whole-clip predictions")
+            targets = sp.segment(segment).weak_labels()
+        else:
+            targets = sp.labels(labels)
         parsed, vreport = _load(submission_path, exp, task, settings)
         if task == "tagging":
             report = score_tagging(exp.classes, targets, parsed.scores, settings, progress)
@@ -387,6 +434,7 @@ def score_file(dataset_path: str | Path, submission_path: str | Path, split: str
                              "path": str(dataset_path)}
     report["split"] = split
     report["labels"] = labels
+    report["segment"] = segment
     report["submission"] = {"path": str(submission_path), "sha256": hash_file(Path(submission_path)),
                             "format": vreport.format, "notes": vreport.notes}
     return report

@@ -40,6 +40,7 @@ from wlbench.atomic import atomic_path
 from wlbench.errors import WlbenchError
 from wlbench.hashing import canonical_json, hash_json
 from wlbench.labels import segment_name, window_frames
+from wlbench.recipes import ROLE_NAMES
 
 FORMAT = "wlbench-dataset"
 FORMAT_VERSION = 1
@@ -374,7 +375,6 @@ class TrainingData:
         return self.roles == self.role_names.index(role)
 
 
-ROLE_NAMES = ("strong", "weak", "unlabeled")
 
 
 class Split:
@@ -393,7 +393,13 @@ class Split:
 
     @property
     def feature_params(self) -> dict[str, Any]:
-        return {k: _attr_value(v) for k, v in self.group["features"].attrs.items()}
+        return {k: _attr_value(v) for k, v in self._features_dataset().attrs.items()}
+
+    def _features_dataset(self) -> h5py.Dataset:
+        if "features" not in self.group:
+            raise WlbenchError(f"{self.dataset.path}: split {self.name!r} stores no features "
+                               f"(the recipe had features.store = false)", hint="render it with features")
+        return self.group["features"]
 
     @property
     def frame_rate(self) -> float:
@@ -402,10 +408,7 @@ class Split:
 
     def features(self) -> np.ndarray:
         """(N, T, F) log-mel features."""
-        if "features" not in self.group:
-            raise WlbenchError(f"{self.dataset.path}: split {self.name!r} stores no features "
-                               f"(the recipe had features.store = false)")
-        return self.group["features"][:]
+        return self._features_dataset()[:]
 
     def weak_labels(self) -> np.ndarray:
         """(N, C) uint8 true clip labels."""
@@ -413,6 +416,7 @@ class Split:
 
     def frame_labels(self) -> np.ndarray:
         """(N, T, C) uint8 true frame labels at the feature hop."""
+        self._features_dataset()  # frame labels exist exactly when features do
         return self.group["frame_labels"][:]
 
     def jams(self, index: int) -> str:

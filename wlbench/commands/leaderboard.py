@@ -13,18 +13,35 @@ BOARD = click.option("--board", type=click.Path(file_okay=False, path_type=Path)
                      show_default=True, help="the board directory (entries/, submissions/)")
 
 
+def _short(value: str, limit: int = 60) -> str:
+    return repr(value if len(value) <= limit else value[:limit] + "...")
+
+
 def _config(value: str | None) -> dict:
+    """``--config``: inline JSON when the value starts with ``{`` (or ``[``), else the path of a JSON file."""
     if not value:
         return {}
-    path = Path(value)
+    hint = 'give an inline JSON object such as \'{"lr": 0.001}\', or the path of a JSON file'
+    if value.lstrip().startswith(("{", "[")):
+        where, text = "--config", value
+    else:
+        where = f"--config file {_short(value)}"
+        try:
+            text = Path(value).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise WlbenchError(f"--config {_short(value)} is neither inline JSON (which starts with '{{') nor an "
+                               "existing file", hint=hint) from None
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise WlbenchError(f"--config {_short(value)} is neither inline JSON (which starts with '{{') nor a "
+                               f"readable file ({reason})", hint=hint) from None
     try:
-        text = path.read_text(encoding="utf-8") if path.is_file() else value
         obj = json.loads(text)
     except ValueError as exc:
-        raise WlbenchError(f"--config {value!r} is neither a JSON object nor a JSON file ({exc})",
-                           hint='give e.g. \'{"lr": 0.001}\' or config.json') from None
+        raise WlbenchError(f"{where}: not valid JSON ({exc})", hint=hint) from None
     if not isinstance(obj, dict):
-        raise WlbenchError(f"--config must be a JSON object, got {type(obj).__name__}")
+        raise WlbenchError(f"{where} must hold a JSON object {{key: value}}, got a JSON {type(obj).__name__}",
+                           hint=hint)
     return obj
 
 

@@ -26,8 +26,12 @@ def settings_from_options(threshold, k, t_collar, pct, resolution, metric, raw_s
             raise WlbenchError(f"--threshold {threshold!r} is neither a number nor a JSON file",
                                hint="give e.g. 0.5 or a JSON file {class: threshold}") from None
         try:
-            thr = {str(k_): float(v) for k_, v in json.loads(path.read_text()).items()}
-        except (ValueError, AttributeError) as exc:
+            obj = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(obj, dict):
+                raise TypeError(f"got a JSON {type(obj).__name__}")
+            # values are checked by Settings (finite numbers only, naming the class at fault)
+            thr = {str(k_): v for k_, v in obj.items()}
+        except (ValueError, AttributeError, TypeError, OSError) as exc:
             raise WlbenchError(f"{path}: expected a JSON object {{class: threshold}} ({exc})") from None
     return Settings(threshold=thr, k=k, t_collar=t_collar, percentage_of_length=pct, time_resolution=resolution,
                     embedding_metric=metric, probabilities=not raw_scores, n_resamples=resamples, seed=seed, ci=ci)

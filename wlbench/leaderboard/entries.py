@@ -152,10 +152,32 @@ def structure_problems(entry: Any) -> list[str]:
         return out
     if entry["schema"] != SCHEMA:
         out.append(f"schema {entry['schema']!r}, expected {SCHEMA!r}")
+    for k in ("method", "dataset", "settings", "summary"):
+        if not isinstance(entry[k], dict):
+            out.append(f"'{k}' must be a JSON object, got {type(entry[k]).__name__}")
     if not isinstance(entry["runs"], list) or not entry["runs"]:
         out.append("'runs' must be a non-empty list")
+    else:
+        for i, run in enumerate(entry["runs"]):
+            out += [f"run {i}: {p}" for p in run_problems(run)]
     for k in ("name", "content_id"):
         src = entry["method"] if k == "name" else entry["dataset"]
         if not isinstance(src, dict) or not src.get(k):
             out.append(f"missing {k}")
+    return out
+
+
+RUN_FIELDS = ("headline", "per_class", "submission")
+
+
+def run_problems(run: Any) -> list[str]:
+    """Missing or mistyped fields of one run of an entry (an empty list when it is well formed)."""
+    if not isinstance(run, dict):
+        return [f"must be a JSON object, got {type(run).__name__}"]
+    out = []
+    for k in RUN_FIELDS:
+        if k not in run:
+            out.append(f"missing {k!r}")
+        elif not isinstance(run[k], dict):
+            out.append(f"{k!r} must be a JSON object, got {type(run[k]).__name__}")
     return out

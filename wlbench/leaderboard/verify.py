@@ -36,6 +36,10 @@ def _diff(a: Any, b: Any, path: str, out: list[str], tol: float) -> None:
         out.append(f"{path}: recorded {a!r}, recomputed {b!r}")
 
 
+def _what(exc: BaseException) -> str:
+    return str(exc) if isinstance(exc, WlbenchError) else f"{type(exc).__name__}: {exc}"
+
+
 def _dataset_index(datasets: Sequence[Path]) -> dict[str, Path]:
     from wlbench.store import open_dataset
 
@@ -62,12 +66,21 @@ def verify_entry(board_dir: Path, path: Path, datasets: dict[str, Path], tol: fl
         problems.append(f"{name}: id {entry['id']!r} does not match the file name")
     if entry[HASH_FIELD] != self_hash(entry):
         problems.append(f"{name}: entry hash mismatch: the entry was edited after it was written "
-                        f"(recorded {entry[HASH_FIELD][:12]}, recomputed {self_hash(entry)[:12]})")
+                        f"(recorded {str(entry[HASH_FIELD])[:12]}, recomputed {self_hash(entry)[:12]})")
     diffs: list[str] = []
-    _diff(entry["summary"], summarize(entry["runs"]), "summary", diffs, tol)
+    try:
+        _diff(entry["summary"], summarize(entry["runs"]), "summary", diffs, tol)
+    except Exception as exc:  # noqa: BLE001 - a hand-edited entry: report it, never crash
+        problems.append(f"{name}: summary cannot be recomputed from the runs ({_what(exc)}); "
+                        "the entry was edited by hand")
     problems += [f"{name}: summary does not follow from the runs: {d}" for d in diffs[:5]]
     ds_path = datasets.get(entry["dataset"]["content_id"])
-    settings = settings_from_dict(entry["settings"])
+    try:
+        settings = settings_from_dict(entry["settings"])
+    except Exception as exc:  # noqa: BLE001 - a hand-edited entry: report it, never crash
+        problems.append(f"{name}: recorded settings are not valid scoring settings ({_what(exc)}); "
+                        "the entry was edited by hand")
+        return problems
     for i, run in enumerate(entry["runs"]):
         sub = run.get("submission", {})
         file = Path(board_dir) / str(sub.get("file"))
@@ -80,7 +93,7 @@ def verify_entry(board_dir: Path, path: Path, datasets: dict[str, Path], tol: fl
         if ds_path is None:
             continue
         try:
-            report = score_file(ds_path, file, entry["split"], entry["task"], settings)
+            report = score_file(ds_path, file, str(entry["split"]), str(entry["task"]), settings)
         except WlbenchError as exc:
             problems.append(f"{name}: run {i}: re-scoring failed: {exc}")
             continue

@@ -14,14 +14,13 @@ import signal
 import tempfile
 import warnings
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 
 import numpy as np
 
 from wlbench.errors import WlbenchError
 from wlbench.features import LogMelParams, log_mel
 from wlbench.synth.plan import ClipSpec
-from wlbench.synth.scaper_compat import jams, scaper
+from wlbench.synth.scaper_compat import scaper
 
 # Columns of the strong event table derived from each clip's JAMS.
 EVENT_FIELDS = ("label", "onset", "offset", "snr", "source_file", "source_time", "pitch_shift")
@@ -268,10 +267,3 @@ class RenderPool:
     def rerender(self, items: Sequence[tuple[str, ...]]) -> Iterator[RenderedClip]:
         """Re-render (clip id, stored JAMS text[, domain]) items."""
         return self._map(_rerender_task, items)
-
-
-def jams_loads(text: str):
-    """Parse stored JAMS text (warnings silenced)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return jams.JAMS.loads(text)
