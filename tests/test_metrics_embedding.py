@@ -42,3 +42,30 @@ def test_weights_equal_repeats():
     idx = np.repeat(np.arange(30), w)
     assert emb.centroid_accuracy_macro(x, y, 3, sample_weight=w) == pytest.approx(
         emb.centroid_accuracy_macro(x[idx], y[idx], 3))
+
+
+@pytest.mark.parametrize("offset", [1e6, 1e8])
+def test_euclidean_metric_is_translation_invariant(offset):
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 5, 300)
+    x = rng.normal(size=(300, 16)) + 0.6 * np.eye(5, 16)[y]  # overlapping classes: many near decisions
+    w = rng.integers(0, 3, 300).astype(float)  # bootstrap-like counts
+    shifted = x + offset
+    for weights in (None, w):
+        base = emb.centroid_scores(x, y, 5, sample_weight=weights)
+        assert 0.3 < base.mean() < 0.95  # neither trivial nor hopeless
+        np.testing.assert_array_equal(emb.centroid_scores(shifted, y, 5, sample_weight=weights), base)
+        np.testing.assert_allclose(emb.centroid_accuracy_per_class(shifted, y, 5, sample_weight=weights),
+                                   emb.centroid_accuracy_per_class(x, y, 5, sample_weight=weights))
+        assert emb.centroid_accuracy_micro(shifted, y, 5, sample_weight=weights) == pytest.approx(
+            emb.centroid_accuracy_micro(x, y, 5, sample_weight=weights))
+        assert emb.centroid_accuracy_macro(shifted, y, 5, sample_weight=weights) == pytest.approx(
+            emb.centroid_accuracy_macro(x, y, 5, sample_weight=weights))
+
+
+def test_euclidean_metric_under_a_per_dimension_offset():
+    rng = np.random.default_rng(4)
+    y = rng.integers(0, 3, 120)
+    x = rng.normal(size=(120, 8)) + np.eye(3, 8)[y]
+    offset = rng.uniform(-1e8, 1e8, 8)  # a different large offset per dimension
+    assert emb.centroid_accuracy_micro(x + offset, y, 3) == pytest.approx(emb.centroid_accuracy_micro(x, y, 3))

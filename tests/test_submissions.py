@@ -152,3 +152,75 @@ def test_embeddings_formats_and_problems(tmp_path):
 def test_normalize_clip_id():
     assert normalize_clip_id("a/b/eval_1.WAV") == "eval_1"
     assert normalize_clip_id("eval_1.v2") == "eval_1.v2"
+
+
+# --- wide clip scores: malformed rows are diagnosed where they are -----------------------------------------
+
+HEAD = "filename,Alarm,Dog,Speech\n"
+
+
+@pytest.mark.parametrize("bad_line", [2, 3, 4])
+def test_wide_row_with_an_extra_field_is_a_bad_row(tmp_path, bad_line):
+    rows = [f"{c},0.1,0.2,0.3" for c in IDS]
+    rows[bad_line - 2] += ",0.4"
+    got, rep = read_clip_scores(write(tmp_path, "s.csv", HEAD + "\n".join(rows) + "\n"), expected())
+    assert got is None
+    assert kinds(rep) == ["bad_row"], rep.summary()
+    p = rep.problems[0]
+    assert p.row == bad_line and "5 fields" in p.message and "4" in p.message
+
+
+def test_wide_every_row_with_a_trailing_separator_is_not_called_another_dataset(tmp_path):
+    text = HEAD + "".join(f"{c},0.1,0.2,0.3,\n" for c in IDS)
+    _, rep = read_clip_scores(write(tmp_path, "s.csv", text), expected())
+    assert kinds(rep) == ["bad_row"] * 3 and [p.row for p in rep.problems] == [2, 3, 4]
+    assert "wrong_dataset" not in rep.summary()
+
+
+def test_wide_duplicate_class_column_is_reported(tmp_path):
+    text = "filename,Alarm,Dog,Dog,Speech\n" + "".join(f"{c},0.1,0.2,0.3,0.4\n" for c in IDS)
+    got, rep = read_clip_scores(write(tmp_path, "s.csv", text), expected())
+    assert got is None
+    assert kinds(rep) == ["bad_header"], rep.summary()
+    p = rep.problems[0]
+    assert p.row == 1 and p.field == "Dog" and "appears twice" in p.message
+    assert "Dog.1" not in rep.summary()
+
+
+@pytest.mark.parametrize("head", [HEAD, "filename ,Alarm ,Dog ,Speech\n", "Alarm,filename,Dog,Speech\n"])
+def test_wide_zero_padded_clip_ids_stay_strings(tmp_path, head):
+    ids = ["001", "002", "010"]
+    if head.startswith("Alarm"):
+        text = head + "0.1,001,0.2,0.3\n0.7,010,0.8,0.9\n0.4,002,0.5,0.6\n"
+    else:
+        text = head + "001,0.1,0.2,0.3\n010,0.7,0.8,0.9\n002,0.4,0.5,0.6\n"
+    got, rep = read_clip_scores(write(tmp_path, "s.csv", text), expected(clip_ids=ids, other_splits=None))
+    assert rep.ok, rep.summary()
+    np.testing.assert_allclose(got.scores, [[0.1, 0.2, 0.3], [0.4, 0.5, 0.6], [0.7, 0.8, 0.9]])
+    # "1" is not clip "001"
+    _, rep = read_clip_scores(write(tmp_path, "t.csv", HEAD + "1,0.1,0.2,0.3\n002,0.4,0.5,0.6\n010,0.7,0.8,0.9\n"),
+                              expected(clip_ids=ids, other_splits=None))
+    assert sorted(kinds(rep)) == ["missing_clip", "unknown_clip"]
+
+
+def test_wide_short_row_is_a_missing_value_naming_the_columns(tmp_path):
+    text = HEAD + "eval_000000,0.1,0.2,0.3\neval_000001,0.1\neval_000002,0.1,,0.3\n"
+    _, rep = read_clip_scores(write(tmp_path, "s.csv", text), expected())
+    assert kinds(rep) == ["missing_value", "missing_value"], rep.summary()
+    short, empty = rep.problems
+    assert short.row == 3 and short.field == "Dog" and "'Dog', 'Speech'" in short.message
+    assert "2 fields" in short.message and "nan" not in short.message.lower()
+    assert empty.row == 4 and empty.field == "Dog" and "empty" in empty.message
+
+
+def test_wide_values_parsed_as_text_then_numbers(tmp_path):
+    text = ("filename\tAlarm\tDog\tSpeech\n"
+            "eval_000000\t 1e-1 \t0\t1\n\n"
+            "eval_000001\t.5\t+0.25\t1.0\n"
+            "eval_000002\t0.3\tN/A\tabc\n\n")
+    _, rep = read_clip_scores(write(tmp_path, "s.tsv", text), expected())
+    assert sorted((p.kind, p.row, p.field) for p in rep.problems) == [("not_a_number", 5, "Speech"),
+                                                                     ("not_finite", 5, "Dog")]
+    got, rep = read_clip_scores(write(tmp_path, "ok.tsv", text.replace("N/A\tabc", "0.2\t0.4")), expected())
+    assert rep.ok, rep.summary()
+    np.testing.assert_allclose(got.scores, [[0.1, 0, 1], [0.5, 0.25, 1], [0.3, 0.2, 0.4]])

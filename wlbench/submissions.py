@@ -24,14 +24,17 @@ Reading never stops at the first problem: it returns a :class:`ValidationReport`
 ``bad_header``, ``missing_clip``, ``unknown_clip``, ``duplicate_row``, ``unknown_label`` (with the
 nearest valid label), ``missing_label``, ``missing_score``, ``not_a_number``, ``not_finite``,
 ``out_of_range`` (scores outside [0, 1] when probabilities are expected; one problem per column),
-``missing_value``, ``onset_not_before_offset``, ``time_outside_clip``, ``wrong_split``, ``wrong_dataset``,
+``missing_value`` (also a wide row with fewer fields than the header), ``bad_row`` (a row with more
+fields than the header), ``onset_not_before_offset``, ``time_outside_clip``, ``wrong_split``, ``wrong_dataset``,
 ``wrong_shape``.
 """
 
 from __future__ import annotations
 
+import csv
 import difflib
 import io
+import operator
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -307,11 +310,31 @@ def _parse_numbers(values: pd.Series | np.ndarray) -> tuple[np.ndarray, np.ndarr
 
 # --- clip scores ----------------------------------------------------------------------------------
 
+def _header_fields(head: str, sep: str) -> list[str]:
+    """The names of the raw header line (quotes handled as in the rows), stripped."""
+    return [c.strip() for c in next(csv.reader([head], delimiter=sep), [])]
+
+
+def _duplicate_header_problems(cols: Sequence[str], header_row: int, report: ValidationReport) -> bool:
+    """Report every name that appears more than once in the raw header line; True if any did."""
+    positions: dict[str, list[int]] = {}
+    for i, c in enumerate(cols):
+        positions.setdefault(c, []).append(i + 1)
+    found = False
+    for c, where in positions.items():
+        if len(where) > 1 and c:
+            times = "twice" if len(where) == 2 else f"{len(where)} times"
+            report.add("bad_header", f"column {c!r} appears {times} in the header (columns "
+                       f"{', '.join(map(str, where))}); keep one", row=header_row, field=c)
+            found = True
+    return found
+
+
 def read_clip_scores(path: str | Path, expected: Expected, probabilities: bool = True
                      ) -> tuple[ClipScores | None, ValidationReport]:
     """Parse and validate a clip-score CSV; returns (scores or None, report)."""
     report = ValidationReport(str(path), "tagging")
-    got = _read_text(Path(path), report, head_only=True)
+    got = _read_text(Path(path), report)
     if got is None:
         return None, report
     lines, meta = got
@@ -323,18 +346,16 @@ def read_clip_scores(path: str | Path, expected: Expected, probabilities: bool =
         return None, report
     head = lines[n_meta]
     sep = "\t" if ("\t" in head and "," not in head) else ","
-    head_cols = [c.strip() for c in head.split(sep)]
-    is_long = set(head_cols) == {"filename", "event_label", "score"}
     try:
-        if is_long:
-            lines = _read_text(Path(path), report)[0]
-            frame = _read_frame(lines, n_meta, sep, header=True)
-        else:  # wide: parse numbers in C; columns with text fall back to object dtype
-            frame = pd.read_csv(path, skiprows=n_meta, sep=sep, header=0, encoding="utf-8-sig",
-                                dtype={head_cols[0]: str} if head_cols else None,
-                                skip_blank_lines=False, engine="c")
-            if "filename" in frame.columns:
-                frame["filename"] = frame["filename"].fillna("")
+        head_cols = _header_fields(head, sep)
+    except csv.Error as exc:
+        report.add("unreadable", f"cannot parse the header line as CSV: {exc}", row=n_meta + 1)
+        return None, report
+    is_long = set(head_cols) == {"filename", "event_label", "score"}
+    if not is_long:
+        return _read_wide(lines, n_meta, sep, head_cols, expected, report, probabilities)
+    try:
+        frame = _read_frame(lines, n_meta, sep, header=True)
     except (pd.errors.ParserError, ValueError) as exc:
         report.add("unreadable", f"cannot parse as CSV: {exc}")
         return None, report
@@ -342,21 +363,14 @@ def read_clip_scores(path: str | Path, expected: Expected, probabilities: bool =
     frame.columns = cols
     header_row = n_meta + 1
     first = header_row + 1  # line number of frame row 0
-    if "filename" not in cols:
-        report.add("bad_header", f"no 'filename' column in header {cols[:5]}...; the first column must be "
-                   "'filename'", row=header_row, field=cols[0] if cols else None)
+    if _duplicate_header_problems(head_cols, header_row, report):
         return None, report
-    for i, c in enumerate(cols):
-        if cols.index(c) != i:
-            report.add("bad_header", f"column {c!r} appears twice in the header; keep one", row=header_row, field=c)
-    report.format = "long" if is_long else "wide"
+    report.format = "long"
     n_clips, n_classes = len(expected.clip_ids), len(expected.classes)
     scores = np.full((n_clips, n_classes), np.nan)
     have = np.zeros((n_clips, n_classes), dtype=bool)
     names = frame["filename"].astype(str).str.strip().to_numpy()
     blank = names == ""
-    if not is_long and len(cols) > 1:
-        blank &= frame.drop(columns=["filename"]).isna().all(axis=1).to_numpy()
     seen: dict[str, int] = {}
     unknown: list[tuple[str, int]] = []
     clip_idx = np.full(len(frame), -1)
@@ -371,78 +385,199 @@ def read_clip_scores(path: str | Path, expected: Expected, probabilities: bool =
             unknown.append((name, first + r))
             continue
         clip_idx[r] = idx
-        if not is_long:
-            cid = expected.clip_ids[idx]
-            if cid in seen:
-                report.add("duplicate_row", f"clip {cid!r} already has a row at line {seen[cid]}; keep one row "
-                           "per clip", row=first + r, field="filename")
-                clip_idx[r] = -1
-                continue
-            seen[cid] = first + r
-    if is_long:
-        labels = frame["event_label"].astype(str).str.strip().to_numpy()
-        vals, empty, bad = _parse_numbers(frame["score"])
-        lab_idx = np.array([expected.class_index(x) if x else None for x in labels], dtype=object)
-        first_row: dict[tuple[int, int], int] = {}
-        for r in range(len(frame)):
-            if blank[r] or clip_idx[r] < 0:
-                continue
-            seen.setdefault(expected.clip_ids[clip_idx[r]], first + r)
-            li = lab_idx[r]
-            if li is None:
-                _label_problem(expected, report, labels[r], first + r, "event_label")
-                continue
-            key = (int(clip_idx[r]), int(li))
-            if key in first_row:
-                report.add("duplicate_row", f"clip {expected.clip_ids[key[0]]!r}, label {labels[r]!r} already "
-                           f"scored at line {first_row[key]}; keep one row", row=first + r, field="event_label")
-                continue
-            first_row[key] = first + r
-            _check_value(report, vals[r], empty[r], bad[r], frame["score"].iat[r], first + r, "score", probabilities)
-            scores[key] = vals[r]
-            have[key] = True
-        if first_row:
-            miss_clip, miss_cls = np.nonzero(~have)
-            for ci, cj in zip(miss_clip, miss_cls):
-                if expected.clip_ids[ci] in seen:
-                    report.add("missing_score", f"clip {expected.clip_ids[ci]!r} has no score for "
-                               f"{expected.classes[cj]!r}; add a row", field="score")
-    else:
-        class_cols = [c for c in cols if c != "filename"]
-        col_of_class: dict[int, str] = {}
-        for c in class_cols:
-            j = expected.class_index(c)
-            if j is None:
-                _label_problem(expected, report, c, header_row, c)
-            elif j not in col_of_class:
-                col_of_class[j] = c
-        for j, name in enumerate(expected.classes):
-            if j not in col_of_class:
-                report.add("missing_label", f"no column for class {name!r}; add one", row=header_row, field=name)
-        rows = np.flatnonzero(clip_idx >= 0)
-        for j, c in col_of_class.items():
-            column = frame[c].to_numpy()[rows]
-            if column.dtype.kind in "iuf":
-                vals = column.astype(np.float64)
-                empty = bad = np.zeros(vals.size, dtype=bool)
-            else:
-                vals, empty, bad = _parse_numbers(column)
-            for k in np.flatnonzero(empty | bad | ~np.isfinite(vals)):
-                _check_value(report, vals[k], empty[k], bad[k], frame[c].iat[rows[k]], first + rows[k], c, False)
-            if probabilities:
-                out = np.isfinite(vals) & ((vals < 0) | (vals > 1))
-                if out.any():
-                    k = np.flatnonzero(out)[0]
-                    report.add("out_of_range", f"{int(out.sum())} score(s) outside [0, 1] (first {vals[k]!r} at "
-                               f"line {first + rows[k]}); submit probabilities, or pass --raw-scores if the "
-                               "scores are not probabilities", row=int(first + rows[k]), field=c)
-            scores[clip_idx[rows], j] = vals
+    labels = frame["event_label"].astype(str).str.strip().to_numpy()
+    vals, empty, bad = _parse_numbers(frame["score"])
+    lab_idx = np.array([expected.class_index(x) if x else None for x in labels], dtype=object)
+    first_row: dict[tuple[int, int], int] = {}
+    for r in range(len(frame)):
+        if blank[r] or clip_idx[r] < 0:
+            continue
+        seen.setdefault(expected.clip_ids[clip_idx[r]], first + r)
+        li = lab_idx[r]
+        if li is None:
+            _label_problem(expected, report, labels[r], first + r, "event_label")
+            continue
+        key = (int(clip_idx[r]), int(li))
+        if key in first_row:
+            report.add("duplicate_row", f"clip {expected.clip_ids[key[0]]!r}, label {labels[r]!r} already "
+                       f"scored at line {first_row[key]}; keep one row", row=first + r, field="event_label")
+            continue
+        first_row[key] = first + r
+        _check_value(report, vals[r], empty[r], bad[r], frame["score"].iat[r], first + r, "score", probabilities)
+        scores[key] = vals[r]
+        have[key] = True
+    if first_row:
+        miss_clip, miss_cls = np.nonzero(~have)
+        for ci, cj in zip(miss_clip, miss_cls):
+            if expected.clip_ids[ci] in seen:
+                report.add("missing_score", f"clip {expected.clip_ids[ci]!r} has no score for "
+                           f"{expected.classes[cj]!r}; add a row", field="score")
     _check_clip_sets(seen, unknown, expected, report)
-    if probabilities and is_long:
+    if probabilities:
         _collapse_range_problems(report)
     if not report.ok:
         return None, report
     return ClipScores(scores, report), report
+
+
+NAN_WORDS = frozenset({"nan", "-nan", "+nan", "na", "n/a"})
+
+
+def _to_float(text: str) -> float | None:
+    """A score read from text (NaN words give NaN, to be reported as not finite); None: not a number."""
+    s = text.strip()
+    if s.lower() in NAN_WORDS:
+        return float("nan")
+    if not s:
+        return None
+    try:
+        return float(s)
+    except ValueError:
+        return None
+
+
+def _read_wide(lines: list[str], n_meta: int, sep: str, head_cols: list[str], expected: Expected,
+               report: ValidationReport, probabilities: bool) -> tuple[ClipScores | None, ValidationReport]:
+    """The wide format ``filename,<class 1>,...``: every field is read as text (clip ids stay strings, so
+    ``001`` is not clip ``1``) and numbers are parsed here, so that each row is judged on its own: a row
+    with more fields than the header is a ``bad_row``, one with fewer a ``missing_value`` naming the
+    columns it lacks, and neither shifts the other rows."""
+    header_row = n_meta + 1
+    report.format = "wide"
+    cols = head_cols
+    if "filename" not in cols:
+        report.add("bad_header", f"no 'filename' column in header {cols[:5]}...; the first column must be "
+                   "'filename'", row=header_row, field=cols[0] if cols else None)
+        return None, report
+    _duplicate_header_problems(cols, header_row, report)
+    n_head = len(cols)
+    fn = cols.index("filename")
+    col_of_class: dict[int, int] = {}  # class index -> position of its (first) column
+    for p, c in enumerate(cols):
+        if p == fn or c == "filename":
+            continue
+        if c == "":
+            report.add("bad_header", f"column {p + 1} of the header has no name; name the class or remove the "
+                       f"extra '{_sep_name(sep)}'", row=header_row, field=None)
+            continue
+        j = expected.class_index(c)
+        if j is None:
+            _label_problem(expected, report, c, header_row, c)
+        elif j not in col_of_class:
+            col_of_class[j] = p
+    for j, name in enumerate(expected.classes):
+        if j not in col_of_class:
+            report.add("missing_label", f"no column for class {name!r}; add one", row=header_row, field=name)
+
+    reader = csv.reader(io.StringIO("\n".join(lines[header_row:])), delimiter=sep)
+    seen: dict[str, int] = {}
+    unknown: list[tuple[str, int]] = []
+    good: list[tuple[int, list[str], int]] = []  # (clip index, fields, line)
+    try:
+        for fields in reader:
+            line = header_row + reader.line_num
+            if not fields or all(not f.strip() for f in fields):
+                continue  # blank line
+            name = fields[fn].strip() if fn < len(fields) else ""
+            if len(fields) > n_head:
+                report.add("bad_row", f"{len(fields)} fields but the header has {n_head}; remove the extra "
+                           f"field(s) (a stray '{_sep_name(sep)}'?), or quote a clip id that contains one",
+                           row=line)
+                idx = expected.clip_index(name) if name else None
+                if idx is not None:  # the clip has a row: do not report it missing as well
+                    seen.setdefault(expected.clip_ids[idx], line)
+                continue
+            if name == "":
+                report.add("missing_value", "empty filename", row=line, field="filename")
+                continue
+            idx = expected.clip_index(name)
+            if idx is None:
+                unknown.append((name, line))
+                continue
+            cid = expected.clip_ids[idx]
+            if cid in seen:
+                report.add("duplicate_row", f"clip {cid!r} already has a row at line {seen[cid]}; keep one row "
+                           "per clip", row=line, field="filename")
+                continue
+            seen[cid] = line
+            if len(fields) < n_head:
+                lacking = cols[len(fields):]
+                shown = ", ".join(map(repr, lacking[:5])) + (f" and {len(lacking) - 5} more" if len(lacking) > 5
+                                                              else "")
+                report.add("missing_value", f"{len(fields)} fields but the header has {n_head}: no value for "
+                           f"{shown}; write a score in every column", row=line, field=lacking[0])
+            good.append((idx, fields, line))
+    except csv.Error as exc:
+        report.add("unreadable", f"cannot parse as CSV: {exc}", row=header_row + reader.line_num)
+        return None, report
+
+    classes = list(col_of_class)
+    positions = [col_of_class[j] for j in classes]
+    vals, number = _wide_values(good, positions, cols, report)
+    for r, k in zip(*np.nonzero(number & ~np.isfinite(vals))):
+        p = positions[k]
+        report.add("not_finite", f"score {good[r][1][p].strip()!r} is NaN or infinite; write a finite number",
+                   row=good[r][2], field=cols[p])
+    if probabilities:
+        for k, p in enumerate(positions):
+            column = vals[:, k]
+            out = np.isfinite(column) & ((column < 0) | (column > 1))
+            if out.any():
+                r = int(np.flatnonzero(out)[0])
+                report.add("out_of_range", f"{int(out.sum())} score(s) outside [0, 1] (first {column[r]!r} at "
+                           f"line {good[r][2]}); submit probabilities, or pass --raw-scores if the scores are not "
+                           "probabilities", row=good[r][2], field=cols[p])
+    _check_clip_sets(seen, unknown, expected, report)
+    if not report.ok:
+        return None, report
+    scores = np.full((len(expected.clip_ids), len(expected.classes)), np.nan)
+    rows = np.array([g[0] for g in good], dtype=np.int64)
+    for k, j in enumerate(classes):
+        scores[rows, j] = vals[:, k]
+    return ClipScores(scores, report), report
+
+
+def _wide_values(good: list[tuple[int, list[str], int]], positions: list[int], cols: list[str],
+                 report: ValidationReport) -> tuple[np.ndarray, np.ndarray]:
+    """(values (rows, columns), mask of the cells that hold a number, NaN/inf included); empty cells and
+    text are reported here, cells missing from a short row were reported with their row."""
+    shape = (len(good), len(positions))
+    if not positions or not good:
+        return np.full(shape, np.nan), np.ones(shape, dtype=bool)
+    width = max(positions) + 1
+    if all(len(g[1]) >= width for g in good):
+        pick = operator.itemgetter(*positions)
+        try:  # fast path: every cell a plain number (NaN/inf are numbers here, reported later)
+            table = [pick(g[1]) for g in good]
+            vals = np.array(table, dtype=np.float64).reshape(shape)
+            return vals, np.ones(shape, dtype=bool)
+        except ValueError:
+            pass
+    vals = np.full(shape, np.nan)
+    number = np.ones(shape, dtype=bool)
+    for r, (_, fields, line) in enumerate(good):
+        try:
+            vals[r] = [float(fields[p]) for p in positions]  # a row of plain numbers
+            continue
+        except (ValueError, IndexError):
+            pass
+        for k, p in enumerate(positions):
+            if p >= len(fields):  # a short row: reported once above
+                number[r, k] = False
+                continue
+            v = _to_float(fields[p])
+            if v is None:
+                number[r, k] = False
+                if fields[p].strip() == "":
+                    report.add("missing_value", "empty score; write a number", row=line, field=cols[p])
+                else:
+                    report.add("not_a_number", f"{fields[p]!r} is not a number", row=line, field=cols[p])
+            vals[r, k] = np.nan if v is None else v
+    return vals, number
+
+
+def _sep_name(sep: str) -> str:
+    return "\\t" if sep == "\t" else sep
 
 
 def _check_value(report: ValidationReport, value: float, empty: bool, bad: bool, raw: Any, row: int, fld: str,

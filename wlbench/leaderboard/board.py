@@ -17,7 +17,7 @@ from typing import Any
 from wlbench.atomic import atomic_dir, ensure_writable_dir, write_text_atomic
 from wlbench.errors import WlbenchError
 from wlbench.hashing import hash_file
-from wlbench.leaderboard.entries import HASH_FIELD, build_entry, self_hash, structure_problems
+from wlbench.leaderboard.entries import HASH_FIELD, build_entry, check_link, self_hash, structure_problems
 
 DEFAULT_BOARD = Path("leaderboard")
 TEXT_SUFFIXES = (".csv", ".tsv", ".txt")
@@ -128,7 +128,7 @@ def submit_run(board_dir: Path, dataset_path: Path, name: str, predictions: Sequ
     """Score ``predictions`` (one file per seed of the method ``name``) against ``dataset_path`` and add
     one entry to the board. Returns the entry's path.
 
-    Refuses (``WlbenchError``): an empty name, missing files, a file declaring another content id,
+    Refuses (``WlbenchError``): an empty name, a ``link`` other than an http(s) URL, missing files, a file declaring another content id,
     dataset name or split, an invalid submission (every problem listed), files of different tasks, a
     duplicate (same predictions file already on the board for this dataset version/split/task, or the
     same method name + version there).
@@ -141,6 +141,7 @@ def submit_run(board_dir: Path, dataset_path: Path, name: str, predictions: Sequ
     preds = [Path(p) for p in predictions]
     if not name or not name.strip():
         raise WlbenchError("a leaderboard entry needs a method name", hint="pass --name")
+    link = check_link(link)
     if not preds:
         raise WlbenchError("no predictions files given", hint="pass one file per seed of the method")
     for p in preds:

@@ -10,6 +10,7 @@ import math
 import re
 from dataclasses import fields
 from typing import Any
+from urllib.parse import quote, urlsplit
 
 import numpy as np
 
@@ -44,6 +45,39 @@ def entry_key(name: str, version: str, content_id: str, split: str, task: str, s
 def make_id(name: str, version: str, key: str) -> str:
     parts = [slug(name)] + ([slug(version, 16)] if version else []) + [key[:10]]
     return "-".join(parts)
+
+
+LINK_SCHEMES = ("http", "https")
+# characters left as they are in a link; everything else (spaces, parentheses, quotes, <, >, ...) is
+# percent-encoded, so that the link survives Markdown ``[label](link)`` and an HTML attribute
+_LINK_SAFE = "/:?#[]@!$&*+,;=%~"
+
+
+def http_link(link: Any) -> str | None:
+    """The percent-encoded form of an ``http://`` or ``https://`` link with a host, or None for anything
+    else (other schemes such as ``javascript:``, no scheme, control characters, not a string)."""
+    if not isinstance(link, str):
+        return None
+    text = link.strip()
+    if not text or any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
+        return None
+    try:
+        parts = urlsplit(text)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in LINK_SCHEMES or not parts.netloc:
+        return None
+    return quote(text, safe=_LINK_SAFE)
+
+
+def check_link(link: str) -> str:
+    """``link`` stripped, or :class:`WlbenchError` unless it is empty or an http(s) URL."""
+    text = (link or "").strip()
+    if text and http_link(text) is None:
+        raise WlbenchError(f"--link {link!r} is not an http:// or https:// URL",
+                           hint="give the paper or code URL, e.g. https://example.org/paper; other schemes "
+                                "(javascript:, data:, file:, ftp:) are refused")
+    return text
 
 
 def self_hash(entry: dict[str, Any]) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 from wlbench.atomic import ensure_writable_dir, write_text_atomic
 from wlbench.leaderboard import plots
 from wlbench.leaderboard.board import DEFAULT_BOARD, load_entries
-from wlbench.leaderboard.entries import PER_CLASS_METRIC, lower_is_better
+from wlbench.leaderboard.entries import PER_CLASS_METRIC, http_link, lower_is_better
 from wlbench.leaderboard.tables import Table, build_tables, cell, fmt, rank_label
 
 MAX_MD_METRICS = 4
@@ -65,7 +65,8 @@ def render_markdown(tables: list[Table], n_entries: int) -> str:
         lines.append("|---:|---|---:|" + "---|" * len(metrics) + "---|")
         for r in t.rows:
             e = r.entry
-            name = f"[{_label(e)}]({e['method']['link']})" if e["method"].get("link") else _label(e)
+            href = http_link(e["method"].get("link"))
+            name = f"[{_label(e)}]({href})" if href else _label(e)
             cells = [cell(e["summary"]["headline"].get(m)) for m in metrics]
             lines.append(f"| {rank_label(r)} | {name} | {r.n_runs} | " + " | ".join(cells)
                          + f" | {e['harness_version']} |")
@@ -162,10 +163,18 @@ def _metric_td(h: dict[str, Any] | None, tied: bool = False) -> str:
     return f'<td data-sort="{v!r}"{cls}>{"".join(parts)}</td>'
 
 
+def _link_html(link: Any) -> str:
+    """An anchor for an http(s) link; anything else (e.g. ``javascript:``) as plain escaped text."""
+    if not link:
+        return "-"
+    href = http_link(link)
+    return f'<a href="{ESC(href)}">{ESC(str(link))}</a>' if href else ESC(str(link))
+
+
 def _detail(e: dict[str, Any], png: str | None, metric: str) -> str:
     m, ds = e["method"], e["dataset"]
     kv = [("description", ESC(m.get("description") or "-")),
-          ("link", f'<a href="{ESC(m["link"])}">{ESC(m["link"])}</a>' if m.get("link") else "-"),
+          ("link", _link_html(m.get("link"))),
           ("seeds", ESC(", ".join("?" if s is None else str(s) for s in m.get("seeds", [])))),
           ("config", f"<code>{ESC(json.dumps(m.get('config') or {}, sort_keys=True))}</code>"),
           ("dataset", f"{ESC(ds['name'])}, content id <code>{ESC(ds['content_id'])}</code>, spec id "
@@ -202,8 +211,9 @@ def _table_html(t: Table, ti: int) -> str:
         e = r.entry
         did = f"d{ti}-{ri}"
         name = ESC(_label(e))
-        if e["method"].get("link"):
-            name = f'<a href="{ESC(e["method"]["link"])}">{name}</a>'
+        href = http_link(e["method"].get("link"))
+        if href:
+            name = f'<a href="{ESC(href)}">{name}</a>'
         badge = '<span class="badge" title="tied within intervals">=</span>' if r.tied else ""
         tds = [f'<td class="rankcol" data-sort="{r.rank}">{r.rank}{badge}</td>',
                f"<td>{name}</td>", f'<td data-sort="{r.n_runs}">{r.n_runs}</td>']

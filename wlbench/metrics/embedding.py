@@ -45,6 +45,12 @@ def centroid_scores(embeddings: np.ndarray, labels: np.ndarray, n_classes: int |
             raise WlbenchError("embeddings: zero vector cannot be compared by cosine distance")
         e = e / norm
     w_ = np.ones(e.shape[0]) if w is None else w
+    if metric == "euclidean" and e.shape[0]:
+        # Euclidean distances do not change under a translation, but the expanded form below
+        # (|e|^2 - 2 e.c + |c|^2) cancels catastrophically far from the origin: centre on the (weighted)
+        # mean first, so that the result does not depend on where the embeddings lie.
+        total = w_.sum()
+        e = e - ((w_ @ e) / total if total > 0 else e.mean(axis=0))
     counts = np.bincount(y, weights=w_, minlength=c)
     sums = np.zeros((c, e.shape[1]))
     np.add.at(sums, y, e * w_[:, None])
