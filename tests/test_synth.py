@@ -205,14 +205,14 @@ def test_waa_renders_from_the_default_bank_without_a_soundbank_option(default_ba
 
 
 def test_damaged_file_is_reported_without_a_traceback(tiny_dataset, tmp_path):
-    damaged = tmp_path / "damaged.h5"
-    data = bytearray(tiny_dataset.read_bytes())
-    middle = len(data) // 2
-    data[middle:middle + 4096] = bytes(4096)
-    damaged.write_bytes(bytes(data))
-    for command in ("verify", "info"):
-        result = CliRunner().invoke(main, [command, str(damaged)])
-        assert result.exit_code == 2, (command, result.output)
+    data = tiny_dataset.read_bytes()
+    zeroed = tmp_path / "zeroed.h5"  # 4 KB of zeros in the middle: data or metadata, verify must say so
+    zeroed.write_bytes(data[:len(data) // 2] + bytes(4096) + data[len(data) // 2 + 4096:])
+    truncated = tmp_path / "truncated.h5"
+    truncated.write_bytes(data[:len(data) * 3 // 5])
+    for command, path in (("verify", zeroed), ("verify", truncated), ("info", truncated)):
+        result = CliRunner().invoke(main, [command, str(path)])
+        assert result.exit_code == 2, (command, path, result.output)
         assert "Traceback" not in result.output
         assert result.exception is None or isinstance(result.exception, SystemExit)
 
