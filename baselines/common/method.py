@@ -7,6 +7,8 @@ and ``predict(run_dir, dataset, split, segment) -> (clip_ids, scores)``.
 
 from __future__ import annotations
 
+import abc
+
 import time
 from pathlib import Path
 from typing import Any
@@ -39,7 +41,7 @@ SHARED_DEFAULTS: dict[str, Any] = {
 }
 
 
-class TorchMethod:
+class TorchMethod(abc.ABC):
     name = "base"
     description = ""
     defaults: dict[str, Any] = {}
@@ -48,16 +50,18 @@ class TorchMethod:
         return {**SHARED_DEFAULTS, **self.defaults}
 
     # --- to implement -------------------------------------------------------------------------
+    @abc.abstractmethod
     def build(self, config: dict, n_freq: int, n_classes: int) -> dict[str, torch.nn.Module]:
-        raise NotImplementedError
+        """The method's modules (name -> module) for inputs of ``n_freq`` bands and ``n_classes`` classes."""
 
+    @abc.abstractmethod
     def fit_modules(self, modules, train: data.SplitData, valid: data.SplitData, config: dict,
                     rng: np.random.Generator, device: torch.device, log_path: Path, progress: bool) -> dict:
-        raise NotImplementedError
+        """Train the modules in place (keeping the best weights); returns a summary of the training."""
 
+    @abc.abstractmethod
     def scores(self, modules, x: torch.Tensor) -> torch.Tensor:
         """Class probabilities (B, C) of standardised inputs (B, L, F)."""
-        raise NotImplementedError
 
     # --- shared -------------------------------------------------------------------------------
     def train(self, dataset: str | Path, config: dict, run_dir: str | Path, progress: bool = False) -> dict:

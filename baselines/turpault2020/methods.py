@@ -3,6 +3,8 @@ prototypical network (E by episodes, then G on frozen embeddings). See docs/base
 
 from __future__ import annotations
 
+import abc
+
 from typing import Any
 
 import numpy as np
@@ -137,11 +139,13 @@ class Classifier(_Turpault):
 class _EmbeddingMethod(_Turpault):
     """E learnt by a metric loss (early stopping on the validation centroid metric), then G on frozen E."""
 
+    @abc.abstractmethod
     def embedding_loss(self, e, x, labels, config, rng, device) -> tuple[torch.Tensor, int]:
-        raise NotImplementedError
+        """The metric loss of one step and the number of training examples it used."""
 
+    @abc.abstractmethod
     def steps_per_epoch(self, train, config) -> int:
-        raise NotImplementedError
+        """Optimiser steps in one epoch."""
 
     def fit_modules(self, modules, train, valid, config, rng, device, log_path, progress):
         e = modules["embedder"]
