@@ -240,3 +240,15 @@ def test_segment_predictions_are_scored_against_the_segment_view(tiny_dataset, t
     assert score_file(copy, plain, "eval", settings=settings)["headline"]["map"]["value"] < 1.0
     with pytest.raises(WlbenchError, match="declares segment '200ms'"):
         score_file(copy, declared, "eval", settings=settings, segment="1s")
+
+
+def test_unknown_segment_view_is_named(tiny_dataset):
+    from wlbench.errors import WlbenchError
+
+    with open_dataset(tiny_dataset) as ds:
+        split = ds.split("eval")
+        assert split.segment(1.0).name == split.segment("1s").name == "1s"
+        with pytest.raises(WlbenchError, match="has no segment view '5s'; it has 200ms, 1s, 10s"):
+            split.segment(5.0)
+        with pytest.raises(WlbenchError, match="has no resolution view '2s'; it has none"):
+            split.resolution("2s")

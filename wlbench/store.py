@@ -503,11 +503,15 @@ class Split:
         return sorted(group, key=lambda n: -float(group[n].attrs["chunk"]))
 
     def resolution(self, name_or_chunk: str | float) -> ResolutionView:
-        name = segment_name(float(name_or_chunk)) if not isinstance(name_or_chunk, str) else name_or_chunk
-        if name not in self.resolution_names:
-            raise WlbenchError(f"{self.dataset.path}: split {self.name!r} has no resolution view {name!r}; it has "
-                               f"{', '.join(self.resolution_names) or 'none'}")
-        return ResolutionView(self, name)
+        return ResolutionView(self, self._view_name(name_or_chunk, self.resolution_names, "resolution view"))
+
+    def _view_name(self, name_or_length: str | float, available: list[str], kind: str) -> str:
+        """The stored name of a view given by name (``"1s"``) or length in seconds (``1.0``)."""
+        name = name_or_length if isinstance(name_or_length, str) else segment_name(float(name_or_length))
+        if name not in available:
+            raise WlbenchError(f"{self.dataset.path}: split {self.name!r} has no {kind} {name!r}; "
+                               f"it has {', '.join(available) or 'none'}")
+        return name
 
     @property
     def role_names(self) -> tuple[str, ...]:
@@ -568,11 +572,7 @@ class Split:
         return sorted(segments, key=lambda n: float(segments[n].attrs["duration"]))
 
     def segment(self, name_or_duration: str | float) -> SegmentView:
-        name = segment_name(float(name_or_duration)) if not isinstance(name_or_duration, str) else name_or_duration
-        if name not in self.segment_names:
-            raise WlbenchError(f"{self.dataset.path}: split {self.name!r} has no segment view {name!r}; "
-                               f"it has {', '.join(self.segment_names) or 'none'}")
-        return SegmentView(self, name)
+        return SegmentView(self, self._view_name(name_or_duration, self.segment_names, "segment view"))
 
 
 class Dataset:
