@@ -93,9 +93,21 @@ def test_wrong_split_and_wrong_dataset(tmp_path):
     assert kinds(rep) == ["wrong_split"] and "--split train" in rep.problems[0].message
     p2 = write(tmp_path, "t.csv", "filename,Alarm,Dog,Speech\nclip_a,0,0,0\nclip_b,0,0,0\n")
     assert kinds(read_clip_scores(p2, expected())[1]) == ["wrong_dataset"]
-    p3 = write(tmp_path, "u.csv", "# content_id: zzz\n# split: train\nfilename,Alarm,Dog,Speech\n" +
+    p3 = write(tmp_path, "u.csv", "# split_truth_id: zzz\n# split: train\nfilename,Alarm,Dog,Speech\n" +
                "".join(f"{c},0,0,0\n" for c in IDS))
-    assert sorted(kinds(read_clip_scores(p3, expected())[1])) == ["wrong_dataset", "wrong_split"]
+    assert sorted(kinds(read_clip_scores(p3, expected(split_truth_id="abc"))[1])) == ["wrong_dataset", "wrong_split"]
+
+
+def test_a_declared_content_id_is_recorded_never_refused(tmp_path):
+    """Scores depend on the truth only: predictions computed from other features (another content id) of the
+    same truth are scored, and the report notes the declared content id."""
+    body = "filename,Alarm,Dog,Speech\n" + "".join(f"{c},0,0,0\n" for c in IDS)
+    other = write(tmp_path, "o.csv", "# content_id: zzz\n# split_truth_id: t1\n" + body)
+    _, rep = read_clip_scores(other, expected(split_truth_id="t1"))
+    assert rep.ok and rep.notes["declared_content_id_differs"] == "zzz"
+    same = write(tmp_path, "s.csv", "# content_id: abc\n" + body)
+    _, rep = read_clip_scores(same, expected(split_truth_id="t1"))
+    assert rep.ok and "declared_content_id_differs" not in rep.notes
 
 
 def test_bad_header_and_unreadable(tmp_path):

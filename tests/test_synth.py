@@ -221,9 +221,10 @@ def test_segment_predictions_are_scored_against_the_segment_view(tiny_dataset, t
     from wlbench.errors import WlbenchError
     from wlbench.scoring import Settings, score_file
 
+    from dataset_edits import edited_copy
+
     copy = tmp_path / "multi.h5"
-    copy.write_bytes(tiny_dataset.read_bytes())
-    with h5py.File(copy, "r+") as handle:  # make the 200 ms view differ from the clip labels
+    with edited_copy(tiny_dataset, copy) as handle:  # make the 200 ms view differ from the clip labels
         seg = handle["eval/segments/200ms/weak_labels"]
         seg[...] = np.roll(seg[...], 1, axis=1)
         segment_labels, classes = seg[...], [str(c) for c in handle.attrs["classes"]]

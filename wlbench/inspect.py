@@ -11,7 +11,8 @@ import numpy as np
 
 from wlbench.labels import polyphony
 from wlbench.errors import WlbenchError
-from wlbench.store import EVENT_COLUMNS, Dataset, Split, compute_content_id, open_dataset
+from wlbench.store import (EVENT_COLUMNS, Dataset, Split, compute_content_id, compute_split_truth_id,
+                           dataset_truth_id, open_dataset)
 
 
 def condition_summary(split: Split, classes: list[str]) -> dict[str, Any]:
@@ -77,9 +78,13 @@ def dataset_summary(path: str | Path) -> dict[str, Any]:
 
 
 def _summary(path: str | Path) -> dict[str, Any]:
-    with open_dataset(path) as ds:
+    with open_dataset(path, check_truth=False) as ds:
+        truths = {name: compute_split_truth_id(ds.handle, name) for name in ds.splits}
+        stored = {name: ds.handle[name].attrs.get("truth_id") for name in ds.splits}
         out: dict[str, Any] = {
             "path": str(path), "name": ds.name, "classes": ds.classes, "content_id": ds.content_id,
+            "truth_id": dataset_truth_id(truths), "split_truth_ids": truths,
+            "truth_ids_edited": sorted(n for n, v in stored.items() if v is not None and v != truths[n]),
             "spec_id": ds.spec_id, "seed": ds.attr("seed"), "scale": ds.attr("scale"),
             "soundbank_fingerprint": ds.attr("soundbank_fingerprint"),
             "versions": {k: ds.attr(f"{k}_version") for k in ("wlbench", "scaper", "numpy", "h5py")},
@@ -116,6 +121,8 @@ class Verification:
     stored_content_id: str
     computed_content_id: str | None
     problems: list[str]
+    truth_id: str | None = None  # recomputed dataset truth id
+    split_truth_ids: dict[str, str] = dataclasses.field(default_factory=dict)  # recomputed, per split
 
     @property
     def ok(self) -> bool:
@@ -204,13 +211,32 @@ def _condition_problems(group: h5py.Group, name: str, weak: np.ndarray) -> list[
     return problems
 
 
+def _truth_problems(ds: Dataset, computed: dict[str, str]) -> list[str]:
+    """Stored truth ids (per split and for the dataset) that differ from the recomputed ones. A file written
+    before truth ids were stored has none; its content id check covers its labels."""
+    problems = []
+    for name, truth in computed.items():
+        stored = ds.handle[name].attrs.get("truth_id")
+        if stored is not None and stored != truth:
+            problems.append(f"truth id mismatch in split {name!r}: stored {str(stored)[:16]}..., computed "
+                            f"{truth[:16]}... (its labels were modified after the file was written)")
+    stored_root = ds.attr("truth_id")
+    if stored_root is not None and stored_root != dataset_truth_id(computed):
+        problems.append(f"root truth id mismatch: stored {str(stored_root)[:16]}..., computed "
+                        f"{dataset_truth_id(computed)[:16]}...")
+    return problems
+
+
 def verify_dataset(path: str | Path) -> Verification:
-    """Check the schema and recompute the content id. Never raises for content problems (they are listed);
-    raises :class:`~wlbench.errors.WlbenchError` only when the file is not a readable wlbench dataset."""
-    with open_dataset(path) as ds:
+    """Check the schema and recompute the truth ids and the content id. Never raises for content problems
+    (they are listed); raises :class:`~wlbench.errors.WlbenchError` only when the file is not a readable
+    wlbench dataset."""
+    with open_dataset(path, check_truth=False) as ds:
         stored = ds.content_id
         try:
             problems = _schema_problems(ds)
+            truths = {name: compute_split_truth_id(ds.handle, name) for name in ds.splits} if not problems else {}
+            problems += _truth_problems(ds, truths)
             computed = compute_content_id(ds.handle)
         except (OSError, RuntimeError, KeyError, ValueError) as exc:  # h5py's errors for damaged bytes
             return Verification(Path(path), stored, None,
@@ -218,4 +244,5 @@ def verify_dataset(path: str | Path) -> Verification:
         if computed != stored:
             problems.append(f"content id mismatch: stored {stored[:16]}..., computed {computed[:16]}... "
                             f"(the file was modified after it was written)")
-        return Verification(Path(path), stored, computed, problems)
+        return Verification(Path(path), stored, computed, problems,
+                            dataset_truth_id(truths) if truths else None, truths)

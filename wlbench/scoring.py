@@ -6,7 +6,8 @@ The core functions (:func:`score_tagging`, :func:`score_detection`, :func:`score
 
 A report is a JSON-able dict::
 
-    harness_version, dataset {name, content_id, spec_id}, split, task, submission {path, sha256, format},
+    harness_version, dataset {name, truth_id, split_truth_id, content_id, spec_id}, split, task,
+    submission {path, sha256, format},
     settings {...every metric setting...}, headline {metric: {value, ci_low, ci_high, n_valid}},
     per_class {class: {...}}, excluded_classes {no_positives: [...], no_negatives: [...]}, notes {...}
 
@@ -353,6 +354,12 @@ def _paired(a, b, n: int, settings: Settings, names: dict[str, str]) -> dict[str
 
 # --- files ----------------------------------------------------------------------------------------
 
+def _dataset_ids(ds, sp) -> dict[str, str]:
+    """The ids a report names: the truth ids (checked when the split was opened), content and spec id."""
+    return {"name": ds.name, "truth_id": ds.truth_id, "split_truth_id": sp.truth_id, "content_id": ds.content_id,
+            "spec_id": ds.spec_id}
+
+
 def _expected(ds, split_name: str):
     sp = ds.split(split_name)
     others = {}
@@ -363,8 +370,8 @@ def _expected(ds, split_name: str):
             except Exception:  # noqa: BLE001 - an odd group is no reason to refuse scoring
                 continue
     exp = Expected(classes=ds.classes, clip_ids=[str(x) for x in sp.clip_ids], split=split_name,
-                   dataset_name=ds.name, content_id=ds.content_id, clip_duration=sp.clip_duration,
-                   other_splits=others)
+                   dataset_name=ds.name, content_id=ds.content_id, split_truth_id=sp.truth_id,
+                   clip_duration=sp.clip_duration, other_splits=others)
     return sp, exp
 
 
@@ -430,8 +437,7 @@ def score_file(dataset_path: str | Path, submission_path: str | Path, split: str
                                      settings, progress)
         else:
             report = score_embedding(exp.classes, targets, parsed.embeddings, settings, progress)
-        report["dataset"] = {"name": ds.name, "content_id": ds.content_id, "spec_id": ds.spec_id,
-                             "path": str(dataset_path)}
+        report["dataset"] = _dataset_ids(ds, sp) | {"path": str(dataset_path)}
     report["split"] = split
     report["labels"] = labels
     report["segment"] = segment
@@ -466,7 +472,7 @@ def compare_files(dataset_path: str | Path, path_a: str | Path, path_b: str | Pa
                                     settings)
         else:
             out = compare_embedding(exp.classes, sp.weak_labels(), a.embeddings, b.embeddings, settings)
-        out["dataset"] = {"name": ds.name, "content_id": ds.content_id, "spec_id": ds.spec_id}
+        out["dataset"] = _dataset_ids(ds, sp)
     out.update({"split": split, "task": task, "a": str(path_a), "b": str(path_b)})
     return out
 
@@ -494,8 +500,8 @@ def render_report(report: dict[str, Any], max_classes: int | None = None) -> str
     lines = []
     ds = report.get("dataset", {})
     if ds:
-        lines.append(f"dataset {ds.get('name')} (content {str(ds.get('content_id'))[:12]}) split "
-                     f"{report.get('split')} task {report['task']}  n_clips={report['n_clips']}")
+        lines.append(f"dataset {ds.get('name')} split {report.get('split')} (truth id "
+                     f"{str(ds.get('split_truth_id'))[:12]}) task {report['task']}  n_clips={report['n_clips']}")
     ci = int(round(100 * s["ci"]))
     lines.append(f"{'metric':<28}{'value':>9}  {ci}% CI ({s['n_resamples']} resamples, seed {s['seed']})")
     for name, h in report["headline"].items():

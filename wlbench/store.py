@@ -16,9 +16,20 @@ Layout (docs/format.md has the full table; plain h5py reads everything)::
     /<split>/roles         (N,) uint8, attrs: names ("strong", "weak", "unlabeled")
     /<split>/domain        (N,) int16, attrs: names
 
-The *content id* is a SHA-256 over every dataset (path, dtype, shape, bytes, in sorted path order) and the
-content attributes (classes, feature parameters, segment durations, sample rate, clip duration).
-Provenance (creation time, versions, recipe text, soundbank path) is stored beside it, outside the hash.
+Three ids (docs/format.md says which changes when what changes):
+
+* *spec id*: what was asked (canonical recipe, soundbank fingerprint, format version).
+* *truth id*: what scoring depends on, per split (group attribute ``truth_id``: clip ids and every reference
+  label, see :func:`split_truth_members`) and for the dataset (root ``truth_id``: over the split truth ids).
+  Exact data only (integers, strings, the planner's float64 times), so it is the same on every machine. The
+  reader recomputes a split's truth id the first time the split is opened and refuses a file whose labels
+  changed after it was written (:meth:`Dataset.split`): every command that scores, submits or compares is
+  guarded by that one check.
+* *content id*: a SHA-256 over every stored dataset (path, dtype, shape, attributes, bytes, in sorted path
+  order) and the content attributes (classes, segment durations, sample rate, clip duration), features and
+  JAMS included; the features are bit-identical across x86-64 CPUs (wlbench.features), so this id is too.
+
+Provenance (creation time, versions, recipe text, soundbank path) is stored beside them, outside the hashes.
 """
 
 from __future__ import annotations
@@ -48,6 +59,13 @@ STR = h5py.string_dtype("utf-8")
 # Root attributes that describe the content (hashed); everything else at the root is provenance.
 CONTENT_ATTRS = ("format", "format_version", "classes", "sample_rate", "clip_duration", "segment_durations")
 EVENT_COLUMNS = ("clip_index", "label_index", "onset", "offset", "snr", "source_file", "source_time", "pitch_shift")
+TRUTH_FORMAT = "wlbench-truth/1"
+# Event columns that scoring reads (detection: which clip, which class, when). snr, source_file, source_time and
+# pitch_shift describe how the clip was made; they are in the content id only.
+TRUTH_EVENT_COLUMNS = ("clip_index", "label_index", "onset", "offset")
+# Grouped label members of the truth: group -> members of each of its views.
+TRUTH_VIEW_MEMBERS = (("segments", ("start", "weak_labels")), ("views", ("labels", "dropped")),
+                      ("resolution", ("labels",)))
 _BLOCK_BYTES = 64 << 20
 
 
@@ -69,6 +87,33 @@ def _attr_value(value: Any) -> Any:
     return value
 
 
+def _hash_member(digest, name: str, dataset: h5py.Dataset, context: dict[str, Any] | None = None) -> None:
+    """Feed one dataset to ``digest``: a header (path, dtype, shape, its attributes and ``context``), then its
+    bytes (little-endian, row blocks; strings length-prefixed UTF-8)."""
+    attrs = {key: _attr_value(dataset.attrs[key]) for key in sorted(dataset.attrs)}
+    kind = "str" if h5py.check_string_dtype(dataset.dtype) else np.dtype(dataset.dtype).str
+    header = {"path": name, "dtype": kind, "shape": list(dataset.shape), "attrs": attrs}
+    if context:
+        header["context"] = context
+    digest.update(canonical_json(header).encode("ascii"))
+    if dataset.shape == () or dataset.size == 0:
+        if dataset.shape == ():
+            digest.update(repr(_attr_value(dataset[()])).encode("utf-8"))
+        return
+    if kind == "str":
+        for first in range(0, dataset.shape[0], 4096):
+            for item in dataset.asstr()[first:first + 4096]:
+                encoded = item.encode("utf-8")
+                digest.update(len(encoded).to_bytes(8, "little") + encoded)
+        return
+    row_bytes = max(1, int(np.prod(dataset.shape[1:], dtype=np.int64)) * dataset.dtype.itemsize)
+    step = max(1, _BLOCK_BYTES // row_bytes)
+    little = np.dtype(kind).newbyteorder("<")
+    for first in range(0, dataset.shape[0], step):
+        block = np.ascontiguousarray(dataset[first:first + step])
+        digest.update(block.astype(little, copy=False).tobytes())
+
+
 def compute_content_id(handle: h5py.File) -> str:
     """Content id of an open store (see module docstring). Reads every dataset once, in row blocks."""
     import hashlib
@@ -79,28 +124,48 @@ def compute_content_id(handle: h5py.File) -> str:
     paths: list[str] = []
     handle.visititems(lambda name, obj: paths.append(name) if isinstance(obj, h5py.Dataset) else None)
     for name in sorted(paths):
-        dataset = handle[name]
-        attrs = {key: _attr_value(dataset.attrs[key]) for key in sorted(dataset.attrs)}
-        kind = "str" if h5py.check_string_dtype(dataset.dtype) else np.dtype(dataset.dtype).str
-        header = {"path": name, "dtype": kind, "shape": list(dataset.shape), "attrs": attrs}
-        digest.update(canonical_json(header).encode("ascii"))
-        if dataset.shape == () or dataset.size == 0:
-            if dataset.shape == ():
-                digest.update(repr(_attr_value(dataset[()])).encode("utf-8"))
-            continue
-        if kind == "str":
-            for first in range(0, dataset.shape[0], 4096):
-                for item in dataset.asstr()[first:first + 4096]:
-                    encoded = item.encode("utf-8")
-                    digest.update(len(encoded).to_bytes(8, "little") + encoded)
-            continue
-        row_bytes = max(1, int(np.prod(dataset.shape[1:], dtype=np.int64)) * dataset.dtype.itemsize)
-        step = max(1, _BLOCK_BYTES // row_bytes)
-        little = np.dtype(kind).newbyteorder("<")
-        for first in range(0, dataset.shape[0], step):
-            block = np.ascontiguousarray(dataset[first:first + step])
-            digest.update(block.astype(little, copy=False).tobytes())
+        _hash_member(digest, name, handle[name])
     return digest.hexdigest()
+
+
+def split_truth_members(group: h5py.Group) -> list[str]:
+    """Paths (relative to the split group) of the split's truth, in hashing order: ``clip_ids``,
+    ``weak_labels``, the events' ``clip_index``, ``label_index``, ``onset``, ``offset``, each segment view's
+    ``start`` and ``weak_labels``, each label view's ``labels`` and ``dropped``, each resolution view's
+    ``labels``, and ``roles`` / ``domain`` when stored. Frame labels are left out (derived from the events at
+    the feature hop, read by no metric, absent without features), as are the JAMS, features and audio."""
+    names = ["clip_ids", "weak_labels"] + [f"events/{column}" for column in TRUTH_EVENT_COLUMNS]
+    for kind, members in TRUTH_VIEW_MEMBERS:
+        for view in sorted(group.get(kind, {})):
+            names += [f"{kind}/{view}/{member}" for member in members]
+    return names + [name for name in ("roles", "domain") if name in group]
+
+
+def compute_split_truth_id(handle: h5py.File, split: str) -> str:
+    """Truth id of one split of an open store: its name, the dataset's classes and clip duration, then every
+    member of :func:`split_truth_members` (header with the member's own and its view group's attributes,
+    then its bytes). Raises ``KeyError`` when a required member is missing."""
+    import hashlib
+
+    group = handle[split]
+    digest = hashlib.sha256()
+    digest.update(canonical_json({"truth": TRUTH_FORMAT, "split": split,
+                                  "classes": _attr_value(handle.attrs["classes"]),
+                                  "clip_duration": _attr_value(handle.attrs["clip_duration"])}).encode("ascii"))
+    for name in split_truth_members(group):
+        parent = group[name].parent
+        context = {key: _attr_value(parent.attrs[key]) for key in sorted(parent.attrs)} if "/" in name else None
+        _hash_member(digest, name, group[name], context)
+    return digest.hexdigest()
+
+
+def dataset_truth_id(split_truth_ids: dict[str, str]) -> str:
+    """Truth id of a dataset: the hash of its splits' truth ids (name -> id)."""
+    return hash_json({"truth": TRUTH_FORMAT, "splits": dict(sorted(split_truth_ids.items()))})
+
+
+def _split_names(handle: h5py.File) -> list[str]:
+    return [name for name in handle if isinstance(handle[name], h5py.Group)]
 
 
 # ---------------------------------------------------------------------------------------------- writer
@@ -174,6 +239,8 @@ class DatasetWriter:
         self._stack: contextlib.ExitStack | None = None
         self._handle: h5py.File | None = None
         self.content_id: str | None = None
+        self.truth_id: str | None = None
+        self.split_truth_ids: dict[str, str] = {}
 
     def __enter__(self) -> DatasetWriter:
         self._stack = contextlib.ExitStack()
@@ -296,9 +363,16 @@ class DatasetWriter:
             group.create_dataset("requested_events", data=requested_events.astype(np.int16))
 
     def commit(self) -> str:
-        """Compute the content id, write the id and provenance attributes; the file appears on exit."""
+        """Compute the truth ids and the content id, write the ids and provenance attributes; the file
+        appears on exit. Returns the content id (the truth id is in :attr:`truth_id`)."""
+        split_truths = {name: compute_split_truth_id(self.handle, name) for name in _split_names(self.handle)}
+        for name, truth in split_truths.items():
+            self.handle[name].attrs["truth_id"] = truth  # group attributes are outside the content id
+        self.truth_id = dataset_truth_id(split_truths)
+        self.split_truth_ids = split_truths
         content = compute_content_id(self.handle)
         attrs = dict(self._provenance)
+        attrs["truth_id"] = self.truth_id
         attrs["content_id"] = content
         attrs["created_utc"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
         attrs["wlbench_version"] = __version__
@@ -422,6 +496,11 @@ class Split:
 
     def __len__(self) -> int:
         return int(self.clip_ids.shape[0])
+
+    @property
+    def truth_id(self) -> str:
+        """The split's truth id, recomputed and checked (:meth:`Dataset.split_truth_id`)."""
+        return self.dataset.split_truth_id(self.name)
 
     @property
     def feature_params(self) -> dict[str, Any]:
@@ -578,8 +657,11 @@ class Split:
 class Dataset:
     """A dataset file opened for reading (use :func:`open_dataset`)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, check_truth: bool = True) -> None:
         self.path = Path(path)
+        self.check_truth = check_truth
+        self._truth: dict[str, str] = {}
+        self._legacy_content_checked = False
         if not self.path.exists():
             raise WlbenchError(f"dataset file {self.path} not found", hint="render one with `wlbench synth`")
         try:
@@ -630,19 +712,73 @@ class Dataset:
 
     @property
     def splits(self) -> list[str]:
-        return [name for name in self.handle if isinstance(self.handle[name], h5py.Group)]
+        return _split_names(self.handle)
 
     def split(self, name: str) -> Split:
+        """Split ``name``. Opening a split checks its truth (:meth:`split_truth_id`) unless the dataset was
+        opened with ``check_truth=False`` (``wlbench verify`` and ``info``, which report problems instead)."""
         if name not in self.splits:
             raise WlbenchError(f"{self.path} has no split {name!r}; it has {', '.join(self.splits)}",
                                hint="pass --split with one of those")
+        if self.check_truth:
+            self.split_truth_id(name)
         return Split(self, name)
+
+    def split_truth_id(self, name: str) -> str:
+        """The truth id of split ``name``, recomputed from the stored labels and checked against the id
+        stored when the file was written; :class:`WlbenchError` naming ``wlbench verify`` if they differ
+        (the labels were edited after rendering) or the labels cannot be read.
+
+        A file written before truth ids were stored has none: its whole content id is checked instead
+        (once per open; slower, it reads the features too)."""
+        if name in self._truth:
+            return self._truth[name]
+        hint = f"run `wlbench verify {self.path}` to see what changed, and render the dataset again"
+        try:
+            computed = compute_split_truth_id(self.handle, name)
+        except (KeyError, OSError, RuntimeError, ValueError, TypeError) as exc:  # h5py's errors for damaged files
+            raise WlbenchError(f"{self.path}: the labels of split {name!r} cannot be read "
+                               f"({type(exc).__name__}: {exc})", hint=hint) from None
+        stored = self.handle[name].attrs.get("truth_id")
+        if stored is None:
+            self._check_legacy_content(hint)
+        elif _attr_value(stored) != computed:
+            raise WlbenchError(f"{self.path}: the labels of split {name!r} changed after the file was written "
+                               f"(stored truth id {str(_attr_value(stored))[:16]}..., recomputed {computed[:16]}...); "
+                               "nothing is scored, submitted or compared against them", hint=hint)
+        self._truth[name] = computed
+        return computed
+
+    def _check_legacy_content(self, hint: str) -> None:
+        if self._legacy_content_checked:
+            return
+        try:
+            computed = compute_content_id(self.handle)
+        except (KeyError, OSError, RuntimeError, ValueError, TypeError) as exc:
+            raise WlbenchError(f"{self.path}: cannot be read ({type(exc).__name__}: {exc})", hint=hint) from None
+        if computed != self.content_id:
+            raise WlbenchError(f"{self.path} changed after it was written (it predates truth ids, and its content "
+                               f"id no longer matches: stored {self.content_id[:16]}..., recomputed "
+                               f"{computed[:16]}...)", hint=hint)
+        self._legacy_content_checked = True
+
+    @property
+    def truth_id(self) -> str:
+        """The dataset's truth id over every split's checked truth id (see :meth:`split_truth_id`)."""
+        computed = dataset_truth_id({name: self.split_truth_id(name) for name in self.splits})
+        stored = self.attr("truth_id")
+        if stored is not None and stored != computed:
+            raise WlbenchError(f"{self.path}: root attribute truth_id {str(stored)[:16]}... does not match its "
+                               f"splits ({computed[:16]}...)",
+                               hint=f"run `wlbench verify {self.path}`, and render the dataset again")
+        return computed
 
 
 @contextlib.contextmanager
-def open_dataset(path: str | Path) -> Iterator[Dataset]:
-    """Open a dataset file for reading; raises :class:`WlbenchError` for a missing or foreign file."""
-    dataset = Dataset(Path(path))
+def open_dataset(path: str | Path, *, check_truth: bool = True) -> Iterator[Dataset]:
+    """Open a dataset file for reading; raises :class:`WlbenchError` for a missing or foreign file.
+    ``check_truth``: check each split's labels against its stored truth id when it is opened (default)."""
+    dataset = Dataset(Path(path), check_truth=check_truth)
     try:
         yield dataset
     finally:

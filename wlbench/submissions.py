@@ -12,8 +12,11 @@ Formats
   ``clip_ids`` (N,) and ``embeddings`` (N, D), or one (D,) array per clip id; or a plain ``.npy`` (N, D)
   array whose rows follow the split's clip order.
 
-Text files may start with ``# key: value`` lines; ``dataset`` (name), ``content_id`` and ``split`` are
-checked against the dataset being scored. Filenames may carry a directory and an audio extension
+Text files may start with ``# key: value`` lines; ``dataset`` (name), ``split_truth_id`` (the truth id of the
+split the predictions were made for) and ``split`` are checked against the dataset being scored. A declared
+``content_id`` names the features the predictions were computed from: it is recorded (note
+``declared_content_id_differs`` when it is not the scored file's), never a reason to refuse, since scores
+depend on the truth only. Filenames may carry a directory and an audio extension
 (``eval_000123.wav`` is clip ``eval_000123``).
 
 Validation
@@ -130,6 +133,7 @@ class Expected:
     split: str | None = None
     dataset_name: str | None = None
     content_id: str | None = None
+    split_truth_id: str | None = None
     clip_duration: float | None = None
     other_splits: Mapping[str, Sequence[str]] | None = None  # ids of the dataset's other splits
 
@@ -244,10 +248,12 @@ def _check_meta(meta: Mapping[str, str], exp: Expected, report: ValidationReport
         report.add("wrong_split", f"the file declares split {meta['split']!r} but split {exp.split!r} is being "
                    "scored; score it with --split " + meta["split"] + " or submit predictions for " + exp.split,
                    field="split")
-    for key, want in (("dataset", exp.dataset_name), ("content_id", exp.content_id)):
+    for key, want in (("dataset", exp.dataset_name), ("split_truth_id", exp.split_truth_id)):
         if want is not None and key in meta and meta[key] != want:
             report.add("wrong_dataset", f"the file declares {key} {meta[key]!r} but the dataset has {want!r}; "
                        "score it against the dataset it was made for", field=key)
+    if exp.content_id is not None and meta.get("content_id", exp.content_id) != exp.content_id:
+        report.notes["declared_content_id_differs"] = meta["content_id"]
 
 
 def _check_clip_sets(seen: dict[str, int], unknown: list[tuple[str, int]], exp: Expected,

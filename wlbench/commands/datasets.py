@@ -46,7 +46,9 @@ def synth(recipe: Path, soundbank: Path | None, out_dir: Path, workers: int | No
     total = sum(result.clips.values())
     click.echo(f"wrote {result.path} ({', '.join(f'{k} {v}' for k, v in result.clips.items())}; {total} clips "
                f"in {result.seconds:.1f} s)")
-    click.echo(f"spec id {result.spec_id}\ncontent id {result.content_id}")
+    click.echo(f"spec id    {result.spec_id}\ntruth id   {result.truth_id} ("
+               + ", ".join(f"{k} {v[:12]}" for k, v in result.split_truth_ids.items())
+               + f")\ncontent id {result.content_id}")
 
 
 def _fmt_stats(stats: dict) -> str:
@@ -97,13 +99,18 @@ def info(dataset: Path, as_json: bool) -> None:
         click.echo(json.dumps(summary, indent=2))
         return
     click.echo(f"{summary['name']}  ({summary['path']})")
-    click.echo(f"  content id {summary['content_id']}\n  spec id    {summary['spec_id']}")
+    click.echo(f"  truth id   {summary['truth_id']}\n  content id {summary['content_id']}\n"
+               f"  spec id    {summary['spec_id']}")
+    for name in summary["truth_ids_edited"]:
+        click.echo(f"  warning: the labels of split {name!r} no longer match its stored truth id; run "
+                   f"`wlbench verify {dataset}`")
     click.echo(f"  seed {summary['seed']}, scale {summary['scale']}, soundbank {summary['soundbank_fingerprint'][:16]}"
                f", versions {', '.join(f'{k} {v}' for k, v in summary['versions'].items())}")
     for name, split in summary["splits"].items():
         click.echo(f"\n[{name}] {split['clips']} clips from part {split['part']!r}, {split['events']} events; "
                    f"event duration (s) min/median/max {_fmt_stats(split['event_duration'])}; "
                    f"SNR (dB) {_fmt_stats(split['snr'])}")
+        click.echo(f"  truth id {summary['split_truth_ids'][name]}")
         click.echo(f"  {'class':<28}{'clips':>6}  {'duration min/med/max':>22}  {'SNR min/med/max':>22}")
         for cls, row in split["per_class"].items():
             click.echo(f"  {cls:<28}{row['clips']:>6}  {_fmt_stats(row['event_duration']):>22}  "
@@ -117,12 +124,17 @@ def info(dataset: Path, as_json: bool) -> None:
 @click.command()
 @click.argument("dataset", type=click.Path(dir_okay=False, path_type=Path))
 def verify(dataset: Path) -> None:
-    """Check a dataset file's schema and recompute its content id. Exit 0 if sound, 2 otherwise."""
+    """Check a dataset file's schema and recompute its truth ids and content id. Exit 0 if sound, 2 otherwise.
+
+    The truth ids cover the clip ids and every reference label (what scoring depends on); the content id
+    covers everything stored, features and JAMS included (docs/format.md)."""
     from wlbench.inspect import verify_dataset
 
     result = verify_dataset(dataset)
     if result.ok:
-        click.echo(f"ok: {dataset} (content id {result.computed_content_id})")
+        click.echo(f"ok: {dataset}\n  truth id   {result.truth_id} ("
+                   + ", ".join(f"{k} {v[:12]}" for k, v in result.split_truth_ids.items())
+                   + f")\n  content id {result.computed_content_id}")
         return
     for problem in result.problems:
         click.echo(f"problem: {problem}", err=True)
@@ -147,7 +159,8 @@ def rerender(dataset: Path, soundbank: Path | None, out_path: Path, workers: int
     if result.content_id != stored:
         raise WlbenchError(f"re-render differs: stored content id {stored}, re-rendered {result.content_id}",
                            hint="same soundbank bytes and the same scaper/numpy versions are needed")
-    click.echo(f"identical: {result.path} has content id {result.content_id} ({result.seconds:.1f} s)")
+    click.echo(f"identical: {result.path} has content id {result.content_id} and truth id {result.truth_id} "
+               f"({result.seconds:.1f} s)")
 
 
 def register(group: click.Group) -> None:

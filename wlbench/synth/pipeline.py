@@ -32,6 +32,8 @@ class SynthResult:
     content_id: str
     clips: dict[str, int]
     seconds: float
+    truth_id: str = ""  # the dataset's truth id
+    split_truth_ids: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 def dataset_filename(recipe: Recipe) -> str:
@@ -118,7 +120,8 @@ def _store_split_labels(writer: DatasetWriter, recipe: Recipe, split: str, n_cli
 
 
 def _write(path: Path, recipe: Recipe, bank: Soundbank, plans: dict[str, list[ClipSpec]],
-           clip_streams: Callable[[str], Iterable[RenderedClip]], progress: bool) -> str:
+           clip_streams: Callable[[str], Iterable[RenderedClip]], progress: bool) -> tuple[str, str, dict[str, str]]:
+    """Render and store every split; returns (content id, truth id, split truth ids)."""
     n_samples = int(round(recipe.clip_duration * recipe.sample_rate))
     n_frames = recipe.features.n_frames(n_samples)
     feature_attrs = recipe.features.as_dict() if recipe.store_features else None
@@ -140,7 +143,8 @@ def _write(path: Path, recipe: Recipe, bank: Soundbank, plans: dict[str, list[Cl
             starts = np.array([spec.segment_starts for spec in specs], dtype=np.float64).reshape(
                 len(specs), len(recipe.segment_durations))
             _store_split_labels(writer, recipe, split, len(specs), n_frames, starts, specs)
-        return writer.commit()
+        content = writer.commit()
+        return content, writer.truth_id, writer.split_truth_ids
 
 
 def synthesize(recipe: Recipe, bank: Soundbank, out_dir: Path, workers: int = 1, progress: bool = True,
@@ -151,28 +155,37 @@ def synthesize(recipe: Recipe, bank: Soundbank, out_dir: Path, workers: int = 1,
     settings = render_settings(recipe, bank)
     path = Path(out_dir) / (filename or dataset_filename(recipe))
     with RenderPool(settings, workers) as pool:
-        content = _write(path, recipe, bank, plans, lambda split: pool.render(plans[split]), progress)
+        content, truth, split_truths = _write(path, recipe, bank, plans, lambda split: pool.render(plans[split]),
+                                              progress)
     return SynthResult(path=path, spec_id=spec_id(recipe.canonical(), bank.fingerprint), content_id=content,
-                       clips={k: len(v) for k, v in plans.items()}, seconds=time.perf_counter() - started)
+                       clips={k: len(v) for k, v in plans.items()}, seconds=time.perf_counter() - started,
+                       truth_id=truth, split_truth_ids=split_truths)
 
 
 def rerender(dataset_path: Path, bank: Soundbank, out_path: Path, workers: int = 1,
              progress: bool = True) -> tuple[SynthResult, str]:
-    """Re-render a stored dataset from its JAMS with scaper; returns the new result and the stored content id.
+    """Re-render a stored dataset from its JAMS with scaper; returns the new result and the stored file's
+    content id, recomputed (a file modified after it was written is refused, naming ``wlbench verify``).
 
     Plans are rebuilt from the stored recipe (for segment windows), audio from each stored JAMS.
     """
+    from wlbench.store import compute_content_id
+
     with open_dataset(dataset_path) as ds:
         resources = json.loads(ds.attr("recipe_resources", "{}") or "{}")
         recipe = parse_recipe(ds.recipe_text, source=f"{dataset_path}:recipe", resources=resources)
         scale = float(ds.attr("scale", 1.0))
         if scale != 1.0:
             recipe = recipe.scaled(scale)
-        stored_content = ds.content_id
         if ds.attr("soundbank_fingerprint") != bank.fingerprint:
             raise WlbenchError(f"{dataset_path} was rendered from soundbank {ds.attr('soundbank_fingerprint')[:12]}, "
                                f"but {bank.root} has fingerprint {bank.fingerprint[:12]}",
                                hint="pass --soundbank with the bank it was rendered from")
+        stored_content = compute_content_id(ds.handle)
+        if stored_content != ds.content_id:
+            raise WlbenchError(f"{dataset_path} was modified after it was written (stored content id "
+                               f"{ds.content_id[:16]}..., recomputed {stored_content[:16]}...); there is nothing "
+                               "to compare a re-render with", hint=f"run `wlbench verify {dataset_path}`")
         items = {name: [(cid, ds.split(name).jams(i)) for i, cid in enumerate(ds.split(name).clip_ids)]
                  for name in ds.splits}
     started = time.perf_counter()
@@ -181,8 +194,9 @@ def rerender(dataset_path: Path, bank: Soundbank, out_path: Path, workers: int =
         items = {name: [item + (spec.domain,) for item, spec in zip(items[name], plans[name])] for name in items}
     settings = render_settings(recipe, bank)
     with RenderPool(settings, workers) as pool:
-        content = _write(Path(out_path), recipe, bank, plans, lambda split: pool.rerender(items[split]), progress)
+        content, truth, split_truths = _write(Path(out_path), recipe, bank, plans,
+                                              lambda split: pool.rerender(items[split]), progress)
     result = SynthResult(path=Path(out_path), spec_id=spec_id(recipe.canonical(), bank.fingerprint),
                          content_id=content, clips={k: len(v) for k, v in plans.items()},
-                         seconds=time.perf_counter() - started)
+                         seconds=time.perf_counter() - started, truth_id=truth, split_truth_ids=split_truths)
     return result, stored_content
