@@ -185,6 +185,7 @@ def test_run_writes_submissions_and_reports(name, trained, seg_dataset):
     from wlbench.scoring import score_file
 
     rep = score_file(seg_dataset, run / "predictions" / "eval.csv", split="eval")
+    assert f"# split_truth_id: {rep['dataset']['split_truth_id']}\n" in (run / "predictions" / "eval.csv").read_text()
     assert rep["headline"]["map"]["value"] == pytest.approx(
         json.loads((run / "reports" / "eval.json").read_text())["headline"]["map"]["value"])
     assert set(summary["f1_macro"]) == {"validation", "eval"}

@@ -17,7 +17,7 @@ from leaderboard_helpers import write_predictions
 from wlbench.cli import main
 from wlbench.errors import WlbenchError
 from wlbench.hashing import hash_json
-from wlbench.leaderboard import load_entries, render_board, show_board, submit_run, verify_board
+from wlbench.leaderboard import chain, load_entries, render_board, show_board, submit_run, verify_board
 from wlbench.leaderboard.entries import HASH_FIELD, SCHEMA, self_hash
 from wlbench.leaderboard.tables import rank_rows
 from wlbench.scoring import Settings, score_file
@@ -92,11 +92,17 @@ def test_tampered_scores_are_detected_by_verify(board, tiny_dataset, tmp_path):
         res = CliRunner().invoke(main, ["leaderboard", *args, "--board", str(b)])
         assert res.exit_code == 2 and "entry hash mismatch" in res.output and path.name in res.output
     assert not (tmp_path / "site" / "index.html").exists()
-    # a forger who also recomputes the self-hash is caught by re-scoring the kept predictions
+    # a forger who also recomputes the self-hash is caught by the chain, which recorded the entry's hash
     entry[HASH_FIELD] = self_hash(entry)
     path.write_text(json.dumps(entry))
-    assert verify_board(b) == []  # hashes alone cannot see it ...
-    problems = verify_board(b, [tiny_dataset])  # ... re-scoring does
+    problems = verify_board(b)
+    assert any(path.name in p and "edited after submission" in p for p in problems), problems
+    # one who rewrites the chain too changes the board head (visible in review) ...
+    head = chain.head(chain.read_chain(b))
+    chain.write_chain(b, [chain.add_record(e) for e in load_entries(b)])
+    assert chain.head(chain.read_chain(b)) != head
+    assert verify_board(b) == [] or all("LEADERBOARD" in p or "index.html" in p for p in verify_board(b))
+    problems = verify_board(b, [tiny_dataset])  # ... and is caught by re-scoring the kept predictions
     assert any("differ from re-scored predictions" in p and "headline.map.value" in p for p in problems)
     res = CliRunner().invoke(main, ["leaderboard", "verify", "--board", str(b), "--dataset", str(tiny_dataset)])
     assert res.exit_code == 2 and "recorded 0.99" in res.output
@@ -115,23 +121,25 @@ def test_tampered_or_missing_predictions_and_summary_are_detected(board, tmp_pat
     assert any("orphan" in p and "without an entry" in p for p in verify_board(b))
 
 
-def test_other_content_id_is_refused_naming_both_ids(tiny_dataset, tmp_path):
+def test_other_truth_is_refused_naming_both_ids_and_content_id_is_informative(tiny_dataset, tmp_path):
     from wlbench.store import open_dataset
 
     with open_dataset(tiny_dataset) as ds:
-        cid = ds.content_id
+        truth = ds.split("eval").truth_id
     other = "f" * 64
-    p = write_predictions(tiny_dataset, tmp_path / "p.csv", 0.1, 0, header={"content_id": other})
+    p = write_predictions(tiny_dataset, tmp_path / "p.csv", 0.1, 0, header={"split_truth_id": other})
     with pytest.raises(WlbenchError) as exc:
         submit_run(tmp_path / "b", tiny_dataset, "X", [p], settings=FAST)
-    assert other in str(exc.value) and cid in str(exc.value)
+    assert other in str(exc.value) and truth in str(exc.value)
     res = CliRunner().invoke(main, ["leaderboard", "submit", "--board", str(tmp_path / "b"), "--dataset",
                                     str(tiny_dataset), "--name", "X", str(p)])
-    assert res.exit_code == 2 and other in res.output and cid in res.output
+    assert res.exit_code == 2 and other in res.output and truth in res.output
     assert not (tmp_path / "b" / "entries").exists() or not list((tmp_path / "b" / "entries").iterdir())
-    # the right content id is accepted
-    ok = write_predictions(tiny_dataset, tmp_path / "ok.csv", 0.1, 0, header={"content_id": cid, "split": "eval"})
-    assert submit_run(tmp_path / "b", tiny_dataset, "X", [ok], settings=FAST).is_file()
+    # the right truth id is accepted, whatever features (content id) the predictions were computed from
+    ok = write_predictions(tiny_dataset, tmp_path / "ok.csv", 0.1, 0,
+                           header={"split_truth_id": truth, "content_id": other, "split": "eval"})
+    entry = json.loads(submit_run(tmp_path / "b", tiny_dataset, "X", [ok], settings=FAST).read_text())
+    assert entry["dataset"]["split_truth_id"] == truth and entry["runs"][0]["submission"]["declared"]["content_id"] == other
 
 
 def test_other_split_and_invalid_predictions_are_refused(tiny_dataset, tmp_path):
@@ -194,6 +202,7 @@ def test_show_and_render(board, tiny_dataset, tmp_path):
     assert "tiny" in text and "Strong 1.0" in text and "Noisy" in text and "ranked by map" in text
     strong_line = next(line for line in text.splitlines() if "Strong" in line)
     assert "±" in strong_line and "[" in strong_line
+    (tmp_path / "empty").mkdir()
     assert "no entries" in show_board(tmp_path / "empty")
     with pytest.raises(WlbenchError, match="no table has metric"):
         show_board(board, metric="nope")
@@ -229,7 +238,8 @@ def test_entry_id_is_stable_hash_of_what_it_pins(board):
     e = load_entries(board)[0]
     assert e["id"].endswith(e["key"][:10])
     assert e["key"] == hash_json({"name": e["method"]["name"], "version": e["method"]["version"],
-                                  "content_id": e["dataset"]["content_id"], "split": e["split"], "task": e["task"],
+                                  "split_truth_id": e["dataset"]["split_truth_id"], "split": e["split"],
+                                  "task": e["task"],
                                   "submissions": sorted(r["submission"]["sha256"] for r in e["runs"])})
 
 
@@ -378,3 +388,125 @@ def test_render_shows_non_http_link_of_an_edited_entry_as_text(board, tmp_path):
     assert 'href="javascript' not in html_text.lower() and "javascript:alert(&quot;x&quot;)" in html_text
     md_text = md.read_text()
     assert "](javascript" not in md_text and "[Noisy](" not in md_text
+
+
+# --- the board's guard rails: an existing board, the hash chain, the rendered page, migration -----------------
+
+@pytest.mark.parametrize("command", ["verify", "show", "render"])
+def test_a_board_path_that_does_not_exist_is_an_error(tmp_path, command):
+    res = CliRunner().invoke(main, ["leaderboard", command, "--board", str(tmp_path / "nope")])
+    assert res.exit_code == 2 and isinstance(res.exception, SystemExit), res.output
+    assert res.output.startswith(f"error: board {tmp_path / 'nope'} does not exist") and len(res.output.splitlines()) == 1
+    assert not (tmp_path / "nope").exists()
+    (tmp_path / "file").write_text("x")
+    res = CliRunner().invoke(main, ["leaderboard", command, "--board", str(tmp_path / "file")])
+    assert res.exit_code == 2 and "0 entries" not in res.output
+
+
+def test_chain_records_every_submit_and_remove(board, tiny_dataset, preds, tmp_path):
+    b = _copy(board, tmp_path)
+    records = chain.read_chain(b)
+    assert [r["op"] for r in records] == ["add", "add"] and records[0]["prev"] == chain.GENESIS
+    assert {r["id"] for r in records} == {e["id"] for e in load_entries(b)}
+    render_board(b)
+    res = CliRunner().invoke(main, ["leaderboard", "verify", "--board", str(b)])
+    assert res.exit_code == 0 and chain.head(records) in res.output and "2 entries verified" in res.output
+    noisy = next(e for e in load_entries(b) if e["method"]["name"] == "Noisy")
+    res = CliRunner().invoke(main, ["leaderboard", "remove", noisy["id"], "--board", str(b), "--reason", "test"])
+    assert res.exit_code == 0, res.output
+    assert not (b / "entries" / f"{noisy['id']}.json").exists() and not (b / "submissions" / noisy["id"]).exists()
+    assert chain.read_chain(b)[-1]["op"] == "remove" and chain.read_chain(b)[-1]["reason"] == "test"
+    assert any("LEADERBOARD.md" in p for p in verify_board(b))  # the page still shows the removed entry
+    render_board(b)
+    assert verify_board(b, [tiny_dataset]) == []
+    # resubmitting the removed predictions is an ordinary submit
+    submit_run(b, tiny_dataset, "Noisy", [preds["noisy"]], seeds=[3], settings=FAST)
+    render_board(b)
+    assert verify_board(b) == [] and [r["op"] for r in chain.read_chain(b)] == ["add", "add", "remove", "add"]
+
+
+def test_hand_made_changes_of_entries_chain_and_page_are_detected(board, tmp_path):
+    b = _copy(board, tmp_path)
+    render_board(b)
+    assert verify_board(b) == []
+    strong = next(e for e in load_entries(b) if e["method"]["name"] == "Strong")
+    # an entry deleted by hand
+    gone = _copy(b, tmp_path / "gone")
+    (gone / "entries" / f"{strong['id']}.json").unlink()
+    shutil.rmtree(gone / "submissions" / strong["id"])
+    assert any("its file is missing" in p for p in verify_board(gone))
+    # an entry added by hand (a copy of another under a new id, self-hash recomputed)
+    added = _copy(b, tmp_path / "added")
+    twin = dict(strong, id="strong-twin")
+    twin[HASH_FIELD] = self_hash(twin)
+    (added / "entries" / "strong-twin.json").write_text(json.dumps(twin))
+    shutil.copytree(added / "submissions" / strong["id"], added / "submissions" / "strong-twin")
+    assert any("strong-twin.json is not in chain.jsonl" in p for p in verify_board(added))
+    # a chain record rewritten by hand
+    broken = _copy(b, tmp_path / "broken")
+    lines = (broken / "chain.jsonl").read_text().splitlines()
+    lines[0] = lines[0].replace('"seq":0', '"seq":0,"note":"x"')
+    (broken / "chain.jsonl").write_text("\n".join(lines) + "\n")
+    assert any("broken link" in p for p in verify_board(broken))
+    # the rendered page edited by hand
+    page = _copy(b, tmp_path / "page")
+    md = page / "LEADERBOARD.md"
+    md.write_text(md.read_text().replace("Strong", "Strongest", 1))
+    assert any("LEADERBOARD.md is not what the board renders to" in p for p in verify_board(page))
+    (page / "chain.jsonl").unlink()
+    assert any("chain.jsonl is missing" in p and "migrate" in p for p in verify_board(page))
+
+
+def _as_v1(board: Path, dst: Path) -> Path:
+    """The board as wlbench wrote it before truth ids: entries of schema /1 keyed by the content id, no chain
+    and no truth ids (built by undoing what migration adds, then re-hashing)."""
+    from wlbench.leaderboard.entries import SCHEMA_V1, make_id
+
+    shutil.copytree(board, dst)
+    (dst / "chain.jsonl").unlink()
+    for path in sorted((dst / "entries").glob("*.json")):
+        entry = json.loads(path.read_text())
+        entry["schema"] = SCHEMA_V1
+        del entry["dataset"]["truth_id"], entry["dataset"]["split_truth_id"]
+        entry["key"] = hash_json({"name": entry["method"]["name"], "version": entry["method"]["version"],
+                                  "content_id": entry["dataset"]["content_id"], "split": entry["split"],
+                                  "task": entry["task"],
+                                  "submissions": sorted(r["submission"]["sha256"] for r in entry["runs"])})
+        old_id = entry["id"]
+        entry["id"] = make_id(entry["method"]["name"], entry["method"]["version"], entry["key"])
+        for run in entry["runs"]:
+            run["submission"]["file"] = run["submission"]["file"].replace(old_id, entry["id"])
+        entry[HASH_FIELD] = self_hash(entry)
+        path.unlink()
+        (dst / "entries" / f"{entry['id']}.json").write_text(json.dumps(entry, indent=2))
+        (dst / "submissions" / old_id).rename(dst / "submissions" / entry["id"])
+    return dst
+
+
+def test_migrate_repins_a_board_from_before_truth_ids(board, tiny_dataset, tmp_path):
+    legacy = _as_v1(board, tmp_path / "legacy")
+    (legacy / ".gitignore").write_text(".lock\n")
+    (legacy / "entries" / ".gitkeep").write_text("")
+    (legacy / ".lock").write_text("")
+    res = CliRunner().invoke(main, ["leaderboard", "show", "--board", str(legacy)])
+    assert res.exit_code == 2 and "leaderboard migrate" in res.output
+    assert any("chain.jsonl is missing" in p or "migrate" in p for p in verify_board(legacy))
+    # an entry edited by hand is not migrated, and nothing changes
+    edited = _copy(legacy, tmp_path / "edited")
+    victim = sorted((edited / "entries").glob("*.json"))[0]
+    victim.write_text(victim.read_text().replace('"Noisy"', '"Noisier"').replace('"Strong"', '"Stronger"'))
+    before = sorted(str(p.relative_to(edited)) for p in edited.rglob("*"))
+    res = CliRunner().invoke(main, ["leaderboard", "migrate", "--board", str(edited), "--dataset", str(tiny_dataset)])
+    assert res.exit_code == 2 and "edited after submission" in res.output, res.output
+    assert sorted(str(p.relative_to(edited)) for p in edited.rglob("*")) == before
+    # the untouched legacy board is re-scored and re-pinned, entry for entry, to what submit writes today
+    res = CliRunner().invoke(main, ["leaderboard", "migrate", "--board", str(legacy), "--dataset", str(tiny_dataset)])
+    assert res.exit_code == 0 and "2 entries re-pinned" in res.output, res.output
+    assert verify_board(legacy, [tiny_dataset]) == []
+    assert (legacy / ".gitignore").read_text() == ".lock\n" and (legacy / "entries" / ".gitkeep").is_file()
+    assert sorted(e["id"] for e in load_entries(legacy)) == sorted(e["id"] for e in load_entries(board))
+    for old, new in zip(sorted(load_entries(board), key=lambda e: e["id"]),
+                        sorted(load_entries(legacy), key=lambda e: e["id"])):
+        assert new == old
+    res = CliRunner().invoke(main, ["leaderboard", "migrate", "--board", str(legacy), "--dataset", str(tiny_dataset)])
+    assert res.exit_code == 2 and "already has a chain.jsonl" in res.output

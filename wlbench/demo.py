@@ -51,7 +51,7 @@ def _dataset(settings: DemoSettings, echo: Callable[[str], None]) -> Path:
                 return path
     result = synthesize(recipe, bank, settings.out, workers=settings.workers or default_workers(), progress=True)
     echo(f"[2/5] rendered {result.path}: {', '.join(f'{k} {v}' for k, v in result.clips.items())} clips in "
-         f"{result.seconds:.1f} s (content id {result.content_id[:16]})")
+         f"{result.seconds:.1f} s (eval truth id {result.split_truth_ids.get('eval', '')[:16]})")
     return result.path
 
 

@@ -149,6 +149,7 @@ def _dataset_meta(dataset: Path) -> dict[str, Any]:
     with open_dataset(dataset) as ds:
         first = ds.split(ds.splits[0]) if ds.splits else None
         return {"name": ds.name, "content_id": ds.content_id, "spec_id": ds.spec_id, "classes": ds.classes,
+                "split_truth_ids": {name: ds.split(name).truth_id for name in ds.splits},
                 "splits": list(ds.splits), "segments": first.segment_names if first is not None else []}
 
 
@@ -187,7 +188,8 @@ def predict_run(run_dir: str | Path, dataset: str | Path, splits: Sequence[str] 
             sub = run_dir / "predictions" / f"{stem}.csv"
             ensure_writable_dir(sub.parent)
             write_clip_scores(sub, clip_ids, np.clip(scores, 0.0, 1.0), meta["classes"],
-                              {"dataset": meta["name"], "content_id": meta["content_id"], "split": split,
+                              {"dataset": meta["name"], "split_truth_id": meta["split_truth_ids"][split],
+                               "content_id": meta["content_id"], "split": split,
                                "segment": seg, "method": info["method"]})
             report = score_file(dataset, sub, split=split, task="tagging", settings=settings, segment=seg)
             report["segment"] = seg
@@ -365,12 +367,12 @@ def submit_experiment(path: str | Path, out: str | Path, board: str | Path,
 
     exp = load_experiment(path)
     out, board = Path(out), Path(board)
-    existing = {(e["method"]["name"], e["method"].get("version", ""), e["dataset"]["content_id"])
+    existing = {(e["method"]["name"], e["method"].get("version", ""), e["dataset"]["split_truth_id"])
                 for e in load_entries(board)} if (board / "entries").is_dir() else set()
     written = []
     for d in exp["datasets"]:
         dataset = _dataset_path(d, out, echo)
-        content_id = _dataset_meta(dataset)["content_id"]
+        truth_id = _dataset_meta(dataset)["split_truth_ids"].get(exp["split"], "")
         for method in exp["methods"]:
             name = f"{method} [{exp['name']}]"
             for tr in exp["train_segments"]:
@@ -381,7 +383,7 @@ def submit_experiment(path: str | Path, out: str | Path, board: str | Path,
                 config = _read_run(done[0][1]).get("config", {})
                 for te in exp["test_segments"]:
                     version = f"train {tr} test {te}"
-                    if (name, version, content_id) in existing:
+                    if (name, version, truth_id) in existing:
                         echo(f"{d['name']} {name} {version}: already on the board")
                         continue
                     stem = exp["split"] if te == CLIP else f"{exp['split']}-{te}"

@@ -138,20 +138,53 @@ def render_cmd(board, out):
 @leaderboard.command("verify")
 @BOARD
 @click.option("--dataset", "datasets", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="dataset file(s): re-score every entry made for its content id (repeatable)")
+              help="dataset file(s): re-score every entry pinned to the truth of one of its splits (repeatable)")
 def verify_cmd(board, datasets):
-    """Check every entry (self-hash, kept predictions, summary; scores re-computed with --dataset)."""
-    from wlbench.leaderboard import load_entries, verify_board
+    """Check every entry: self-hash, kept predictions, summary, the hash chain (each entry as submitted) and
+    the rendered page; with --dataset, also re-score the kept predictions against the pinned truth.
+    docs/leaderboard.md says what each check catches. Exit 0 if the board checks out, 2 otherwise."""
+    from wlbench.leaderboard.verify import check_board
 
-    problems = verify_board(board, list(datasets))
-    if problems:
-        for p in problems:
+    result = check_board(board, list(datasets))
+    if result.problems:
+        for p in result.problems:
             click.echo(p, err=True)
-        raise WlbenchError(f"{len(problems)} problem(s) on board {board}",
+        raise WlbenchError(f"{len(result.problems)} problem(s) on board {board}",
                            hint="entries are written by 'wlbench leaderboard submit', never edited by hand")
-    n = len(load_entries(board))
-    how = "re-scored where a dataset was given" if datasets else "hashes checked; pass --dataset to re-score"
-    click.echo(f"board {board}: {n} entries verified ({how})")
+    rescored = (f"{result.rescored} re-scored from their kept predictions"
+                + (f", {result.entries - result.rescored} not (no --dataset holds their truth)"
+                   if result.rescored < result.entries else "")
+                if datasets else "hashes and chain checked; pass --dataset to re-score")
+    click.echo(f"board {board}: {result.entries} entries verified ({rescored}); board head {result.head}")
+
+
+@leaderboard.command("remove")
+@click.argument("entry_id")
+@BOARD
+@click.option("--reason", required=True, help="why the entry leaves the board (recorded in the chain)")
+def remove_cmd(entry_id, board, reason):
+    """Take entry ENTRY_ID off the board (its file and kept predictions), recording it in the chain."""
+    from wlbench.leaderboard.board import remove_entry
+
+    remove_entry(board, entry_id, reason)
+    click.echo(f"removed {entry_id} from {board}; render the board with: wlbench leaderboard render --board {board}")
+
+
+@leaderboard.command("migrate")
+@BOARD
+@click.option("--dataset", "datasets", multiple=True, required=True,
+              type=click.Path(dir_okay=False, path_type=Path),
+              help="a dataset file of each spec id the entries were scored on (repeatable)")
+def migrate_cmd(board, datasets):
+    """Re-pin a board made before truth ids: re-score every entry's kept predictions against --dataset,
+    check they reproduce the recorded scores, rebuild the entries pinned to the split truth id, write the
+    chain and render the pages. Nothing changes unless every entry reproduces."""
+    from wlbench.leaderboard.migrate import migrate_board
+
+    moved = migrate_board(board, list(datasets), echo=click.echo)
+    truths = sorted({m.split_truth_id for m in moved})
+    click.echo(f"board {board}: {len(moved)} entries re-pinned to {len(truths)} split truth id(s) "
+               f"({', '.join(t[:12] for t in truths)}); chain and pages written")
 
 
 def register(group: click.Group) -> None:

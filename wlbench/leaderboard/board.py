@@ -1,8 +1,10 @@
-"""The board on disk: ``<board>/entries/<id>.json`` and ``<board>/submissions/<id>/`` (kept predictions).
+"""The board on disk: ``<board>/entries/<id>.json``, ``<board>/submissions/<id>/`` (kept predictions) and
+``<board>/chain.jsonl`` (the hash chain of every change, :mod:`wlbench.leaderboard.chain`).
 
 :func:`submit_run` scores the predictions itself, then, holding ``<board>/.lock`` (a file lock, so that
-concurrent submissions from several processes never lose one another), refuses duplicates and writes the
-predictions and the entry atomically (the entry last: an entry file exists only when complete).
+concurrent submissions from several processes never lose one another), refuses duplicates, writes the
+predictions and the entry atomically (an entry file exists only when complete) and appends the entry to the
+chain. :func:`remove_entry` is the one way to take an entry off the board.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 from wlbench.atomic import atomic_dir, ensure_writable_dir, write_text_atomic
 from wlbench.errors import WlbenchError
 from wlbench.hashing import hash_file
+from wlbench.leaderboard import chain
 from wlbench.leaderboard.entries import HASH_FIELD, build_entry, check_link, self_hash, structure_problems
 
 DEFAULT_BOARD = Path("leaderboard")
@@ -52,10 +55,24 @@ def read_entry(path: Path) -> dict[str, Any]:
     return entry
 
 
+def require_board(board_dir: Path) -> Path:
+    """``board_dir`` if it is an existing directory; :class:`WlbenchError` otherwise (a mistyped ``--board``
+    must not read as an empty board)."""
+    board_dir = Path(board_dir)
+    if not board_dir.exists():
+        raise WlbenchError(f"board {board_dir} does not exist",
+                           hint="pass --board with a leaderboard directory (the one holding entries/), or create "
+                                "one with `wlbench leaderboard submit`")
+    if not board_dir.is_dir():
+        raise WlbenchError(f"board {board_dir} is not a directory",
+                           hint="pass --board with a leaderboard directory (the one holding entries/)")
+    return board_dir
+
+
 def load_entries(board_dir: Path = DEFAULT_BOARD, check_hash: bool = True) -> list[dict[str, Any]]:
-    """Every entry of the board, sorted by file name. An unreadable entry, or (``check_hash``) one whose
-    self-hash does not match (it was edited), raises :class:`WlbenchError`: nothing is shown or rendered
-    from a board with a forged entry."""
+    """Every entry of the board, sorted by file name (none for a board not created yet). An unreadable
+    entry, or (``check_hash``) one whose self-hash does not match (it was edited), raises
+    :class:`WlbenchError`: nothing is shown or rendered from a board with a forged entry."""
     d = entries_dir(Path(board_dir))
     if not d.is_dir():
         return []
@@ -85,13 +102,13 @@ def declared_meta(path: Path) -> dict[str, str]:
         return {}  # the validator reports unreadable files with the full story
 
 
-def _check_declared(path: Path, dataset_path: Path, ds_name: str, content_id: str, split: str) -> None:
+def _check_declared(path: Path, dataset_path: Path, ds_name: str, split_truth_id: str, split: str) -> None:
     meta = declared_meta(path)
-    got = meta.get("content_id")
-    if got and got != content_id:
+    got = meta.get("split_truth_id")
+    if got and got != split_truth_id:
         raise WlbenchError(
-            f"{path} declares content id {got} but dataset {dataset_path} has content id {content_id}; "
-            "these predictions were made for another version of the dataset",
+            f"{path} declares split truth id {got} but split {split!r} of {dataset_path} has truth id "
+            f"{split_truth_id}; these predictions were made for another version of the dataset",
             hint="submit them with the dataset file they were made for, or re-run the method on this one")
     if meta.get("dataset") and meta["dataset"] != ds_name:
         raise WlbenchError(f"{path} declares dataset {meta['dataset']!r} but {dataset_path} is {ds_name!r}",
@@ -105,7 +122,7 @@ def _duplicate(existing: list[dict[str, Any]], entry: dict[str, Any]) -> str | N
     ds, m = entry["dataset"], entry["method"]
     hashes = {r["submission"]["sha256"] for r in entry["runs"]}
     for e in existing:
-        same_target = (e["dataset"]["content_id"] == ds["content_id"] and e["split"] == entry["split"]
+        same_target = (e["dataset"].get("split_truth_id") == ds["split_truth_id"] and e["split"] == entry["split"]
                        and e["task"] == entry["task"])
         if not same_target:
             continue
@@ -121,6 +138,16 @@ def _duplicate(existing: list[dict[str, Any]], entry: dict[str, Any]) -> str | N
     return None
 
 
+def entry_with_kept_files(*, reports: list[dict[str, Any]], stored: list[dict[str, Any]], suffixes: list[str],
+                          **fields: Any) -> dict[str, Any]:
+    """:func:`~wlbench.leaderboard.entries.build_entry`, with each run's ``submission.file`` set to where its
+    predictions are kept (``submissions/<id>/run<i><suffix>``; the id does not depend on these paths)."""
+    entry_id = build_entry(reports=reports, stored=stored, **fields)["id"]
+    for i, (item, suffix) in enumerate(zip(stored, suffixes)):
+        item["file"] = f"submissions/{entry_id}/run{i}{suffix.lower()}"
+    return build_entry(reports=reports, stored=stored, **fields)
+
+
 def submit_run(board_dir: Path, dataset_path: Path, name: str, predictions: Sequence[Path], *,
                split: str = "eval", task: str | None = None, method_version: str = "", description: str = "",
                link: str = "", config: dict[str, Any] | None = None, seeds: Sequence[int] | None = None,
@@ -128,8 +155,9 @@ def submit_run(board_dir: Path, dataset_path: Path, name: str, predictions: Sequ
     """Score ``predictions`` (one file per seed of the method ``name``) against ``dataset_path`` and add
     one entry to the board. Returns the entry's path.
 
-    Refuses (``WlbenchError``): an empty name, a ``link`` other than an http(s) URL, missing files, a file declaring another content id,
-    dataset name or split, an invalid submission (every problem listed), files of different tasks, a
+    Refuses (``WlbenchError``): an empty name, a ``link`` other than an http(s) URL, missing files, a file
+    declaring another split truth id, dataset name or split, a dataset whose labels changed after it was
+    written, an invalid submission (every problem listed), files of different tasks, a
     duplicate (same predictions file already on the board for this dataset version/split/task, or the
     same method name + version there).
     """
@@ -155,44 +183,37 @@ def submit_run(board_dir: Path, dataset_path: Path, name: str, predictions: Sequ
                            hint="give one seed per predictions file, in the same order")
     settings = settings or Settings()
     with open_dataset(dataset_path) as ds:
-        ds_name, content_id = ds.name, ds.content_id
-        if not content_id:
-            raise WlbenchError(f"{dataset_path} has no content id", hint="re-render it with this wlbench")
-        ds.split(split)  # raises naming the splits it has
+        ds_name = ds.name
+        split_truth_id = ds.split(split).truth_id  # raises naming the splits it has, or an edited truth
     tasks = {task or infer_task(p) for p in preds}
     if len(tasks) != 1:
         raise WlbenchError(f"predictions of different tasks in one entry: {sorted(tasks)}",
                            hint="submit each task as its own entry")
     task = tasks.pop()
     for p in preds:
-        _check_declared(p, dataset_path, ds_name, content_id, split)
+        _check_declared(p, dataset_path, ds_name, split_truth_id, split)
     reports = []
     for p in preds:
         report = score_file(dataset_path, p, split, task, settings, progress)
-        if report["dataset"]["content_id"] != content_id:  # the file changed under us
-            raise WlbenchError(f"{dataset_path} changed while scoring (content id {content_id} -> "
-                               f"{report['dataset']['content_id']})", hint="submit again")
+        if report["dataset"]["split_truth_id"] != split_truth_id:  # the file changed under us
+            raise WlbenchError(f"{dataset_path} changed while scoring (split truth id {split_truth_id} -> "
+                               f"{report['dataset']['split_truth_id']})", hint="submit again")
         report["dataset"]["file"] = dataset_path.name
         reports.append(report)
     stored = [{"file": None, "original_name": p.name, "sha256": r["submission"]["sha256"],
                "format": r["submission"]["format"], "declared": declared_meta(p)} for p, r in zip(preds, reports)]
     submitted_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    probe = build_entry(reports=reports, stored=stored, name=name.strip(), method_version=method_version,
-                        description=description, link=link, config=dict(config or {}), seeds=seeds_l,
-                        submitted_at=submitted_at)
-    entry_id = probe["id"]
-    for i, (p, s) in enumerate(zip(preds, stored)):
-        s["file"] = f"submissions/{entry_id}/run{i}{p.suffix.lower()}"
-    entry = build_entry(reports=reports, stored=stored, name=name.strip(), method_version=method_version,
-                        description=description, link=link, config=dict(config or {}), seeds=seeds_l,
-                        submitted_at=submitted_at)
+    entry = entry_with_kept_files(reports=reports, stored=stored, suffixes=[p.suffix for p in preds],
+                                  name=name.strip(), method_version=method_version, description=description,
+                                  link=link, config=dict(config or {}), seeds=seeds_l, submitted_at=submitted_at)
+    entry_id = entry["id"]
     target = entries_dir(board_dir) / f"{entry_id}.json"
     with board_lock(board_dir):
         dup = _duplicate(load_entries(board_dir, check_hash=False), entry)
         if dup is not None or target.exists():
             raise DuplicateEntryError(f"duplicate submission refused: {dup or f'{target} exists'}",
-                               hint="give the new run another --method-version, or remove the old entry "
-                                    "(and its submissions folder) first")
+                               hint="give the new run another --method-version, or take the old entry off "
+                                    "with `wlbench leaderboard remove ID --reason TEXT` first")
         sub_dir = submissions_dir(board_dir, entry_id)
         ensure_writable_dir(sub_dir.parent)
         with atomic_dir(sub_dir) as tmp:
@@ -202,7 +223,26 @@ def submit_run(board_dir: Path, dataset_path: Path, name: str, predictions: Sequ
                     raise WlbenchError(f"{p} changed while it was being submitted", hint="submit again")
         try:
             write_text_atomic(target, json.dumps(entry, indent=2, sort_keys=True, allow_nan=False) + "\n")
+            chain.append(board_dir, chain.add_record(entry))
         except BaseException:
+            target.unlink(missing_ok=True)
             shutil.rmtree(sub_dir, ignore_errors=True)
             raise
     return target
+
+
+def remove_entry(board_dir: Path, entry_id: str, reason: str) -> None:
+    """Take entry ``entry_id`` off the board: delete its file and kept predictions and append a ``remove``
+    record (with ``reason``) to the chain, holding the board lock."""
+    board_dir = require_board(Path(board_dir))
+    if not reason or not reason.strip():
+        raise WlbenchError("removing an entry needs a reason", hint="pass --reason, e.g. 'superseded by v2'")
+    target = entries_dir(board_dir) / f"{entry_id}.json"
+    with board_lock(board_dir):
+        if not target.is_file():
+            known = sorted(p.stem for p in entries_dir(board_dir).glob("*.json"))
+            raise WlbenchError(f"board {board_dir} has no entry {entry_id!r}",
+                               hint=f"entries look like {known[0]!r}" if known else "the board has no entries")
+        chain.append(board_dir, chain.remove_record(entry_id, reason.strip()))
+        target.unlink()
+        shutil.rmtree(submissions_dir(board_dir, entry_id), ignore_errors=True)

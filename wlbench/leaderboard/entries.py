@@ -1,7 +1,8 @@
 """Entry schema: building an entry from score reports, its id and self-hash, the mean +- std summary.
 
-An entry is one method (name + version) on one dataset version (content id), split and task, with one
-run per predictions file (several files = several seeds of the same method). See docs/leaderboard.md.
+An entry is one method (name + version) on the truth of one dataset split (its split truth id), task and
+metric settings, with one run per predictions file (several files = several seeds of the same method).
+See docs/leaderboard.md.
 """
 
 from __future__ import annotations
@@ -17,7 +18,10 @@ import numpy as np
 from wlbench.errors import WlbenchError
 from wlbench.hashing import hash_json
 
-SCHEMA = "wlbench-leaderboard-entry/1"
+SCHEMA = "wlbench-leaderboard-entry/2"
+SCHEMA_V1 = "wlbench-leaderboard-entry/1"
+# /1 pinned an entry to the dataset's content id (which then depended on the CPU's BLAS kernel); /2 pins it to
+# the truth id of the split scored. `wlbench leaderboard migrate` re-pins /1 entries after re-scoring them.
 HASH_FIELD = "entry_sha256"
 REQUIRED = ("schema", "id", "method", "dataset", "split", "task", "harness_version", "settings", "runs",
             "summary", "submitted_at", HASH_FIELD)
@@ -37,9 +41,9 @@ def slug(text: str, limit: int = 40) -> str:
     return s[:limit].strip("-") or "x"
 
 
-def entry_key(name: str, version: str, content_id: str, split: str, task: str, sha256s: list[str]) -> str:
-    return hash_json({"name": name, "version": version, "content_id": content_id, "split": split, "task": task,
-                      "submissions": sorted(sha256s)})
+def entry_key(name: str, version: str, split_truth_id: str, split: str, task: str, sha256s: list[str]) -> str:
+    return hash_json({"name": name, "version": version, "split_truth_id": split_truth_id, "split": split,
+                      "task": task, "submissions": sorted(sha256s)})
 
 
 def make_id(name: str, version: str, key: str) -> str:
@@ -144,11 +148,11 @@ def build_entry(*, reports: list[dict[str, Any]], stored: list[dict[str, Any]], 
         for key in ("task", "split", "harness_version", "settings"):
             if r[key] != first[key]:
                 raise WlbenchError(f"runs of one entry disagree on {key}: {r[key]!r} vs {first[key]!r}")
-        if r["dataset"]["content_id"] != first["dataset"]["content_id"]:
-            raise WlbenchError("runs of one entry were scored on different dataset versions")
+        if r["dataset"]["split_truth_id"] != first["dataset"]["split_truth_id"]:
+            raise WlbenchError("runs of one entry were scored against different truths (split truth ids)")
     ds = first["dataset"]
     sha = [s["sha256"] for s in stored]
-    key = entry_key(name, method_version, ds["content_id"], first["split"], first["task"], sha)
+    key = entry_key(name, method_version, ds["split_truth_id"], first["split"], first["task"], sha)
     runs = []
     for report, sub, seed in zip(reports, stored, seeds):
         runs.append({"seed": seed, "submission": sub, "n_clips": report["n_clips"],
@@ -160,8 +164,8 @@ def build_entry(*, reports: list[dict[str, Any]], stored: list[dict[str, Any]], 
         "key": key,
         "method": {"name": name, "version": method_version, "description": description, "link": link,
                    "config": config, "seeds": list(seeds)},
-        "dataset": {"name": ds["name"], "spec_id": ds["spec_id"], "content_id": ds["content_id"],
-                    "file": ds.get("file")},
+        "dataset": {"name": ds["name"], "split_truth_id": ds["split_truth_id"], "truth_id": ds["truth_id"],
+                    "spec_id": ds["spec_id"], "content_id": ds["content_id"], "file": ds.get("file")},
         "split": first["split"],
         "labels": first.get("labels", "true"),
         "task": first["task"],
@@ -177,15 +181,19 @@ def build_entry(*, reports: list[dict[str, Any]], stored: list[dict[str, Any]], 
     return entry
 
 
-def structure_problems(entry: Any) -> list[str]:
-    """Missing or mistyped top-level fields (an empty list when the entry is well formed)."""
+def structure_problems(entry: Any, schemas: tuple[str, ...] = (SCHEMA,)) -> list[str]:
+    """Missing or mistyped top-level fields (an empty list when the entry is well formed). ``schemas``: the
+    schemas accepted (``wlbench leaderboard migrate`` also reads :data:`SCHEMA_V1`)."""
     if not isinstance(entry, dict):
         return ["not a JSON object"]
     out = [f"missing field {k!r}" for k in REQUIRED if k not in entry]
     if out:
         return out
-    if entry["schema"] != SCHEMA:
-        out.append(f"schema {entry['schema']!r}, expected {SCHEMA!r}")
+    if entry["schema"] not in schemas:
+        out.append(f"schema {entry['schema']!r}, expected {SCHEMA!r}"
+                   + (" (an entry pinned to a content id: run `wlbench leaderboard migrate`)"
+                      if entry["schema"] == SCHEMA_V1 else ""))
+        return out
     for k in ("method", "dataset", "settings", "summary"):
         if not isinstance(entry[k], dict):
             out.append(f"'{k}' must be a JSON object, got {type(entry[k]).__name__}")
@@ -194,7 +202,7 @@ def structure_problems(entry: Any) -> list[str]:
     else:
         for i, run in enumerate(entry["runs"]):
             out += [f"run {i}: {p}" for p in run_problems(run)]
-    for k in ("name", "content_id"):
+    for k in ("name", "split_truth_id" if entry["schema"] == SCHEMA else "content_id"):
         src = entry["method"] if k == "name" else entry["dataset"]
         if not isinstance(src, dict) or not src.get(k):
             out.append(f"missing {k}")

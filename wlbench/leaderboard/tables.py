@@ -1,4 +1,4 @@
-"""Grouping entries into tables (one per dataset version, split, task and metric settings), ranking them
+"""Grouping entries into tables (one per split truth, task and metric settings), ranking them
 by one metric, and marking ties: going down the ranking, a row whose interval overlaps the interval of the
 first row of the current tie group joins that group and shares its rank (shown ``2=``); otherwise it starts
 a new group. (Leader-based, so a long chain of overlapping neighbours does not tie first with last.)"""
@@ -30,7 +30,7 @@ class Row:
 @dataclass
 class Table:
     dataset: str
-    content_id: str
+    split_truth_id: str
     spec_id: str
     split: str
     task: str
@@ -41,11 +41,11 @@ class Table:
 
     @property
     def key(self) -> str:
-        return f"{self.dataset}-{self.content_id[:12]}-{self.split}-{self.task}-{self.settings_id}"
+        return f"{self.dataset}-{self.split_truth_id[:12]}-{self.split}-{self.task}-{self.settings_id}"
 
     @property
     def title(self) -> str:
-        return (f"{self.dataset} (content {self.content_id[:12]}) / {self.split} / {self.task}"
+        return (f"{self.dataset} / {self.split} (truth {self.split_truth_id[:12]}) / {self.task}"
                 + (f" / settings {self.settings_id}" if self.settings_id else ""))
 
 
@@ -84,20 +84,20 @@ def build_tables(entries: Iterable[dict[str, Any]], dataset: str | None = None,
                  metric: str | None = None) -> list[Table]:
     groups: dict[tuple, list[dict[str, Any]]] = {}
     for e in entries:
-        if dataset is not None and dataset not in (e["dataset"]["name"], e["dataset"]["content_id"]) \
-                and not e["dataset"]["content_id"].startswith(dataset):
+        truth = e["dataset"]["split_truth_id"]
+        if dataset is not None and dataset != e["dataset"]["name"] and not truth.startswith(dataset):
             continue
-        key = (e["dataset"]["name"], e["task"], e["split"], e["dataset"]["content_id"], e.get("settings_id", ""))
+        key = (e["dataset"]["name"], e["task"], e["split"], truth, e.get("settings_id", ""))
         groups.setdefault(key, []).append(e)
     tables = []
-    for (name, task, split, cid, sid), members in sorted(groups.items()):
+    for (name, task, split, truth, sid), members in sorted(groups.items()):
         metrics: list[str] = []
         for e in members:
             metrics += [m for m in e["summary"]["headline"] if m not in metrics]
         m = metric or DEFAULT_METRIC.get(task, metrics[0] if metrics else "")
         if metric is not None and metric not in metrics:
             continue
-        t = Table(name, cid, members[0]["dataset"].get("spec_id", ""), split, task, sid, m, metrics)
+        t = Table(name, truth, members[0]["dataset"].get("spec_id", ""), split, task, sid, m, metrics)
         t.rows = rank_rows(members, m)
         tables.append(t)
     if metric is not None and not tables and groups:
@@ -152,7 +152,7 @@ def render_text(tables: list[Table]) -> str:
 
 
 def show_board(board_dir: Path, dataset: str | None = None, metric: str | None = None) -> str:
-    """The ranked terminal tables of a board."""
-    from wlbench.leaderboard.board import load_entries
+    """The ranked terminal tables of a board (:class:`WlbenchError` if the board directory does not exist)."""
+    from wlbench.leaderboard.board import load_entries, require_board
 
-    return render_text(build_tables(load_entries(board_dir), dataset, metric))
+    return render_text(build_tables(load_entries(require_board(board_dir)), dataset, metric))
