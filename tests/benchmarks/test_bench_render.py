@@ -6,7 +6,7 @@ Normal test runs (``--benchmark-disable``) run each once on a few clips. Measure
         --benchmark-group-by=group
 
 Groups: "render one clip" (bare scaper generate vs wlbench render_clip, same planned clip), "log-mel"
-(clips per second of the front end) and "render N clips" (1 vs 2 workers, pool start-up included). The
+(the front end beside librosa computing the same features) and "render N clips" (1 vs 2 workers, pool start-up included). The
 ratios are recorded in docs/performance.md; tests never assert wall-clock times.
 """
 
@@ -85,6 +85,27 @@ def test_bench_log_mel(benchmark, full_size):
     audio = np.random.default_rng(0).standard_normal((n, 160000)) * 0.01
     params = LogMelParams()
     feats = benchmark.pedantic(lambda: [log_mel(a, params) for a in audio], rounds=3, iterations=1)
+    benchmark.extra_info["clips"] = n
+    assert feats[0].shape == (1001, 64)
+
+
+@pytest.mark.benchmark(group="log-mel")
+def test_bench_log_mel_librosa(benchmark, full_size):
+    """The reference: librosa's STFT magnitude, its HTK mel bank (BLAS product) and np.log, same parameters."""
+    import librosa
+
+    n = 100 if full_size else 5
+    audio = np.random.default_rng(0).standard_normal((n, 160000)) * 0.01
+    p = LogMelParams()
+    bank = librosa.filters.mel(sr=p.sample_rate, n_fft=p.n_fft, n_mels=p.n_mels, fmin=p.fmin, fmax=p.fmax, htk=True,
+                               norm=None)
+
+    def reference(a):
+        spectrum = np.abs(librosa.stft(a, n_fft=p.n_fft, hop_length=p.hop_length, win_length=p.win_length,
+                                       window="hann", center=True, pad_mode="reflect"))
+        return np.log(bank @ spectrum + p.log_offset).T
+
+    feats = benchmark.pedantic(lambda: [reference(a) for a in audio], rounds=3, iterations=1)
     benchmark.extra_info["clips"] = n
     assert feats[0].shape == (1001, 64)
 
