@@ -16,7 +16,9 @@ judging them is :mod:`wlbench.soundbank.check`.
 from __future__ import annotations
 
 import csv
+import errno
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -116,20 +118,51 @@ class Discovery:
     empty_class_folders: list[str] = field(default_factory=list)   # relpaths
     stray_files: list[str] = field(default_factory=list)           # files directly in foreground/
     ignored_subfolders: list[str] = field(default_factory=list)    # folders inside class/source folders
+    not_regular: list[tuple[str, str]] = field(default_factory=list)  # (relpath, kind): FIFOs, link loops...
 
 
 def _relpath(root: Path, path: Path) -> str:
     return path.relative_to(root).as_posix()
 
 
-def _files_and_dirs(directory: Path) -> tuple[list[Path], list[Path]]:
-    files, dirs = [], []
+def file_kind(path: str | Path) -> str:
+    """``"file"`` (a regular file, reached through symbolic links), ``"directory"``, or what else it is:
+    ``"a symbolic link loop"``, ``"a broken symbolic link"``, ``"a FIFO (named pipe)"``, ``"a socket"``,
+    ``"a device"``, ``"unreadable (<reason>)"``. Never opens the file, so a FIFO cannot block."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "a symbolic link loop"
+        if exc.errno == errno.ENOENT and os.path.islink(path):
+            return "a broken symbolic link"
+        return f"unreadable ({exc.strerror})"
+    if stat.S_ISREG(mode):
+        return "file"
+    if stat.S_ISDIR(mode):
+        return "directory"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "not a regular file"
+
+
+def _files_and_dirs(directory: Path) -> tuple[list[Path], list[Path], list[tuple[Path, str]]]:
+    """Visible regular files, directories, and everything else (with its kind, see :func:`file_kind`)."""
+    files, dirs, others = [], [], []
     with os.scandir(directory) as it:
         for item in it:
             if not _visible(item.name):
                 continue
-            (dirs if item.is_dir() else files).append(Path(item.path))
-    return sorted(files), sorted(dirs)
+            kind = file_kind(item.path)
+            if kind == "file":
+                files.append(Path(item.path))
+            elif kind == "directory":
+                dirs.append(Path(item.path))
+            else:
+                others.append((Path(item.path), kind))
+    return sorted(files), sorted(dirs), sorted(others)
 
 
 def find_part_dirs(root: Path) -> list[Path]:
@@ -158,35 +191,41 @@ def discover(root: Path) -> Discovery:
     for part_dir in part_dirs:
         part = part_name(root, part_dir)
         fg_dir = part_dir / "foreground"
-        stray, class_dirs = _files_and_dirs(fg_dir)
+        stray, class_dirs, others = _files_and_dirs(fg_dir)
         found.stray_files += [_relpath(root, p) for p in stray]
+        found.not_regular += [(_relpath(root, p), kind) for p, kind in others]
         for class_dir in class_dirs:
             label, cut_onset, cut_offset = split_class_folder(class_dir.name)
-            files, subdirs = _files_and_dirs(class_dir)
+            files, subdirs, others = _files_and_dirs(class_dir)
             found.ignored_subfolders += [_relpath(root, d) for d in subdirs]
-            if not files:
+            found.not_regular += [(_relpath(root, p), kind) for p, kind in others]
+            if not files and not others:
                 found.empty_class_folders.append(_relpath(root, class_dir))
             for path in files:
                 found.entries.append(Entry(path, _relpath(root, path), "foreground", label, class_dir.name,
                                            fg_dir, part, cut_onset, cut_offset))
         bg_dir = part_dir / "background"
         if bg_dir.is_dir():
-            direct, source_dirs = _files_and_dirs(bg_dir)
+            direct, source_dirs, others = _files_and_dirs(bg_dir)
+            found.not_regular += [(_relpath(root, p), kind) for p, kind in others]
             for path in direct:
                 found.entries.append(Entry(path, _relpath(root, path), "background", "background",
                                            "background", part_dir, part))
             for source_dir in source_dirs:
-                files, subdirs = _files_and_dirs(source_dir)
+                files, subdirs, others = _files_and_dirs(source_dir)
                 found.ignored_subfolders += [_relpath(root, d) for d in subdirs]
+                found.not_regular += [(_relpath(root, p), kind) for p, kind in others]
                 for path in files:
                     found.entries.append(Entry(path, _relpath(root, path), "background", source_dir.name,
                                                source_dir.name, bg_dir, part))
     found.entries.sort(key=lambda e: e.relpath)
+    found.not_regular.sort()
     return found
 
 
 def fingerprinted_relpaths(root: Path) -> list[str]:
-    """The files the fingerprint covers: audio-named files of every class/background folder + sources.csv."""
+    """The files the fingerprint covers: audio-named regular files of every class/background folder, plus
+    sources.csv."""
     names = [e.relpath for e in discover(root).entries if is_audio_name(e.relpath)]
     if (root / SOURCES_CSV).is_file():
         names.append(SOURCES_CSV)
