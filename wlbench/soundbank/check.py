@@ -17,8 +17,9 @@ from typing import Any
 import soundfile as sf
 
 from wlbench.soundbank.fingerprint import fingerprint_from_digests, file_digests
-from wlbench.soundbank.layout import (PART_NAMES, SOURCES_CSV, SoundFile, Soundbank, discover, file_kind,
-                                      is_audio_name, read_sources_csv)
+from wlbench.paths import file_kind
+from wlbench.soundbank.layout import (PART_NAMES, SOURCES_CSV, SoundFile, Soundbank, discover, is_audio_name,
+                                      read_sources_csv)
 
 
 @dataclass(frozen=True)
@@ -165,7 +166,7 @@ def scan_soundbank(path: str | Path, fingerprint: bool = True) -> ScanResult:
         root = root.resolve()
     result = ScanResult(root=root, exists=kind == "directory")
     if not result.exists:
-        what = {"file": "is a file, not a folder", "unreadable (No such file or directory)": "does not exist"}.get(
+        what = {"file": "is a file, not a folder", "missing": "does not exist"}.get(
             kind, f"is {kind}, not a folder")
         result.problems.append(Problem(str(root), f"{what}; pass the soundbank folder (the one holding foreground/ "
                                                   "and background/, a folder of parts, or a DESED root)"))

@@ -16,11 +16,11 @@ judging them is :mod:`wlbench.soundbank.check`.
 from __future__ import annotations
 
 import csv
-import errno
 import os
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from wlbench.paths import file_kind
 
 PART_NAMES: tuple[str, ...] = ("train", "validation", "eval")
 AUDIO_EXTENSIONS = frozenset({".wav", ".flac", ".ogg", ".aif", ".aiff", ".aifc"})
@@ -125,31 +125,9 @@ def _relpath(root: Path, path: Path) -> str:
     return path.relative_to(root).as_posix()
 
 
-def file_kind(path: str | Path) -> str:
-    """``"file"`` (a regular file, reached through symbolic links), ``"directory"``, or what else it is:
-    ``"a symbolic link loop"``, ``"a broken symbolic link"``, ``"a FIFO (named pipe)"``, ``"a socket"``,
-    ``"a device"``, ``"unreadable (<reason>)"``. Never opens the file, so a FIFO cannot block."""
-    try:
-        mode = os.stat(path).st_mode
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            return "a symbolic link loop"
-        if exc.errno == errno.ENOENT and os.path.islink(path):
-            return "a broken symbolic link"
-        return f"unreadable ({exc.strerror})"
-    if stat.S_ISREG(mode):
-        return "file"
-    if stat.S_ISDIR(mode):
-        return "directory"
-    if stat.S_ISFIFO(mode):
-        return "a FIFO (named pipe)"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    return "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "not a regular file"
-
-
 def _files_and_dirs(directory: Path) -> tuple[list[Path], list[Path], list[tuple[Path, str]]]:
-    """Visible regular files, directories, and everything else (with its kind, see :func:`file_kind`)."""
+    """Visible regular files, directories, and everything else (with its kind, see
+    :func:`wlbench.paths.file_kind`)."""
     files, dirs, others = [], [], []
     with os.scandir(directory) as it:
         for item in it:
