@@ -29,6 +29,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from wlbench.errors import WlbenchError
+from wlbench.paths import describe, file_kind
 
 _OWNED = re.compile(r"^\.(?P<target>.+)\.(?P<host>[0-9a-f]{8})-(?P<pid>[0-9]+)-[0-9a-f]{8}(?P<suffix>(\.[A-Za-z0-9]+)*)$")
 _UNOWNED = re.compile(r"^\..+\.(partial|old)$")  # temporaries of wlbench before owners were recorded
@@ -70,16 +71,16 @@ def check_output_path(target: Path, *, directory: bool = False, expected_bytes: 
     target = Path(target)
     ancestor = _existing_ancestor(target.parent)
     if not ancestor.is_dir():
-        raise WlbenchError(f"cannot write {target}: {ancestor} is a file, not a folder",
+        raise WlbenchError(f"cannot write {target}: {ancestor} is {describe(file_kind(ancestor))}, not a folder",
                            hint="choose another output path")
     if os.path.lexists(target):
-        is_dir = target.is_dir()
-        if is_dir and not directory:
+        kind = file_kind(target)
+        if kind == "directory" and not directory:
             raise WlbenchError(f"cannot write {target}: a folder of that name is in the way",
                                hint="remove or rename that folder, or choose another output path")
-        if directory and not is_dir:
-            raise WlbenchError(f"cannot write folder {target}: a file of that name is in the way",
-                               hint="remove or rename that file, or choose another output path")
+        if directory and kind != "directory":
+            raise WlbenchError(f"cannot write folder {target}: {describe(kind)} of that name is in the way",
+                               hint="remove or rename it, or choose another output path")
     if not os.access(ancestor, os.W_OK | os.X_OK):
         raise WlbenchError(f"cannot write {target}: folder {ancestor} is not writable",
                            hint="fix its permissions or choose another output path")
@@ -102,8 +103,8 @@ def ensure_writable_dir(directory: Path) -> Path:
     directory = Path(directory)
     ancestor = _existing_ancestor(directory)
     if not ancestor.is_dir():
-        raise WlbenchError(f"cannot use {directory} as a folder: {ancestor} is a file, not a folder",
-                           hint="choose another output path")
+        raise WlbenchError(f"cannot use {directory} as a folder: {ancestor} is {describe(file_kind(ancestor))}, "
+                           "not a folder", hint="choose another output path")
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -612,9 +612,9 @@ class Dataset:
             problems = [f"unreadable metadata ({type(exc).__name__}: {exc})"]
         if problems:
             self.handle.close()
-            shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
+            shown = "; ".join(problems[:8]) + (f"; and {len(problems) - 8} more" if len(problems) > 8 else "")
             raise WlbenchError(f"{self.path} is an incomplete or damaged wlbench dataset: {shown}",
-                               hint="render it again with `wlbench synth` (or `wlbench rerender`)")
+                               hint="render it again with `wlbench synth`")
 
     def close(self) -> None:
         self.handle.close()

@@ -17,6 +17,7 @@ from typing import Any
 from wlbench.atomic import atomic_dir, ensure_writable_dir, write_text_atomic
 from wlbench.errors import WlbenchError
 from wlbench.hashing import hash_file
+from wlbench.paths import require_folder, require_input_file
 from wlbench.leaderboard.entries import HASH_FIELD, build_entry, check_link, self_hash, structure_problems
 
 DEFAULT_BOARD = Path("leaderboard")
@@ -56,6 +57,7 @@ def load_entries(board_dir: Path = DEFAULT_BOARD, check_hash: bool = True) -> li
     """Every entry of the board, sorted by file name. An unreadable entry, or (``check_hash``) one whose
     self-hash does not match (it was edited), raises :class:`WlbenchError`: nothing is shown or rendered
     from a board with a forged entry."""
+    require_folder(board_dir, "board", missing_ok=True, hint="pass the board folder to --board")
     d = entries_dir(Path(board_dir))
     if not d.is_dir():
         return []
@@ -145,8 +147,7 @@ def submit_run(board_dir: Path, dataset_path: Path, name: str, predictions: Sequ
     if not preds:
         raise WlbenchError("no predictions files given", hint="pass one file per seed of the method")
     for p in preds:
-        if not p.is_file():
-            raise WlbenchError(f"predictions file {p} not found", hint="check the path")
+        require_input_file(p, "predictions file", hint="check the path")
     if len({hash_file(p) for p in preds}) != len(preds):
         raise WlbenchError("the same predictions file is given twice", hint="give one file per seed")
     seeds_l: list[int | None] = list(seeds) if seeds is not None else [None] * len(preds)
