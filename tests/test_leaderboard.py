@@ -149,6 +149,9 @@ def test_duplicates_are_refused(board, tiny_dataset, preds, tmp_path):
     before = sorted(p.name for p in (b / "entries").iterdir())
     with pytest.raises(WlbenchError, match="duplicate submission refused"):  # same file, other name
         submit_run(b, tiny_dataset, "Renamed", [preds["noisy"]], settings=FAST)
+    with pytest.raises(WlbenchError) as info:  # same file, new version: the hint must not suggest a version
+        submit_run(b, tiny_dataset, "Noisy", [preds["noisy"]], method_version="9", settings=FAST)
+    assert "enters the board once" in str(info.value) and "--method-version" not in str(info.value)
     with pytest.raises(WlbenchError, match="already holds method 'Noisy'"):  # same method, new file
         submit_run(b, tiny_dataset, "Noisy", [preds["other"]], settings=FAST)
     assert sorted(p.name for p in (b / "entries").iterdir()) == before
