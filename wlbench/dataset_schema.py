@@ -109,25 +109,19 @@ def split_problems(group: h5py.Group, path: str, n_classes: int) -> list[str]:
             frames = group.get("frame_labels")
             if isinstance(frames, h5py.Dataset):
                 _shape(problems, f"{path}/frame_labels", frames, (n, features.shape[1], n_classes))
-    audio = group.get("audio")
-    if audio is not None:
-        if isinstance(audio, h5py.Dataset):
-            _shape(problems, f"{path}/audio", audio, (n, None))
-        else:
-            problems.append(f"{path}/audio is not an array")
     _views(problems, group, path, "segments", {"start": (n,), "weak_labels": (n, n_classes)}, ("duration",))
     _views(problems, group, path, "views", {"labels": (n, n_classes), "dropped": (n, n_classes)}, ("rule",))
     _views(problems, group, path, "resolution", {"labels": (n, None, n_classes)}, ("chunk", "min_overlap"))
-    for key in ("roles", "domain", "requested_events"):
+    for key, shape, attrs in (("audio", (n, None), ()), ("roles", (n,), ("names",)), ("domain", (n,), ("names",)),
+                              ("requested_events", (n,), ())):
         item = group.get(key)
         if item is None:
             continue
         if not isinstance(item, h5py.Dataset):
             problems.append(f"{path}/{key} is not an array")
             continue
-        _shape(problems, f"{path}/{key}", item, (n,))
-        if key != "requested_events":
-            _attrs(problems, f"{path}/{key}", item, ("names",))
+        _shape(problems, f"{path}/{key}", item, shape)
+        _attrs(problems, f"{path}/{key}", item, attrs)
     return problems
 
 

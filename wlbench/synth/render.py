@@ -217,11 +217,15 @@ def _init_worker(settings: RenderSettings) -> None:
     global _WORKER_SETTINGS
     _WORKER_SETTINGS = settings
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    parent = multiprocessing.parent_process()
-    if parent is not None:
+    if multiprocessing.parent_process() is not None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops the pool and cleans up
-        threading.Thread(target=_exit_with_parent, args=(parent.sentinel,), daemon=True,
-                         name="exit-with-parent").start()
+
+
+def _init_pool_worker(settings: RenderSettings) -> None:
+    """Initializer of a pool worker: the settings, and an exit as soon as the parent is gone."""
+    _init_worker(settings)
+    threading.Thread(target=_exit_with_parent, args=(multiprocessing.parent_process().sentinel,), daemon=True,
+                     name="exit-with-parent").start()
 
 
 def _render_task(spec: ClipSpec) -> RenderedClip:
@@ -272,7 +276,7 @@ class RenderPool:
             context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
             if context.get_start_method() == "forkserver":  # workers fork with scaper already imported
                 context.set_forkserver_preload(["wlbench.synth.render"])
-            self._pool = context.Pool(self.workers, initializer=_init_worker, initargs=(self.settings,))
+            self._pool = context.Pool(self.workers, initializer=_init_pool_worker, initargs=(self.settings,))
         return self
 
     def __exit__(self, *exc_info) -> None:
