@@ -162,6 +162,7 @@ def test_killed_synth_leaves_no_traceback_and_its_partial_is_removed_by_the_next
     (["--workers", "0"], "--workers must be at least 1, got 0"),
     (["--set", "no_such_key=1"], "--set: unknown config key 'no_such_key'"),
     (["--set", "novalue"], "expected key=value"),
+    (["--set", "lr=nan"], "--set: lr = nan: not finite"),
     (["--scale", "3"], "--scale must be in (0, 1]"),
 ])
 def test_demo_validates_everything_before_rendering(args, needle, tmp_path):
