@@ -76,8 +76,11 @@ def _common(f):
 def score_cmd(dataset, submission, split, task, threshold, k, t_collar, percentage_of_length, resolution, metric,
               raw_scores, resamples, seed, ci, json_out, max_classes, labels):
     """Validate SUBMISSION and score it against DATASET.h5 (exit 2 listing every problem if invalid)."""
+    from wlbench.atomic import check_output_path
     from wlbench.scoring import render_report, score_file, write_report
 
+    if json_out is not None:
+        check_output_path(json_out)  # before scoring: a bad --json path costs nothing
     settings = settings_from_options(threshold, k, t_collar, percentage_of_length, resolution, metric, raw_scores,
                                      resamples, seed, ci)
     report = score_file(dataset, submission, split, task, settings, labels=labels)
@@ -98,8 +101,11 @@ def score_cmd(dataset, submission, split, task, threshold, k, t_collar, percenta
 def compare_cmd(a, b, dataset, split, task, threshold, k, t_collar, percentage_of_length, resolution, metric,
                 raw_scores, resamples, seed, ci, json_out):
     """Paired bootstrap test of submissions A and B on the same dataset split (A - B, interval, p-value)."""
+    from wlbench.atomic import check_output_path
     from wlbench.scoring import compare_files, render_comparison, write_report
 
+    if json_out is not None:
+        check_output_path(json_out)
     settings = settings_from_options(threshold, k, t_collar, percentage_of_length, resolution, metric, raw_scores,
                          max(1, resamples), seed, ci)
     result = compare_files(dataset, a, b, split, task, settings)

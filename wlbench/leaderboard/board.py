@@ -20,9 +20,11 @@ from wlbench.atomic import atomic_dir, ensure_writable_dir, write_text_atomic
 from wlbench.errors import WlbenchError
 from wlbench.hashing import hash_file
 from wlbench.leaderboard import chain
+from wlbench.paths import require_folder, require_input_file
 from wlbench.leaderboard.entries import HASH_FIELD, build_entry, check_link, self_hash, structure_problems
 
 DEFAULT_BOARD = Path("leaderboard")
+REMOVE_HINT = "take the old entry off with `wlbench leaderboard remove ID --reason TEXT` first"
 TEXT_SUFFIXES = (".csv", ".tsv", ".txt")
 LOCK_TIMEOUT_S = 600
 
@@ -58,21 +60,15 @@ def read_entry(path: Path) -> dict[str, Any]:
 def require_board(board_dir: Path) -> Path:
     """``board_dir`` if it is an existing directory; :class:`WlbenchError` otherwise (a mistyped ``--board``
     must not read as an empty board)."""
-    board_dir = Path(board_dir)
-    if not board_dir.exists():
-        raise WlbenchError(f"board {board_dir} does not exist",
-                           hint="pass --board with a leaderboard directory (the one holding entries/), or create "
-                                "one with `wlbench leaderboard submit`")
-    if not board_dir.is_dir():
-        raise WlbenchError(f"board {board_dir} is not a directory",
-                           hint="pass --board with a leaderboard directory (the one holding entries/)")
-    return board_dir
+    return require_folder(board_dir, "board", hint="pass --board with a leaderboard folder (the one holding "
+                                                   "entries/), or create one with `wlbench leaderboard submit`")
 
 
 def load_entries(board_dir: Path = DEFAULT_BOARD, check_hash: bool = True) -> list[dict[str, Any]]:
     """Every entry of the board, sorted by file name (none for a board not created yet). An unreadable
     entry, or (``check_hash``) one whose self-hash does not match (it was edited), raises
     :class:`WlbenchError`: nothing is shown or rendered from a board with a forged entry."""
+    require_folder(board_dir, "board", missing_ok=True, hint="pass the board folder to --board")
     d = entries_dir(Path(board_dir))
     if not d.is_dir():
         return []
@@ -118,7 +114,8 @@ def _check_declared(path: Path, dataset_path: Path, ds_name: str, split_truth_id
                            hint=f"pass --split {meta['split']} or submit predictions for {split}")
 
 
-def _duplicate(existing: list[dict[str, Any]], entry: dict[str, Any]) -> str | None:
+def _duplicate(existing: list[dict[str, Any]], entry: dict[str, Any]) -> tuple[str, str] | None:
+    """(what is duplicated, how to fix it) when ``entry`` duplicates an entry of ``existing``, else None."""
     ds, m = entry["dataset"], entry["method"]
     hashes = {r["submission"]["sha256"] for r in entry["runs"]}
     for e in existing:
@@ -127,14 +124,16 @@ def _duplicate(existing: list[dict[str, Any]], entry: dict[str, Any]) -> str | N
         if not same_target:
             continue
         if e.get("key") == entry["key"]:
-            return f"entry {e['id']} holds exactly these predictions for this method"
+            return f"entry {e['id']} holds exactly these predictions for this method", f"nothing to add; or {REMOVE_HINT}"
         shared = hashes & {r["submission"]["sha256"] for r in e["runs"]}
         if shared:
-            return f"entry {e['id']} ({e['method']['name']}) already holds {len(shared)} of these predictions files"
+            return (f"entry {e['id']} ({e['method']['name']}) already holds {len(shared)} of these predictions files",
+                    f"a predictions file enters the board once, whatever the method name or version: submit "
+                    f"new predictions, or {REMOVE_HINT}")
         if e["method"]["name"] == m["name"] and e["method"].get("version", "") == m["version"] \
                 and e.get("settings_id") == entry["settings_id"]:
-            return (f"entry {e['id']} already holds method {m['name']!r} version {m['version']!r} on this dataset "
-                    "version, split and task")
+            return (f"entry {e['id']} already holds method {m['name']!r} version {m['version']!r} on this split "
+                    "truth and task", f"give the new run another --method-version, or {REMOVE_HINT}")
     return None
 
 
@@ -173,8 +172,7 @@ def submit_run(board_dir: Path, dataset_path: Path, name: str, predictions: Sequ
     if not preds:
         raise WlbenchError("no predictions files given", hint="pass one file per seed of the method")
     for p in preds:
-        if not p.is_file():
-            raise WlbenchError(f"predictions file {p} not found", hint="check the path")
+        require_input_file(p, "predictions file", hint="check the path")
     if len({hash_file(p) for p in preds}) != len(preds):
         raise WlbenchError("the same predictions file is given twice", hint="give one file per seed")
     seeds_l: list[int | None] = list(seeds) if seeds is not None else [None] * len(preds)
@@ -210,10 +208,10 @@ def submit_run(board_dir: Path, dataset_path: Path, name: str, predictions: Sequ
     target = entries_dir(board_dir) / f"{entry_id}.json"
     with board_lock(board_dir):
         dup = _duplicate(load_entries(board_dir, check_hash=False), entry)
-        if dup is not None or target.exists():
-            raise DuplicateEntryError(f"duplicate submission refused: {dup or f'{target} exists'}",
-                               hint="give the new run another --method-version, or take the old entry off "
-                                    "with `wlbench leaderboard remove ID --reason TEXT` first")
+        if dup is None and target.exists():
+            dup = (f"{target} exists", REMOVE_HINT)
+        if dup is not None:
+            raise DuplicateEntryError(f"duplicate submission refused: {dup[0]}", hint=dup[1])
         sub_dir = submissions_dir(board_dir, entry_id)
         ensure_writable_dir(sub_dir.parent)
         with atomic_dir(sub_dir) as tmp:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from wlbench.atomic import leftovers
 from wlbench.errors import WlbenchError
 from wlbench.hashing import hash_file
 from wlbench.leaderboard import chain
@@ -204,6 +205,10 @@ def check_board(board_dir: Path = DEFAULT_BOARD, datasets: Sequence[Path] = (),
         for folder in sorted(sub_root.iterdir()):
             if folder.is_dir() and not folder.name.startswith(".") and folder.name not in ids:
                 problems.append(f"submissions/{folder.name}: kept predictions without an entry")
+    for folder in (board_dir, d, sub_root):
+        problems += [f"{leftover.path.relative_to(board_dir)}: {leftover.describe()}; the next write into that "
+                     "folder removes it once its process is gone, or delete it"
+                     for leftover in leftovers(folder) if leftover.owner != "running"]
     chain_found, head = _chain_problems(board_dir, parsed)
     problems += chain_found
     if not problems:
@@ -221,6 +226,7 @@ def verify_board(board_dir: Path = DEFAULT_BOARD, datasets: Sequence[Path] = (),
     rest is sound, that LEADERBOARD.md is what the board renders to and index.html names the board head.
     With ``datasets`` (dataset files), every entry whose split truth id is one of theirs is re-scored
     from its kept predictions with the recorded settings, and the recorded headline and per-class scores
-    must match.
+    must match. Temporaries of an interrupted write (see :mod:`wlbench.atomic`) left in the board are
+    reported too.
     """
     return check_board(board_dir, datasets, tol).problems
