@@ -205,7 +205,6 @@ def test_show_and_render(board, tiny_dataset, tmp_path):
     assert "tiny" in text and "Strong 1.0" in text and "Noisy" in text and "ranked by map" in text
     strong_line = next(line for line in text.splitlines() if "Strong" in line)
     assert "±" in strong_line and "[" in strong_line
-    (tmp_path / "empty").mkdir()
     assert "no entries" in show_board(tmp_path / "empty")
     with pytest.raises(WlbenchError, match="no table has metric"):
         show_board(board, metric="nope")
@@ -410,14 +409,17 @@ def test_temporaries_of_a_killed_submit_are_reported_then_removed(board, tiny_da
 
 # --- the board's guard rails: an existing board, the hash chain, the rendered page, migration -----------------
 
-@pytest.mark.parametrize("command", ["verify", "show", "render"])
+@pytest.mark.parametrize("command", ["verify", "remove x --reason y", "migrate --dataset d.h5"])
 def test_a_board_path_that_does_not_exist_is_an_error(tmp_path, command):
-    res = CliRunner().invoke(main, ["leaderboard", command, "--board", str(tmp_path / "nope")])
+    """Issue 11: `verify` of a mistyped --board said "0 entries verified"; it (and every command that changes a
+    board in place) is an error instead. (`show` of a board not made yet shows it empty: tests/test_cli_bad_inputs.)"""
+    command, *rest = command.split()
+    res = CliRunner().invoke(main, ["leaderboard", command, *rest, "--board", str(tmp_path / "nope")])
     assert res.exit_code == 2 and isinstance(res.exception, SystemExit), res.output
     assert res.output.startswith(f"error: board {tmp_path / 'nope'} not found") and len(res.output.splitlines()) == 1
     assert not (tmp_path / "nope").exists()
     (tmp_path / "file").write_text("x")
-    res = CliRunner().invoke(main, ["leaderboard", command, "--board", str(tmp_path / "file")])
+    res = CliRunner().invoke(main, ["leaderboard", command, *rest, "--board", str(tmp_path / "file")])
     assert res.exit_code == 2 and "0 entries" not in res.output
 
 

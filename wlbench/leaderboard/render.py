@@ -15,7 +15,7 @@ from typing import Any
 
 from wlbench.atomic import ensure_writable_dir, write_text_atomic
 from wlbench.leaderboard import chain, plots
-from wlbench.leaderboard.board import DEFAULT_BOARD, load_entries, require_board
+from wlbench.leaderboard.board import DEFAULT_BOARD, load_entries
 from wlbench.leaderboard.entries import PER_CLASS_METRIC, http_link, lower_is_better
 from wlbench.leaderboard.tables import Table, build_tables, cell, fmt, rank_label
 
@@ -259,7 +259,7 @@ def render_html(tables: list[Table], n_entries: int, head: str) -> str:
 
 def render_board(board_dir: Path = DEFAULT_BOARD, out_dir: Path | None = None) -> tuple[Path, Path]:
     """Write ``LEADERBOARD.md`` and ``index.html`` for the board into ``out_dir`` (default: the board)."""
-    board_dir = require_board(Path(board_dir))
+    board_dir = Path(board_dir)
     out_dir = ensure_writable_dir(Path(out_dir) if out_dir is not None else board_dir)
     entries = load_entries(board_dir)
     tables = build_tables(entries)

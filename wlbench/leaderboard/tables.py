@@ -152,7 +152,7 @@ def render_text(tables: list[Table]) -> str:
 
 
 def show_board(board_dir: Path, dataset: str | None = None, metric: str | None = None) -> str:
-    """The ranked terminal tables of a board (:class:`WlbenchError` if the board directory does not exist)."""
-    from wlbench.leaderboard.board import load_entries, require_board
+    """The ranked terminal tables of a board."""
+    from wlbench.leaderboard.board import load_entries
 
-    return render_text(build_tables(load_entries(require_board(board_dir)), dataset, metric))
+    return render_text(build_tables(load_entries(board_dir), dataset, metric))
