@@ -24,6 +24,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.sparse import csr_matrix
 from scipy.special import ndtri
 
 from wlbench.metrics._checks import as_binary, as_scores, as_weights, same_shape
@@ -71,6 +72,88 @@ class RankIndex:
         self.last_in_run = last[inverse]
         row_first = np.searchsorted(self.pos_row, np.arange(k), "left")
         self.row_first_pos = row_first[self.pos_row] if flat_pos.size else np.zeros(0, dtype=np.int64)
+        self._batch_parts: tuple | None = None
+
+    def _segments(self) -> tuple:
+        """For weighted statistics: cut each sorted row after every tie run holding positives, so that a
+        segment is the stretch above a run plus the run. Returns the (segments x columns) 0/1 matrix (each
+        column in exactly one segment per row), the segment ending at each positive's run, the first
+        segment of each positive's row, a (runs x columns) matrix of the items of runs holding more than
+        one item, the run of each positive (-1: a run of one positive) and the (rows x positives) matrix."""
+        if self._batch_parts is None:
+            k, m = self.shape
+            cut = np.zeros(k * m + 1, dtype=bool)
+            cut[np.arange(k) * m] = True
+            cut[self.end_flat + 1] = True
+            seg = np.cumsum(cut[:-1]) - 1
+            n_seg = int(seg[-1]) + 1 if seg.size else 0
+            indptr = np.r_[0, np.cumsum(np.bincount(seg, minlength=n_seg))]
+            flat_order = self.order.ravel()
+            cols = csr_matrix((np.ones(k * m, dtype=np.float32), flat_order, indptr), shape=(n_seg, m))
+            end_seg = seg[self.end_flat]
+            row_first_seg = seg[np.arange(k) * m][self.pos_row]
+            # runs wider than one item (ties): their total weight needs their items
+            wide = np.flatnonzero(self.end_flat > self.start_flat)
+            runs, run_of_pos = np.unique(self.end_flat[wide], return_inverse=True)
+            first_of_run = self.start_flat[wide][np.r_[0, np.flatnonzero(np.diff(run_of_pos)) + 1]] if wide.size \
+                else np.zeros(0, dtype=np.int64)
+            sizes = runs - first_of_run + 1
+            items = np.repeat(first_of_run, sizes) + (np.arange(int(sizes.sum()))
+                                                      - np.repeat(np.cumsum(sizes) - sizes, sizes))
+            run_items = csr_matrix((np.ones(items.size), flat_order[items], np.r_[0, np.cumsum(sizes)]),
+                                   shape=(runs.size, m))
+            pos_run = np.full(self.pos_row.size, -1, dtype=np.int64)
+            pos_run[wide] = run_of_pos
+            p = self.pos_row.size
+            rows = csr_matrix((np.ones(p), (self.pos_row, np.arange(p))), shape=(k, p))
+            self._batch_parts = (cols, end_seg, row_first_seg, run_items, pos_run, rows)
+        return self._batch_parts
+
+    def stats_batch(self, weights: np.ndarray) -> dict[str, np.ndarray]:
+        """Per-row AP, AUC, n_pos, n_neg for B weight vectors at once: ``weights`` (B, M) non-negative
+        whole counts (bootstrap resamples); returns (B, K) arrays equal to ``stats(weights[b])``.
+
+        The cumulative weight down to each positive's tie run comes from segment sums (one sparse product
+        with the (segments x columns) matrix for the whole batch, then a cumulative sum over segments)
+        instead of re-gathering and summing all K x M sorted weights for every resample."""
+        w = np.asarray(weights, dtype=np.float64)
+        b = w.shape[0]
+        cols, end_seg, row_first_seg, run_items, pos_run, rows_m = self._segments()
+        seg_w = np.asarray(cols @ np.ascontiguousarray(w.T, dtype=np.float32), dtype=np.float64).T.copy()
+        cum = np.empty((b, seg_w.shape[1] + 1))
+        cum[:, 0] = 0.0
+        np.cumsum(seg_w, axis=1, out=cum[:, 1:])
+        del seg_w
+        ca_end = cum[:, end_seg + 1]
+        ca_end -= cum[:, row_first_seg]
+        del cum
+        w_pos = w[:, self.pos_col]
+        run_w = w_pos.copy()  # a run of one item weighs its positive
+        if run_items.shape[0]:
+            wide = pos_run >= 0
+            run_w[:, wide] = np.asarray(run_items @ w.T).T[:, pos_run[wide]]
+        ca_before = ca_end - run_w
+        del run_w
+        cs = np.cumsum(w_pos, axis=1)
+        first = self.row_first_pos
+        cs -= cs[:, first] - w_pos[:, first]  # cumulative positive weight within each row
+        cp_end = cs[:, self.last_in_run]
+        cp_before = cs[:, self.first_in_run]
+        cp_before -= w_pos[:, self.first_in_run]
+        del cs
+        n_pos = np.asarray(w_pos @ rows_m.T)  # (B, K)
+        n_neg = w.sum(axis=1)[:, None] - n_pos
+        with np.errstate(invalid="ignore", divide="ignore"):
+            prec = np.where(ca_end > 0, cp_end / np.where(ca_end > 0, ca_end, 1.0), 0.0)
+            ap = np.asarray((w_pos * prec) @ rows_m.T) / n_pos
+            below = ca_end - cp_end
+            below += ca_before - cp_before
+            below *= -0.5
+            below += n_neg[:, self.pos_row]
+            auc = np.asarray((w_pos * below) @ rows_m.T) / (n_pos * n_neg)
+        ap[n_pos <= 0] = np.nan
+        auc[(n_pos <= 0) | (n_neg <= 0)] = np.nan
+        return {"ap": ap, "auc": auc, "n_pos": n_pos, "n_neg": n_neg}
 
     def stats(self, weight: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """Per-row AP/AUC and per-positive precision at the end of its tie run.
@@ -139,6 +222,16 @@ class ClassRanking:
             st = index.stats(weight)
             for key in out:
                 out[key][sl] = st[key]
+        return out
+
+    def stats_batch(self, weights: np.ndarray) -> dict[str, np.ndarray]:
+        """(B, C) AP, AUC, n_pos, n_neg for B clip-weight vectors (see :meth:`RankIndex.stats_batch`)."""
+        b = np.shape(weights)[0]
+        out = {key: np.empty((b, self.n_classes)) for key in ("ap", "auc", "n_pos", "n_neg")}
+        for sl, index in self.chunks:
+            st = index.stats_batch(weights)
+            for key in out:
+                out[key][:, sl] = st[key]
         return out
 
 
@@ -217,6 +310,15 @@ class ClipRanking:
         num = np.bincount(self.label, weights=w * self.prec, minlength=c)
         den = np.bincount(self.label, weights=w, minlength=c)
         return num, den
+
+    def lwlrap_parts_batch(self, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`lwlrap_parts` for B weight vectors: two (B, C) arrays."""
+        n, c = self.shape
+        if not hasattr(self, "_pairs_m"):
+            self._pairs_m = (csr_matrix((self.prec, (self.clip, self.label)), shape=(n, c)),
+                             csr_matrix((np.ones(self.clip.size), (self.clip, self.label)), shape=(n, c)))
+        w = np.asarray(weights, dtype=np.float64)
+        return np.asarray(w @ self._pairs_m[0]), np.asarray(w @ self._pairs_m[1])
 
     def ap_at_k_per_clip(self, k: int) -> np.ndarray:
         n = self.shape[0]
