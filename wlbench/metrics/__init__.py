@@ -23,7 +23,7 @@ from wlbench.metrics.detection_curves import CollarStatistics, SegmentStatistics
 from wlbench.metrics.events import EventList, events_from_frame, events_to_frame, merge_overlaps
 from wlbench.metrics.frames import FrameDetections, FrameScores, frame_scores_to_events, score_intervals
 from wlbench.metrics.operating_points import FScores, OperatingPoints, fscores
-from wlbench.metrics.psds import PSDS1, PSDS2, PSDROC, IntersectionStatistics, PSDSSettings, psds
+from wlbench.metrics.psds import PSDS1, PSDS2, PSDROC, IntersectionStatistics, PSDSSettings
 from wlbench.metrics.embedding import (centroid_accuracy_macro, centroid_accuracy_micro,
                                        centroid_accuracy_per_class, centroid_scores)
 from wlbench.metrics.ranking import (ap_at_k_per_clip, auc_clip_eps, average_precision_per_class,
@@ -36,7 +36,7 @@ from wlbench.metrics.tagging import (binarize, f1_macro, f1_micro, label_coverag
 __all__ = [
     "CollarStatistics", "EventList", "FScores", "FrameDetections", "FrameScores", "IntersectionStatistics",
     "OperatingPoints", "PSDROC", "PSDS1", "PSDS2", "PSDSSettings", "SegmentStatistics", "events_to_frame",
-    "frame_scores_to_events", "fscores", "merge_overlaps", "psds", "score_intervals", "ap_at_k_per_clip", "auc_clip_eps", "average_precision_per_class", "binarize",
+    "frame_scores_to_events", "fscores", "merge_overlaps", "score_intervals", "ap_at_k_per_clip", "auc_clip_eps", "average_precision_per_class", "binarize",
     "bootstrap_ci", "bootstrap_samples", "centroid_accuracy_macro", "centroid_accuracy_micro",
     "centroid_accuracy_per_class", "centroid_scores", "dprime_from_auc", "dprime_mean_of_classes",
     "dprime_of_mean_auc", "dprime_per_class", "event_based_counts", "event_based_f1_macro",

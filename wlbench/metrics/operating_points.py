@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.sparse import csr_matrix
 
 from wlbench.errors import WlbenchError
 
@@ -98,6 +99,7 @@ class OperatingPoints:
         self.n_groups = int(self.group_class.size)
         self.class_ptr = np.searchsorted(self.group_class, np.arange(self.n_classes + 1), "left")
         self._rows: dict[str, tuple[np.ndarray, Deltas]] = {}
+        self._matrices: dict[tuple, tuple] = {}
         at = 0
         for n in names:
             size = len(tables[n])
@@ -122,6 +124,73 @@ class OperatingPoints:
             if b > a:
                 np.cumsum(per_group[a:b], out=out[a:b])
         return out
+
+    def cumulative_by(self, table: str, stat: str, by: str, weight: np.ndarray | None = None):
+        """For each value ``k`` of the integer column ``by`` of ``table`` (ascending): ``(k, cumulative of
+        stat over the rows with that k)`` -- e.g. cross-trigger counts per triggered class, kept apart so
+        that their rates add up exactly as counts."""
+        group, deltas = self._rows[table]
+        key = deltas.values[by].astype(np.int64)
+        v = deltas.values[stat]
+        if weight is not None:
+            v = v * np.asarray(weight, np.float64)[deltas.clip]
+        ptr = self.class_ptr
+        for k in np.unique(key):
+            sel = key == k
+            per_group = np.bincount(group[sel], weights=v[sel], minlength=self.n_groups)
+            for c in range(self.n_classes):
+                a, b = ptr[c], ptr[c + 1]
+                if b > a:
+                    np.cumsum(per_group[a:b], out=per_group[a:b])
+            yield int(k), per_group
+
+    def has_table(self, table: str) -> bool:
+        return table in self._rows
+
+    def cumulative_batch(self, table: str, stat: str, weights: np.ndarray, *, scale: np.ndarray | None = None,
+                         scale_by: str | None = None, at: np.ndarray | None = None) -> np.ndarray:
+        """:meth:`cumulative` for B clip-weight vectors at once: (B, G), or (B, len(at)) at the groups
+        ``at`` when every change of the statistic lies on one of them (e.g. :meth:`segment_starts`). One
+        sparse product with a (groups x clips) matrix of the summed changes serves the whole batch.
+        ``scale`` (B, K) multiplies each row by ``scale[b, row's scale_by column]`` (e.g. 1 / reference
+        duration of a cross-triggered class, which itself depends on the weights)."""
+        w = np.asarray(weights, dtype=np.float64)
+        key = (table, stat, scale_by, None if at is None else at.tobytes())
+        if key not in self._matrices:
+            group, deltas = self._rows[table]
+            v = deltas.values[stat]
+            n_out = self.n_groups if at is None else at.size
+            slot = group if at is None else np.searchsorted(at, group, "right") - 1
+            if scale_by is None:
+                self._matrices[key] = (csr_matrix((v, (slot, deltas.clip)), shape=(n_out, self.n_clips)),)
+            else:
+                k = deltas.values[scale_by].astype(np.int64)
+                width = int(k.max(initial=0)) + 1
+                pair, inverse = np.unique(slot * width + k, return_inverse=True)
+                m = csr_matrix((v, (inverse, deltas.clip)), shape=(pair.size, self.n_clips))
+                fold = csr_matrix((np.ones(pair.size), (np.arange(pair.size), pair // width)),
+                                  shape=(pair.size, n_out))
+                self._matrices[key] = (m, fold, pair % width)
+            starts = self.class_ptr[:-1] if at is None else np.searchsorted(at, self.class_ptr[:-1])
+            ends = self.class_ptr[1:] if at is None else np.searchsorted(at, self.class_ptr[1:])
+            self._matrices[key] += (np.stack([starts, ends], axis=1),)
+        parts = self._matrices[key]
+        per = np.asarray(parts[0] @ w.T).T  # (B, slots) or (B, pairs)
+        if scale_by is not None:
+            per = np.asarray((per * scale[:, parts[2]]) @ parts[1])
+        per = np.ascontiguousarray(per)
+        for a, b in parts[-1]:
+            if b > a:
+                np.cumsum(per[:, a:b], axis=1, out=per[:, a:b])
+        return per
+
+    def segment_starts(self, table: str, stat: str) -> np.ndarray:
+        """Group indices where ``stat`` of ``table`` may change within a class (its groups with a nonzero
+        row), plus each class's first group: between two starts the statistic is constant."""
+        group, deltas = self._rows[table]
+        changes = np.unique(group[deltas.values[stat] != 0])
+        firsts = self.class_ptr[:-1][np.diff(self.class_ptr) > 0]
+        return np.union1d(changes, firsts).astype(np.int64)
 
     def curve(self, c: int, *stats: np.ndarray) -> tuple[np.ndarray, ...]:
         """Class ``c``'s operating points in ascending order, ``+inf`` (nothing detected) last: returns
@@ -169,6 +238,45 @@ class FScores:
         p = tp / max(tp + fp, 1.0)
         r = tp / n_ref
         return float(2 * p * r / max(p + r, 1e-15))
+
+
+def best_f1_batch(points: OperatingPoints, tp: np.ndarray, fp: np.ndarray, n_ref: np.ndarray,
+                  starts: np.ndarray) -> np.ndarray:
+    """(B, C) best F1 of every class for B resamples: ``tp``/``fp`` (B, G) cumulative, ``n_ref`` (B, C),
+    ``starts`` from :meth:`OperatingPoints.segment_starts` of the TP statistic. Within a segment TP is
+    constant, so F1 is highest where FP is lowest: one minimum per segment, one maximum per class.
+    NaN for a class without reference (in that resample)."""
+    fp_min = np.minimum.reduceat(fp, starts, axis=1)
+    t = tp[:, starts]
+    seg_class = points.group_class[starts]
+    ref = n_ref[:, seg_class]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = t / np.maximum(t + fp_min, 1.0)
+        r = t / ref
+        f = 2 * p * r / np.maximum(p + r, 1e-15)
+    f = np.where(ref > 0, np.nan_to_num(f), 0.0)
+    present = np.unique(seg_class)
+    first = np.searchsorted(seg_class, present)
+    best = np.zeros((tp.shape[0], points.n_classes))
+    best[:, present] = np.maximum.reduceat(f, first, axis=1)
+    return np.where(n_ref > 0, np.maximum(best, 0.0), np.nan)
+
+
+def f1_at_batch(points: OperatingPoints, tp: np.ndarray, fp: np.ndarray, n_ref: np.ndarray,
+                threshold: np.ndarray) -> np.ndarray:
+    """(B, C) F1 of the decisions ``score >= threshold[c]`` for B resamples (NaN without reference)."""
+    out = np.full((tp.shape[0], points.n_classes), np.nan)
+    for c in range(points.n_classes):
+        a, b = points.class_ptr[c], points.class_ptr[c + 1]
+        levels = points.group_level[a:b]  # descending
+        k = int(np.searchsorted(-levels, -threshold[c], "right")) - 1  # last group with level >= threshold
+        t = tp[:, a + k] if k >= 0 else np.zeros(tp.shape[0])
+        f_ = fp[:, a + k] if k >= 0 else np.zeros(tp.shape[0])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            p = t / np.maximum(t + f_, 1.0)
+            r = t / n_ref[:, c]
+            out[:, c] = np.where(n_ref[:, c] > 0, 2 * p * r / np.maximum(p + r, 1e-15), np.nan)
+    return out
 
 
 def _f1_curve(tp: np.ndarray, fp: np.ndarray, n_ref: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

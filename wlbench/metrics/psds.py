@@ -145,6 +145,7 @@ class IntersectionStatistics:
             tables["ct"] = Deltas.concat(ct)
             self._ct_other = np.concatenate([p.values["other"] for p in ct]).astype(np.int64)
         self.points = OperatingPoints(tables, det.n_classes, det.n_clips)
+        self._starts: np.ndarray | None = None
 
     def _true_positives(self, iv: ScoreIntervals, ii, gg, inter, relevant) -> Deltas:
         """Per reference event, the intersection with relevant runs changes when a relevant run overlapping
@@ -198,6 +199,48 @@ class IntersectionStatistics:
                       {"ct": np.r_[np.ones(run.size), -np.ones(int(dies.sum()))],
                        "other": np.r_[other, other[dies]].astype(np.float64)})
 
+    def psds_batch(self, weights: np.ndarray) -> np.ndarray:
+        """(B,) PSDS for B clip-weight vectors (bootstrap resamples) at once; equal to
+        ``roc(weights[b]).psds``. Within a stretch of thresholds where a class's TP is constant only the
+        lowest eFPR can be on its ROC staircase, so each class keeps one candidate point per stretch: the
+        staircases are built from a few points per reference event instead of every operating point."""
+        st = self.settings
+        pts = self.points
+        w = np.asarray(weights, dtype=np.float64)
+        det = self.det
+        n_ref, t_ref, duration = w @ det.ref_count, w @ det.ref_length, w @ det.durations
+        if self._starts is None:
+            self._starts = pts.segment_starts("main", "tp")
+        starts = self._starts
+        t_seg = pts.cumulative_batch("main", "tp", w, at=starts)
+        efpr = pts.cumulative_batch("main", "fp", w)
+        efpr /= duration[:, None]
+        scored = n_ref > 0
+        n_other = scored.sum(axis=1) - 1
+        if st.alpha_ct and pts.has_table("ct"):
+            with np.errstate(divide="ignore", invalid="ignore"):
+                scale = np.where(t_ref > 0, 1.0 / np.maximum(t_ref, 1e-12), 0.0)
+            ct = pts.cumulative_batch("ct", "ct", w, scale=scale, scale_by="other")
+            with np.errstate(divide="ignore", invalid="ignore"):
+                efpr += st.alpha_ct * np.where(n_other[:, None] > 0, ct / np.maximum(n_other, 1)[:, None], 0.0)
+        efpr *= SECONDS_PER_HOUR
+        e_min = np.minimum.reduceat(efpr, starts, axis=1) if starts.size else np.zeros((w.shape[0], 0))
+        seg_class = pts.group_class[starts]
+        bounds = np.searchsorted(seg_class, np.arange(pts.n_classes + 1))
+        out = np.full(w.shape[0], np.nan)
+        for b in range(w.shape[0]):
+            tprs, efprs = [], []
+            for c in np.flatnonzero(scored[b]):
+                a, z = bounds[c], bounds[c + 1]
+                tpr = np.r_[t_seg[b, a:z] / max(n_ref[b, c], 1.0), 0.0]
+                t, e = staircase(tpr, np.r_[e_min[b, a:z], 0.0], st.max_efpr)
+                tprs.append(t)
+                efprs.append(e)
+            grid, etpr = combine_rocs(tprs, efprs, st.alpha_st, st.max_efpr)
+            if grid.size:
+                out[b] = staircase_area(etpr, grid, st.max_efpr) / st.max_efpr
+        return out
+
     def roc(self, weight: np.ndarray | None = None) -> PSDROC:
         """The PSD-ROC and PSDS, clips weighted by ``weight`` (bootstrap counts; None: each clip once)."""
         st = self.settings
@@ -208,10 +251,12 @@ class IntersectionStatistics:
         scored = n_ref > 0
         n_other = int(scored.sum()) - 1
         ct = None
-        if st.alpha_ct and "ct" in pts._rows and n_other > 0:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                per_class = np.where(t_ref > 0, 1.0 / np.maximum(t_ref, 1e-12), 0.0)
-            ct = pts.cumulative("ct", "ct", weight, row_scale=per_class[self._ct_other])
+        if st.alpha_ct and pts.has_table("ct") and n_other > 0:
+            # cross-trigger rates summed class by class, each from exact counts (as sed_scores_eval)
+            ct = np.zeros(pts.n_groups)
+            for k, counts in pts.cumulative_by("ct", "ct", "other", weight):
+                if t_ref[k] > 0:
+                    ct += counts / t_ref[k]
         class_tpr: list[np.ndarray | None] = []
         class_efpr: list[np.ndarray | None] = []
         class_psds = np.full(pts.n_classes, np.nan)

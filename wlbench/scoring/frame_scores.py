@@ -11,7 +11,7 @@ from wlbench.errors import WlbenchError
 from wlbench.metrics.detection import TIME_DECIMALS
 from wlbench.metrics.detection_curves import CollarStatistics, SegmentStatistics
 from wlbench.metrics.frames import FrameDetections, FrameScores
-from wlbench.metrics.operating_points import fscores
+from wlbench.metrics.operating_points import best_f1_batch, f1_at_batch, fscores
 from wlbench.metrics.psds import PRESETS, IntersectionStatistics
 from wlbench.scoring.settings import Settings
 from wlbench.scoring.truth import Truth
@@ -19,8 +19,18 @@ from wlbench.scoring.truth import Truth
 HEADLINE = ("psds1", "psds2", "event_f1_best_macro", "segment_f1_best_macro", "event_f1_macro", "segment_f1_macro")
 
 
+def _macro(f: np.ndarray) -> np.ndarray:
+    ok = ~np.isnan(f)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(ok.any(axis=1), np.where(ok, f, 0.0).sum(axis=1) / np.maximum(ok.sum(axis=1), 1), np.nan)
+
+
 class FrameScoreStat:
-    """Every threshold-free detection metric of one system; clips re-weighted by bootstrap counts."""
+    """Every threshold-free detection metric of one system; clips re-weighted by bootstrap counts
+    (``stat(W)`` with W (B, N): B resamples at once)."""
+
+    batched = True
+    batch_size = 4
 
     def __init__(self, frames: FrameScores, truth: Truth, settings: Settings) -> None:
         self.det = FrameDetections(frames, truth.reference, truth.durations)
@@ -30,6 +40,7 @@ class FrameScoreStat:
         self.segment = SegmentStatistics(self.det, segment_length=settings.time_resolution, time_decimals=TIME_DECIMALS)
         self.thresholds = settings.thresholds(truth.classes)
         self.n = truth.n_clips
+        self._starts: dict[str, np.ndarray] = {}
 
     def f_scores(self, w: np.ndarray | None):
         n_ref, _, _ = self.det.weighted_reference(w)
@@ -41,7 +52,11 @@ class FrameScoreStat:
             out[name] = (fscores(stats.points, tp, fp, ref), fscores(stats.points, tp, fp, ref, threshold=self.thresholds))
         return out
 
-    def __call__(self, w: np.ndarray | None) -> dict[str, float]:
+    def __call__(self, w: np.ndarray | None) -> dict[str, Any]:
+        if w is not None:
+            w = np.asarray(w, dtype=np.float64)
+            out = self._batch(np.atleast_2d(w))
+            return {k: float(v[0]) for k, v in out.items()} if w.ndim == 1 else out
         out = {name: st.roc(w).psds for name, st in self.psds.items()}
         f = self.f_scores(w)
         for name in ("event", "segment"):
@@ -50,6 +65,20 @@ class FrameScoreStat:
         for name in ("event", "segment"):
             out[f"{name}_f1_macro"] = f[name][1].macro
         return out
+
+
+    def _batch(self, w: np.ndarray) -> dict[str, np.ndarray]:
+        out = {name: st.psds_batch(w) for name, st in self.psds.items()}
+        refs = {"event": (self.collar, w @ self.det.ref_count), "segment": (self.segment, w @ self.segment.active)}
+        at = {}
+        for name, (stats, n_ref) in refs.items():
+            if name not in self._starts:
+                self._starts[name] = stats.points.segment_starts("main", "tp")
+            tp = stats.points.cumulative_batch("main", "tp", w)
+            fp = stats.points.cumulative_batch("main", "fp", w)
+            out[f"{name}_f1_best_macro"] = _macro(best_f1_batch(stats.points, tp, fp, n_ref, self._starts[name]))
+            at[f"{name}_f1_macro"] = _macro(f1_at_batch(stats.points, tp, fp, n_ref, self.thresholds))
+        return out | at
 
 
 def build(truth: Truth, parsed: Any, settings: Settings) -> FrameScoreStat:
