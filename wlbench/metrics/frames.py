@@ -403,5 +403,6 @@ def median_window(*, frame_hop: float, median_frames: int | None = None,
         sec = float(median_seconds)
         if not np.isfinite(sec) or sec < 0:
             raise WlbenchError(f"median filter window {median_seconds!r} s: expected a number >= 0")
-        return max(1, 2 * int(np.floor((sec / frame_hop - 1.0) / 2.0 + 0.5)) + 1)  # nearest odd frame count
+        frames = round(sec / frame_hop, 9)  # 0.6 / 0.1 is 5.999999999999999
+        return max(1, 2 * int(np.floor((frames - 1.0) / 2.0 + 0.5)) + 1)  # nearest odd count, ties up
     return 1

@@ -235,6 +235,7 @@ def _parse_tables(tables: list[_Table], expected: Expected, report: ValidationRe
             try:
                 text = "\n".join(tables[k].body for k in members)
                 bulk = pd.read_csv(io.StringIO(text), sep=sep, header=None, dtype=np.float64, engine="c",
+                                   float_precision="round_trip",
                                    skip_blank_lines=False, na_filter=True).to_numpy()
                 if bulk.shape != (sum(counts), width):
                     bulk = None
@@ -347,8 +348,8 @@ def write_score_files(directory: str | Path, clip_ids: Sequence[str], frame_scor
     ``frame_scores``: (N clips, T frames, C classes) finite scores in the order of ``clip_ids`` and
     ``classes``; frame ``t`` of every clip covers ``[t * frame_hop, (t + 1) * frame_hop)`` seconds.
     Times are written exactly (shortest round-trip decimal of ``t * frame_hop``; a frame's offset is the
-    same number as the next frame's onset); float32 scores with 9 significant digits (exact for float32:
-    order and ties kept), float64 scores exactly. The directory is written whole and atomically: an
+    same number as the next frame's onset), scores exactly too (the shortest decimal that reads back as
+    the same float64, so reading the files gives the array back bit for bit). The directory is written whole and atomically: an
     existing directory of ``.tsv`` files is replaced, any other existing path is refused. Returns the
     directory.
     """
@@ -376,15 +377,10 @@ def write_score_files(directory: str | Path, clip_ids: Sequence[str], frame_scor
     t = arr.shape[1]
     edges = [repr(float(v)) for v in np.arange(t + 1) * hop]
     stamps = [f"{edges[i]}\t{edges[i + 1]}" for i in range(t)]
-    fmt = ".9g" if arr.dtype == np.float32 or arr.dtype.itemsize < 8 else "r"
     head = "\t".join(["onset", "offset", *names])
     with atomic_dir(directory) as tmp:
         for cid, clip in zip(ids, arr):
-            values = clip.astype(np.float64).tolist()
-            if fmt == "r":
-                rows = ["\t".join(map(repr, row)) for row in values]
-            else:
-                rows = ["\t".join(format(v, fmt) for v in row) for row in values]
+            rows = ["\t".join(map(repr, row)) for row in clip.astype(np.float64).tolist()]
             body = "\n".join(f"{s}\t{r}" for s, r in zip(stamps, rows))
             (tmp / f"{cid}{SCORE_SUFFIX}").write_text(f"{head}\n{body}\n", encoding="utf-8")
     return directory

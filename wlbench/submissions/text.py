@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from wlbench.submissions.report import ValidationReport
 
@@ -154,10 +153,23 @@ def to_float(text: str) -> float | None:
 
 
 def parse_numbers(values: Sequence[str] | np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(floats, empty mask, not-a-number mask) for an array of strings."""
-    s = pd.Series(np.asarray(values, dtype=object)).astype(str).str.strip()
-    nums = pd.to_numeric(s, errors="coerce").to_numpy(np.float64)
-    empty = (s == "").to_numpy()
-    nan_words = s.str.lower().isin(list(NAN_WORDS)).to_numpy()
-    bad = np.isnan(nums) & ~empty & ~nan_words
+    """(floats, empty mask, not-a-number mask) for an array of strings. Numbers are parsed correctly rounded
+    (as Python's ``float``; pandas' default parser can be 1 ulp off), NaN words give NaN."""
+    text = [str(v).strip() for v in np.asarray(values, dtype=object).ravel()]
+    n = len(text)
+    try:
+        nums = np.array(text, dtype=np.float64) if n else np.zeros(0)
+        return nums, np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+    except ValueError:
+        pass
+    nums = np.full(n, np.nan)
+    empty = np.zeros(n, dtype=bool)
+    bad = np.zeros(n, dtype=bool)
+    for i, t in enumerate(text):
+        v = to_float(t)
+        if v is None:
+            empty[i] = t == ""
+            bad[i] = t != ""
+        else:
+            nums[i] = v
     return nums, empty, bad
