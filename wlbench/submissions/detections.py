@@ -216,10 +216,13 @@ def read_detections(path: str | Path, expected: Expected) -> tuple[Detections | 
             keep_rows.append(r)
             keep_clip.append(cid)
             keep_label.append(expected.classes[li])
-    hint = None
-    if unknown and not seen and table.sep == "\t" and not table.has_header:
-        hint = f"the first row holds {describe_delimiters(tf.head or '')}"
-    check_clip_sets(seen, unknown, expected, report, missing_is_problem=False, hint=hint)
+    alone = not table.has_header and all(v == "" for v in labels) and bool(on_empty.all())
+    if unknown and not seen and alone:
+        report.add("bad_header", f"no line splits into the columns {', '.join(DETECTION_COLUMNS)} (line "
+                   f"{tf.body_start + 1} holds {describe_delimiters(tf.head or '')}); expected tab-separated columns, "
+                   "or a header naming them with commas or spaces between", row=tf.body_start + 1)
+    else:
+        check_clip_sets(seen, unknown, expected, report, missing_is_problem=False)
     report.notes["clips_without_detections"] = int(len(expected.clip_ids) - len(set(keep_clip)))
     report.notes["n_events"] = len(keep_rows)
     if not report.ok:
