@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from wlbench.errors import WlbenchError
+from wlbench.errors import WlbenchError, plain
 from wlbench.metrics.detection import TIME_DECIMALS, within_collar
 from wlbench.metrics.events import equal_key_pairs
 from wlbench.metrics.frames import FrameDetections, ScoreIntervals, onset_deltas
@@ -129,7 +129,7 @@ class SegmentStatistics:
     def __init__(self, det: FrameDetections, *, segment_length: float = 1.0,
                  time_decimals: int | None = TIME_DECIMALS) -> None:
         if not segment_length > 0:
-            raise WlbenchError(f"segment_length must be > 0, got {segment_length!r}")
+            raise WlbenchError(f"segment_length must be > 0, got {plain(segment_length)}")
         self.det = det
         fs = det.scores
         n, c = det.n_clips, det.n_classes

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from wlbench.errors import WlbenchError
+from wlbench.errors import WlbenchError, plain
 from wlbench.metrics.detection import TIME_DECIMALS
 from wlbench.metrics.events import equal_key_pairs
 from wlbench.metrics.frames import FrameDetections, ScoreIntervals, onset_deltas
@@ -55,16 +55,16 @@ class PSDSSettings:
         for key in ("dtc", "gtc"):
             v = getattr(self, key)
             if not (isinstance(v, (int, float)) and 0.0 <= float(v) <= 1.0):
-                raise WlbenchError(f"{self.name}: {key} must lie in [0, 1], got {v!r}")
+                raise WlbenchError(f"{self.name}: {key} must lie in [0, 1], got {plain(v)}")
         if (self.alpha_ct != 0.0) != (self.cttc is not None):
             raise WlbenchError(f"{self.name}: cross-triggers need both cttc and alpha_ct (got cttc={self.cttc}, "
                                f"alpha_ct={self.alpha_ct})", hint="give cttc with a nonzero alpha_ct, or neither")
         if self.cttc is not None and not 0.0 <= self.cttc <= 1.0:
-            raise WlbenchError(f"{self.name}: cttc must lie in [0, 1], got {self.cttc!r}")
+            raise WlbenchError(f"{self.name}: cttc must lie in [0, 1], got {plain(self.cttc)}")
         if self.alpha_ct < 0 or self.alpha_st < 0:
             raise WlbenchError(f"{self.name}: alpha_ct and alpha_st must be >= 0")
         if not self.max_efpr > 0:
-            raise WlbenchError(f"{self.name}: max_efpr must be > 0, got {self.max_efpr!r}")
+            raise WlbenchError(f"{self.name}: max_efpr must be > 0, got {plain(self.max_efpr)}")
 
     def to_dict(self) -> dict[str, object]:
         return {"dtc": self.dtc, "gtc": self.gtc, "cttc": self.cttc, "alpha_ct": self.alpha_ct,

@@ -40,9 +40,9 @@ class TaggingStat:
         d, t = self.decisions, targets
         self._mats = [(d & t).astype(np.float32), (d & ~t).astype(np.float32), (~d & t).astype(np.float32)]
         self._batch_mats: tuple | None = None
-        # resamples per batch: (batch x positives) temporaries stay below ~16 MB (memory traffic, not
-        # arithmetic, bounds this computation)
-        self.batch_size = int(max(4, min(64, 1_000_000 // max(2 * int(targets.sum()), 1))))
+        # resamples per batch: wide enough for the sparse products to stream, while the (batch x positives)
+        # temporaries stay below ~30 MB (measured: 32 resamples at 20,000 x 527 is 4x faster than 4)
+        self.batch_size = int(max(8, min(32, 4_000_000 // max(int(targets.sum()), 1))))
         self.ap_at_k = self.clip.ap_at_k_per_clip(k)
 
     def __call__(self, w: np.ndarray | None) -> dict[str, Any]:
@@ -81,10 +81,14 @@ class TaggingStat:
 
         if self._batch_mats is None:
             d, t = self.decisions, self.targets
-            self._batch_mats = (d.astype(np.float32), csc_matrix(d & t, dtype=np.float64),
-                                csc_matrix(t, dtype=np.float64))
+            dense = d.mean() > 0.3  # a dense product wins only for dense decisions
+            self._batch_mats = (d.astype(np.float32) if dense else csc_matrix(d, dtype=np.float64),
+                                csc_matrix(d & t, dtype=np.float64), csc_matrix(t, dtype=np.float64))
         dec, hit, pos = self._batch_mats
-        predicted = (w.astype(np.float32) @ dec).astype(np.float64)
+        if isinstance(dec, np.ndarray):
+            predicted = (w.astype(np.float32) @ dec).astype(np.float64)
+        else:
+            predicted = np.asarray((dec.T @ w.T).T)
         tp = np.asarray((hit.T @ w.T).T)
         return tp, predicted - tp, np.asarray((pos.T @ w.T).T) - tp
 

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from wlbench.errors import plain
-from wlbench.submissions.expected import Expected, check_clip_sets, check_declared, label_problem
+from wlbench.submissions.expected import Expected, check_clip_sets, check_declared, label_problem, resolve_clip
 from wlbench.submissions.report import ValidationReport
 from wlbench.submissions.text import describe_delimiters, find_header, parse_numbers, read_text, to_float
 
@@ -118,12 +118,8 @@ def _read_long(lines: list[str], n_meta: int, sep: str, cols: list[str], expecte
     first_row: dict[tuple[int, int], int] = {}
     for r, (line, fields) in enumerate(rows):
         name, label = fields[at["filename"]], fields[at["event_label"]]
-        if name == "":
-            report.add("missing_value", "empty filename", row=line, field="filename")
-            continue
-        idx = expected.clip_index(name)
+        idx = resolve_clip(expected, name, line, report, unknown)
         if idx is None:
-            unknown.append((name, line))
             continue
         seen.setdefault(expected.clip_ids[idx], line)
         li = expected.class_index(label) if label else None
@@ -203,12 +199,8 @@ def _read_wide(lines: list[str], n_meta: int, sep: str, head_cols: list[str], ex
                 if idx is not None:  # the clip has a row: do not report it missing as well
                     seen.setdefault(expected.clip_ids[idx], line)
                 continue
-            if name == "":
-                report.add("missing_value", "empty filename", row=line, field="filename")
-                continue
-            idx = expected.clip_index(name)
+            idx = resolve_clip(expected, name, line, report, unknown)
             if idx is None:
-                unknown.append((name, line))
                 continue
             cid = expected.clip_ids[idx]
             if cid in seen:

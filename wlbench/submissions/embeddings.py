@@ -13,6 +13,7 @@ import numpy as np
 
 from wlbench.submissions.expected import Expected, check_clip_sets
 from wlbench.submissions.report import ValidationReport
+from wlbench.submissions.text import read_bytes
 
 MAGIC = {".npy": (b"\x93NUMPY", "NumPy .npy", "save the (clips, dims) array with numpy.save"),
          ".npz": (b"PK", "NumPy .npz (zip)", "save the arrays with numpy.savez"),
@@ -30,19 +31,10 @@ class Embeddings:
 
 def _embedding_source(path: Path, report: ValidationReport) -> tuple[list[str] | None, list[np.ndarray]] | None:
     suffix = path.suffix.lower()
-    if path.is_dir():
-        report.add("unreadable", "this is a directory, not an embedding file")
-        return None
     magic = MAGIC.get(suffix)
     if magic is not None:
-        try:
-            with open(path, "rb") as handle:
-                start = handle.read(8)
-        except FileNotFoundError:
-            report.add("unreadable", "file not found; check the path")
-            return None
-        except OSError as exc:
-            report.add("unreadable", f"cannot read the file: {exc.strerror or exc}")
+        start = read_bytes(path, report, 8)
+        if start is None:
             return None
         if not start.startswith(magic[0]):
             report.add("unreadable", f"not a {magic[1]} file (it does not start with the {magic[1]} signature); "

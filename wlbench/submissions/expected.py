@@ -75,6 +75,19 @@ class Expected:
         return None if self.durations is None else float(self.durations[index])
 
 
+def resolve_clip(exp: Expected, name: str, line: int, report: ValidationReport,
+                 unknown: list[tuple[str, int]]) -> int | None:
+    """The clip index a row names; an empty name is a ``missing_value``, an unknown one is collected in
+    ``unknown`` (reported together by :func:`check_clip_sets`). None when the row names no clip."""
+    if name == "":
+        report.add("missing_value", "empty filename", row=line, field="filename")
+        return None
+    idx = exp.clip_index(name)
+    if idx is None:
+        unknown.append((name, line))
+    return idx
+
+
 def check_declared(meta: Mapping[str, str], exp: Expected, report: ValidationReport) -> None:
     """Compare the ``# key: value`` lines of a text submission with what is being scored."""
     if exp.split is not None and "split" in meta and meta["split"] != exp.split:

@@ -61,20 +61,28 @@ def decode_text(data: bytes, report: ValidationReport, file: str | None = None) 
         return None
 
 
-def read_text(path: Path, report: ValidationReport) -> TextFile | None:
-    """The lines and declared metadata of a UTF-8 text file; None (with an ``unreadable`` problem) when it
-    cannot be read."""
+def read_bytes(path: Path, report: ValidationReport, size: int = -1) -> bytes | None:
+    """The bytes of a file (the first ``size`` ones when >= 0); None (with an ``unreadable`` problem saying
+    why) for a directory, a missing or an unreadable file."""
     path = Path(path)
     if path.is_dir():
         report.add("unreadable", "this is a directory, not a file; give the submission file")
         return None
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as handle:
+            return handle.read(size)
     except FileNotFoundError:
         report.add("unreadable", "file not found; check the path")
-        return None
     except OSError as exc:
         report.add("unreadable", f"cannot read the file: {exc.strerror or exc}")
+    return None
+
+
+def read_text(path: Path, report: ValidationReport) -> TextFile | None:
+    """The lines and declared metadata of a UTF-8 text file; None (with an ``unreadable`` problem) when it
+    cannot be read."""
+    data = read_bytes(path, report)
+    if data is None:
         return None
     text = decode_text(data, report)
     if text is None:
