@@ -146,7 +146,7 @@ def _previous_resamples(stat, ranking, weights):
         st = ranking.stats(w)
         num, den = stat.clip.lwlrap_parts(w)
         counts = [(w.astype(np.float32) @ m) for m in stat._mats]
-        out.append((rk._nanmean(st["ap"]), num.sum() / den.sum(), counts[0].sum()))
+        out.append((rk.mean_of_defined(st["ap"]), num.sum() / den.sum(), counts[0].sum()))
     return out
 
 

@@ -342,7 +342,8 @@ def _class_stats(s: np.ndarray, t: np.ndarray, w: np.ndarray | None) -> dict[str
     return class_rank_stats(s, t) if w is None else ClassRanking(s, t).stats(w)
 
 
-def _nanmean(x: np.ndarray) -> float:
+def mean_of_defined(x: np.ndarray) -> float:
+    """Mean of the entries that are not NaN (NaN if none is): every macro average over classes."""
     x = np.asarray(x, dtype=np.float64)
     ok = ~np.isnan(x)
     return float(x[ok].mean()) if ok.any() else float("nan")
@@ -363,7 +364,7 @@ def average_precision_per_class(scores: np.ndarray, targets: np.ndarray,
 
 def map_macro(scores: np.ndarray, targets: np.ndarray, sample_weight: np.ndarray | None = None) -> float:
     """Mean AP over the classes that have at least one positive (NaN if none has)."""
-    return _nanmean(average_precision_per_class(scores, targets, sample_weight))
+    return mean_of_defined(average_precision_per_class(scores, targets, sample_weight))
 
 
 # --- ROC AUC and d' -------------------------------------------------------------------------------
@@ -378,7 +379,7 @@ def roc_auc_per_class(scores: np.ndarray, targets: np.ndarray,
 
 def roc_auc_macro(scores: np.ndarray, targets: np.ndarray, sample_weight: np.ndarray | None = None) -> float:
     """Mean ROC AUC over classes with both positives and negatives."""
-    return _nanmean(roc_auc_per_class(scores, targets, sample_weight))
+    return mean_of_defined(roc_auc_per_class(scores, targets, sample_weight))
 
 
 def auc_clip_eps(n_pos: np.ndarray | float, n_neg: np.ndarray | float) -> np.ndarray:
@@ -415,7 +416,7 @@ def dprime_per_class(scores: np.ndarray, targets: np.ndarray,
 def dprime_mean_of_classes(scores: np.ndarray, targets: np.ndarray,
                            sample_weight: np.ndarray | None = None) -> float:
     """Mean of the per-class d' (Fonseca et al.; HEAR / AudioSet evaluations), AUC clipped per class."""
-    return _nanmean(dprime_per_class(scores, targets, sample_weight))
+    return mean_of_defined(dprime_per_class(scores, targets, sample_weight))
 
 
 def dprime_of_mean_auc(scores: np.ndarray, targets: np.ndarray,
@@ -423,10 +424,11 @@ def dprime_of_mean_auc(scores: np.ndarray, targets: np.ndarray,
     """d' of the macro AUC (PANNs convention). Clipped with the mean of the classes' half-pair eps."""
     s, t, w = _prepare(scores, targets, sample_weight)
     st = _class_stats(s, t, w)
-    return _dprime_of_mean(st)[0]
+    return dprime_of_mean_stats(st)[0]
 
 
-def _dprime_of_mean(st: dict[str, np.ndarray]) -> tuple[float, bool]:
+def dprime_of_mean_stats(st: dict[str, np.ndarray]) -> tuple[float, bool]:
+    """(d' of the macro AUC, whether it was clipped) from per-class ``auc``, ``n_pos``, ``n_neg``."""
     ok = ~np.isnan(st["auc"])
     if not ok.any():
         return float("nan"), False
@@ -449,10 +451,11 @@ def lwlrap_per_class(scores: np.ndarray, targets: np.ndarray,
     """
     s, t, w = _prepare(scores, targets, sample_weight)
     num, den = ClipRanking(s, t).lwlrap_parts(w)
-    return _lwlrap_from_parts(num, den)
+    return lwlrap_from_parts(num, den)
 
 
-def _lwlrap_from_parts(num: np.ndarray, den: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def lwlrap_from_parts(num: np.ndarray, den: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(per-class lwlrap, class weight) from :meth:`ClipRanking.lwlrap_parts`."""
     with np.errstate(invalid="ignore", divide="ignore"):
         per_class = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
         total = den.sum()
@@ -487,10 +490,11 @@ def map_at_k(scores: np.ndarray, targets: np.ndarray, k: int = 3,
     """mAP@k: mean AP@k over clips with at least one positive label (k = 3 by default)."""
     per_clip = ap_at_k_per_clip(scores, targets, k)
     w = as_weights(sample_weight, per_clip.size)
-    return _weighted_nanmean(per_clip, w)
+    return mean_of_defined_weighted(per_clip, w)
 
 
-def _weighted_nanmean(x: np.ndarray, w: np.ndarray | None) -> float:
+def mean_of_defined_weighted(x: np.ndarray, w: np.ndarray | None) -> float:
+    """Mean of the entries that are not NaN, weighted by ``w`` (clip weights; None: all 1)."""
     ok = ~np.isnan(x)
     if w is None:
         return float(x[ok].mean()) if ok.any() else float("nan")
@@ -527,20 +531,22 @@ def ranking_metrics(scores: np.ndarray, targets: np.ndarray, k: int = 3) -> Rank
     s, t, _ = _prepare(scores, targets)
     st = class_rank_stats(s, t)
     clip = ClipRanking(s, t)
-    return _assemble(st, clip, k, None)
+    return assemble_ranking(st, clip, k, None)
 
 
-def _assemble(st, clip: ClipRanking, k: int, w: np.ndarray | None) -> RankingResult:
+def assemble_ranking(st: dict[str, np.ndarray], clip: ClipRanking, k: int, w: np.ndarray | None) -> RankingResult:
+    """Every ranking metric from per-class statistics (``class_rank_stats`` or ``ClassRanking.stats``) and
+    a :class:`ClipRanking`, clips weighted by ``w``."""
     d, clipped = dprime_from_auc(st["auc"], auc_clip_eps(st["n_pos"], st["n_neg"]))
-    d_mean, d_mean_clipped = _dprime_of_mean(st)
-    lw_c, lw_w = _lwlrap_from_parts(*clip.lwlrap_parts(w))
+    d_mean, d_mean_clipped = dprime_of_mean_stats(st)
+    lw_c, lw_w = lwlrap_from_parts(*clip.lwlrap_parts(w))
     ok = lw_w > 0
     return RankingResult(
         ap=st["ap"], auc=st["auc"], dprime=d, dprime_clipped=clipped, n_pos=st["n_pos"], n_neg=st["n_neg"],
         lwlrap_per_class=lw_c, lwlrap_class_weight=lw_w,
-        map_macro=_nanmean(st["ap"]), auc_macro=_nanmean(st["auc"]),
-        dprime_mean_of_classes=_nanmean(d), dprime_of_mean_auc=d_mean,
+        map_macro=mean_of_defined(st["ap"]), auc_macro=mean_of_defined(st["auc"]),
+        dprime_mean_of_classes=mean_of_defined(d), dprime_of_mean_auc=d_mean,
         dprime_of_mean_auc_clipped=d_mean_clipped,
         lwlrap=float(np.sum(lw_c[ok] * lw_w[ok])) if ok.any() else float("nan"),
-        map_at_k=_weighted_nanmean(clip.ap_at_k_per_clip(k), w), k=k,
+        map_at_k=mean_of_defined_weighted(clip.ap_at_k_per_clip(k), w), k=k,
     )

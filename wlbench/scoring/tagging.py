@@ -53,21 +53,18 @@ class TaggingStat:
         return {k: float(v[0]) for k, v in out.items()} if w.ndim == 1 else out
 
     def _point(self) -> dict[str, float]:
-        st = self.point
-        d, _ = rk.dprime_from_auc(st["auc"], rk.auc_clip_eps(st["n_pos"], st["n_neg"]))
-        lw_c, lw_w = rk._lwlrap_from_parts(*self.clip.lwlrap_parts(None))
-        ok = lw_w > 0
+        rank = rk.assemble_ranking(self.point, self.clip, self.k, None)
         tp, fp, fn = (m.sum(axis=0, dtype=np.float64) for m in self._mats)
         p, r, f = tg.prf_from_counts(tp, fp, fn)
         keep = (tp + fn) > 0
         mp, mr, mf = (float(v[0]) for v in tg.prf_from_counts(*(np.array([a.sum()]) for a in (tp, fp, fn))))
         return {
-            "map": rk._nanmean(st["ap"]),
-            "auc_macro": rk._nanmean(st["auc"]),
-            "dprime_mean_of_classes": rk._nanmean(d),
-            "dprime_of_mean_auc": rk._dprime_of_mean(st)[0],
-            "lwlrap": float(np.sum(lw_c[ok] * lw_w[ok])) if ok.any() else float("nan"),
-            "map_at_k": rk._weighted_nanmean(self.ap_at_k, None),
+            "map": rank.map_macro,
+            "auc_macro": rank.auc_macro,
+            "dprime_mean_of_classes": rank.dprime_mean_of_classes,
+            "dprime_of_mean_auc": rank.dprime_of_mean_auc,
+            "lwlrap": rank.lwlrap,
+            "map_at_k": rank.map_at_k,
             "f1_macro": float(f[keep].mean()) if keep.any() else float("nan"),
             "f1_micro": mf,
             "precision_macro": float(p[keep].mean()) if keep.any() else float("nan"),
@@ -142,14 +139,14 @@ def describe(stat: TaggingStat, truth: Truth, settings: Settings) -> dict[str, A
     classes = truth.classes
     st = stat.point
     d, clipped = rk.dprime_from_auc(st["auc"], rk.auc_clip_eps(st["n_pos"], st["n_neg"]))
-    lw_c, lw_w = rk._lwlrap_from_parts(*stat.clip.lwlrap_parts(None))
+    lw_c, lw_w = rk.lwlrap_from_parts(*stat.clip.lwlrap_parts(None))
     prf = tg.prf_per_class(stat.decisions, stat.targets)
     thr = settings.thresholds(classes)
     per_class = {c: {"n_pos": int(st["n_pos"][j]), "ap": st["ap"][j], "auc": st["auc"][j], "dprime": d[j],
                      "lwlrap": lw_c[j], "f1": prf["f1"][j], "precision": prf["precision"][j],
                      "recall": prf["recall"][j], "threshold": thr[j], "lwlrap_weight": lw_w[j],
                      "dprime_clipped": clipped[j]} for j, c in enumerate(classes)}
-    _, mean_clipped = rk._dprime_of_mean(st)
+    _, mean_clipped = rk.dprime_of_mean_stats(st)
     notes = {
         "dprime_clipped_classes": int(clipped.sum()),
         "dprime_clipped_class_names": [c for j, c in enumerate(classes) if clipped[j]],
