@@ -150,6 +150,7 @@ def score_cmd(paths, split, truth, durations, classes, labels, task, threshold, 
     .tar.gz) of sed_scores_eval score tables (one <clip id>.tsv per clip: onset, offset, one column per
     class) for PSDS1, PSDS2 and F1 at the best threshold.
     """
+    from wlbench.atomic import check_output_path
     from wlbench.scoring import plot_psd_roc, render_report, score_file, score_submission, write_report
 
     if len(paths) > 2:
@@ -158,10 +159,9 @@ def score_cmd(paths, split, truth, durations, classes, labels, task, threshold, 
     settings = settings_from_options(threshold, k, t_collar, percentage_of_length, resolution, metric, raw_scores,
                                      resamples, seed, ci, convention)
     external = _truth_source(dataset, truth, durations, classes, "score")
-    if json_out is not None:
-        _check_output(json_out, "--json")
-    if plot_out is not None:
-        _check_output(plot_out, "--plot")
+    for out in (json_out, plot_out):
+        if out is not None:
+            check_output_path(out)  # before scoring: a bad output path costs nothing
     update, close = _progress("bootstrap", resamples)
     try:
         if external is None:
@@ -181,18 +181,6 @@ def score_cmd(paths, split, truth, durations, classes, labels, task, threshold, 
         click.echo(f"PSD-ROC written to {plot_out}")
 
 
-def _check_output(path: Path, option: str) -> None:
-    """Refuse an output path whose parent is a file, before any work (the atomic writer reports the rest)."""
-    for parent in Path(path).parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise WlbenchError(f"{option} {path}: {parent} is a file, not a directory",
-                                   hint=f"give {option} a path inside a directory")
-            break
-    if Path(path).is_dir():
-        raise WlbenchError(f"{option} {path} is a directory", hint=f"give {option} a file name")
-
-
 @click.command("compare")
 @click.argument("a", type=click.Path(path_type=Path))
 @click.argument("b", type=click.Path(path_type=Path))
@@ -204,16 +192,17 @@ def _check_output(path: Path, option: str) -> None:
 def compare_cmd(a, b, dataset, split, truth, durations, classes, labels, task, threshold, k, t_collar,
                 percentage_of_length, resolution, convention, metric, raw_scores, resamples, seed, ci, json_out):
     """Paired bootstrap test of submissions A and B on the same clips (A - B, interval, p-value)."""
+    from wlbench.atomic import check_output_path
     from wlbench.scoring import compare_files, compare_submissions, render_comparison, write_report
 
+    if json_out is not None:
+        check_output_path(json_out)
     settings = settings_from_options(threshold, k, t_collar, percentage_of_length, resolution, metric, raw_scores,
                                      resamples, seed, ci, convention)
     if resamples < 1:
         raise WlbenchError("--bootstrap 0: the paired test's interval and p-value come from bootstrap resamples",
                            hint="use --bootstrap 1000 (the default), or at least 200")
     external = _truth_source(dataset, truth, durations, classes, "compare")
-    if json_out is not None:
-        _check_output(json_out, "--json")
     update, close = _progress("paired bootstrap", resamples)
     try:
         if external is None:
