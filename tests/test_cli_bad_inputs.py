@@ -47,6 +47,7 @@ COMMANDS = {
               ["dataset", "predictions", "json"]),
     "compare": (["compare", "{predictions}", "{predictions}", "--dataset", "{dataset}", "--bootstrap", "10",
                  "--json", "{json}"], ["dataset", "predictions", "json"]),
+    "export": (["export", "{dataset}", "--split", "eval", "--out", "{out}"], ["dataset", "out"]),
     "train": (["train", "turpault-classifier", "--dataset", "{dataset}", "--out", "{run}", "--quiet"],
               ["dataset", "run"]),
     "predict": (["predict", "{run_in}", "--dataset", "{dataset}"], ["run_in"]),
