@@ -273,3 +273,13 @@ def test_mixup_mixes_inputs_and_labels_with_the_same_weights():
     assert not torch.equal(xm, x)
     with pytest.raises(ValueError, match="alpha"):
         mixup(x, y, alpha=0.0, rng=rng)
+
+
+def test_nested_subsets():
+    from baselines.teacher_student.subsets import nested_subset
+
+    small, large = nested_subset(1000, 200, seed=0), nested_subset(1000, 500, seed=0)
+    assert small.size == 200 and np.all(np.diff(small) > 0) and np.isin(small, large).all()
+    assert np.array_equal(small, nested_subset(1000, 200, seed=0))
+    assert not np.array_equal(small, nested_subset(1000, 200, seed=1))
+    assert np.array_equal(nested_subset(10, 0), np.arange(10)) and np.array_equal(nested_subset(10, 20), np.arange(10))

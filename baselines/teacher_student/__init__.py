@@ -8,4 +8,5 @@ masking for missing labels (Fonseca et al., 2020).
 * :mod:`~baselines.teacher_student.losses`: BCE split into its two terms; the PSL / teacher-student loss.
 * :mod:`~baselines.teacher_student.averaging`: top-k checkpoints and their weight average.
 * :mod:`~baselines.teacher_student.augment`: SpecAugment masks (torchaudio) and mixup for the teacher.
+* :mod:`~baselines.teacher_student.subsets`: nested, seeded training subsets (students vs teacher, tr_small).
 """
