@@ -82,6 +82,8 @@ class LossMasking(TeacherStudent):
                            "flagged_per_class": flags.counts.tolist(), "candidates_per_class": flags.candidates.tolist(),
                            "thresholds": [None if not np.isfinite(t) else float(t) for t in flags.thresholds],
                            "flag_precision": audit.get("implicit_precision"), "flag_recall": audit.get("implicit_recall")})
+        if oracle_flags.any():
+            stages.append({"stage": "oracle-mask", "flagged": int(oracle_flags.sum())})
         mask_clips = (~(flagged | oracle_flags)).astype(np.float32)
         w = student.windows(len(sub), sub.features.shape[1])
         x = sub.features
