@@ -153,8 +153,9 @@ def figures(data: dict[str, Any], sizes: dict[int, str], results: Path) -> list[
             pcs = np.array([[np.nan if v is None else v for v in cells[p][f"per_class_{key}"]] for p in ps])
             for c in range(pcs.shape[1]):
                 ax.plot(ps, pcs[:, c], color=colors[size], alpha=0.25, lw=0.8)
-            ax.errorbar(ps, [stats(cells[p][f"flag_{key}"])["mean"] for p in ps],
-                        yerr=[stats(cells[p][f"flag_{key}"])["ci95"] or 0.0 for p in ps], marker="o", capsize=3,
+            st = [stats(cells[p][f"flag_{key}"]) for p in ps]
+            ax.errorbar(ps, [np.nan if s["mean"] is None else s["mean"] for s in st],
+                        yerr=[s["ci95"] or 0.0 for s in st], marker="o", capsize=3,
                         color=colors[size], lw=2, label=f"{name}: all classes (thin: per class)")
         ax.set_xlabel("p (%)")
         ax.set_title(title + " vs the truly dropped positives")
@@ -173,7 +174,8 @@ def main(argv: list[str] | None = None) -> int:
     out, results = Path(args[0]), Path(args[1])
     results.mkdir(parents=True, exist_ok=True)
     data = collect(out)
-    sizes = {s: n for s, n in ((40, "tr_small"), (200, "tr_large")) if s in data["cells"]}
+    found = sorted(data["cells"])  # student_clips: the smallest is tr_small, the largest tr_large
+    sizes = {size: ("tr_small" if i == 0 and len(found) > 1 else "tr_large") for i, size in enumerate(found)}
     text, summary = tables(data, sizes)
     write_text_atomic(results / "fonseca2020.md", text)
     write_text_atomic(results / "fonseca2020.json", json.dumps({"summary": summary, "data": data}, indent=1,
