@@ -99,15 +99,16 @@ def tables(data: dict[str, Any], sizes: dict[int, str]) -> tuple[str, dict[str, 
         lines.append("")
         base = cells.get(0.0)
         if base:  # Table 3: baseline vs best operating point (by mean), paired difference over seeds
-            lines += ["| metric | baseline (p = 0) | best p | best | best - baseline (paired) | verdict |",
+            lines += ["| metric | baseline (p = 0) | best p | best | best - baseline (paired over seeds) | 95 % interval above 0? |",
                       "|---|---|---|---|---|---|"]
             summary[name] = {}
             for k in METRICS:
                 means = {p: stats(e["metrics"][k])["mean"] for p, e in cells.items() if e["metrics"][k]}
                 best_p = max(means, key=means.get)
                 d = paired(cells[best_p]["metrics"][k], base["metrics"][k])
+                word = "p = 0 is best" if best_p == 0 else ("gain" if d["verdict"] == "learned" else "no clear gain")
                 lines.append(f"| {TITLES[k]} | {fmt(stats(base['metrics'][k]))} | {best_p:g} | "
-                             f"{fmt(stats(cells[best_p]['metrics'][k]))} | {fmt(d)} | {d['verdict']} |")
+                             f"{fmt(stats(cells[best_p]['metrics'][k]))} | {fmt(d)} | {word} |")
                 summary[name][k] = {"best_p": best_p, "baseline": stats(base["metrics"][k]),
                                     "best": stats(cells[best_p]["metrics"][k]), "difference": d}
             lines.append("")
