@@ -136,7 +136,10 @@ def figures(data: dict[str, Any], sizes: dict[int, str], results: Path) -> list[
                                label=f"{name}: {'oracle mask' if control == 'oracle-mask' else 'true labels'}")
         if data["prior"] and data["prior"][k]:
             ax.axhline(stats(data["prior"][k])["mean"], color="grey", lw=1, label="prior")
-        ax.set_xscale("symlog", linthresh=1.0)
+        all_p = sorted({p for cells in data["cells"].values() for p in cells})
+        if all_p:
+            ax.set_xticks(all_p)
+            ax.set_xlim(min(all_p) - 0.5, max(all_p) + 0.5)
         ax.set_xlabel("discarded top-scored implicit negatives p (%)")
         ax.set_title(TITLES[k])
         ax.grid(alpha=0.3)
