@@ -11,7 +11,6 @@ import numpy as np
 import torch
 
 from baselines.common.fit import Stage
-from baselines.common.validation import score_metrics
 from baselines.dinkel2022.analysis import count_shares, label_coverage, labels_per_item
 from baselines.teacher_student.augment import SpecAugment, mixup
 from baselines.teacher_student.losses import bce, psl_loss
@@ -66,12 +65,7 @@ class PseudoStrongLabels(TeacherStudent):
                 _, kb = mixup(torch.zeros(len(idx), 1), kb, alpha=c["mixup_alpha"], rng=run.rng)
             return bce(teacher.tagger(xb)[0], yb, kb), len(idx)
 
-        def validate():
-            return score_metrics(run.batched(teacher, valid.features).numpy(), valid.labels, c["threshold"])
-
-        return Stage("teacher", {"teacher": teacher}, torch.optim.Adam(teacher.parameters(), lr=c["teacher_lr"]),
-                     lambda rng: w.batches(c["teacher_batch_size"], rng), step, validate, "map",
-                     c["teacher_max_epochs"], c["teacher_patience"], c["teacher_warmup"])
+        return self.windows_stage(teacher, w, step, valid, run)
 
     def fit(self, modules, train, valid, run):
         c = run.config

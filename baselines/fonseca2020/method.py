@@ -11,7 +11,6 @@ import numpy as np
 import torch
 
 from baselines.common.fit import Stage
-from baselines.common.validation import score_metrics
 from baselines.fonseca2020.masking import NORMALISATIONS, flag_top_negatives, implicit_negatives, masked_bce
 from baselines.teacher_student.method import TeacherStudent, WindowedTagger
 from baselines.teacher_student.relabel import relabel
@@ -42,7 +41,6 @@ class LossMasking(TeacherStudent):
     student_windows = teacher_windows
 
     def teacher_stage(self, teacher: WindowedTagger, train: TrainingData, valid: TrainingData, run) -> Stage:
-        c = run.config
         w = teacher.windows(len(train), train.features.shape[1])
         x = train.features
         y = torch.from_numpy(w.expand(train.labels).astype(np.float32))
@@ -52,12 +50,7 @@ class LossMasking(TeacherStudent):
             out = teacher.tagger(torch.from_numpy(w.gather(x, idx)).to(run.device))[0]
             return masked_bce(out, y[idx].to(run.device), known=known[idx].to(run.device)), len(idx)
 
-        def validate():
-            return score_metrics(run.batched(teacher, valid.features).numpy(), valid.labels, c["threshold"])
-
-        return Stage("teacher", {"teacher": teacher}, torch.optim.Adam(teacher.parameters(), lr=c["teacher_lr"]),
-                     lambda rng: w.batches(c["teacher_batch_size"], rng), step, validate, "map",
-                     c["teacher_max_epochs"], c["teacher_patience"], c["teacher_warmup"])
+        return self.windows_stage(teacher, w, step, valid, run)
 
     def fit(self, modules, train, valid, run):
         c = run.config

@@ -169,6 +169,18 @@ class TeacherStudent(TorchMethod):
     def teacher_stage(self, teacher: WindowedTagger, train: TrainingData, valid: TrainingData, run: Run) -> Stage:
         raise NotImplementedError
 
+    def windows_stage(self, teacher: WindowedTagger, windows: Windows, step, valid: TrainingData, run: Run) -> Stage:
+        """The teacher's stage: ``step(index batch)`` over the training ``windows``, checkpoint by validation mAP
+        of the teacher's clip scores."""
+        c = run.config
+
+        def validate():
+            return score_metrics(run.batched(teacher, valid.features).numpy(), valid.labels, c["threshold"])
+
+        return Stage("teacher", {"teacher": teacher}, torch.optim.Adam(teacher.parameters(), lr=c["teacher_lr"]),
+                     lambda rng: windows.batches(c["teacher_batch_size"], rng), step, validate, "map",
+                     c["teacher_max_epochs"], c["teacher_patience"], c["teacher_warmup"])
+
     def train_teacher(self, modules, train: TrainingData, valid: TrainingData, run: Run) -> dict[str, Any]:
         """Train the teacher (or load it from the cache), then leave it in eval mode."""
         teacher = modules["teacher"]
