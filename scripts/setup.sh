@@ -34,7 +34,7 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "setup: installing Python packages (pinned by constraints.txt; torch takes about a minute)"
   .venv/bin/python -m pip install -q --upgrade "pip>=24" 2>&1 | grep -v -i "warning: location" || true
   .venv/bin/python -m pip install -q -c constraints.txt -e ".[dev]" 2>&1 | grep -v -i "warning: location" || true
-  .venv/bin/python -c "import wlbench, scaper, torch, h5py" 2>/dev/null || {
+  .venv/bin/python -c "import wlbench, scaper, torch, torchaudio, h5py" 2>/dev/null || {
     echo "setup: the Python installation failed; rerun with: .venv/bin/python -m pip install -c constraints.txt -e '.[dev]'" >&2
     exit 1
   }

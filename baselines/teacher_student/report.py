@@ -1,0 +1,73 @@
+"""Reading finished experiment runs for the teacher / student reports (tables and figures beyond the grid's).
+
+Run folders are the experiment runner's: ``<out>/runs/<dataset>/<method>/<axes slug>/[control-<name>/]seed-<s>/``
+with ``summary.json`` (training summary), ``reports/<split>.json`` (the harness's report) and ``audit.jsonl``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from wlbench.methods.experiments import t_interval, verdict
+
+
+def seed_dirs(cell: Path) -> dict[int, Path]:
+    """Finished runs of a cell folder (``seed-<s>`` with a ``summary.json``), by seed."""
+    out = {}
+    for d in sorted(cell.glob("seed-*")):
+        if (d / "summary.json").is_file():
+            out[int(d.name.split("-", 1)[1])] = d
+    return out
+
+
+def report(run: Path, split: str = "eval") -> dict[str, Any]:
+    return json.loads((run / "reports" / f"{split}.json").read_text(encoding="utf-8"))
+
+
+def headline(run: Path, metric: str, split: str = "eval") -> float | None:
+    """A headline metric of the run's report, or ``lwlrap_balanced``: the unweighted mean of the per-class
+    lwlrap over classes with a positive (Fonseca et al.'s balanced averaging)."""
+    r = report(run, split)
+    if metric == "lwlrap_balanced":
+        values = [row["lwlrap"] for row in r["per_class"].values() if row.get("n_pos") and row.get("lwlrap") is not None]
+        return float(np.mean(values)) if values else None
+    return r["headline"].get(metric, {}).get("value")
+
+
+def train_stages(run: Path) -> dict[str, dict[str, Any]]:
+    summary = json.loads((run / "summary.json").read_text(encoding="utf-8"))
+    return {s["stage"]: s for s in summary["train"]["stages"]}
+
+
+def audits(run: Path) -> dict[str, dict[str, Any]]:
+    path = run / "audit.jsonl"
+    if not path.is_file():
+        return {}
+    return {row["audit"]: row for row in map(json.loads, path.read_text(encoding="utf-8").splitlines()) if row}
+
+
+def stats(values: dict[int, float]) -> dict[str, Any]:
+    """mean and 95 % t half-width over seeds (None below 2 seeds)."""
+    if not values:
+        return {"n": 0, "mean": None, "ci95": None, "seeds": {}}
+    ti = t_interval(list(values.values()))
+    return {"n": len(values), "mean": float(np.mean(list(values.values()))), "ci95": None if ti is None else ti[1],
+            "seeds": dict(values)}
+
+
+def paired(cell: dict[int, float], other: dict[int, float]) -> dict[str, Any]:
+    """The per-seed difference cell - other: mean, 95 % t half-width, and the runner's verdict."""
+    seeds = sorted(set(cell) & set(other))
+    diff = {s: cell[s] - other[s] for s in seeds}
+    return {**stats(diff), "verdict": verdict(cell, other)}
+
+
+def fmt(s: dict[str, Any], scale: float = 1.0, digits: int = 3) -> str:
+    if not s or s.get("mean") is None:
+        return "-"
+    text = f"{scale * s['mean']:.{digits}f}"
+    return text + (f" ±{scale * s['ci95']:.{digits}f}" if s.get("ci95") is not None else "")
