@@ -1,0 +1,423 @@
+"""Park et al. (2019) building blocks: gradient reversal and its schedule, the networks (F, F1, F2, Ft, D),
+the losses and their masks, the orthogonality penalty, pseudo-labelling by agreement, role batches."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from baselines.park2019.grl import alpha_at, reverse_gradient
+from baselines.park2019.losses import domain_loss, masked_bce, masked_bce_with_logits, orthogonality_penalty
+from baselines.park2019.nets import DomainClassifier, Labeler, LabelerOutput, build_networks
+from baselines.park2019.pseudo import agreement, pseudo_label
+from baselines.park2019.sampling import role_batches
+from baselines.park2019.steps import Batch, batch_loss, labeler_loss
+from baselines.park2019.targets import build_targets, domain_labels, frames_at, with_pseudo_labels
+
+torch.set_num_threads(1)
+
+ROLE_NAMES = ("strong", "weak", "unlabeled")
+DOMAIN_NAMES = ("default", "synthetic", "real")
+
+
+def small_config(**over) -> dict:
+    config = dict(filters=[4, 8], pools=[[1, 4], [1, 4]], activation="relu", dropout=0.0, batch_norm=True,
+                  rnn_hidden=6, rnn_layers=2, rnn_dropout=0.0, head_hidden=[], pooling="attention",
+                  domain_hidden=[8], adversarial="time", tri_training=True)
+    config.update(over)
+    return config
+
+
+# --- gradient reversal ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("alpha", [0.0, 0.3, 1.0, 2.5])
+def test_gradient_reversal_is_identity_forward_and_negates_and_scales_backward(alpha):
+    x = torch.randn(3, 5, 4, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(3, 5, 4, dtype=torch.float64)
+    y = reverse_gradient(x, alpha)
+    assert torch.equal(y, x)
+    (y * w).sum().backward()
+    assert torch.allclose(x.grad, -alpha * w)
+
+
+def test_gradient_reversal_reverses_only_what_lies_before_it():
+    """F -> GRL -> D: D gets its ordinary gradient of L_d, F gets -alpha times it (eq. 5 and 7)."""
+    torch.manual_seed(0)
+    f, d = torch.nn.Linear(4, 3), torch.nn.Linear(3, 1)
+    x, target = torch.randn(8, 4), torch.randint(0, 2, (8,)).float()
+
+    def grads(alpha):
+        f.zero_grad(), d.zero_grad()
+        h = f(x) if alpha is None else reverse_gradient(f(x), alpha)
+        torch.nn.functional.binary_cross_entropy_with_logits(d(h).squeeze(1), target).backward()
+        return f.weight.grad.clone(), d.weight.grad.clone()
+
+    f_plain, d_plain = grads(None)
+    f_rev, d_rev = grads(0.7)
+    assert torch.allclose(d_rev, d_plain)
+    assert torch.allclose(f_rev, -0.7 * f_plain)
+    assert f_plain.abs().sum() > 0
+
+
+def test_gradient_reversal_refuses_a_non_finite_coefficient():
+    with pytest.raises(ValueError, match="finite"):
+        reverse_gradient(torch.zeros(2), float("nan"))
+
+
+def test_alpha_schedules():
+    assert alpha_at(0.0, schedule="fixed", alpha=0.4) == 0.4
+    assert alpha_at(0.9, schedule="fixed", alpha=0.4) == 0.4
+    assert alpha_at(0.0, schedule="dann", alpha=1.0) == 0.0
+    assert alpha_at(1.0, schedule="dann", alpha=1.0) == pytest.approx(2 / (1 + math.exp(-10)) - 1)
+    assert alpha_at(0.1, schedule="dann", alpha=2.0) == pytest.approx(2 * (2 / (1 + math.exp(-1)) - 1))
+    ramp = [alpha_at(p, schedule="dann", alpha=1.0) for p in np.linspace(0, 1, 11)]
+    assert all(a < b for a, b in zip(ramp, ramp[1:]))
+    assert alpha_at(-1.0, schedule="dann", alpha=1.0) == 0.0  # clamped
+    assert alpha_at(3.0, schedule="dann", alpha=1.0) == alpha_at(1.0, schedule="dann", alpha=1.0)
+    with pytest.raises(ValueError, match="unknown alpha schedule"):
+        alpha_at(0.5, schedule="linear", alpha=1.0)
+
+
+# --- networks ------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("adversarial,tri", [("none", False), ("whole", False), ("time", True), ("none", True)])
+def test_networks_present_and_shapes(adversarial, tri):
+    config = small_config(adversarial=adversarial, tri_training=tri, pools=[[2, 4], [1, 4]])
+    modules = build_networks(config, n_freq=32, n_classes=5)
+    expected = {"extractor", "final"} | ({"labeler1", "labeler2"} if tri else set()) | (
+        {"domain"} if adversarial != "none" else set())
+    assert set(modules) == expected
+    x = torch.randn(3, 20, 32)
+    features = modules["extractor"](x)
+    assert modules["extractor"].time_pool == 2
+    assert features.shape == (3, 10, 12)  # 2 * rnn_hidden
+    for name in ("final", "labeler1", "labeler2"):
+        if name in modules:
+            out = modules[name](features)
+            assert out.frame_logits.shape == (3, 10, 5) and out.clip_scores.shape == (3, 5)
+            assert float(out.clip_scores.detach().min()) >= 0 and float(out.clip_scores.detach().max()) <= 1
+    if adversarial != "none":
+        assert modules["domain"](features).shape == ((3,) if adversarial == "whole" else (3, 10))
+
+
+def test_labelers_start_different_and_depth_width_follow_the_config():
+    torch.manual_seed(0)
+    modules = build_networks(small_config(filters=[4, 4, 8], pools=[[1, 2], [1, 2], [1, 2]], rnn_hidden=7,
+                                          head_hidden=[9]), n_freq=16, n_classes=3)
+    convs = [m for m in modules["extractor"].trunk.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert [c.out_channels for c in convs] == [4, 4, 8]
+    assert modules["extractor"].rnn.rnn.num_layers == 2 and modules["extractor"].out_dim == 14
+    assert modules["labeler1"].first_layer.weight.shape == (9, 14)
+    assert not torch.equal(modules["labeler1"].first_layer.weight, modules["labeler2"].first_layer.weight)
+
+
+@pytest.mark.parametrize("pooling", ["attention", "mean", "max"])
+def test_labeler_clip_score_pools_its_frames(pooling):
+    torch.manual_seed(1)
+    head = Labeler(6, 4, pooling=pooling)
+    out = head(torch.randn(2, 7, 6))
+    p = out.frame_scores
+    if pooling == "mean":
+        assert torch.allclose(out.clip_scores, p.mean(1))
+    elif pooling == "max":
+        assert torch.allclose(out.clip_scores, p.max(1).values)
+    else:  # a convex combination of the frame scores
+        assert bool(((out.clip_scores >= p.min(1).values - 1e-6) & (out.clip_scores <= p.max(1).values + 1e-6)).all())
+
+
+def test_time_domain_classifier_decides_each_frame_from_that_frame_only():
+    torch.manual_seed(2)
+    d = DomainClassifier(5, mode="time", hidden=[4])
+    x = torch.randn(1, 6, 5, requires_grad=True)
+    jac = torch.autograd.functional.jacobian(lambda v: d(v), x)  # (1, 6) x (1, 6, 5)
+    per_frame = jac[0, :, 0].abs().sum(-1)  # (6 outputs, 6 input frames)
+    assert bool((per_frame.diagonal() > 0).all())
+    assert float((per_frame - torch.diag(per_frame.diagonal())).abs().max()) == 0.0
+    whole = DomainClassifier(5, mode="whole", hidden=[4])
+    assert whole(x).shape == (1,)
+
+
+# --- losses --------------------------------------------------------------------------------------------
+
+def test_time_domain_loss_is_per_frame():
+    """Adv.time: L_d is the mean of one BCE per (clip, frame), each frame carrying its clip's domain."""
+    logits = torch.tensor([[4.0, -4.0, 0.0], [1.0, 2.0, -3.0]], requires_grad=True)
+    domain = torch.tensor([1.0, 0.0])
+    loss = domain_loss(logits, domain)
+    target = torch.tensor([[1.0, 1.0, 1.0], [0.0, 0.0, 0.0]])
+    per_frame = -(target * torch.log(torch.sigmoid(logits)) + (1 - target) * torch.log(1 - torch.sigmoid(logits)))
+    assert loss.item() == pytest.approx(per_frame.mean().item(), rel=1e-6)
+    assert loss.item() != pytest.approx(domain_loss(logits.mean(1), domain).item(), rel=1e-3)  # not per clip
+    loss.backward()  # every frame's logit gets its own gradient (sigmoid(l) - d) / (B * T)
+    assert torch.allclose(logits.grad, (torch.sigmoid(logits) - target).detach() / 6)
+
+
+def test_whole_domain_loss_is_per_clip():
+    logits = torch.tensor([2.0, -1.0])
+    expected = -(math.log(1 / (1 + math.exp(-2.0))) + math.log(1 - 1 / (1 + math.exp(1.0)))) / 2
+    assert float(domain_loss(logits, torch.tensor([1.0, 0.0]))) == pytest.approx(expected, rel=1e-6)
+    with pytest.raises(ValueError, match="do not fit"):
+        domain_loss(torch.zeros(3, 2, 2), torch.zeros(3))
+
+
+def test_masked_losses_ignore_masked_entries_even_nan():
+    logits = torch.tensor([[0.5, -1.0], [2.0, 0.0]], requires_grad=True)
+    targets = torch.tensor([[1.0, float("nan")], [0.0, float("nan")]])
+    known = torch.tensor([[True, False], [True, False]])
+    loss = masked_bce_with_logits(logits, targets, known)
+    ref = torch.nn.functional.binary_cross_entropy_with_logits(logits[:, 0], torch.tensor([1.0, 0.0]))
+    assert torch.isfinite(loss) and float(loss) == pytest.approx(float(ref))
+    loss.backward()
+    assert float(logits.grad[:, 1].abs().sum()) == 0.0
+    none = masked_bce(torch.full((2, 2), 0.3, requires_grad=True), targets, torch.zeros(2, 2, dtype=torch.bool))
+    assert float(none) == 0.0 and none.requires_grad
+
+
+def test_orthogonality_penalty_zero_for_orthogonal_one_for_parallel():
+    q, _ = torch.linalg.qr(torch.randn(8, 8, dtype=torch.float64))
+    w1, w2 = q[:3].clone(), q[3:7].clone()  # rows of F1 orthogonal to every row of F2
+    assert float(orthogonality_penalty(w1 * 5.0, w2 * 0.1)) == pytest.approx(0.0, abs=1e-12)
+    direction = torch.randn(1, 8, dtype=torch.float64)
+    parallel1 = direction.repeat(3, 1) * torch.tensor([[1.0], [2.0], [-3.0]], dtype=torch.float64)
+    parallel2 = direction.repeat(4, 1) * 7.0
+    assert float(orthogonality_penalty(parallel1, parallel2)) == pytest.approx(1.0)  # the maximum
+    rand = float(orthogonality_penalty(torch.randn(3, 8), torch.randn(4, 8)))
+    assert 0.0 < rand < 1.0
+    w = torch.randn(3, 8, requires_grad=True)
+    orthogonality_penalty(w, torch.randn(3, 8)).backward()
+    assert float(w.grad.abs().sum()) > 0
+    with pytest.raises(ValueError, match="equal inputs"):
+        orthogonality_penalty(torch.zeros(2, 3), torch.zeros(2, 4))
+
+
+def test_orthogonality_penalty_value_by_hand():
+    w1 = torch.tensor([[1.0, 0.0], [0.0, 2.0]])
+    w2 = torch.tensor([[1.0, 1.0]])  # cos 45 deg with both rows of w1
+    assert float(orthogonality_penalty(w1, w2)) == pytest.approx(math.sqrt(0.5))
+
+
+# --- targets: what may enter a loss -------------------------------------------------------------------
+
+def roles_and_arrays(t=4, c=3, nan=True):
+    """Clips 0-1 strong (synthetic), 2-3 weak (real), 4-5 unlabeled (real); whatever the store would never
+    pass (frame labels of W/U, labels of U) is NaN, so any use of it in a loss would show."""
+    roles = np.array([0, 0, 1, 1, 2, 2])
+    domains = np.array([1, 1, 2, 2, 2, 2])
+    labels = np.array([[1, 0, 1], [0, 1, 0], [1, 1, 0], [0, 0, 1], [0, 0, 0], [0, 0, 0]], dtype=np.float32)
+    known = np.array([[1] * c] * 4 + [[0] * c] * 2, dtype=np.uint8)
+    frames = np.zeros((6, t, c), dtype=np.float32)
+    frames[0, 1:3, 0] = 1
+    frames[0, :, 2] = 1
+    frames[1, 0, 1] = 1
+    if nan:
+        labels[4:] = np.nan
+        frames[2:] = np.nan
+    return dict(labels=labels, known=known, roles=roles, role_names=ROLE_NAMES, frame_labels=frames,
+                domains=domains, domain_names=DOMAIN_NAMES)
+
+
+def test_targets_use_strong_labels_only_for_s_and_never_u_labels():
+    arrays = roles_and_arrays()
+    arrays["known"][4, 0] = 1  # even a wrong known flag on an unlabeled clip is overridden
+    targets = build_targets(**arrays)
+    assert targets.frame_known[:2].all() and not targets.frame_known[2:].any()
+    assert targets.clip_known[:4].all() and not targets.clip_known[4:].any()
+    for a in (targets.clip, targets.frame):
+        assert np.isfinite(a).all()
+    assert np.array_equal(targets.domain, [0, 0, 1, 1, 1, 1])
+
+    # One head's output with leaf tensors: the gradient shows exactly which entries reach a loss.
+    frame_logits = torch.randn(6, 4, 3, requires_grad=True)
+    clip_scores = torch.rand(6, 3).clamp(0.05, 0.95).requires_grad_(True)
+    batch = Batch.from_arrays(np.zeros((6, 4, 2), np.float32), targets)
+    l_frame, l_clip = labeler_loss(LabelerOutput(frame_logits, clip_scores), batch)
+    (l_frame + l_clip).backward()
+    assert torch.isfinite(l_frame) and torch.isfinite(l_clip)
+    assert bool((frame_logits.grad[:2] != 0).all()) and float(frame_logits.grad[2:].abs().sum()) == 0.0
+    assert bool((clip_scores.grad[:4] != 0).all()) and float(clip_scores.grad[4:].abs().sum()) == 0.0
+
+
+def test_labels_outside_the_masks_cannot_change_the_loss():
+    torch.manual_seed(3)
+    modules = build_networks(small_config(), n_freq=16, n_classes=3)
+    for m in modules.values():
+        m.eval()
+    x = np.random.default_rng(0).normal(size=(6, 4, 16)).astype(np.float32)
+    losses = []
+    for fill in (0.0, 1.0):
+        arrays = roles_and_arrays(nan=False)
+        arrays["frame_labels"][2:] = fill  # frames of W and U
+        arrays["labels"][4:] = fill  # labels of U
+        batch = Batch.from_arrays(x, build_targets(**arrays))
+        with torch.no_grad():
+            losses.append(batch_loss(modules, batch, heads=("final", "labeler1", "labeler2"), alpha=1.0,
+                                     penalty_weight=1.0)[1])
+    assert losses[0] == losses[1]
+
+
+def test_domain_labels_need_one_source_domain():
+    roles = np.array([0, 0, 1, 2])
+    assert domain_labels(np.array([1, 1, 2, 2]), DOMAIN_NAMES, roles, ROLE_NAMES) == (
+        pytest.approx(np.array([0, 0, 1, 1], np.float32)), "synthetic")
+    with pytest.raises(ValueError, match="several domains"):
+        domain_labels(np.array([1, 2, 2, 2]), DOMAIN_NAMES, roles, ROLE_NAMES)
+    with pytest.raises(ValueError, match="no clip of role 'strong'"):
+        domain_labels(np.array([1, 1, 2, 2]), DOMAIN_NAMES, np.array([1, 1, 2, 2]), ROLE_NAMES)
+
+
+def test_frames_at_takes_the_max_over_pooled_frames_and_drops_the_tail():
+    labels = np.zeros((1, 7, 2), dtype=np.uint8)
+    labels[0, 1, 0] = 1
+    labels[0, 6, 1] = 1  # in the dropped tail
+    out = frames_at(labels, 3)
+    assert out.shape == (1, 2, 2) and out[0, :, 0].tolist() == [1, 0] and out[..., 1].sum() == 0
+
+
+# --- pseudo-labelling ----------------------------------------------------------------------------------
+
+def test_agreement_rule():
+    p1 = np.array([0.9, 0.6, 0.4, 0.1, 0.5, 0.7])
+    p2 = np.array([0.8, 0.4, 0.3, 0.2, 0.9, 0.95])
+    labels, known = agreement(p1, p2, 0.5)
+    assert known.tolist() == [True, False, True, True, False, True]
+    assert labels.tolist() == [1, 0, 0, 0, 0, 1]
+    labels, known = agreement(p1, p2, 0.75)
+    assert known.tolist() == [True, False, False, True, False, False]
+    with pytest.raises(ValueError, match=r"\[0.5, 1\)"):
+        agreement(p1, p2, 0.4)
+
+
+def test_pseudo_labels_on_hand_made_labeler_outputs():
+    """Two clips, 3 classes, 4 frames. Clip 0 is weak (labels [1, 0, 1] known); clip 1 is unlabeled."""
+    hi, lo = 0.9, 0.1
+    clip1 = np.array([[hi, hi, hi], [hi, lo, 0.6]])
+    clip2 = np.array([[hi, hi, lo], [hi, lo, 0.4]])
+    f1 = np.full((2, 4, 3), lo)
+    f2 = np.full((2, 4, 3), lo)
+    # clip 0, class 0 (weak positive): frames 1-2 agreed positive, frame 3 disagrees
+    f1[0, 1:4, 0] = hi
+    f2[0, 1:3, 0] = hi
+    # clip 0, class 1 (weak negative): the labelers' positive frames are overruled
+    f1[0, :, 1] = f2[0, :, 1] = hi
+    # clip 0, class 2 (weak positive): no agreed positive frame -> contradiction -> no frame labels
+    f1[0, 0, 2] = hi
+    # clip 1, class 0: clip-level agreement positive; frame 0 agreed positive, frame 2 disagrees
+    f1[1, 0, 0] = f2[1, 0, 0] = hi
+    f1[1, 2, 0] = hi
+    # clip 1, class 2: clip scores disagree -> no clip and no frame label, whatever the frames say
+    f1[1, :, 2] = f2[1, :, 2] = hi
+    pl = pseudo_label(clip1=clip1, clip2=clip2, frame1=f1, frame2=f2,
+                      labels=np.array([[1, 0, 1], [0, 0, 0]]), known=np.array([[1, 1, 1], [0, 0, 0]]))
+    assert pl.clip.tolist() == [[1, 0, 1], [1, 0, 0]]
+    assert pl.clip_known.tolist() == [[True, True, True], [True, True, False]]
+    assert pl.clip_pseudo.tolist() == [[False, False, False], [True, True, False]]
+    expected_known = np.zeros((2, 4, 3), bool)
+    expected = np.zeros((2, 4, 3), np.uint8)
+    expected_known[0, :3, 0] = True
+    expected[0, 1:3, 0] = 1
+    expected_known[0, :, 1] = True
+    expected_known[1, [0, 1, 3], 0] = True
+    expected[1, 0, 0] = 1
+    expected_known[1, :, 1] = True
+    assert np.array_equal(pl.frame_known, expected_known)
+    assert np.array_equal(pl.frame, expected)
+    assert pl.counts() == {"clip": 2, "clip_positive": 1, "frame": 3 + 4 + 3 + 4, "frame_positive": 3,
+                           "clips_with_any": 2}
+
+
+def test_pseudo_labels_enter_phase_two_targets_for_w_and_u_rows_only():
+    targets = build_targets(**roles_and_arrays())
+    rows = np.array([2, 3, 4, 5])
+    pl = pseudo_label(clip1=np.full((4, 3), 0.9), clip2=np.full((4, 3), 0.8), frame1=np.full((4, 4, 3), 0.9),
+                      frame2=np.full((4, 4, 3), 0.7), labels=targets.clip[rows], known=targets.clip_known[rows])
+    phase2 = with_pseudo_labels(targets, rows, pl)
+    assert np.array_equal(phase2.frame[:2], targets.frame[:2]) and phase2.frame_known[:2].all()
+    assert np.array_equal(phase2.clip[2:4], targets.clip[2:4])  # W keeps its weak labels
+    assert phase2.clip_known[4:].all() and (phase2.clip[4:] == 1).all()  # U gets clip pseudo-labels
+    # W's frames: positive where its weak label is 1 (all agreed), negative where 0
+    assert np.array_equal(phase2.frame[2:4], np.broadcast_to(targets.clip[2:4, None, :], (2, 4, 3)))
+    assert not targets.frame_known[2:].any()  # the input is not modified
+
+
+# --- batches and the loss of a batch ------------------------------------------------------------------
+
+def test_role_batches_compose_and_cover_the_epoch_group():
+    groups = {"strong": np.arange(0, 10), "weak": np.arange(10, 14), "unlabeled": np.arange(14, 40)}
+    per = {"strong": 3, "weak": 2, "unlabeled": 4}
+    batches = role_batches(groups, per, np.random.default_rng(0), epoch_group="strong")
+    assert len(batches) == 4 and all(len(b) == 9 for b in batches)
+    strong = np.concatenate([b[:3] for b in batches])
+    assert set(strong[:10].tolist()) == set(range(10))  # each strong clip once before any repeats
+    for b in batches:
+        assert set(b[3:5]) <= set(range(10, 14)) and set(b[5:]) <= set(range(14, 40))
+    again = role_batches(groups, per, np.random.default_rng(0), epoch_group="strong")
+    assert all(np.array_equal(a, b) for a, b in zip(batches, again))
+    no_u = role_batches(groups, {**per, "unlabeled": 0}, np.random.default_rng(0), epoch_group="strong")
+    assert all(len(b) == 5 for b in no_u)
+    with pytest.raises(ValueError, match="empty"):
+        role_batches({**groups, "weak": np.array([], int)}, per, np.random.default_rng(0), epoch_group="strong")
+
+
+def test_batch_loss_parts_follow_the_configuration():
+    torch.manual_seed(4)
+    arrays = roles_and_arrays(nan=False)
+    x = np.random.default_rng(1).normal(size=(6, 4, 16)).astype(np.float32)
+    batch = Batch.from_arrays(x, build_targets(**arrays))
+    modules = build_networks(small_config(), n_freq=16, n_classes=3)
+    _, parts = batch_loss(modules, batch, heads=("final", "labeler1", "labeler2"), alpha=0.5, penalty_weight=1.0)
+    assert {"penalty", "domain", "labeler1_frame", "final_clip"} <= set(parts) and parts["alpha"] == 0.5
+    _, parts = batch_loss(modules, batch, heads=("final",), alpha=0.5, penalty_weight=1.0)
+    assert "penalty" not in parts and "labeler1_frame" not in parts
+    plain = build_networks(small_config(adversarial="none", tri_training=False), n_freq=16, n_classes=3)
+    _, parts = batch_loss(plain, batch, heads=("final",), alpha=0.5, penalty_weight=1.0)
+    assert set(parts) == {"final_frame", "final_clip", "loss"}
+    with pytest.raises(ValueError, match="frame rate"):
+        bad = build_networks(small_config(pools=[[2, 4], [1, 4]]), n_freq=16, n_classes=3)
+        batch_loss(bad, batch, heads=("final",), alpha=0.0, penalty_weight=1.0)
+
+
+def test_domain_loss_reaches_the_extractor_reversed():
+    torch.manual_seed(5)
+    batch = Batch.from_arrays(np.random.default_rng(2).normal(size=(6, 4, 16)).astype(np.float32),
+                              build_targets(**roles_and_arrays(nan=False)))
+    modules = build_networks(small_config(adversarial="whole", tri_training=False), n_freq=16, n_classes=3)
+    for m in modules.values():
+        m.eval()
+
+    def grads(alpha):
+        for m in modules.values():
+            m.zero_grad()
+        loss, _ = batch_loss({k: modules[k] for k in ("extractor", "domain")}, batch, heads=(), alpha=alpha,
+                             penalty_weight=1.0)
+        loss.backward()
+        return ([p.grad.clone() for p in modules["extractor"].parameters()],
+                [p.grad.clone() for p in modules["domain"].parameters()])
+
+    f_a, d_a = grads(1.0)
+    f_b, d_b = grads(0.25)
+    assert all(torch.allclose(a, b) for a, b in zip(d_a, d_b))  # D's gradient ignores alpha
+    assert all(torch.allclose(0.25 * a, b, atol=1e-7) for a, b in zip(f_a, f_b))  # F's scales with it
+    f_0, _ = grads(0.0)
+    assert all(float(g.abs().sum()) == 0.0 for g in f_0)
+
+
+def test_a_few_steps_reduce_the_phase_one_loss():
+    torch.manual_seed(6)
+    batch = Batch.from_arrays(np.random.default_rng(3).normal(size=(6, 4, 16)).astype(np.float32),
+                              build_targets(**roles_and_arrays(nan=False)))
+    modules = build_networks(small_config(adversarial="none"), n_freq=16, n_classes=3)
+    params = [p for m in modules.values() for p in m.parameters()]
+    opt = torch.optim.Adam(params, lr=1e-2)
+    history = []
+    for _ in range(40):
+        opt.zero_grad()
+        loss, parts = batch_loss(modules, batch, heads=("final", "labeler1", "labeler2"), alpha=0.0,
+                                 penalty_weight=1.0)
+        loss.backward()
+        opt.step()
+        history.append(parts)
+    assert history[-1]["loss"] < 0.5 * history[0]["loss"]
+    assert history[-1]["penalty"] < history[0]["penalty"]
