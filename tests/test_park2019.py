@@ -169,11 +169,11 @@ def test_masked_losses_ignore_masked_entries_even_nan():
     known = torch.tensor([[True, False], [True, False]])
     loss = masked_bce_with_logits(logits, targets, known)
     ref = torch.nn.functional.binary_cross_entropy_with_logits(logits[:, 0], torch.tensor([1.0, 0.0]))
-    assert torch.isfinite(loss) and float(loss) == pytest.approx(float(ref))
+    assert torch.isfinite(loss) and loss.item() == pytest.approx(ref.item())
     loss.backward()
     assert float(logits.grad[:, 1].abs().sum()) == 0.0
     none = masked_bce(torch.full((2, 2), 0.3, requires_grad=True), targets, torch.zeros(2, 2, dtype=torch.bool))
-    assert float(none) == 0.0 and none.requires_grad
+    assert none.item() == 0.0 and none.requires_grad
 
 
 def test_orthogonality_penalty_zero_for_orthogonal_one_for_parallel():
@@ -421,3 +421,59 @@ def test_a_few_steps_reduce_the_phase_one_loss():
         history.append(parts)
     assert history[-1]["loss"] < 0.5 * history[0]["loss"]
     assert history[-1]["penalty"] < history[0]["penalty"]
+
+
+# --- the domain-gap probe ------------------------------------------------------------------------------
+
+GAP_RECIPE = """
+[dataset]
+name = "gap"
+seed = 5
+
+[classes]
+names = ["Dog", "Cat", "Speech"]
+
+[foreground]
+events_per_clip = {{ dist = "choose", values = [1, 2] }}
+onset = {{ dist = "uniform", min = 0.0, max = 8.0 }}
+
+[domains.synthetic]
+backgrounds = ["noise0"]
+
+[domains.real]
+backgrounds = ["noise1"]
+{real}
+
+[splits.train]
+clips = 24
+roles = {{ strong = 10, weak = 4, unlabeled = 10 }}
+domain = {{ strong = "synthetic", weak = "real", unlabeled = "real" }}
+
+[splits.eval]
+clips = 8
+part = "eval"
+domain = "real"
+"""
+
+
+@pytest.mark.slow
+def test_gap_probe_sees_a_band_limited_domain(tone_bank, tmp_path):
+    from wlbench.recipes import parse_recipe
+    from wlbench.soundbank import load_soundbank
+    from wlbench.synth.pipeline import synthesize
+
+    from baselines.park2019.gap import fit_logistic, measure_gap
+
+    bank = load_soundbank(tone_bank)
+    gap = synthesize(parse_recipe(GAP_RECIPE.format(real="lowpass_hz = 1000.0\ngain_db = -12.0")), bank,
+                     tmp_path / "gap", workers=1, progress=False).path
+    result = measure_gap(gap)
+    assert result["strong"] == 10 and result["domain_accuracy"] >= 0.9
+    for key in ("map_trained_on_strong", "map_trained_on_real"):
+        assert 0.0 <= result[key] <= 1.0
+    with pytest.raises(ValueError, match="too few"):
+        measure_gap(gap, folds=11)
+    # the probe itself: a separable problem is separated
+    x = np.concatenate([np.random.default_rng(0).normal(size=(20, 3)) + 3, np.random.default_rng(1).normal(size=(20, 3))])
+    y = np.r_[np.ones(20), np.zeros(20)]
+    assert ((fit_logistic(x, y)(x) > 0.5) == (y == 1)).all()
