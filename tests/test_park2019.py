@@ -15,7 +15,7 @@ from baselines.park2019.nets import DomainClassifier, Labeler, LabelerOutput, bu
 from baselines.park2019.pseudo import agreement, pseudo_label
 from baselines.park2019.sampling import role_batches
 from baselines.park2019.steps import Batch, batch_loss, labeler_loss
-from baselines.park2019.targets import build_targets, domain_labels, frames_at, with_pseudo_labels
+from baselines.park2019.targets import build_targets, domain_labels, with_pseudo_labels
 
 torch.set_num_threads(1)
 
@@ -216,12 +216,13 @@ def roles_and_arrays(t=4, c=3, nan=True):
         labels[4:] = np.nan
         frames[2:] = np.nan
     return dict(labels=labels, known=known, roles=roles, role_names=ROLE_NAMES, frame_labels=frames,
-                domains=domains, domain_names=DOMAIN_NAMES)
+                frame_known=roles == 0, domains=domains, domain_names=DOMAIN_NAMES)
 
 
 def test_targets_use_strong_labels_only_for_s_and_never_u_labels():
     arrays = roles_and_arrays()
     arrays["known"][4, 0] = 1  # even a wrong known flag on an unlabeled clip is overridden
+    arrays["frame_known"][2] = True  # and a wrong frame flag on a weak clip
     targets = build_targets(**arrays)
     assert targets.frame_known[:2].all() and not targets.frame_known[2:].any()
     assert targets.clip_known[:4].all() and not targets.clip_known[4:].any()
@@ -266,14 +267,6 @@ def test_domain_labels_need_one_source_domain():
         domain_labels(np.array([1, 2, 2, 2]), DOMAIN_NAMES, roles, ROLE_NAMES)
     with pytest.raises(ValueError, match="no clip of role 'strong'"):
         domain_labels(np.array([1, 1, 2, 2]), DOMAIN_NAMES, np.array([1, 1, 2, 2]), ROLE_NAMES)
-
-
-def test_frames_at_takes_the_max_over_pooled_frames_and_drops_the_tail():
-    labels = np.zeros((1, 7, 2), dtype=np.uint8)
-    labels[0, 1, 0] = 1
-    labels[0, 6, 1] = 1  # in the dropped tail
-    out = frames_at(labels, 3)
-    assert out.shape == (1, 2, 2) and out[0, :, 0].tolist() == [1, 0] and out[..., 1].sum() == 0
 
 
 # --- pseudo-labelling ----------------------------------------------------------------------------------
@@ -430,12 +423,15 @@ GAP_RECIPE = """
 name = "gap"
 seed = 5
 
+[audio]
+clip_duration = 4.0
+
 [classes]
 names = ["Dog", "Cat", "Speech"]
 
 [foreground]
 events_per_clip = {{ dist = "choose", values = [1, 2] }}
-onset = {{ dist = "uniform", min = 0.0, max = 8.0 }}
+onset = {{ dist = "uniform", min = 0.0, max = 3.0 }}
 
 [domains.synthetic]
 backgrounds = ["noise0"]
@@ -449,24 +445,41 @@ clips = 24
 roles = {{ strong = 10, weak = 4, unlabeled = 10 }}
 domain = {{ strong = "synthetic", weak = "real", unlabeled = "real" }}
 
+[splits.validation]
+clips = 6
+part = "train"
+domain = "real"
+
 [splits.eval]
 clips = 8
 part = "eval"
 domain = "real"
+
+[segments]
+durations = [1.0]
+
+[features]
+hop_length = 640
 """
 
 
-@pytest.mark.slow
-def test_gap_probe_sees_a_band_limited_domain(tone_bank, tmp_path):
+@pytest.fixture(scope="module")
+def gap_dataset(tone_bank, tmp_path_factory):
+    """38 clips of 4 s, 100 frames each: train S 10 / W 4 / U 10 (synthetic vs band-limited real), validation 6
+    and eval 8 (real, strongly labeled)."""
     from wlbench.recipes import parse_recipe
     from wlbench.soundbank import load_soundbank
     from wlbench.synth.pipeline import synthesize
 
+    return synthesize(parse_recipe(GAP_RECIPE.format(real="lowpass_hz = 1000.0\ngain_db = -12.0")),
+                      load_soundbank(tone_bank), tmp_path_factory.mktemp("gap"), workers=1, progress=False).path
+
+
+@pytest.mark.slow
+def test_gap_probe_sees_a_band_limited_domain(gap_dataset):
     from baselines.park2019.gap import fit_logistic, measure_gap
 
-    bank = load_soundbank(tone_bank)
-    gap = synthesize(parse_recipe(GAP_RECIPE.format(real="lowpass_hz = 1000.0\ngain_db = -12.0")), bank,
-                     tmp_path / "gap", workers=1, progress=False).path
+    gap = gap_dataset
     result = measure_gap(gap)
     assert result["strong"] == 10 and result["domain_accuracy"] >= 0.9
     for key in ("map_trained_on_strong", "map_trained_on_real"):
@@ -477,3 +490,119 @@ def test_gap_probe_sees_a_band_limited_domain(tone_bank, tmp_path):
     x = np.concatenate([np.random.default_rng(0).normal(size=(20, 3)) + 3, np.random.default_rng(1).normal(size=(20, 3))])
     y = np.r_[np.ones(20), np.zeros(20)]
     assert ((fit_logistic(x, y)(x) > 0.5) == (y == 1)).all()
+
+
+# --- the method on the framework ------------------------------------------------------------------------
+
+TINY = {"filters": [4, 8], "pools": [[2, 4], [1, 4]], "rnn_hidden": 4, "domain_hidden": [8], "max_epochs": 1,
+        "batch_roles": [4, 2, 4], "threads": 1, "lr": 3e-3}
+
+
+def train_park(name, dataset, run_dir, **over):
+    import json
+
+    from baselines.park2019 import METHODS
+    from wlbench.methods import Audit, TrainContext, resolve_config
+
+    config = resolve_config(METHODS[name], None, {**TINY, **over})
+    run_dir.mkdir(parents=True, exist_ok=True)
+
+    def log(row):
+        with open(run_dir / "log.jsonl", "a") as fh:
+            fh.write(json.dumps(row) + "\n")
+
+    ctx = TrainContext(dataset=dataset, run_dir=run_dir, config=config, seed=0, progress=False, log=log,
+                       audit=Audit(dataset, "true", run_dir / "audit.jsonl"), echo=print)
+    return METHODS[name].train(ctx), config
+
+
+def predict_park(name, run_dir, dataset, config):
+    from baselines.park2019 import METHODS
+    from wlbench.methods import PredictContext
+
+    ctx = PredictContext(run_dir=run_dir, dataset=dataset, requests=(("eval", "clip"),), config=config)
+    return METHODS[name].predict(ctx)[("eval", "clip")]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["park-baseline", "park-adv-whole", "park-adv-time-tri"])
+def test_variants_train_and_predict_frame_scores(gap_dataset, tmp_path, name):
+    import json
+
+    from baselines.park2019 import METHODS
+
+    summary, config = train_park(name, gap_dataset, tmp_path / name)
+    method = METHODS[name]
+    _, modules, _, _ = method.load(tmp_path / name)
+    expected = {"extractor", "final"} | ({"domain"} if method.adversarial != "none" else set()) | (
+        {"labeler1", "labeler2"} if method.tri_training else set())
+    assert set(modules) == expected
+    stages = [s["stage"] for s in summary["stages"]]
+    assert stages == (["phase1", "pseudo-labels", "phase2"] if method.tri_training else ["phase1"])
+    pred = predict_park(name, tmp_path / name, gap_dataset, config)
+    assert pred.frame_scores.shape == (8, 50, 3)  # 100 feature frames, time pool 2
+    assert pred.frame_hop == pytest.approx(2 * 640 / 16000)
+    assert np.all((pred.frame_scores >= 0) & (pred.frame_scores <= 1)) and pred.clip_scores.shape == (8, 3)
+    rows = [json.loads(line) for line in (tmp_path / name / "log.jsonl").read_text().splitlines()]
+    parts = [r["loss_parts"] for r in rows if "loss_parts" in r]
+    assert parts and ("domain" in parts[0]) == (method.adversarial != "none")
+    assert ("penalty" in parts[0]) == method.tri_training
+    if method.tri_training:
+        pseudo = summary["stages"][1]
+        assert pseudo["used"] and pseudo["clips_pseudo_labelled"] == {"weak": 4, "unlabeled": 10}
+        audits = {json.loads(line)["audit"] for line in (tmp_path / name / "audit.jsonl").read_text().splitlines()}
+        assert audits == {"pseudo-clip-U", "pseudo-frame-W", "pseudo-frame-U"}
+
+
+@pytest.mark.slow
+def test_runs_are_reproducible_and_the_control_drops_only_the_pseudo_labels(gap_dataset, tmp_path):
+    a, config = train_park("park-tri", gap_dataset, tmp_path / "a")
+    b, _ = train_park("park-tri", gap_dataset, tmp_path / "b")
+    assert np.array_equal(predict_park("park-tri", tmp_path / "a", gap_dataset, config).frame_scores,
+                          predict_park("park-tri", tmp_path / "b", gap_dataset, config).frame_scores)
+    control, _ = train_park("park-tri", gap_dataset, tmp_path / "c", **TRI_CONTROL)
+    assert not control["stages"][1]["used"] and a["stages"][1]["used"]
+    assert control["stages"][1]["clip"] == a["stages"][1]["clip"]  # same phase 1, same pseudo-labels, unused
+
+
+TRI_CONTROL = {"pseudo_labels": False}
+
+
+def test_the_tri_training_presets_declare_the_no_pseudo_control():
+    from baselines.park2019 import METHODS
+
+    assert METHODS["park-tri"].controls == {"no-pseudo": TRI_CONTROL}
+    assert METHODS["park-adv-time"].controls == {}
+
+
+@pytest.mark.slow
+def test_method_errors_name_the_problem(gap_dataset, tmp_path, tiny_dataset):
+    from wlbench.errors import WlbenchError
+
+    with pytest.raises(WlbenchError, match="filters has 2 blocks but pools has 1"):
+        train_park("park-baseline", gap_dataset, tmp_path / "a", pools=[[2, 4]])
+    with pytest.raises(WlbenchError, match="reduce the 64 mel bands to none"):
+        train_park("park-baseline", gap_dataset, tmp_path / "b", pools=[[1, 16], [1, 16]])
+    with pytest.raises(WlbenchError, match="needs clips of another domain"):
+        train_park("park-adv-time", tiny_dataset, tmp_path / "c")
+    with pytest.raises(WlbenchError, match="no weak or unlabeled clip"):
+        train_park("park-tri", tiny_dataset, tmp_path / "d")
+
+
+@pytest.mark.slow
+def test_store_training_data_gives_frame_labels_to_strong_clips_only(gap_dataset):
+    """The store's side of "strong labels only for S, U's labels never in a loss", through the method's loader."""
+    from types import SimpleNamespace
+
+    from baselines.park2019 import BASELINE
+
+    config = {**BASELINE.config_schema().defaults(), **TINY}
+    train = BASELINE.load_train(SimpleNamespace(dataset=gap_dataset, config=config))
+    targets = build_targets(labels=train.labels, known=train.known, roles=train.roles, role_names=train.role_names,
+                            frame_labels=train.frame_labels_at(2)[:, :50], frame_known=train.frame_known,
+                            domains=train.domains, domain_names=train.domain_names)
+    strong, unlabeled = train.role_mask("strong"), train.role_mask("unlabeled")
+    assert np.array_equal(targets.frame_known.any(axis=(1, 2)), strong)
+    assert not targets.clip_known[unlabeled].any() and targets.clip_known[~unlabeled].all()
+    assert targets.frame[strong].sum() > 0 and targets.frame[~strong].sum() == 0
+    assert np.array_equal(targets.domain, (~strong).astype(np.float32))

@@ -26,9 +26,9 @@ class FeatureExtractor(nn.Module):
 
     def __init__(self, n_freq: int, *, filters: Sequence[int], pools: Sequence[Sequence[int]],
                  act: str = "relu", dropout: float = 0.0, batch_norm: bool = True, rnn_hidden: int = 32,
-                 rnn_layers: int = 2, rnn_dropout: float = 0.0) -> None:
+                 rnn_layers: int = 2, rnn_dropout: float = 0.0, channels_last: bool = False) -> None:
         super().__init__()
-        self.trunk = ConvTrunk(n_freq, filters, pools, act, dropout, batch_norm)
+        self.trunk = ConvTrunk(n_freq, filters, pools, act, dropout, batch_norm, channels_last=channels_last)
         if self.trunk.out_dim < 1:
             raise ValueError(f"the frequency pools reduce {n_freq} bands to nothing; pool less")
         self.rnn = BiGRU(self.trunk.out_dim, int(rnn_hidden), int(rnn_layers), float(rnn_dropout))
@@ -111,14 +111,15 @@ def build_networks(config: dict, n_freq: int, n_classes: int) -> dict[str, nn.Mo
     ``labeler2`` (F1, F2) when ``tri_training``; ``domain`` (D) when ``adversarial`` is ``whole`` or ``time``.
 
     Keys read: filters, pools, activation, dropout, batch_norm, rnn_hidden, rnn_layers, rnn_dropout,
-    head_hidden, pooling, domain_hidden, adversarial, tri_training."""
+    head_hidden, pooling, domain_hidden, adversarial, tri_training, channels_last (optional)."""
     if config["adversarial"] not in ADVERSARIAL:
         raise ValueError(f"unknown adversarial variant {config['adversarial']!r}; use one of {', '.join(ADVERSARIAL)}")
     act = config["activation"]
     extractor = FeatureExtractor(n_freq, filters=config["filters"], pools=config["pools"], act=act,
                                  dropout=float(config["dropout"]), batch_norm=bool(config["batch_norm"]),
                                  rnn_hidden=int(config["rnn_hidden"]), rnn_layers=int(config["rnn_layers"]),
-                                 rnn_dropout=float(config["rnn_dropout"]))
+                                 rnn_dropout=float(config["rnn_dropout"]),
+                                 channels_last=bool(config.get("channels_last", False)))
 
     def labeler() -> Labeler:
         return Labeler(extractor.out_dim, n_classes, hidden=config["head_hidden"], act=act, pooling=config["pooling"])

@@ -4,8 +4,8 @@ One rule, in one place (the test of "strong labels only for S, U's labels never 
 
 * clip labels (N, C) count where the store's ``known`` mask is 1: the weak labels of S and W; never the
   unlabeled clips U (their ``known`` rows are 0 and are forced to 0 here again);
-* frame labels (N, T, C) count only for clips of role ``strong`` (the synthetic set S): every other clip's
-  frame rows are unknown, whatever values they hold;
+* frame labels (N, T, C) count only for clips of role ``strong`` (the synthetic set S) that the store marks
+  ``frame_known``: every other clip's frame rows are unknown, whatever values they hold;
 * the domain label of a clip is 0 for the domain of the strong clips (the "synthetic" source domain) and
   1 for any other domain (the "real" target domain).
 
@@ -61,34 +61,26 @@ def domain_labels(domains: np.ndarray, domain_names: tuple[str, ...] | list[str]
 
 
 def build_targets(*, labels: np.ndarray, known: np.ndarray, roles: np.ndarray, role_names, frame_labels: np.ndarray,
-                  domains: np.ndarray, domain_names, where: str = "training split") -> Targets:
-    """Targets of a training split from the store's training data.
+                  frame_known: np.ndarray, domains: np.ndarray, domain_names, where: str = "training split") -> Targets:
+    """Targets of a training split from the store's training data (:class:`wlbench.training_data.TrainingData`).
 
     ``labels``/``known`` (N, C): the observed clip labels and where they may be used; ``roles`` (N,) codes
-    into ``role_names``; ``frame_labels`` (N, T, C) at the model's frame rate (only the strong clips' rows
-    are read); ``domains`` (N,) codes into ``domain_names``."""
+    into ``role_names``; ``frame_labels`` (N, T, C) at the model's frame rate and ``frame_known`` (N,) the
+    clips whose frame labels may be used (the store sets it for the strong clips only); ``domains`` (N,)
+    codes into ``domain_names``."""
     n, c = labels.shape
-    if known.shape != (n, c) or roles.shape != (n,) or domains.shape != (n,) or frame_labels.shape[0] != n \
-            or frame_labels.shape[2] != c:
+    if known.shape != (n, c) or roles.shape != (n,) or domains.shape != (n,) or frame_known.shape != (n,) \
+            or frame_labels.shape[0] != n or frame_labels.shape[2] != c:
         raise ValueError(f"inconsistent shapes: labels {labels.shape}, known {known.shape}, roles {roles.shape}, "
-                         f"frame labels {frame_labels.shape}, domains {domains.shape}")
+                         f"frame labels {frame_labels.shape}, frame_known {frame_known.shape}, domains {domains.shape}")
     clip_known = known.astype(bool)
     clip_known[roles == role_index(role_names, UNLABELED)] = False
     clip = np.where(clip_known, labels, 0).astype(np.float32)
-    strong = roles == role_index(role_names, STRONG)
-    frame_known = np.broadcast_to(strong[:, None, None], frame_labels.shape).copy()
-    frame = np.where(frame_known, frame_labels, 0).astype(np.float32)
+    strong = frame_known.astype(bool) & (roles == role_index(role_names, STRONG))
+    frame_known_full = np.broadcast_to(strong[:, None, None], frame_labels.shape).copy()
+    frame = np.where(frame_known_full, frame_labels, 0).astype(np.float32)
     domain, _ = domain_labels(domains, domain_names, roles, role_names, where=where)
-    return Targets(clip, clip_known, frame, frame_known, domain)
-
-
-def frames_at(frame_labels: np.ndarray, pool: int) -> np.ndarray:
-    """(N, L, C) labels at the feature rate -> (N, L // pool, C) at the model's rate: a model frame is active
-    when any of its ``pool`` feature frames is (max over the frames; a tail shorter than ``pool`` is
-    dropped, as the network's max-pooling drops it)."""
-    n, length, c = frame_labels.shape
-    t = length // int(pool)
-    return frame_labels[:, : t * pool].reshape(n, t, int(pool), c).max(axis=2)
+    return Targets(clip, clip_known, frame, frame_known_full, domain)
 
 
 def with_pseudo_labels(targets: Targets, rows: np.ndarray, pseudo) -> Targets:
