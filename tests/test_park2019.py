@@ -587,6 +587,8 @@ def test_method_errors_name_the_problem(gap_dataset, tmp_path, tiny_dataset):
         train_park("park-adv-time", tiny_dataset, tmp_path / "c")
     with pytest.raises(WlbenchError, match="no weak or unlabeled clip"):
         train_park("park-tri", tiny_dataset, tmp_path / "d")
+    with pytest.raises(WlbenchError, match="leave train_clips at 0"):
+        train_park("park-baseline", gap_dataset, tmp_path / "e", train_clips=10)
 
 
 @pytest.mark.slow

@@ -66,6 +66,9 @@ class ParkMethod(TorchMethod):
     def load_train(self, ctx) -> TrainingData:
         """Every clip of the training split (S, W and U) with the strong clips' frame labels."""
         c = ctx.config
+        if c["train_clips"]:
+            raise WlbenchError(f"train_clips = {c['train_clips']}: {self.name} trains on every strong, weak and "
+                               f"unlabeled clip of the split", hint="leave train_clips at 0")
         return data.load_training(ctx.dataset, c["train_split"], labels=c["labels"], oracle=c["oracle"], frames=True)
 
     def load_valid(self, ctx) -> TrainingData:
