@@ -149,6 +149,9 @@ def test_duplicates_are_refused(board, tiny_dataset, preds, tmp_path):
     before = sorted(p.name for p in (b / "entries").iterdir())
     with pytest.raises(WlbenchError, match="duplicate submission refused"):  # same file, other name
         submit_run(b, tiny_dataset, "Renamed", [preds["noisy"]], settings=FAST)
+    with pytest.raises(WlbenchError) as info:  # same file, new version: the hint must not suggest a version
+        submit_run(b, tiny_dataset, "Noisy", [preds["noisy"]], method_version="9", settings=FAST)
+    assert "enters the board once" in str(info.value) and "--method-version" not in str(info.value)
     with pytest.raises(WlbenchError, match="already holds method 'Noisy'"):  # same method, new file
         submit_run(b, tiny_dataset, "Noisy", [preds["other"]], settings=FAST)
     assert sorted(p.name for p in (b / "entries").iterdir()) == before
@@ -378,3 +381,18 @@ def test_render_shows_non_http_link_of_an_edited_entry_as_text(board, tmp_path):
     assert 'href="javascript' not in html_text.lower() and "javascript:alert(&quot;x&quot;)" in html_text
     md_text = md.read_text()
     assert "](javascript" not in md_text and "[Noisy](" not in md_text
+
+
+def test_temporaries_of_a_killed_submit_are_reported_then_removed(board, tiny_dataset, preds, tmp_path):
+    """A submit killed mid-write leaves hidden temporaries in entries/ and submissions/: verify names them
+    (exit 2), and the next submit into the board removes them (their process is provably gone)."""
+    from killed_writer import killed_writer
+
+    b = _copy(board, tmp_path)
+    pid = killed_writer(b / "entries" / "x.json", b / "submissions" / "x")
+    res = CliRunner().invoke(main, ["leaderboard", "verify", "--board", str(b)])
+    assert res.exit_code == 2 and "Traceback" not in res.output
+    assert res.output.count("left by an interrupted write") == 2 and f"process {pid}" in res.output
+    submit_run(b, tiny_dataset, "Fresh", [preds["other"]], settings=FAST)
+    hidden = [p for folder in (b / "entries", b / "submissions") for p in folder.iterdir() if p.name.startswith(".")]
+    assert hidden == [] and verify_board(b) == []

@@ -266,3 +266,27 @@ def test_cli_score_threshold_file_with_bad_value_names_the_class(tiny, tmp_path,
     assert res.exit_code == 2, res.output
     assert "'Dog'" in res.output and "Traceback" not in res.output
     assert isinstance(res.exception, SystemExit)
+
+
+def test_batched_tagging_bootstrap_equals_scoring_the_resampled_clips():
+    from wlbench.metrics import bootstrap as bs
+    from wlbench.scoring import TaggingStat
+
+    t, s, _ = _data(150)
+    s = np.round(s, 1)  # ties across clips and classes
+    stat = TaggingStat(s, t.astype(bool), np.full(4, 0.5), 3)
+    weights = np.stack(list(bs.resample_counts(150, 5, seed=1)))
+    batch = stat(weights)
+    g = np.random.default_rng(1)
+    for b in range(5):
+        idx = g.integers(0, 150, 150)
+        direct = score_tagging(CLASSES, t[idx], s[idx], Settings(n_resamples=0))["headline"]
+        for name, value in direct.items():
+            got = batch["map_at_k" if name == "map_at_3" else name][b]
+            assert got == pytest.approx(value["value"], abs=1e-12, nan_ok=True), name
+
+
+def test_paired_test_refuses_zero_resamples():
+    t, s, _ = _data(60)
+    with pytest.raises(WlbenchError, match="resample"):
+        compare_tagging(CLASSES, t, s, s, Settings(n_resamples=0))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -179,6 +180,92 @@ def _problem_case(root: Path, case: str) -> str:
 
 
 FATAL_CASES = ["empty file", "non-audio file", "unreadable audio", "empty class folder", "zero-length audio"]
+
+
+def _release_fifo_later(fifo: Path, seconds: float = 60.0) -> None:
+    """If anything opens ``fifo`` for reading (it would block forever), open its other end after ``seconds``,
+    so that a regression fails the test instead of hanging the suite."""
+    import threading
+
+    def writer():
+        import time
+
+        time.sleep(seconds)
+        with contextlib.suppress(OSError):
+            fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+            os.close(fd)
+
+    threading.Thread(target=writer, daemon=True).start()
+
+
+def _hardening_case(root: Path, case: str) -> str:
+    """Break a plain bank in one of the ways a hostile pass found; return what the problem must contain."""
+    make_plain(root)
+    dog = root / "foreground" / "Dog"
+    if case == "symlink cycle":
+        os.symlink("b.wav", dog / "a.wav")
+        os.symlink("a.wav", dog / "b.wav")
+        return "foreground/Dog/a.wav: is a symbolic link loop, not a regular file"
+    if case == "broken symlink":
+        os.symlink("gone.wav", dog / "link.wav")
+        return "foreground/Dog/link.wav: is a broken symbolic link, not a regular file"
+    if case == "fifo in a class folder":
+        os.mkfifo(dog / "x.wav")
+        _release_fifo_later(dog / "x.wav")
+        return "foreground/Dog/x.wav: is a FIFO (named pipe), not a regular file; only regular files are audio"
+    if case == "fifo in the background":
+        os.mkfifo(root / "background" / "x.wav")
+        _release_fifo_later(root / "background" / "x.wav")
+        return "background/x.wav: is a FIFO (named pipe), not a regular file"
+    if case == "truncated wav":
+        full = tone(dog / "long.wav", 6.0).read_bytes()     # header promises 192 kB
+        (dog / "long.wav").write_bytes(full[:1000])
+        return "foreground/Dog/long.wav: truncated: its header declares 192000 bytes of audio, the file holds 956"
+    if case == "truncated aiff":
+        sf.write(str(dog / "long.aiff"), np.zeros(48000), 16000, subtype="PCM_16")
+        full = (dog / "long.aiff").read_bytes()
+        (dog / "long.aiff").write_bytes(full[:2000])
+        return "foreground/Dog/long.aiff: truncated: its header declares"
+    if case == "truncated flac":
+        noise = 0.1 * np.random.default_rng(0).standard_normal(5 * 16000)
+        sf.write(str(dog / "long.flac"), noise, 16000)
+        full = (dog / "long.flac").read_bytes()
+        (dog / "long.flac").write_bytes(full[:len(full) // 3])
+        return "foreground/Dog/long.flac: truncated or damaged: its header declares 80000 frames"
+    if case == "non-UTF-8 file name":
+        os.rename(dog / "d1.wav", os.fsencode(dog) + b"/d\xff1.wav")
+        return "foreground/Dog/d\\xff1.wav: the file name (or a folder name in its path) is not valid UTF-8"
+    raise AssertionError(case)
+
+
+HARDENING_CASES = ["symlink cycle", "broken symlink", "fifo in a class folder", "fifo in the background",
+                   "truncated wav", "truncated aiff", "truncated flac", "non-UTF-8 file name"]
+
+
+@pytest.mark.parametrize("case", HARDENING_CASES)
+def test_files_that_are_not_sound_audio_are_named(tmp_path, case):
+    """Link loops and FIFOs are neither followed nor opened (no traceback, no hang); truncated audio is
+    found by comparing the declared and the readable length; a bad name is called a bad name."""
+    root = tmp_path / "bank"
+    expected = _hardening_case(root, case)
+    report = check_soundbank(root)
+    assert any(expected in str(p) for p in report.problems), report.problems
+    assert report.fingerprint is not None
+    with pytest.raises(WlbenchError, match="problem") as info:
+        load_soundbank(root)
+    assert expected in str(info.value)
+    result = run_cli("soundbank", "check", str(root))
+    assert result.exit_code == 2 and f"problem: {expected}" in result.output
+    assert "re-copy" not in str(info.value) or case.startswith("truncated")
+
+
+def test_soundbank_option_naming_a_file_says_so(tmp_path):
+    afile = tmp_path / "bank.wav"
+    tone(afile)
+    with pytest.raises(WlbenchError, match="is a file, not a folder") as info:
+        load_soundbank(afile)
+    assert "does not exist" not in str(info.value)
+    assert "is a file, not a folder" in run_cli("soundbank", "check", str(afile)).output
 
 
 @pytest.mark.parametrize("case", FATAL_CASES)

@@ -6,7 +6,7 @@ import h5py
 import numpy as np
 import pytest
 
-from wlbench.submissions import (Expected, SubmissionError, load_clip_scores, normalize_clip_id, read_clip_scores,
+from wlbench.submissions import (Expected, SubmissionError, load_submission, normalize_clip_id, read_clip_scores,
                                  read_detections, read_embeddings)
 
 CLASSES = ["Alarm", "Dog", "Speech"]
@@ -62,7 +62,7 @@ def test_wide_reports_every_problem_at_once(tmp_path):
     assert by["missing_clip"].message.count("eval_000002") == 1
     assert by["out_of_range"].row == 6
     with pytest.raises(SubmissionError) as err:
-        load_clip_scores(write(tmp_path, "s.csv", text), expected())
+        load_submission(write(tmp_path, "s.csv", text), expected(), "tagging")
     msg = str(err.value)
     assert len(msg.splitlines()) == len(rep.problems) + 1
     assert err.value.report.to_dict()["valid"] is False

@@ -171,7 +171,7 @@ def test_unwritable_output_directory(tiny_recipe_path, tone_bank, tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")
     _fails(["synth", tiny_recipe_path, "--soundbank", tone_bank, "--out", blocker / "sub"], "a-file")
-    _fails(["synth", tiny_recipe_path, "--soundbank", tone_bank, "--out", blocker], "not a directory")
+    _fails(["synth", tiny_recipe_path, "--soundbank", tone_bank, "--out", blocker], "a-file is a file, not a folder")
 
 
 def test_interrupted_render_leaves_nothing_and_keeps_the_previous_file(tone_bank, previous_output, tiny_dataset,

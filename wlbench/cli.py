@@ -1,7 +1,8 @@
 """The ``wlbench`` command line: parse options, call the library, print. No logic of its own.
 
 Each capability keeps its commands in ``wlbench/commands/<name>.py`` and they are registered below.
-Every :class:`~wlbench.errors.WlbenchError` is printed on one line (``error: ...``) with exit status 2.
+Every :class:`~wlbench.errors.WlbenchError`, and every bad option or argument, is printed on one line
+(``error: ...``) with exit status 2, without a traceback (the failure policy: docs/errors.md).
 """
 
 from __future__ import annotations
@@ -19,11 +20,20 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except WlbenchError as exc:
-            click.echo(f"error: {exc}", err=True)
+            click.echo(f"error: {one_line(str(exc))}", err=True)
+            sys.exit(2)
+        except click.UsageError as exc:  # a bad option or argument of a command: the same one line
+            where = exc.ctx.command_path if exc.ctx is not None else "wlbench"
+            click.echo(f"error: {one_line(exc.format_message())} (see '{where} --help')", err=True)
             sys.exit(2)
         except KeyboardInterrupt:
             click.echo("interrupted: nothing was written under the final name", err=True)
             sys.exit(130)
+
+
+def one_line(message: str) -> str:
+    """A message on one line: line breaks become "; " (the failure policy: one ``error:`` line)."""
+    return "; ".join(part.strip() for part in message.splitlines() if part.strip())
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

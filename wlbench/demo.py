@@ -13,6 +13,7 @@ import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from wlbench.errors import WlbenchError
 
@@ -31,12 +32,32 @@ class DemoSettings:
     workers: int | None = None
 
 
+def validate(settings: DemoSettings) -> dict[str, Any]:
+    """Every check the demo's steps would make, before the first of them runs: the worker count, the scale,
+    the output folder, the board copy's folder, and the training config (``--set`` keys and values,
+    through :func:`wlbench.methods.resolve_config`). Returns the training config; raises
+    :class:`WlbenchError` naming the first bad setting."""
+    from wlbench.atomic import check_output_path
+    from wlbench.methods import QUICK_CONFIG, QUICK_METHOD, get_method, parse_override, resolve_config
+    from wlbench.recipes import load_recipe
+    from wlbench.synth.render import resolve_workers
+
+    resolve_workers(settings.workers)
+    load_recipe(RECIPE).scaled(settings.scale)
+    check_output_path(settings.out, directory=True)
+    _check_board_folder(settings)
+    method = get_method(QUICK_METHOD)
+    resolve_config(method, overrides=list(settings.overrides))  # names a bad --set as "--set"
+    return resolve_config(method, overrides={**QUICK_CONFIG, **dict(parse_override(item)
+                                                                     for item in settings.overrides)})
+
+
 def _dataset(settings: DemoSettings, echo: Callable[[str], None]) -> Path:
     from wlbench.commands.soundbank import resolve_soundbank
     from wlbench.recipes import load_recipe
     from wlbench.store import open_dataset, spec_id
     from wlbench.synth.pipeline import dataset_filename, synthesize
-    from wlbench.synth.render import default_workers
+    from wlbench.synth.render import resolve_workers
 
     bank = resolve_soundbank(None, quiet=True)
     echo(f"[1/5] default soundbank: {len(bank.foreground)} events, {len(bank.background)} backgrounds, "
@@ -49,7 +70,7 @@ def _dataset(settings: DemoSettings, echo: Callable[[str], None]) -> Path:
             if ds.spec_id == wanted:
                 echo(f"[2/5] dataset {path} is already rendered (spec id {wanted[:16]}); reusing it")
                 return path
-    result = synthesize(recipe, bank, settings.out, workers=settings.workers or default_workers(), progress=True)
+    result = synthesize(recipe, bank, settings.out, workers=resolve_workers(settings.workers), progress=True)
     echo(f"[2/5] rendered {result.path}: {', '.join(f'{k} {v}' for k, v in result.clips.items())} clips in "
          f"{result.seconds:.1f} s (content id {result.content_id[:16]})")
     return result.path
@@ -58,17 +79,24 @@ def _dataset(settings: DemoSettings, echo: Callable[[str], None]) -> Path:
 DEMO_MARKER = ".wlbench-demo-copy"
 
 
-def _board(settings: DemoSettings) -> Path:
-    """A fresh copy of the repository's board, so the demo run lands beside the reference entries without
-    touching the repository. Only a folder the demo made itself (it holds :data:`DEMO_MARKER`) is replaced."""
+def _check_board_folder(settings: DemoSettings) -> Path:
+    """The folder of the demo's board copy, if the demo may (re)place it: not the repository's board, and
+    not a folder the demo did not make (one holding :data:`DEMO_MARKER`)."""
     board = settings.out / "leaderboard"
     if board.resolve() == REPO_BOARD.resolve():
         raise WlbenchError(f"--out {settings.out}: the demo's board copy would replace the repository's own "
                            f"leaderboard {REPO_BOARD}", hint="choose another --out, e.g. out/demo")
+    if board.exists() and not (board / DEMO_MARKER).is_file():
+        raise WlbenchError(f"{board} exists and was not made by `wlbench demo`; the demo will not replace it",
+                           hint="choose another --out, e.g. out/demo")
+    return board
+
+
+def _board(settings: DemoSettings) -> Path:
+    """A fresh copy of the repository's board, so the demo run lands beside the reference entries without
+    touching the repository. Only a folder the demo made itself (it holds :data:`DEMO_MARKER`) is replaced."""
+    board = _check_board_folder(settings)
     if board.exists():
-        if not (board / DEMO_MARKER).is_file():
-            raise WlbenchError(f"{board} exists and was not made by `wlbench demo`; the demo will not replace it",
-                               hint="choose another --out, e.g. out/demo")
         shutil.rmtree(board)
     if REPO_BOARD.is_dir():
         shutil.copytree(REPO_BOARD, board, ignore=shutil.ignore_patterns(".lock", ".*.partial", ".*.old"))
@@ -86,6 +114,7 @@ def run_demo(settings: DemoSettings = DemoSettings(), echo: Callable[[str], None
     import json
 
     started = time.perf_counter()
+    validate(settings)
     dataset = _dataset(settings, echo)
     check = verify_dataset(dataset)
     if not check.ok:

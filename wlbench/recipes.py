@@ -580,11 +580,8 @@ def _resolve_shares(source: str, splits: list[SplitSpec]) -> list[SplitSpec]:
 
 def load_recipe(path: str | Path) -> Recipe:
     """Read and validate a recipe file."""
+    from wlbench.paths import read_text_input
+
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
-        raise WlbenchError(f"recipe file {path} not found", hint="see datasets/*.toml for examples") from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise WlbenchError(f"cannot read recipe file {path}: {exc}") from exc
+    text = read_text_input(path, "recipe file", hint="a recipe is a TOML file; see datasets/*.toml for examples")
     return parse_recipe(text, source=str(path))

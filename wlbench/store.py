@@ -40,6 +40,7 @@ from wlbench.atomic import atomic_path
 from wlbench.errors import WlbenchError
 from wlbench.hashing import canonical_json, hash_json
 from wlbench.labels import segment_name, window_frames
+from wlbench.paths import require_input_file
 from wlbench.recipes import ROLE_NAMES
 
 FORMAT = "wlbench-dataset"
@@ -545,22 +546,41 @@ class Dataset:
     """A dataset file opened for reading (use :func:`open_dataset`)."""
 
     def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        if not self.path.exists():
-            raise WlbenchError(f"dataset file {self.path} not found", hint="render one with `wlbench synth`")
+        self.path = require_input_file(path, "dataset file", hint="give the .h5 file `wlbench synth` wrote")
         try:
             self.handle = h5py.File(self.path, "r")
         except OSError as exc:
             raise WlbenchError(f"{self.path} is not a readable HDF5 file ({exc})",
                                hint="render it again with `wlbench synth`") from exc
-        if _attr_value(self.handle.attrs.get("format")) != FORMAT:
+        try:
+            format_name = _attr_value(self.handle.attrs.get("format"))
+            version = int(self.handle.attrs.get("format_version", -1))
+        except (OSError, RuntimeError, KeyError, ValueError, TypeError) as exc:
+            self.handle.close()
+            raise WlbenchError(f"{self.path} is a damaged HDF5 file ({exc})",
+                               hint="render it again with `wlbench synth`") from exc
+        if format_name != FORMAT:
             self.handle.close()
             raise WlbenchError(f"{self.path} is not a wlbench dataset (no format={FORMAT!r} attribute)")
-        version = int(self.handle.attrs.get("format_version", -1))
         if version != FORMAT_VERSION:
             self.handle.close()
             raise WlbenchError(f"{self.path} has format version {version}; this wlbench reads version "
                                f"{FORMAT_VERSION}", hint="re-render it with this wlbench")
+        self._check_structure()
+
+    def _check_structure(self) -> None:
+        """Refuse a file missing what readers need (see :mod:`wlbench.dataset_schema`), naming the members."""
+        from wlbench.dataset_schema import structure_problems
+
+        try:
+            problems = structure_problems(self.handle)
+        except (OSError, RuntimeError, KeyError, ValueError) as exc:  # h5py's errors for damaged metadata
+            problems = [f"unreadable metadata ({type(exc).__name__}: {exc})"]
+        if problems:
+            self.handle.close()
+            shown = "; ".join(problems[:8]) + (f"; and {len(problems) - 8} more" if len(problems) > 8 else "")
+            raise WlbenchError(f"{self.path} is an incomplete or damaged wlbench dataset: {shown}",
+                               hint="render it again with `wlbench synth`")
 
     def close(self) -> None:
         self.handle.close()

@@ -11,11 +11,9 @@ from wlbench.errors import WlbenchError
 from wlbench.commands.soundbank import resolve_soundbank, soundbank_option
 
 def _workers(value: int | None) -> int:
-    from wlbench.synth.render import default_workers
+    from wlbench.synth.render import resolve_workers
 
-    if value is not None and value < 1:
-        raise WlbenchError(f"--workers must be at least 1, got {value}")
-    return value or default_workers()
+    return resolve_workers(value)
 
 
 @click.command()
@@ -38,11 +36,13 @@ def synth(recipe: Path, soundbank: Path | None, out_dir: Path, workers: int | No
     from wlbench.recipes import load_recipe
     from wlbench.synth.pipeline import synthesize
 
+    n_workers = _workers(workers)
     parsed = load_recipe(recipe)
     if scale != 1.0:
         parsed = parsed.scaled(scale)
     bank = resolve_soundbank(soundbank)
-    result = synthesize(parsed, bank, out_dir, workers=_workers(workers), progress=not quiet)
+    result = synthesize(parsed, bank, out_dir, workers=n_workers, progress=not quiet,
+                        echo=lambda line: click.echo(line, err=True))
     total = sum(result.clips.values())
     click.echo(f"wrote {result.path} ({', '.join(f'{k} {v}' for k, v in result.clips.items())}; {total} clips "
                f"in {result.seconds:.1f} s)")
@@ -143,7 +143,8 @@ def rerender(dataset: Path, soundbank: Path | None, out_path: Path, workers: int
     """
     from wlbench.synth.pipeline import rerender as run
 
-    result, stored = run(dataset, resolve_soundbank(soundbank), out_path, workers=_workers(workers), progress=not quiet)
+    n_workers = _workers(workers)
+    result, stored = run(dataset, resolve_soundbank(soundbank), out_path, workers=n_workers, progress=not quiet)
     if result.content_id != stored:
         raise WlbenchError(f"re-render differs: stored content id {stored}, re-rendered {result.content_id}",
                            hint="same soundbank bytes and the same scaper/numpy versions are needed")

@@ -1,4 +1,5 @@
-"""``wlbench score`` and ``wlbench compare``: validate and score submissions, paired tests."""
+"""``wlbench score``, ``wlbench compare`` and ``wlbench export``: validate and score submissions against a
+dataset split or DCASE files, paired tests, and the ground truth as DCASE TSVs."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ import click
 
 from wlbench.errors import WlbenchError
 
-TASK = click.Choice(["tagging", "detection", "embedding"])
+TASK = click.Choice(["tagging", "detection", "embedding", "frame_scores"])
 
 
-def settings_from_options(threshold, k, t_collar, pct, resolution, metric, raw_scores, resamples, seed, ci):
+def settings_from_options(threshold, k, t_collar, pct, resolution, metric, raw_scores, resamples, seed, ci,
+                          convention: str = "wlbench"):
     """The harness :class:`~wlbench.scoring.Settings` from the scoring CLI options (shared by ``score``,
     ``compare`` and ``leaderboard submit``); ``threshold`` is a number or a JSON file {class: threshold}."""
     from wlbench.scoring import Settings
@@ -34,27 +36,43 @@ def settings_from_options(threshold, k, t_collar, pct, resolution, metric, raw_s
         except (ValueError, AttributeError, TypeError, OSError) as exc:
             raise WlbenchError(f"{path}: expected a JSON object {{class: threshold}} ({exc})") from None
     return Settings(threshold=thr, k=k, t_collar=t_collar, percentage_of_length=pct, time_resolution=resolution,
-                    embedding_metric=metric, probabilities=not raw_scores, n_resamples=resamples, seed=seed, ci=ci)
+                    embedding_metric=metric, probabilities=not raw_scores, n_resamples=resamples, seed=seed, ci=ci,
+                    convention=convention)
 
 
-def _common(f):
+def _scoring_options(f):
+    """The options every scoring command shares: what is scored against, the task, every metric setting."""
     options = [
         click.option("--split", default="eval", show_default=True, help="dataset split to score against"),
+        click.option("--truth", "truth", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                     help="score against a DCASE annotation instead of a dataset: strong "
+                          "(filename onset offset event_label) or weak (filename event_labels) TSV"),
+        click.option("--durations", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                     help="with --truth: DCASE durations TSV (filename duration) listing every evaluated clip"),
+        click.option("--classes", default=None,
+                     help="with --truth: the class list (comma-separated, or a file with one class a line); "
+                          "default: the labels of the annotation"),
+        click.option("--labels", "labels", default="true", show_default=True,
+                     help="score against the true labels, or a stored missing-label view of the split (clip tasks)"),
         click.option("--task", type=TASK, default=None,
-                     help="tagging (.csv), detection (.tsv) or embedding (.npy/.npz/.h5); default from extension"),
+                     help="tagging (.csv), detection (.tsv), embedding (.npy/.npz/.h5), frame_scores (a directory "
+                          "or archive of sed_scores_eval score tables); default from the path"),
         click.option("--threshold", default="0.5", show_default=True,
-                     help="decision threshold, or a JSON file {class: threshold}"),
+                     help="decision threshold (score >= threshold), or a JSON file {class: threshold}"),
         click.option("--k", "k", default=3, show_default=True, type=click.IntRange(min=1), help="k of mAP@k"),
         click.option("--t-collar", default=0.2, show_default=True, type=float, help="onset collar (s)"),
         click.option("--percentage-of-length", default=0.2, show_default=True, type=float,
                      help="offset collar = max(t-collar, this x reference length)"),
         click.option("--segment", "resolution", default=1.0, show_default=True, type=float,
                      help="segment length for segment-based metrics (s)"),
+        click.option("--convention", type=click.Choice(["wlbench", "dcase"]), default="wlbench", show_default=True,
+                     help="detection lists: 'dcase' reproduces DESED_task's sed_eval numbers (a class never output "
+                          "is left out of the segment macro F1; collars compared as exact floats)"),
         click.option("--embedding-metric", "metric", type=click.Choice(["euclidean", "cosine"]),
                      default="euclidean", show_default=True),
         click.option("--raw-scores", is_flag=True, help="scores are not probabilities: allow values outside [0, 1]"),
         click.option("--bootstrap", "resamples", default=1000, show_default=True, type=click.IntRange(min=0),
-                     help="bootstrap resamples over clips (0: no intervals)"),
+                     help="bootstrap resamples over clips (score: 0 = no intervals; compare needs >= 1)"),
         click.option("--seed", default=0, show_default=True, type=int, help="bootstrap seed"),
         click.option("--ci", default=0.95, show_default=True, type=click.FloatRange(0, 1, min_open=True,
                                                                                     max_open=True)),
@@ -64,51 +82,158 @@ def _common(f):
     return f
 
 
+def _classes(value: str | None) -> list[str] | None:
+    if value is None:
+        return None
+    path = Path(value)
+    if path.is_file():
+        names = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    else:
+        names = [v.strip() for v in value.split(",") if v.strip()]
+    if not names or len(set(names)) != len(names):
+        raise WlbenchError(f"--classes {value!r}: expected distinct class names", hint="e.g. --classes Dog,Cat,Speech")
+    return names
+
+
+def _truth_source(dataset: Path | None, truth: Path | None, durations: Path | None, classes: str | None,
+                  what: str):
+    """Check that exactly one of a dataset and --truth/--durations is given; returns a truth for files."""
+    if truth is None and durations is None:
+        if dataset is None:
+            raise WlbenchError(f"{what}: give the dataset the submissions were made for, or --truth and --durations",
+                               hint="see --help")
+        if classes is not None:
+            raise WlbenchError("--classes goes with --truth: a dataset carries its classes")
+        return None
+    if dataset is not None:
+        raise WlbenchError("give a dataset or --truth/--durations, not both")
+    if truth is None or durations is None:
+        raise WlbenchError("--truth needs --durations (and the other way round): the durations file lists every "
+                           "evaluated clip, those without events too")
+    from wlbench.scoring import truth_from_files
+
+    return truth_from_files(truth, durations, _classes(classes))
+
+
+def _progress(label: str, total: int):
+    """A tqdm bar for the bootstrap on a terminal (returns (callback, close))."""
+    from tqdm import tqdm
+
+    if total <= 0:
+        return None, lambda: None
+    bar = tqdm(total=total, desc=label, unit="resample", leave=False, disable=None)
+
+    def update(done: int) -> None:
+        bar.update(done - bar.n)
+
+    return update, bar.close
+
+
 @click.command("score")
-@click.argument("dataset", type=click.Path(dir_okay=False, path_type=Path))
-@click.argument("submission", type=click.Path(dir_okay=False, path_type=Path))
-@_common
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="[DATASET] SUBMISSION")
+@_scoring_options
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="write the full JSON report here (atomically)")
+@click.option("--plot", "plot_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="frame scores: write the PSD-ROC figure here (.png, .pdf or .svg)")
 @click.option("--max-classes", default=50, show_default=True, type=int, help="classes shown in the table")
-@click.option("--labels", "labels", default="true", show_default=True,
-              help="score against the true labels, or a stored missing-label view of the split (clip tasks)")
-def score_cmd(dataset, submission, split, task, threshold, k, t_collar, percentage_of_length, resolution, metric,
-              raw_scores, resamples, seed, ci, json_out, max_classes, labels):
-    """Validate SUBMISSION and score it against DATASET.h5 (exit 2 listing every problem if invalid)."""
-    from wlbench.scoring import render_report, score_file, write_report
+def score_cmd(paths, split, truth, durations, classes, labels, task, threshold, k, t_collar, percentage_of_length,
+              resolution, convention, metric, raw_scores, resamples, seed, ci, json_out, plot_out, max_classes):
+    """Validate SUBMISSION and score it (exit 2 listing every problem if invalid).
 
+    \b
+    wlbench score DATASET.h5 SUBMISSION                 against a split of a wlbench dataset
+    wlbench score --truth strong.tsv --durations durations.tsv SUBMISSION
+                                                        against DCASE ground truth files
+
+    SUBMISSION: clip scores (.csv), detections (.tsv), embeddings (.npy/.npz/.h5), or a directory (or .zip /
+    .tar.gz) of sed_scores_eval score tables (one <clip id>.tsv per clip: onset, offset, one column per
+    class) for PSDS1, PSDS2 and F1 at the best threshold.
+    """
+    from wlbench.atomic import check_output_path
+    from wlbench.scoring import plot_psd_roc, render_report, score_file, score_submission, write_report
+
+    if len(paths) > 2:
+        raise WlbenchError(f"expected [DATASET] SUBMISSION, got {len(paths)} paths")
+    dataset, submission = (paths[0], paths[1]) if len(paths) == 2 else (None, paths[0])
     settings = settings_from_options(threshold, k, t_collar, percentage_of_length, resolution, metric, raw_scores,
-                                     resamples, seed, ci)
-    report = score_file(dataset, submission, split, task, settings, labels=labels)
+                                     resamples, seed, ci, convention)
+    external = _truth_source(dataset, truth, durations, classes, "score")
+    for out in (json_out, plot_out):
+        if out is not None:
+            check_output_path(out)  # before scoring: a bad output path costs nothing
+    update, close = _progress("bootstrap", resamples)
+    try:
+        if external is None:
+            report = score_file(dataset, submission, split, task, settings, update, labels=labels)
+        else:
+            if labels != "true":
+                raise WlbenchError("--labels names a label view of a dataset; DCASE truth files have none")
+            report = score_submission(external, submission, task, settings, update)
+    finally:
+        close()
     click.echo(render_report(report, max_classes=max_classes))
     if json_out is not None:
         write_report(report, json_out)
         click.echo(f"report written to {json_out}")
+    if plot_out is not None:
+        plot_psd_roc(report, plot_out)
+        click.echo(f"PSD-ROC written to {plot_out}")
 
 
 @click.command("compare")
-@click.argument("a", type=click.Path(dir_okay=False, path_type=Path))
-@click.argument("b", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--dataset", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="the dataset both submissions were made for")
-@_common
+@click.argument("a", type=click.Path(path_type=Path))
+@click.argument("b", type=click.Path(path_type=Path))
+@click.option("--dataset", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="the dataset both submissions were made for (or give --truth and --durations)")
+@_scoring_options
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="write the comparison as JSON (atomically)")
-def compare_cmd(a, b, dataset, split, task, threshold, k, t_collar, percentage_of_length, resolution, metric,
-                raw_scores, resamples, seed, ci, json_out):
-    """Paired bootstrap test of submissions A and B on the same dataset split (A - B, interval, p-value)."""
-    from wlbench.scoring import compare_files, render_comparison, write_report
+def compare_cmd(a, b, dataset, split, truth, durations, classes, labels, task, threshold, k, t_collar,
+                percentage_of_length, resolution, convention, metric, raw_scores, resamples, seed, ci, json_out):
+    """Paired bootstrap test of submissions A and B on the same clips (A - B, interval, p-value)."""
+    from wlbench.atomic import check_output_path
+    from wlbench.scoring import compare_files, compare_submissions, render_comparison, write_report
 
+    if json_out is not None:
+        check_output_path(json_out)
     settings = settings_from_options(threshold, k, t_collar, percentage_of_length, resolution, metric, raw_scores,
-                         max(1, resamples), seed, ci)
-    result = compare_files(dataset, a, b, split, task, settings)
+                                     resamples, seed, ci, convention)
+    if resamples < 1:
+        raise WlbenchError("--bootstrap 0: the paired test's interval and p-value come from bootstrap resamples",
+                           hint="use --bootstrap 1000 (the default), or at least 200")
+    external = _truth_source(dataset, truth, durations, classes, "compare")
+    update, close = _progress("paired bootstrap", resamples)
+    try:
+        if external is None:
+            result = compare_files(dataset, a, b, split, task, settings, labels=labels, progress=update)
+        else:
+            result = compare_submissions(external, a, b, task, settings, update)
+    finally:
+        close()
     click.echo(render_comparison(result))
     if json_out is not None:
         write_report(result, json_out)
         click.echo(f"comparison written to {json_out}")
 
 
+@click.command("export")
+@click.argument("dataset", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--split", required=True, help="the split to export (e.g. eval)")
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="output directory (created if needed)")
+@click.option("--force", is_flag=True, help="replace export files already in --out")
+def export_cmd(dataset, split, out, force):
+    """Write a split's ground truth as DCASE TSVs (strong, weak, durations) and a README of the conventions,
+    for sed_eval, sed_scores_eval, psds_eval or DESED tools."""
+    from wlbench.export import export_split
+
+    written = export_split(dataset, split, out, force=force)
+    for path in written:
+        click.echo(f"wrote {path}")
+
+
 def register(group: click.Group) -> None:
     group.add_command(score_cmd)
     group.add_command(compare_cmd)
+    group.add_command(export_cmd)

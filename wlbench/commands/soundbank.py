@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from wlbench.errors import WlbenchError
 from wlbench.soundbank import DEFAULT_BANK_HELP
 
 
@@ -46,7 +47,7 @@ def check_command(path: Path | None, as_json: bool) -> None:
     PATH is a soundbank folder in the DESED, parts or plain layout (see docs/soundbank.md). Without PATH,
     the embedded default soundbank is checked (built first if missing). Prints classes, per-part file
     counts, duration ranges, sample rates, every problem (one per line) and the fingerprint. Exit status
-    0 if no problem was found, 2 otherwise.
+    0 if no problem was found, 2 otherwise (with one ``error:`` line counting the problems).
     """
     from wlbench.soundbank import build_default_bank, check_soundbank, default_bank_path
 
@@ -60,7 +61,9 @@ def check_command(path: Path | None, as_json: bool) -> None:
     else:
         for line in report.lines():
             click.echo(line)
-    sys.exit(0 if report.ok else 2)
+    if not report.ok:
+        raise WlbenchError(f"soundbank {report.root}: {len(report.problems)} problem(s)"
+                           + (" listed above" if not as_json else " listed in the report"))
 
 
 @soundbank_group.command("default")

@@ -17,6 +17,7 @@ from typing import Any
 from wlbench.atomic import atomic_dir, ensure_writable_dir, write_text_atomic
 from wlbench.errors import WlbenchError
 from wlbench.hashing import hash_file
+from wlbench.paths import require_folder, require_input_file
 from wlbench.leaderboard.entries import HASH_FIELD, build_entry, check_link, self_hash, structure_problems
 
 DEFAULT_BOARD = Path("leaderboard")
@@ -56,6 +57,7 @@ def load_entries(board_dir: Path = DEFAULT_BOARD, check_hash: bool = True) -> li
     """Every entry of the board, sorted by file name. An unreadable entry, or (``check_hash``) one whose
     self-hash does not match (it was edited), raises :class:`WlbenchError`: nothing is shown or rendered
     from a board with a forged entry."""
+    require_folder(board_dir, "board", missing_ok=True, hint="pass the board folder to --board")
     d = entries_dir(Path(board_dir))
     if not d.is_dir():
         return []
@@ -101,23 +103,27 @@ def _check_declared(path: Path, dataset_path: Path, ds_name: str, content_id: st
                            hint=f"pass --split {meta['split']} or submit predictions for {split}")
 
 
-def _duplicate(existing: list[dict[str, Any]], entry: dict[str, Any]) -> str | None:
+def _duplicate(existing: list[dict[str, Any]], entry: dict[str, Any]) -> tuple[str, str] | None:
+    """(what is duplicated, how to fix it) when ``entry`` duplicates an entry of ``existing``, else None."""
     ds, m = entry["dataset"], entry["method"]
     hashes = {r["submission"]["sha256"] for r in entry["runs"]}
+    remove = "remove the old entry (and its submissions folder) first"
     for e in existing:
         same_target = (e["dataset"]["content_id"] == ds["content_id"] and e["split"] == entry["split"]
                        and e["task"] == entry["task"])
         if not same_target:
             continue
         if e.get("key") == entry["key"]:
-            return f"entry {e['id']} holds exactly these predictions for this method"
+            return f"entry {e['id']} holds exactly these predictions for this method", f"nothing to add; or {remove}"
         shared = hashes & {r["submission"]["sha256"] for r in e["runs"]}
         if shared:
-            return f"entry {e['id']} ({e['method']['name']}) already holds {len(shared)} of these predictions files"
+            return (f"entry {e['id']} ({e['method']['name']}) already holds {len(shared)} of these predictions files",
+                    f"a predictions file enters the board once, whatever the method name or version: submit "
+                    f"new predictions, or {remove}")
         if e["method"]["name"] == m["name"] and e["method"].get("version", "") == m["version"] \
                 and e.get("settings_id") == entry["settings_id"]:
             return (f"entry {e['id']} already holds method {m['name']!r} version {m['version']!r} on this dataset "
-                    "version, split and task")
+                    "version, split and task", f"give the new run another --method-version, or {remove}")
     return None
 
 
@@ -145,8 +151,7 @@ def submit_run(board_dir: Path, dataset_path: Path, name: str, predictions: Sequ
     if not preds:
         raise WlbenchError("no predictions files given", hint="pass one file per seed of the method")
     for p in preds:
-        if not p.is_file():
-            raise WlbenchError(f"predictions file {p} not found", hint="check the path")
+        require_input_file(p, "predictions file", hint="check the path")
     if len({hash_file(p) for p in preds}) != len(preds):
         raise WlbenchError("the same predictions file is given twice", hint="give one file per seed")
     seeds_l: list[int | None] = list(seeds) if seeds is not None else [None] * len(preds)
@@ -189,10 +194,10 @@ def submit_run(board_dir: Path, dataset_path: Path, name: str, predictions: Sequ
     target = entries_dir(board_dir) / f"{entry_id}.json"
     with board_lock(board_dir):
         dup = _duplicate(load_entries(board_dir, check_hash=False), entry)
-        if dup is not None or target.exists():
-            raise DuplicateEntryError(f"duplicate submission refused: {dup or f'{target} exists'}",
-                               hint="give the new run another --method-version, or remove the old entry "
-                                    "(and its submissions folder) first")
+        if dup is None and target.exists():
+            dup = (f"{target} exists", "remove the old entry (and its submissions folder) first")
+        if dup is not None:
+            raise DuplicateEntryError(f"duplicate submission refused: {dup[0]}", hint=dup[1])
         sub_dir = submissions_dir(board_dir, entry_id)
         ensure_writable_dir(sub_dir.parent)
         with atomic_dir(sub_dir) as tmp:

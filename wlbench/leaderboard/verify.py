@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from wlbench.atomic import leftovers
 from wlbench.errors import WlbenchError
 from wlbench.hashing import hash_file
 from wlbench.leaderboard.board import DEFAULT_BOARD, entries_dir
@@ -114,7 +115,8 @@ def verify_board(board_dir: Path = DEFAULT_BOARD, datasets: Sequence[Path] = (),
     Always checked: JSON and schema, id = file name, the entry's self-hash (any edit of a score shows),
     the summary against the runs, the kept predictions against their sha256. With ``datasets`` (dataset
     files), every run whose dataset content id is among them is re-scored from its kept predictions with
-    the recorded settings, and the recorded headline and per-class scores must match.
+    the recorded settings, and the recorded headline and per-class scores must match. Temporaries of an
+    interrupted write (see :mod:`wlbench.atomic`) left in the board are reported too.
     """
     board_dir = Path(board_dir)
     index = _dataset_index(datasets)
@@ -129,4 +131,8 @@ def verify_board(board_dir: Path = DEFAULT_BOARD, datasets: Sequence[Path] = (),
         for folder in sorted(sub_root.iterdir()):
             if folder.is_dir() and not folder.name.startswith(".") and folder.name not in ids:
                 problems.append(f"submissions/{folder.name}: kept predictions without an entry")
+    for folder in (board_dir, d, sub_root):
+        problems += [f"{leftover.path.relative_to(board_dir)}: {leftover.describe()}; the next write into that "
+                     "folder removes it once its process is gone, or delete it"
+                     for leftover in leftovers(folder) if leftover.owner != "running"]
     return problems

@@ -7,6 +7,11 @@ and each resample only re-weights. A metric undefined on a resample (NaN, e.g. n
 is left out of that metric's interval; a class without positives in a resample is left out of that
 resample's macro average (the metric functions do this themselves).
 
+A statistic is called with ``None`` for its point values and with count vectors for resamples. A
+statistic with the attribute ``batched = True`` receives a (B, n) matrix of B resamples at once and
+returns (B,) arrays (wlbench's tagging statistic does: one sparse product serves a whole batch); any
+other is called once per resample with an (n,) vector. Both see the same resamples in the same order.
+
 Intervals are percentile intervals: ``[q((1-ci)/2), q((1+ci)/2)]`` of the resampled values.
 The paired test uses the *same* resamples for both systems and reports the observed difference A - B,
 the percentile interval of the resampled differences and a two-sided p-value
@@ -33,6 +38,32 @@ def resample_counts(n: int, n_resamples: int, seed: int) -> Iterator[np.ndarray]
         yield np.bincount(rng.integers(0, n, n), minlength=n).astype(np.float64)
 
 
+def resample_batches(n: int, n_resamples: int, seed: int, batch: int) -> Iterator[np.ndarray]:
+    """The resamples of :func:`resample_counts`, stacked ``batch`` at a time into (B, n) matrices."""
+    rows: list[np.ndarray] = []
+    for w in resample_counts(n, n_resamples, seed):
+        rows.append(w)
+        if len(rows) == batch:
+            yield np.stack(rows)
+            rows = []
+    if rows:
+        yield np.stack(rows)
+
+
+def _batch_size(stat: StatFn, n: int) -> int:
+    if not getattr(stat, "batched", False):
+        return 1
+    return int(getattr(stat, "batch_size", max(1, min(64, (1 << 22) // max(n, 1)))))
+
+
+def evaluate(stat: StatFn, weights: np.ndarray) -> dict[str, np.ndarray]:
+    """``stat`` on each row of ``weights`` (B, n): {name: (B,) values}, batched when the statistic is."""
+    if getattr(stat, "batched", False):
+        return {k: np.asarray(v, dtype=np.float64).reshape(weights.shape[0]) for k, v in stat(weights).items()}
+    rows = [stat(w) for w in weights]
+    return {k: np.array([float(r[k]) for r in rows]) for k in rows[0]} if rows else {}
+
+
 def _check(n_resamples: int, ci: float) -> None:
     if int(n_resamples) < 0:
         raise WlbenchError(f"n_resamples must be >= 0, got {n_resamples}")
@@ -43,13 +74,15 @@ def _check(n_resamples: int, ci: float) -> None:
 def bootstrap_samples(stat: StatFn, n: int, n_resamples: int = 1000, seed: int = 0,
                       progress: Callable[[int], None] | None = None) -> dict[str, np.ndarray]:
     """Evaluate ``stat(counts)`` on each resample; returns {name: (n_resamples,) values}."""
-    out: dict[str, list[float]] = {}
-    for i, w in enumerate(resample_counts(n, n_resamples, seed)):
-        for key, value in stat(w).items():
-            out.setdefault(key, []).append(float(value))
+    out: dict[str, list[np.ndarray]] = {}
+    done = 0
+    for weights in resample_batches(n, n_resamples, seed, _batch_size(stat, n)):
+        for key, values in evaluate(stat, weights).items():
+            out.setdefault(key, []).append(values)
+        done += weights.shape[0]
         if progress is not None:
-            progress(i + 1)
-    return {k: np.asarray(v) for k, v in out.items()}
+            progress(done)
+    return {k: np.concatenate(v) for k, v in out.items()}
 
 
 def percentile_interval(samples: np.ndarray, ci: float = 0.95) -> tuple[float, float]:
@@ -88,19 +121,22 @@ def paired_bootstrap_test(stat_a: StatFn, stat_b: StatFn, n: int, n_resamples: i
     "p_value", "n_valid"}}`` for every metric both ``stat_a`` and ``stat_b`` return."""
     _check(n_resamples, ci)
     if int(n_resamples) < 1:
-        raise WlbenchError("the paired test needs at least one resample")
+        raise WlbenchError("the paired test needs at least one bootstrap resample: its interval and p-value "
+                           "come from the resamples", hint="use e.g. 1000 resamples")
     pa, pb = dict(stat_a(None)), dict(stat_b(None))
     keys = [k for k in pa if k in pb]
-    diffs: dict[str, list[float]] = {k: [] for k in keys}
-    for i, w in enumerate(resample_counts(n, n_resamples, seed)):
-        ra, rb = stat_a(w), stat_b(w)
+    diffs: dict[str, list[np.ndarray]] = {k: [] for k in keys}
+    done = 0
+    for weights in resample_batches(n, n_resamples, seed, min(_batch_size(stat_a, n), _batch_size(stat_b, n))):
+        ra, rb = evaluate(stat_a, weights), evaluate(stat_b, weights)
         for k in keys:
-            diffs[k].append(float(ra[k]) - float(rb[k]))
+            diffs[k].append(ra[k] - rb[k])
+        done += weights.shape[0]
         if progress is not None:
-            progress(i + 1)
+            progress(done)
     out = {}
     for k in keys:
-        d = np.asarray(diffs[k])
+        d = np.concatenate(diffs[k])
         d = d[np.isfinite(d)]
         lo, hi = percentile_interval(d, ci)
         if d.size:

@@ -7,7 +7,11 @@ class index), ``onset`` and ``offset`` in seconds. Build them from DataFrames wi
 Event-based (sed_eval ``EventBasedMetrics`` semantics, DCASE Task 4 collars by default): an output event
 matches a reference event of the same file and class when ``|onset diff| <= t_collar`` and
 ``|offset diff| <= max(t_collar, percentage_of_length * reference length)``; matching is an optimal
-one-to-one (maximum cardinality) bipartite matching. Substitutions (for the micro error rate) are a
+one-to-one (maximum cardinality) bipartite matching. **Collar boundary**: times are compared at a
+resolution of 1 microsecond (``time_decimals=6``, as sed_scores_eval): ``round(|diff| - collar, 6) <= 0``,
+so an output exactly one collar away counts as a hit whatever the binary round-off of the subtraction;
+``time_decimals=None`` compares the floats exactly, as sed_eval does (0.20000000000000007 > 0.2 is then a
+miss). Substitutions (for the micro error rate) are a
 maximum matching, label ignored, among what is left unmatched -- sed_eval uses a greedy first-fit pass
 there, which depends on event order; wlbench's count is >= sed_eval's, so its micro ER is <= sed_eval's,
 and equal whenever first-fit is optimal.
@@ -17,95 +21,54 @@ seconds; a class is active in a segment when an event covers any part of it (``f
 ``ceil(offset/res)``); counts pool over segments and clips.
 
 Degenerate cases: a class with no reference events is left out of the macro averages (its false
-positives count in the micro numbers); a class never output has precision 0 and F1 0 (kept); empty
-output gives F1 0 -- never 1.0 as sed_eval's default NaN-dropping macro average can.
+positives count in the micro numbers); a class never output has precision 0 and F1 0 (kept; or left out
+with ``never_output="exclude"``, sed_eval's default); empty output gives F1 0 -- never 1.0 as sed_eval's
+default NaN-dropping macro average can.
+
+The reference list should be merged first (:func:`wlbench.metrics.events.merge_overlaps`, the DCASE
+convention); these functions score whatever lists they are given.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
-import pandas as pd
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import maximum_bipartite_matching
 
 from wlbench.errors import WlbenchError
+from wlbench.metrics.events import EventList, equal_key_pairs, events_from_frame  # noqa: F401 - API
 from wlbench.metrics.tagging import prf_from_counts
 
-
-@dataclass(frozen=True)
-class EventList:
-    """Events as parallel arrays (E,): ``file`` and ``label`` ints, ``onset`` < ``offset`` seconds."""
-
-    file: np.ndarray
-    label: np.ndarray
-    onset: np.ndarray
-    offset: np.ndarray
-
-    def __post_init__(self) -> None:
-        n = len(self.file)
-        for name in ("label", "onset", "offset"):
-            if len(getattr(self, name)) != n:
-                raise WlbenchError(f"EventList.{name}: length {len(getattr(self, name))} != {n}")
-        on = np.asarray(self.onset, dtype=np.float64)
-        off = np.asarray(self.offset, dtype=np.float64)
-        if not (np.isfinite(on).all() and np.isfinite(off).all()):
-            raise WlbenchError("EventList: onset/offset contain NaN or infinite values")
-        if (off < on).any():
-            raise WlbenchError("EventList: an event has offset < onset")
-
-    def __len__(self) -> int:
-        return len(self.file)
-
-    @staticmethod
-    def empty() -> EventList:
-        z = np.zeros(0)
-        return EventList(z.astype(np.int64), z.astype(np.int64), z, z)
-
-
-def events_from_frame(frame: pd.DataFrame, clip_ids: list[str] | np.ndarray,
-                      classes: list[str]) -> EventList:
-    """Convert a DataFrame (filename, event_label, onset, offset) to an :class:`EventList`.
-
-    Rows whose filename or label is missing (DCASE's "clip without detections" rows) are dropped.
-    Unknown filenames or labels raise :class:`WlbenchError` (validate submissions first).
-    """
-    f = frame.dropna(subset=["filename", "event_label", "onset", "offset"])
-    file_index = {str(c): i for i, c in enumerate(clip_ids)}
-    class_index = {c: i for i, c in enumerate(classes)}
-    try:
-        files = np.array([file_index[str(x)] for x in f["filename"]], dtype=np.int64)
-    except KeyError as exc:
-        raise WlbenchError(f"events: unknown clip id {exc.args[0]!r}") from None
-    try:
-        labels = np.array([class_index[str(x)] for x in f["event_label"]], dtype=np.int64)
-    except KeyError as exc:
-        raise WlbenchError(f"events: unknown label {exc.args[0]!r}") from None
-    return EventList(files, labels, f["onset"].to_numpy(np.float64), f["offset"].to_numpy(np.float64))
+TIME_DECIMALS = 6  # times are compared at a resolution of 1 microsecond (see module doc)
+NEVER_OUTPUT = ("zero", "exclude")
 
 
 def _pairs(ref: EventList, est: EventList, key_ref: np.ndarray, key_est: np.ndarray):
     """All (ref i, est j) index pairs with equal keys, vectorised."""
-    if len(ref) == 0 or len(est) == 0:
-        z = np.zeros(0, dtype=np.int64)
-        return z, z
-    order_e = np.argsort(key_est, kind="stable")
-    ke = key_est[order_e]
-    lo = np.searchsorted(ke, key_ref, "left")
-    hi = np.searchsorted(ke, key_ref, "right")
-    cnt = hi - lo
-    ri = np.repeat(np.arange(len(ref)), cnt)
-    start = np.repeat(lo - np.concatenate(([0], np.cumsum(cnt)[:-1])), cnt)
-    ej = order_e[np.arange(cnt.sum()) + start]
-    return ri, ej
+    return equal_key_pairs(key_ref, key_est)
 
 
-def _hits(ref: EventList, est: EventList, ri, ej, t_collar: float, percentage_of_length: float):
+def within_collar(distance: np.ndarray, collar: np.ndarray | float, time_decimals: int | None) -> np.ndarray:
+    """``distance <= collar``, compared at ``time_decimals`` decimals of a second (None: exact floats).
+
+    With 6 decimals (wlbench's default, as sed_scores_eval), ``round(distance - collar, 6) <= 0``: an
+    output 0.2 s away from the reference is a hit for a 0.2 s collar whatever binary round-off the
+    subtraction of two decimal times produced (|1.2 - 1.0| = 0.19999999999999996, |1.4 - 1.2| =
+    0.19999999999999996 but |5.3 - 5.1| = 0.20000000000000018). ``None`` compares the floats exactly as
+    sed_eval does.
+    """
+    if time_decimals is None:
+        return distance <= collar
+    return np.round(distance - collar, time_decimals) <= 0
+
+
+def _hits(ref: EventList, est: EventList, ri, ej, t_collar: float, percentage_of_length: float,
+          time_decimals: int | None = TIME_DECIMALS):
     ron, roff = np.asarray(ref.onset, float)[ri], np.asarray(ref.offset, float)[ri]
     eon, eoff = np.asarray(est.onset, float)[ej], np.asarray(est.offset, float)[ej]
-    ok = np.abs(ron - eon) <= t_collar
-    ok &= np.abs(roff - eoff) <= np.maximum(t_collar, percentage_of_length * (roff - ron))
+    ok = within_collar(np.abs(ron - eon), t_collar, time_decimals)
+    ok &= within_collar(np.abs(roff - eoff), np.maximum(t_collar, percentage_of_length * (roff - ron)),
+                        time_decimals)
     return ri[ok], ej[ok]
 
 
@@ -135,15 +98,17 @@ def _max_matching(n_ref: int, n_est: int, ri: np.ndarray, ej: np.ndarray) -> np.
 
 
 def event_based_counts(ref: EventList, est: EventList, n_files: int, n_classes: int,
-                       t_collar: float = 0.2, percentage_of_length: float = 0.2) -> dict[str, np.ndarray]:
+                       t_collar: float = 0.2, percentage_of_length: float = 0.2, *,
+                       time_decimals: int | None = TIME_DECIMALS) -> dict[str, np.ndarray]:
     """Per (file, class) counts: ``tp``, ``n_ref``, ``n_sys`` (n_files, n_classes), and per-file
-    ``subs`` (n_files,) substitutions. Counts add over files, so the bootstrap just re-weights them."""
+    ``subs`` (n_files,) substitutions. Counts add over files, so the bootstrap just re-weights them.
+    ``time_decimals``: resolution of the collar tests (see :func:`within_collar`)."""
     if t_collar < 0 or percentage_of_length < 0:
         raise WlbenchError("t_collar and percentage_of_length must be >= 0")
     rf, rl = np.asarray(ref.file, np.int64), np.asarray(ref.label, np.int64)
     ef, el = np.asarray(est.file, np.int64), np.asarray(est.label, np.int64)
     ri, ej = _pairs(ref, est, rf * n_classes + rl, ef * n_classes + el)
-    ri, ej = _hits(ref, est, ri, ej, t_collar, percentage_of_length)
+    ri, ej = _hits(ref, est, ri, ej, t_collar, percentage_of_length, time_decimals)
     match = _max_matching(len(ref), len(est), ri, ej)
     matched_r = match >= 0
     matched_e = np.zeros(len(est), dtype=bool)
@@ -163,7 +128,7 @@ def event_based_counts(ref: EventList, est: EventList, n_files: int, n_classes: 
         sub_ref = EventList(rf[lr], rl[lr], np.asarray(ref.onset, float)[lr], np.asarray(ref.offset, float)[lr])
         sub_est = EventList(ef[le], el[le], np.asarray(est.onset, float)[le], np.asarray(est.offset, float)[le])
         si, sj = _pairs(sub_ref, sub_est, sub_ref.file, sub_est.file)
-        si, sj = _hits(sub_ref, sub_est, si, sj, t_collar, percentage_of_length)
+        si, sj = _hits(sub_ref, sub_est, si, sj, t_collar, percentage_of_length, time_decimals)
         sm = _max_matching(lr.size, le.size, si, sj)
         np.add.at(subs, sub_ref.file[sm >= 0], 1.0)
     return {"tp": tp, "n_ref": n_ref, "n_sys": n_sys, "subs": subs}
@@ -216,13 +181,19 @@ def segment_based_counts(ref: EventList, est: EventList, n_files: int, n_classes
 
 
 def detection_summary(counts: dict[str, np.ndarray], kind: str,
-                      weight: np.ndarray | None = None) -> dict[str, object]:
+                      weight: np.ndarray | None = None, *, never_output: str = "zero") -> dict[str, object]:
     """Metrics from (possibly clip-weighted) per-file counts.
 
     Returns per-class ``precision``, ``recall``, ``f1``, ``error_rate`` (C,) arrays (ER = (FN + FP) / Nref,
     NaN without reference events) and scalars ``f1_macro``, ``error_rate_macro``, ``f1_micro``,
     ``precision_micro``, ``recall_micro``, ``error_rate_micro`` (S + D + I) / Nref.
+
+    ``never_output``: a class with reference events that the system never output has precision 0 and
+    F1 0, kept in the macro average (``"zero"``, wlbench's policy), or precision and F1 NaN, left out of
+    the macro average (``"exclude"``: sed_eval's default, which DCASE's segment-based numbers use).
     """
+    if never_output not in NEVER_OUTPUT:
+        raise WlbenchError(f"never_output must be one of {NEVER_OUTPUT}, got {never_output!r}")
     w = None if weight is None else np.asarray(weight, dtype=np.float64)
 
     def total(a):
@@ -231,9 +202,12 @@ def detection_summary(counts: dict[str, np.ndarray], kind: str,
     tp, n_ref, n_sys = total(counts["tp"]), total(counts["n_ref"]), total(counts["n_sys"])
     fp, fn = n_sys - tp, n_ref - tp
     p, r, f = prf_from_counts(tp, fp, fn)
+    if never_output == "exclude":
+        silent = n_sys <= 0
+        p, f = np.where(silent, np.nan, p), np.where(silent, np.nan, f)
     with np.errstate(invalid="ignore", divide="ignore"):
         er = np.where(n_ref > 0, (fn + fp) / np.where(n_ref > 0, n_ref, 1), np.nan)
-    keep = n_ref > 0
+    keep = (n_ref > 0) & ~np.isnan(f)
     T, R, S = tp.sum(), n_ref.sum(), n_sys.sum()
     mp, mr, mf = (float(v[0]) for v in prf_from_counts(np.array([T]), np.array([S - T]), np.array([R - T])))
     subs = float(total(counts["subs"]))
@@ -245,17 +219,18 @@ def detection_summary(counts: dict[str, np.ndarray], kind: str,
     return {
         "precision": p, "recall": r, "f1": f, "error_rate": er, "n_ref": n_ref, "n_sys": n_sys,
         "f1_macro": float(f[keep].mean()) if keep.any() else float("nan"),
-        "error_rate_macro": float(er[keep].mean()) if keep.any() else float("nan"),
+        "error_rate_macro": float(er[n_ref > 0].mean()) if (n_ref > 0).any() else float("nan"),
         "f1_micro": mf, "precision_micro": mp, "recall_micro": mr, "error_rate_micro": er_micro,
         "substitutions": subs, "deletions": dels, "insertions": ins,
     }
 
 
 def event_based_metrics(ref: EventList, est: EventList, n_files: int, n_classes: int,
-                        t_collar: float = 0.2, percentage_of_length: float = 0.2) -> dict[str, object]:
+                        t_collar: float = 0.2, percentage_of_length: float = 0.2, *,
+                        time_decimals: int | None = TIME_DECIMALS) -> dict[str, object]:
     """Event-based per-class and macro/micro F1, precision, recall and error rate (see module doc)."""
-    return detection_summary(event_based_counts(ref, est, n_files, n_classes, t_collar, percentage_of_length),
-                             "event")
+    return detection_summary(event_based_counts(ref, est, n_files, n_classes, t_collar, percentage_of_length,
+                                                time_decimals=time_decimals), "event")
 
 
 def event_based_f1_macro(ref: EventList, est: EventList, n_files: int, n_classes: int,
@@ -271,10 +246,11 @@ def event_based_f1_micro(ref: EventList, est: EventList, n_files: int, n_classes
 
 
 def segment_based_metrics(ref: EventList, est: EventList, n_files: int, n_classes: int,
-                          clip_duration: float | np.ndarray, time_resolution: float = 1.0) -> dict[str, object]:
+                          clip_duration: float | np.ndarray, time_resolution: float = 1.0, *,
+                          never_output: str = "zero") -> dict[str, object]:
     """Segment-based per-class and macro/micro F1, precision, recall and error rate (see module doc)."""
     return detection_summary(segment_based_counts(ref, est, n_files, n_classes, clip_duration, time_resolution),
-                             "segment")
+                             "segment", never_output=never_output)
 
 
 def segment_based_f1_macro(ref: EventList, est: EventList, n_files: int, n_classes: int,

@@ -1,8 +1,10 @@
 """Embedding quality: the centroid metric of Turpault et al.
 
 ``embeddings`` (N clips, D dims) and ``labels`` (N,) integer class indices in ``[0, n_classes)`` (one
-class per clip, as in single-event sets). Centroids are the mean embedding of each class computed on the
-given set (the clip itself included). A clip is correct when its own class centroid is the nearest one.
+class per clip, as in single-event sets). Centroids are computed on the given set (the clip itself
+included): with ``euclidean`` the mean embedding of each class; with ``cosine`` the embeddings are
+L2-normalised first and the centroid is the normalised mean of the normalised embeddings (the mean
+direction). A clip is correct when its own class centroid is the nearest one.
 
 Ties: when k centroids are equally near and the clip's own is among them, the clip scores 1/k (the
 expectation under a random tie break), so the result never depends on class order.

@@ -24,6 +24,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.sparse import csr_matrix
 from scipy.special import ndtri
 
 from wlbench.metrics._checks import as_binary, as_scores, as_weights, same_shape
@@ -71,6 +72,88 @@ class RankIndex:
         self.last_in_run = last[inverse]
         row_first = np.searchsorted(self.pos_row, np.arange(k), "left")
         self.row_first_pos = row_first[self.pos_row] if flat_pos.size else np.zeros(0, dtype=np.int64)
+        self._batch_parts: tuple | None = None
+
+    def _segments(self) -> tuple:
+        """For weighted statistics: cut each sorted row after every tie run holding positives, so that a
+        segment is the stretch above a run plus the run. Returns the (segments x columns) 0/1 matrix (each
+        column in exactly one segment per row), the segment ending at each positive's run, the first
+        segment of each positive's row, a (runs x columns) matrix of the items of runs holding more than
+        one item, the run of each positive (-1: a run of one positive) and the (rows x positives) matrix."""
+        if self._batch_parts is None:
+            k, m = self.shape
+            cut = np.zeros(k * m + 1, dtype=bool)
+            cut[np.arange(k) * m] = True
+            cut[self.end_flat + 1] = True
+            seg = np.cumsum(cut[:-1]) - 1
+            n_seg = int(seg[-1]) + 1 if seg.size else 0
+            indptr = np.r_[0, np.cumsum(np.bincount(seg, minlength=n_seg))]
+            flat_order = self.order.ravel()
+            cols = csr_matrix((np.ones(k * m, dtype=np.float32), flat_order, indptr), shape=(n_seg, m))
+            end_seg = seg[self.end_flat]
+            row_first_seg = seg[np.arange(k) * m][self.pos_row]
+            # runs wider than one item (ties): their total weight needs their items
+            wide = np.flatnonzero(self.end_flat > self.start_flat)
+            runs, run_of_pos = np.unique(self.end_flat[wide], return_inverse=True)
+            first_of_run = self.start_flat[wide][np.r_[0, np.flatnonzero(np.diff(run_of_pos)) + 1]] if wide.size \
+                else np.zeros(0, dtype=np.int64)
+            sizes = runs - first_of_run + 1
+            items = np.repeat(first_of_run, sizes) + (np.arange(int(sizes.sum()))
+                                                      - np.repeat(np.cumsum(sizes) - sizes, sizes))
+            run_items = csr_matrix((np.ones(items.size), flat_order[items], np.r_[0, np.cumsum(sizes)]),
+                                   shape=(runs.size, m))
+            pos_run = np.full(self.pos_row.size, -1, dtype=np.int64)
+            pos_run[wide] = run_of_pos
+            p = self.pos_row.size
+            rows = csr_matrix((np.ones(p), (self.pos_row, np.arange(p))), shape=(k, p))
+            self._batch_parts = (cols, end_seg, row_first_seg, run_items, pos_run, rows)
+        return self._batch_parts
+
+    def stats_batch(self, weights: np.ndarray) -> dict[str, np.ndarray]:
+        """Per-row AP, AUC, n_pos, n_neg for B weight vectors at once: ``weights`` (B, M) non-negative
+        whole counts (bootstrap resamples); returns (B, K) arrays equal to ``stats(weights[b])``.
+
+        The cumulative weight down to each positive's tie run comes from segment sums (one sparse product
+        with the (segments x columns) matrix for the whole batch, then a cumulative sum over segments)
+        instead of re-gathering and summing all K x M sorted weights for every resample."""
+        w = np.asarray(weights, dtype=np.float64)
+        b = w.shape[0]
+        cols, end_seg, row_first_seg, run_items, pos_run, rows_m = self._segments()
+        seg_w = np.asarray(cols @ np.ascontiguousarray(w.T, dtype=np.float32), dtype=np.float64).T.copy()
+        cum = np.empty((b, seg_w.shape[1] + 1))
+        cum[:, 0] = 0.0
+        np.cumsum(seg_w, axis=1, out=cum[:, 1:])
+        del seg_w
+        ca_end = cum[:, end_seg + 1]
+        ca_end -= cum[:, row_first_seg]
+        del cum
+        w_pos = w[:, self.pos_col]
+        run_w = w_pos.copy()  # a run of one item weighs its positive
+        if run_items.shape[0]:
+            wide = pos_run >= 0
+            run_w[:, wide] = np.asarray(run_items @ w.T).T[:, pos_run[wide]]
+        ca_before = ca_end - run_w
+        del run_w
+        cs = np.cumsum(w_pos, axis=1)
+        first = self.row_first_pos
+        cs -= cs[:, first] - w_pos[:, first]  # cumulative positive weight within each row
+        cp_end = cs[:, self.last_in_run]
+        cp_before = cs[:, self.first_in_run]
+        cp_before -= w_pos[:, self.first_in_run]
+        del cs
+        n_pos = np.asarray(w_pos @ rows_m.T)  # (B, K)
+        n_neg = w.sum(axis=1)[:, None] - n_pos
+        with np.errstate(invalid="ignore", divide="ignore"):
+            prec = np.where(ca_end > 0, cp_end / np.where(ca_end > 0, ca_end, 1.0), 0.0)
+            ap = np.asarray((w_pos * prec) @ rows_m.T) / n_pos
+            below = ca_end - cp_end
+            below += ca_before - cp_before
+            below *= -0.5
+            below += n_neg[:, self.pos_row]
+            auc = np.asarray((w_pos * below) @ rows_m.T) / (n_pos * n_neg)
+        ap[n_pos <= 0] = np.nan
+        auc[(n_pos <= 0) | (n_neg <= 0)] = np.nan
+        return {"ap": ap, "auc": auc, "n_pos": n_pos, "n_neg": n_neg}
 
     def stats(self, weight: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """Per-row AP/AUC and per-positive precision at the end of its tie run.
@@ -139,6 +222,16 @@ class ClassRanking:
             st = index.stats(weight)
             for key in out:
                 out[key][sl] = st[key]
+        return out
+
+    def stats_batch(self, weights: np.ndarray) -> dict[str, np.ndarray]:
+        """(B, C) AP, AUC, n_pos, n_neg for B clip-weight vectors (see :meth:`RankIndex.stats_batch`)."""
+        b = np.shape(weights)[0]
+        out = {key: np.empty((b, self.n_classes)) for key in ("ap", "auc", "n_pos", "n_neg")}
+        for sl, index in self.chunks:
+            st = index.stats_batch(weights)
+            for key in out:
+                out[key][:, sl] = st[key]
         return out
 
 
@@ -218,6 +311,15 @@ class ClipRanking:
         den = np.bincount(self.label, weights=w, minlength=c)
         return num, den
 
+    def lwlrap_parts_batch(self, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`lwlrap_parts` for B weight vectors: two (B, C) arrays."""
+        n, c = self.shape
+        if not hasattr(self, "_pairs_m"):
+            self._pairs_m = (csr_matrix((self.prec, (self.clip, self.label)), shape=(n, c)),
+                             csr_matrix((np.ones(self.clip.size), (self.clip, self.label)), shape=(n, c)))
+        w = np.asarray(weights, dtype=np.float64)
+        return np.asarray(w @ self._pairs_m[0]), np.asarray(w @ self._pairs_m[1])
+
     def ap_at_k_per_clip(self, k: int) -> np.ndarray:
         n = self.shape[0]
         hit = self.rank <= k
@@ -240,7 +342,8 @@ def _class_stats(s: np.ndarray, t: np.ndarray, w: np.ndarray | None) -> dict[str
     return class_rank_stats(s, t) if w is None else ClassRanking(s, t).stats(w)
 
 
-def _nanmean(x: np.ndarray) -> float:
+def mean_of_defined(x: np.ndarray) -> float:
+    """Mean of the entries that are not NaN (NaN if none is): every macro average over classes."""
     x = np.asarray(x, dtype=np.float64)
     ok = ~np.isnan(x)
     return float(x[ok].mean()) if ok.any() else float("nan")
@@ -261,7 +364,7 @@ def average_precision_per_class(scores: np.ndarray, targets: np.ndarray,
 
 def map_macro(scores: np.ndarray, targets: np.ndarray, sample_weight: np.ndarray | None = None) -> float:
     """Mean AP over the classes that have at least one positive (NaN if none has)."""
-    return _nanmean(average_precision_per_class(scores, targets, sample_weight))
+    return mean_of_defined(average_precision_per_class(scores, targets, sample_weight))
 
 
 # --- ROC AUC and d' -------------------------------------------------------------------------------
@@ -276,7 +379,7 @@ def roc_auc_per_class(scores: np.ndarray, targets: np.ndarray,
 
 def roc_auc_macro(scores: np.ndarray, targets: np.ndarray, sample_weight: np.ndarray | None = None) -> float:
     """Mean ROC AUC over classes with both positives and negatives."""
-    return _nanmean(roc_auc_per_class(scores, targets, sample_weight))
+    return mean_of_defined(roc_auc_per_class(scores, targets, sample_weight))
 
 
 def auc_clip_eps(n_pos: np.ndarray | float, n_neg: np.ndarray | float) -> np.ndarray:
@@ -313,7 +416,7 @@ def dprime_per_class(scores: np.ndarray, targets: np.ndarray,
 def dprime_mean_of_classes(scores: np.ndarray, targets: np.ndarray,
                            sample_weight: np.ndarray | None = None) -> float:
     """Mean of the per-class d' (Fonseca et al.; HEAR / AudioSet evaluations), AUC clipped per class."""
-    return _nanmean(dprime_per_class(scores, targets, sample_weight))
+    return mean_of_defined(dprime_per_class(scores, targets, sample_weight))
 
 
 def dprime_of_mean_auc(scores: np.ndarray, targets: np.ndarray,
@@ -321,10 +424,11 @@ def dprime_of_mean_auc(scores: np.ndarray, targets: np.ndarray,
     """d' of the macro AUC (PANNs convention). Clipped with the mean of the classes' half-pair eps."""
     s, t, w = _prepare(scores, targets, sample_weight)
     st = _class_stats(s, t, w)
-    return _dprime_of_mean(st)[0]
+    return dprime_of_mean_stats(st)[0]
 
 
-def _dprime_of_mean(st: dict[str, np.ndarray]) -> tuple[float, bool]:
+def dprime_of_mean_stats(st: dict[str, np.ndarray]) -> tuple[float, bool]:
+    """(d' of the macro AUC, whether it was clipped) from per-class ``auc``, ``n_pos``, ``n_neg``."""
     ok = ~np.isnan(st["auc"])
     if not ok.any():
         return float("nan"), False
@@ -347,10 +451,11 @@ def lwlrap_per_class(scores: np.ndarray, targets: np.ndarray,
     """
     s, t, w = _prepare(scores, targets, sample_weight)
     num, den = ClipRanking(s, t).lwlrap_parts(w)
-    return _lwlrap_from_parts(num, den)
+    return lwlrap_from_parts(num, den)
 
 
-def _lwlrap_from_parts(num: np.ndarray, den: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def lwlrap_from_parts(num: np.ndarray, den: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(per-class lwlrap, class weight) from :meth:`ClipRanking.lwlrap_parts`."""
     with np.errstate(invalid="ignore", divide="ignore"):
         per_class = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
         total = den.sum()
@@ -385,10 +490,11 @@ def map_at_k(scores: np.ndarray, targets: np.ndarray, k: int = 3,
     """mAP@k: mean AP@k over clips with at least one positive label (k = 3 by default)."""
     per_clip = ap_at_k_per_clip(scores, targets, k)
     w = as_weights(sample_weight, per_clip.size)
-    return _weighted_nanmean(per_clip, w)
+    return mean_of_defined_weighted(per_clip, w)
 
 
-def _weighted_nanmean(x: np.ndarray, w: np.ndarray | None) -> float:
+def mean_of_defined_weighted(x: np.ndarray, w: np.ndarray | None) -> float:
+    """Mean of the entries that are not NaN, weighted by ``w`` (clip weights; None: all 1)."""
     ok = ~np.isnan(x)
     if w is None:
         return float(x[ok].mean()) if ok.any() else float("nan")
@@ -425,20 +531,22 @@ def ranking_metrics(scores: np.ndarray, targets: np.ndarray, k: int = 3) -> Rank
     s, t, _ = _prepare(scores, targets)
     st = class_rank_stats(s, t)
     clip = ClipRanking(s, t)
-    return _assemble(st, clip, k, None)
+    return assemble_ranking(st, clip, k, None)
 
 
-def _assemble(st, clip: ClipRanking, k: int, w: np.ndarray | None) -> RankingResult:
+def assemble_ranking(st: dict[str, np.ndarray], clip: ClipRanking, k: int, w: np.ndarray | None) -> RankingResult:
+    """Every ranking metric from per-class statistics (``class_rank_stats`` or ``ClassRanking.stats``) and
+    a :class:`ClipRanking`, clips weighted by ``w``."""
     d, clipped = dprime_from_auc(st["auc"], auc_clip_eps(st["n_pos"], st["n_neg"]))
-    d_mean, d_mean_clipped = _dprime_of_mean(st)
-    lw_c, lw_w = _lwlrap_from_parts(*clip.lwlrap_parts(w))
+    d_mean, d_mean_clipped = dprime_of_mean_stats(st)
+    lw_c, lw_w = lwlrap_from_parts(*clip.lwlrap_parts(w))
     ok = lw_w > 0
     return RankingResult(
         ap=st["ap"], auc=st["auc"], dprime=d, dprime_clipped=clipped, n_pos=st["n_pos"], n_neg=st["n_neg"],
         lwlrap_per_class=lw_c, lwlrap_class_weight=lw_w,
-        map_macro=_nanmean(st["ap"]), auc_macro=_nanmean(st["auc"]),
-        dprime_mean_of_classes=_nanmean(d), dprime_of_mean_auc=d_mean,
+        map_macro=mean_of_defined(st["ap"]), auc_macro=mean_of_defined(st["auc"]),
+        dprime_mean_of_classes=mean_of_defined(d), dprime_of_mean_auc=d_mean,
         dprime_of_mean_auc_clipped=d_mean_clipped,
         lwlrap=float(np.sum(lw_c[ok] * lw_w[ok])) if ok.any() else float("nan"),
-        map_at_k=_weighted_nanmean(clip.ap_at_k_per_clip(k), w), k=k,
+        map_at_k=mean_of_defined_weighted(clip.ap_at_k_per_clip(k), w), k=k,
     )

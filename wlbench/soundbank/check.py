@@ -7,6 +7,7 @@ Metadata comes from ``soundfile.info`` (headers only, nothing is decoded).
 
 from __future__ import annotations
 
+import os
 import statistics
 from collections import Counter
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from typing import Any
 import soundfile as sf
 
 from wlbench.soundbank.fingerprint import fingerprint_from_digests, file_digests
+from wlbench.paths import file_kind
 from wlbench.soundbank.layout import (PART_NAMES, SOURCES_CSV, SoundFile, Soundbank, discover, is_audio_name,
                                       read_sources_csv)
 
@@ -68,8 +70,68 @@ class ScanResult:
                          parts=tuple(p for p in PART_NAMES if p in parts))
 
 
+def printable(relpath: str) -> str:
+    """A path as text that prints anywhere: bytes that are not UTF-8 shown as ``\\xff``."""
+    return relpath.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _declared_data_bytes(path: Path) -> tuple[int, int] | None:
+    """(declared size of the sample data, bytes of it present) for WAV (RIFF / RIFX) and AIFF files, from
+    their chunk headers; None for other formats, streamed WAVs of unknown size, or a header not parsed."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(12)
+            if len(head) < 12 or head[8:12] not in (b"WAVE", b"AIFF", b"AIFC"):
+                return None
+            order = {b"RIFF": "little", b"RIFX": "big", b"FORM": "big"}.get(head[:4])
+            if order is None:
+                return None  # RF64 keeps its sizes in a ds64 chunk: left to libsndfile
+            data_id = b"data" if head[:4] != b"FORM" else b"SSND"
+            size = os.fstat(handle.fileno()).st_size
+            position = 12
+            while position + 8 <= size:
+                handle.seek(position)
+                chunk = handle.read(8)
+                length = int.from_bytes(chunk[4:], order)
+                if chunk[:4] == data_id:
+                    if length in (0, 0xFFFFFFFF):
+                        return None  # written while streaming: "to the end of the file"
+                    return length, size - position - 8
+                position += 8 + length + (length & 1)
+    except OSError:
+        return None
+    return None
+
+
+def truncation(path: Path, info) -> str | None:
+    """Why the audio readable in ``path`` is shorter than its header declares, or None.
+
+    WAV and AIFF: the data chunk's declared size against the bytes present (libsndfile silently reports
+    only what is present). Every format: the last declared frame must be readable (a truncated FLAC fails
+    here). Reads the headers and one frame, never the whole file."""
+    declared = _declared_data_bytes(path)
+    if declared is not None and declared[1] < declared[0]:
+        return (f"truncated: its header declares {declared[0]} bytes of audio, the file holds {max(declared[1], 0)} "
+                f"(only {info.frames / info.samplerate:.3f} s readable)")
+    try:
+        with sf.SoundFile(str(path)) as handle:
+            handle.seek(info.frames - 1)
+            if handle.read(1).shape[0] != 1:
+                raise RuntimeError("no last frame")
+    except Exception as exc:  # soundfile raises LibsndfileError / RuntimeError on a damaged file
+        return (f"truncated or damaged: its header declares {info.frames} frames "
+                f"({info.frames / info.samplerate:.2f} s) but the last one cannot be read ({exc})")
+    return None
+
+
 def _read(entry, groups: dict[str, str]) -> tuple[SoundFile | None, Problem | None]:
     rel = entry.relpath
+    try:
+        rel.encode("utf-8")
+    except UnicodeEncodeError:
+        return None, Problem(printable(rel), "the file name (or a folder name in its path) is not valid UTF-8, so it "
+                                             "cannot be stored in a dataset; rename it (the audio itself is not "
+                                             "the problem)")
     if not is_audio_name(rel):
         return None, Problem(rel, "not an audio file (expected .wav, .flac, .ogg or .aiff); "
                                   "move it out of the soundbank or delete it")
@@ -86,6 +148,9 @@ def _read(entry, groups: dict[str, str]) -> tuple[SoundFile | None, Problem | No
         return None, Problem(rel, f"unreadable or not audio ({reason}); re-copy it or delete it")
     if info.frames <= 0 or info.samplerate <= 0:
         return None, Problem(rel, "zero-length audio (no samples); re-copy it or delete it")
+    cut = truncation(entry.path, info)
+    if cut is not None:
+        return None, Problem(rel, f"{cut}; re-copy it or delete it")
     sound = SoundFile(path=entry.path, relpath=rel, label=entry.label, folder=entry.folder,
                       scaper_root=entry.scaper_root, part=entry.part, group=groups.get(rel, rel),
                       duration=info.frames / info.samplerate, sample_rate=int(info.samplerate),
@@ -95,16 +160,16 @@ def _read(entry, groups: dict[str, str]) -> tuple[SoundFile | None, Problem | No
 
 def scan_soundbank(path: str | Path, fingerprint: bool = True) -> ScanResult:
     """Find, read and judge every file of the soundbank at ``path``; never raises on content problems."""
-    root = Path(path).expanduser()
-    root = root.resolve() if root.exists() else root.absolute()
-    result = ScanResult(root=root, exists=root.is_dir())
-    if not root.exists():
-        result.problems.append(Problem(str(root), "does not exist; pass the soundbank folder (the one holding "
-                                                  "foreground/ and background/, a folder of parts, or a DESED root)"))
-        return result
-    if not root.is_dir():
-        result.problems.append(Problem(str(root), "is not a folder; pass the soundbank folder"))
-        result.exists = False
+    root = Path(path).expanduser().absolute()
+    kind = file_kind(root)
+    if kind == "directory":
+        root = root.resolve()
+    result = ScanResult(root=root, exists=kind == "directory")
+    if not result.exists:
+        what = {"file": "is a file, not a folder", "missing": "does not exist"}.get(
+            kind, f"is {kind}, not a folder")
+        result.problems.append(Problem(str(root), f"{what}; pass the soundbank folder (the one holding foreground/ "
+                                                  "and background/, a folder of parts, or a DESED root)"))
         return result
     found = discover(root)
     result.layout = found.layout
@@ -120,6 +185,9 @@ def scan_soundbank(path: str | Path, fingerprint: bool = True) -> ScanResult:
     for rel in found.stray_files:
         result.problems.append(Problem(rel, "file directly in foreground/ is ignored (no class); move it into "
                                             "foreground/<class>/", fatal=False))
+    for rel, kind in found.not_regular:
+        result.problems.append(Problem(printable(rel), f"is {kind}, not a regular file; only regular files are "
+                                                       "audio: replace it with the file itself or delete it"))
     for rel in found.ignored_subfolders:
         result.problems.append(Problem(rel, "subfolder of a class/source folder is ignored; move its files up",
                                        fatal=False))

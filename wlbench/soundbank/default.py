@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from wlbench.atomic import atomic_dir, ensure_writable_dir
+from wlbench.atomic import atomic_dir, check_output_path, ensure_writable_dir
 from wlbench.errors import WlbenchError
 from wlbench.soundbank.fingerprint import soundbank_fingerprint, wlbench_cache_dir
 
@@ -193,6 +193,7 @@ def build_default_bank(out: Path | str | None = None, progress: bool = True, for
     target = target.absolute()
     if not force and target.is_dir() and _is_valid(target):
         return target
+    check_output_path(target, directory=True)
     ensure_writable_dir(target.parent)
     with FileLock(str(target.parent / f".{target.name}.lock")):
         if target.exists():

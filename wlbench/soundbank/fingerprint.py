@@ -17,12 +17,15 @@ clean" files, as git calls them), so a change within the file system's timestamp
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import time
 from pathlib import Path
 
+from wlbench.atomic import write_text_atomic
+from wlbench.errors import WlbenchError
 from wlbench.hashing import hash_file
 from wlbench.soundbank.layout import fingerprinted_relpaths
 
@@ -49,13 +52,8 @@ def _load_cache(path: Path) -> dict[str, list]:
 
 
 def _save_cache(path: Path, entries: dict[str, list]) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")
-        tmp.write_text(json.dumps(entries, sort_keys=True), encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError:
-        pass  # the cache is an optimisation only
+    with contextlib.suppress(OSError, WlbenchError):  # the cache is an optimisation only
+        write_text_atomic(path, json.dumps(entries, sort_keys=True))
 
 
 def file_digests(root: Path, relpaths: list[str], use_cache: bool = True) -> dict[str, str]:

@@ -20,6 +20,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from wlbench.paths import file_kind
+
 PART_NAMES: tuple[str, ...] = ("train", "validation", "eval")
 AUDIO_EXTENSIONS = frozenset({".wav", ".flac", ".ogg", ".aif", ".aiff", ".aifc"})
 SOURCES_CSV = "sources.csv"
@@ -116,20 +118,29 @@ class Discovery:
     empty_class_folders: list[str] = field(default_factory=list)   # relpaths
     stray_files: list[str] = field(default_factory=list)           # files directly in foreground/
     ignored_subfolders: list[str] = field(default_factory=list)    # folders inside class/source folders
+    not_regular: list[tuple[str, str]] = field(default_factory=list)  # (relpath, kind): FIFOs, link loops...
 
 
 def _relpath(root: Path, path: Path) -> str:
     return path.relative_to(root).as_posix()
 
 
-def _files_and_dirs(directory: Path) -> tuple[list[Path], list[Path]]:
-    files, dirs = [], []
+def _files_and_dirs(directory: Path) -> tuple[list[Path], list[Path], list[tuple[Path, str]]]:
+    """Visible regular files, directories, and everything else (with its kind, see
+    :func:`wlbench.paths.file_kind`)."""
+    files, dirs, others = [], [], []
     with os.scandir(directory) as it:
         for item in it:
             if not _visible(item.name):
                 continue
-            (dirs if item.is_dir() else files).append(Path(item.path))
-    return sorted(files), sorted(dirs)
+            kind = file_kind(item.path)
+            if kind == "file":
+                files.append(Path(item.path))
+            elif kind == "directory":
+                dirs.append(Path(item.path))
+            else:
+                others.append((Path(item.path), kind))
+    return sorted(files), sorted(dirs), sorted(others)
 
 
 def find_part_dirs(root: Path) -> list[Path]:
@@ -158,35 +169,41 @@ def discover(root: Path) -> Discovery:
     for part_dir in part_dirs:
         part = part_name(root, part_dir)
         fg_dir = part_dir / "foreground"
-        stray, class_dirs = _files_and_dirs(fg_dir)
+        stray, class_dirs, others = _files_and_dirs(fg_dir)
         found.stray_files += [_relpath(root, p) for p in stray]
+        found.not_regular += [(_relpath(root, p), kind) for p, kind in others]
         for class_dir in class_dirs:
             label, cut_onset, cut_offset = split_class_folder(class_dir.name)
-            files, subdirs = _files_and_dirs(class_dir)
+            files, subdirs, others = _files_and_dirs(class_dir)
             found.ignored_subfolders += [_relpath(root, d) for d in subdirs]
-            if not files:
+            found.not_regular += [(_relpath(root, p), kind) for p, kind in others]
+            if not files and not others:
                 found.empty_class_folders.append(_relpath(root, class_dir))
             for path in files:
                 found.entries.append(Entry(path, _relpath(root, path), "foreground", label, class_dir.name,
                                            fg_dir, part, cut_onset, cut_offset))
         bg_dir = part_dir / "background"
         if bg_dir.is_dir():
-            direct, source_dirs = _files_and_dirs(bg_dir)
+            direct, source_dirs, others = _files_and_dirs(bg_dir)
+            found.not_regular += [(_relpath(root, p), kind) for p, kind in others]
             for path in direct:
                 found.entries.append(Entry(path, _relpath(root, path), "background", "background",
                                            "background", part_dir, part))
             for source_dir in source_dirs:
-                files, subdirs = _files_and_dirs(source_dir)
+                files, subdirs, others = _files_and_dirs(source_dir)
                 found.ignored_subfolders += [_relpath(root, d) for d in subdirs]
+                found.not_regular += [(_relpath(root, p), kind) for p, kind in others]
                 for path in files:
                     found.entries.append(Entry(path, _relpath(root, path), "background", source_dir.name,
                                                source_dir.name, bg_dir, part))
     found.entries.sort(key=lambda e: e.relpath)
+    found.not_regular.sort()
     return found
 
 
 def fingerprinted_relpaths(root: Path) -> list[str]:
-    """The files the fingerprint covers: audio-named files of every class/background folder + sources.csv."""
+    """The files the fingerprint covers: audio-named regular files of every class/background folder, plus
+    sources.csv."""
     names = [e.relpath for e in discover(root).entries if is_audio_name(e.relpath)]
     if (root / SOURCES_CSV).is_file():
         names.append(SOURCES_CSV)

@@ -14,9 +14,9 @@ _SHOWN = 3
 def load_soundbank(path: str | Path | None = None) -> Soundbank:
     """Find and read the soundbank at ``path``; ``None`` means the default bank (built, silently, if missing).
 
-    Raises :class:`WlbenchError` naming the path and the fix when the path is missing, no foreground is
-    found, a file is unreadable / empty / not audio / zero-length, a class folder is empty, or sources.csv
-    is malformed. Non-fatal problems (mixed sample rates, stereo files, ...) are left to
+    Raises :class:`WlbenchError` naming the path and the fix when the path is missing or not a folder, no
+    foreground is found, a file is unreadable / empty / not audio / zero-length / truncated / not a regular
+    file / badly named, a class folder is empty, or sources.csv is malformed. Non-fatal problems (mixed sample rates, stereo files, ...) are left to
     ``wlbench soundbank check``.
     """
     if path is None:
@@ -27,9 +27,10 @@ def load_soundbank(path: str | Path | None = None) -> Soundbank:
     fatal = [p for p in scan.problems if p.fatal]
     if fatal:
         if not scan.exists:
-            raise WlbenchError(f"soundbank {scan.root} does not exist",
-                               hint="pass an existing soundbank folder to --soundbank, or leave the option out "
-                                    "to use the default soundbank")
+            what = fatal[0].message.split(";")[0]
+            raise WlbenchError(f"soundbank {scan.root} {what}",
+                               hint="pass a soundbank folder to --soundbank, or leave the option out to use the "
+                                    "default soundbank")
         shown = "; ".join(str(p) for p in fatal[:_SHOWN])
         more = f"; and {len(fatal) - _SHOWN} more" if len(fatal) > _SHOWN else ""
         raise WlbenchError(f"soundbank {scan.root}: {len(fatal)} problem(s): {shown}{more}",

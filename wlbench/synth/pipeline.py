@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from wlbench.atomic import check_output_path, human_bytes
 from wlbench.errors import WlbenchError
 from wlbench.interrupts import deferred_interrupts
 from wlbench.labels import chunk_labels, frame_labels, weak_labels, window_labels
@@ -143,13 +144,46 @@ def _write(path: Path, recipe: Recipe, bank: Soundbank, plans: dict[str, list[Cl
         return writer.commit()
 
 
+# JAMS text, events, clip id and label arrays of one clip, stored compressed: generously
+_CLIP_OVERHEAD_BYTES = 4096
+
+
+def estimated_size(recipe: Recipe) -> int:
+    """Upper bound of the dataset file's size in bytes, from the recipe alone (nothing is planned or read):
+    features and audio as if uncompressed, plus 4 kB a clip for its JAMS, events and labels. Measured on a
+    409-clip render of the tone bank: features are stored raw, audio compresses to 85 %, the rest is 2.7 kB
+    a clip."""
+    n_samples = int(round(recipe.clip_duration * recipe.sample_rate))
+    per_clip = _CLIP_OVERHEAD_BYTES
+    if recipe.store_features:
+        per_clip += (recipe.features.n_frames(n_samples) * recipe.features.n_mels
+                     * np.dtype(recipe.feature_dtype).itemsize)
+    if recipe.store_audio:
+        per_clip += n_samples * 4
+    return per_clip * sum(split.clips for split in recipe.splits)
+
+
+def prepare_output(recipe: Recipe, path: Path, echo: Callable[[str], None] | None = None) -> None:
+    """Before any work: say how many clips and about how many bytes will be written to ``path``, and refuse
+    a destination that cannot take them (see :func:`wlbench.atomic.check_output_path`)."""
+    size = estimated_size(recipe)
+    if echo is not None:
+        clips = sum(split.clips for split in recipe.splits)
+        echo(f"{path}: {clips} clips, at most about {human_bytes(size)}")
+    check_output_path(path, expected_bytes=size)
+
+
 def synthesize(recipe: Recipe, bank: Soundbank, out_dir: Path, workers: int = 1, progress: bool = True,
-               filename: str | None = None) -> SynthResult:
-    """Render ``recipe`` from ``bank`` into ``out_dir/<name>.h5`` (atomically) and return its ids."""
+               filename: str | None = None, echo: Callable[[str], None] | None = None) -> SynthResult:
+    """Render ``recipe`` from ``bank`` into ``out_dir/<name>.h5`` (atomically) and return its ids.
+
+    The destination and the disk space are checked first (:func:`prepare_output`, which ``echo``es the
+    expected size), before anything is planned or rendered."""
     started = time.perf_counter()
+    path = Path(out_dir) / (filename or dataset_filename(recipe))
+    prepare_output(recipe, path, echo)
     plans = plan_dataset(recipe, bank)
     settings = render_settings(recipe, bank)
-    path = Path(out_dir) / (filename or dataset_filename(recipe))
     with RenderPool(settings, workers) as pool:
         content = _write(path, recipe, bank, plans, lambda split: pool.render(plans[split]), progress)
     return SynthResult(path=path, spec_id=spec_id(recipe.canonical(), bank.fingerprint), content_id=content,
@@ -176,6 +210,7 @@ def rerender(dataset_path: Path, bank: Soundbank, out_path: Path, workers: int =
         items = {name: [(cid, ds.split(name).jams(i)) for i, cid in enumerate(ds.split(name).clip_ids)]
                  for name in ds.splits}
     started = time.perf_counter()
+    prepare_output(recipe, Path(out_path))
     plans = plan_dataset(recipe, bank)
     if recipe.domains:  # a domain's EQ is applied after scaper: hand each clip its domain
         items = {name: [item + (spec.domain,) for item, spec in zip(items[name], plans[name])] for name in items}

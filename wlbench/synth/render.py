@@ -9,9 +9,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import multiprocessing
+import multiprocessing.connection
 import os
 import signal
+import sys
 import tempfile
+import threading
 import warnings
 from collections.abc import Iterator, Sequence
 
@@ -202,12 +205,27 @@ def rerender_clip(clip_id: str, jams_text: str, settings: RenderSettings, domain
 _WORKER_SETTINGS: RenderSettings | None = None
 
 
+def _exit_with_parent(sentinel: int) -> None:
+    """Block until the parent process is gone, then end this worker at once and silently: a parent killed
+    outright (SIGKILL) cannot stop its pool, and a worker would otherwise finish its clip and print a
+    BrokenPipeError traceback when it hands the result to nobody."""
+    multiprocessing.connection.wait([sentinel])
+    os._exit(0)
+
+
 def _init_worker(settings: RenderSettings) -> None:
     global _WORKER_SETTINGS
     _WORKER_SETTINGS = settings
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     if multiprocessing.parent_process() is not None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops the pool and cleans up
+
+
+def _init_pool_worker(settings: RenderSettings) -> None:
+    """Initializer of a pool worker: the settings, and an exit as soon as the parent is gone."""
+    _init_worker(settings)
+    threading.Thread(target=_exit_with_parent, args=(multiprocessing.parent_process().sentinel,), daemon=True,
+                     name="exit-with-parent").start()
 
 
 def _render_task(spec: ClipSpec) -> RenderedClip:
@@ -228,6 +246,17 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def resolve_workers(workers: int | None) -> int:
+    """``--workers``: None means all cores (:func:`default_workers`); below 1 is refused."""
+    if workers is not None and workers < 1:
+        raise WlbenchError(f"--workers must be at least 1, got {workers}",
+                           hint="leave it out to use every core")
+    return workers or default_workers()
+
+
+_QUIET_TRACKER = "ignore::UserWarning:multiprocessing.resource_tracker"
+
+
 class RenderPool:
     """Maps render tasks over items in order, in this process (``workers <= 1``) or in a process pool that
     lives as long as the ``with`` block. Results come back in item order whatever the scheduling."""
@@ -239,11 +268,15 @@ class RenderPool:
     def __enter__(self) -> RenderPool:
         _init_worker(self.settings)
         if self.workers > 1:
+            # the helper processes multiprocessing starts inherit these options: after a SIGKILL of this
+            # process its resource tracker frees the pool's semaphores without a warning about "leaks"
+            if _QUIET_TRACKER not in sys.warnoptions:
+                sys.warnoptions.append(_QUIET_TRACKER)
             methods = multiprocessing.get_all_start_methods()
             context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
             if context.get_start_method() == "forkserver":  # workers fork with scaper already imported
                 context.set_forkserver_preload(["wlbench.synth.render"])
-            self._pool = context.Pool(self.workers, initializer=_init_worker, initargs=(self.settings,))
+            self._pool = context.Pool(self.workers, initializer=_init_pool_worker, initargs=(self.settings,))
         return self
 
     def __exit__(self, *exc_info) -> None:

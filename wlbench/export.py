@@ -1,0 +1,87 @@
+"""A dataset split's ground truth as DCASE files, readable by sed_eval, sed_scores_eval, psds_eval and DESED.
+
+``export_split`` writes into one directory:
+
+- ``strong.tsv``  ``filename onset offset event_label``: the *reference* events, i.e. the split's events
+  merged by the DCASE rule (same-class events of a clip that overlap or touch are one event; the
+  dataset's event table keeps every source event); times written exactly (shortest round-trip decimal);
+- ``weak.tsv``    ``filename event_labels``: each clip's true labels, comma-separated (empty: no label);
+- ``durations.tsv`` ``filename duration``: every clip of the split (clips without events included);
+- ``README.md``: provenance (dataset, content id, split, harness version) and these conventions.
+
+Filenames are ``<clip id>.wav``; score files for the same clips are named ``<clip id>.tsv``. Scoring these
+files with ``wlbench score --truth strong.tsv --durations durations.tsv`` gives the same numbers as scoring
+against the dataset.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from wlbench import HARNESS_VERSION
+from wlbench.atomic import ensure_writable_dir, write_text_atomic
+from wlbench.errors import WlbenchError
+
+FILES = ("strong.tsv", "weak.tsv", "durations.tsv", "README.md")
+
+
+def _time(value: float) -> str:
+    return repr(float(value))
+
+
+def export_split(dataset_path: str | Path, split: str, out: str | Path, *, force: bool = False) -> list[Path]:
+    """Write the DCASE files of ``split`` of the dataset into ``out`` (see the module doc); refuses to
+    replace existing export files unless ``force``. Returns the written paths."""
+    from wlbench.scoring.truth import truth_from_dataset
+    from wlbench.store import open_dataset
+
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise WlbenchError(f"--out {out} exists and is not a directory", hint="give a directory")
+    existing = [out / name for name in FILES if (out / name).exists()]
+    if existing and not force:
+        raise WlbenchError(f"{existing[0]} exists; not replacing export files",
+                           hint="choose another --out, or pass --force to replace them")
+    with open_dataset(dataset_path) as ds:
+        truth = truth_from_dataset(ds, dataset_path, split)
+        ref = truth.reference_frame()
+        block = truth.source
+    ensure_writable_dir(out)
+    names = [f"{c}.wav" for c in truth.clip_ids]
+    strong = ["filename\tonset\toffset\tevent_label"]
+    strong += [f"{f}.wav\t{_time(a)}\t{_time(b)}\t{lab}"
+               for f, a, b, lab in zip(ref["filename"], ref["onset"], ref["offset"], ref["event_label"])]
+    weak = ["filename\tevent_labels"]
+    for name, row in zip(names, truth.weak_labels):
+        weak.append(f"{name}\t{','.join(c for c, v in zip(truth.classes, row) if v)}")
+    durations = ["filename\tduration"] + [f"{n}\t{_time(d)}" for n, d in zip(names, truth.durations)]
+    readme = f"""# Ground truth of {block['name']} / {split} (DCASE format)
+
+Written by wlbench {HARNESS_VERSION} (`wlbench export`) from `{Path(dataset_path).name}`,
+content id `{block['content_id']}`, spec id `{block['spec_id']}`.
+{truth.n_clips} clips, {len(truth.classes)} classes: {', '.join(truth.classes)}.
+
+| file | columns | content |
+|---|---|---|
+| strong.tsv | filename, onset, offset, event_label | the reference events ({len(ref)}), tab-separated |
+| weak.tsv | filename, event_labels | the true labels of every clip, comma-separated (empty: none) |
+| durations.tsv | filename, duration | every clip of the split, in seconds |
+
+Conventions:
+- **Reference events are merged** (the DCASE convention): same-class events of one clip that overlap or
+  touch become one event spanning them ({truth.n_merged} source event(s) were absorbed). The dataset's event
+  table keeps every source event (with its source file and SNR); this file is what detection metrics use.
+- Times are written exactly (the shortest decimal that reads back as the same number).
+- Filenames are `<clip id>.wav`; the audio is stored in the dataset file, not beside these files.
+- Clips without events appear in durations.tsv (and with an empty label in weak.tsv) only.
+- Score files (sed_scores_eval) for these clips are named `<clip id>.tsv`.
+- Score with wlbench: `wlbench score --truth strong.tsv --durations durations.tsv SUBMISSION`;
+  or with sed_eval / sed_scores_eval / psds_eval directly.
+"""
+    written = []
+    for name, text in (("strong.tsv", strong), ("weak.tsv", weak), ("durations.tsv", durations)):
+        write_text_atomic(out / name, "\n".join(text) + "\n")
+        written.append(out / name)
+    write_text_atomic(out / "README.md", readme)
+    written.append(out / "README.md")
+    return written

@@ -1,0 +1,384 @@
+"""Frame scores (task ``frame_scores``): sed_scores_eval's score files, the input of PSDS.
+
+One tab-separated table per clip, named ``<clip id>.tsv``: a header ``onset offset <class 1> ...
+<class C>``, then one row per frame: its onset and offset in seconds (each frame starting where the
+previous one ends) and one score per class. The tables come in a directory or an archive (``.zip``,
+``.tar``, ``.tar.gz``, ``.tgz``; members may sit in a folder of the archive). Class columns may come in
+any order; hidden files (``.DS_Store``) are skipped, any other file is reported.
+
+:func:`write_score_files` writes them (atomically: a whole directory or nothing) from an
+(N clips, T frames, C classes) array.
+"""
+
+from __future__ import annotations
+
+import io
+import tarfile
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from wlbench.atomic import atomic_dir
+from wlbench.errors import WlbenchError, plain
+from wlbench.metrics.frames import FrameScores
+from wlbench.submissions.expected import TIME_TOLERANCE, Expected, check_clip_sets, label_problem
+from wlbench.submissions.report import ValidationReport
+from wlbench.submissions.text import decode_text, describe_delimiters, find_header, split_fields, to_float
+
+SCORE_SUFFIX = ".tsv"
+ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz")
+_SAME_KIND_SHOWN = 5  # problems of one kind listed one by one before they are summarised
+
+
+@dataclass
+class ScoreFiles:
+    """Frame scores of every expected clip, frames in clip order and columns in class order."""
+
+    frames: FrameScores
+    report: ValidationReport
+
+
+def is_archive(path: str | Path) -> bool:
+    name = str(path).lower()
+    return any(name.endswith(s) for s in ARCHIVE_SUFFIXES)
+
+
+def is_score_files(path: str | Path) -> bool:
+    """A directory or an archive: the containers of score files."""
+    return Path(path).is_dir() or is_archive(path)
+
+
+def _members(path: Path, report: ValidationReport) -> list[tuple[str, bytes]] | None:
+    """(name, bytes) of every score table in the directory or archive (hidden files skipped, other files
+    reported as ``unexpected_file``)."""
+    found: list[tuple[str, bytes]] = []
+    try:
+        if path.is_dir():
+            report.format = "sed_scores directory"
+            for entry in sorted(path.iterdir()):
+                if entry.name.startswith("."):
+                    continue
+                if entry.is_dir() or not entry.name.endswith(SCORE_SUFFIX):
+                    report.add("unexpected_file", f"{entry.name} is not a score table ({SCORE_SUFFIX}); remove it",
+                               file=entry.name)
+                    continue
+                found.append((entry.name, entry.read_bytes()))
+        elif not path.exists():
+            report.add("unreadable", "not found; check the path")
+            return None
+        elif str(path).lower().endswith(".zip"):
+            report.format = "sed_scores zip"
+            with zipfile.ZipFile(path) as archive:
+                for info in archive.infolist():
+                    name = info.filename.rsplit("/", 1)[-1]
+                    if info.is_dir() or not name or name.startswith(".") or info.filename.startswith("__MACOSX/"):
+                        continue
+                    if not name.endswith(SCORE_SUFFIX):
+                        report.add("unexpected_file", f"{info.filename} is not a score table; remove it", file=name)
+                        continue
+                    found.append((name, archive.read(info)))
+        else:
+            report.format = "sed_scores tar"
+            with tarfile.open(path, "r:*") as archive:
+                for info in archive.getmembers():
+                    name = info.name.rsplit("/", 1)[-1]
+                    if not info.isfile() or not name or name.startswith("."):
+                        continue
+                    if not name.endswith(SCORE_SUFFIX):
+                        report.add("unexpected_file", f"{info.name} is not a score table; remove it", file=name)
+                        continue
+                    handle = archive.extractfile(info)
+                    found.append((name, handle.read() if handle is not None else b""))
+    except (OSError, zipfile.BadZipFile, tarfile.TarError, EOFError) as exc:
+        report.add("unreadable", f"cannot read the score files: {exc}")
+        return None
+    return found
+
+
+@dataclass
+class _Table:
+    name: str
+    clip: int
+    header: str
+    body: str
+    first_line: int  # 1-based line number of the first frame row
+
+
+def _collapse(report: ValidationReport, kinds: Sequence[str]) -> None:
+    """Many problems of one kind across files: the first few, then one line counting the rest."""
+    for kind in kinds:
+        same = [p for p in report.problems if p.kind == kind]
+        if len(same) <= _SAME_KIND_SHOWN + 1:
+            continue
+        rest = same[_SAME_KIND_SHOWN:]
+        report.problems = [p for p in report.problems if p.kind != kind or p in same[:_SAME_KIND_SHOWN]]
+        files = len({p.file for p in rest})
+        report.add(kind, f"... and {len(rest)} more of this kind in {files} more file(s)")
+
+
+def read_score_files(path: str | Path, expected: Expected, probabilities: bool = True
+                     ) -> tuple[ScoreFiles | None, ValidationReport]:
+    """Parse and validate a directory or archive of score tables; returns (frame scores or None, report).
+
+    Checks: one table per expected clip (unknown, missing and duplicate clips), the header (``onset``,
+    ``offset`` and exactly the expected classes), numbers (finite; in [0, 1] unless ``probabilities`` is
+    False), frames (positive length, contiguous, inside ``[0, clip duration]``).
+    """
+    path = Path(path)
+    report = ValidationReport(str(path), "frame_scores")
+    members = _members(path, report)
+    if members is None:
+        return None, report
+    tables: list[_Table] = []
+    seen: dict[str, int] = {}
+    unknown: list[tuple[str, int]] = []
+    file_of: dict[str, str] = {}
+    for name, data in members:
+        stem = name[: -len(SCORE_SUFFIX)]
+        idx = expected.clip_index(stem)
+        if idx is None:
+            unknown.append((stem, None))
+            file_of[stem] = name
+            continue
+        cid = expected.clip_ids[idx]
+        if cid in seen:
+            report.add("duplicate_row", f"a second table for clip {cid!r} (the first is {tables[seen[cid]].name}); "
+                       "keep one", file=name)
+            continue
+        text = decode_text(data, report, file=name)
+        if text is None:
+            continue
+        lines = text.splitlines()
+        while lines and not lines[-1].strip():
+            lines.pop()
+        seen[cid] = len(tables)
+        tables.append(_Table(name, idx, lines[0] if lines else "", "\n".join(lines[1:]), 2))
+    check_clip_sets({k: 0 for k in seen}, unknown, expected, report, file_of=file_of)
+    if not tables:
+        if not report.problems:
+            report.add("missing_clip", "no score table found; expected one <clip id>.tsv per clip")
+        return None, report
+    parsed = _parse_tables(tables, expected, report)
+    if parsed is None or not report.ok:
+        _collapse(report, ("bad_frames", "time_outside_clip", "not_a_number", "bad_row", "bad_header"))
+        return None, report
+    per_clip = parsed
+    if probabilities:
+        _check_range(per_clip, tables, expected, report)
+    _collapse(report, ("bad_frames", "time_outside_clip", "not_a_number", "bad_row", "bad_header"))
+    if not report.ok:
+        return None, report
+    order = sorted(range(len(tables)), key=lambda k: tables[k].clip)
+    if len(order) != len(expected.clip_ids):
+        return None, report
+    frames = [per_clip[k] for k in order]
+    lengths = np.array([f[0].shape[0] for f in frames])
+    fs = FrameScores(np.concatenate([f[2] for f in frames]), np.concatenate([f[0] for f in frames]),
+                     np.concatenate([f[1] for f in frames]), np.r_[0, np.cumsum(lengths)])
+    report.notes["n_frames"] = int(lengths.sum())
+    report.notes["frames_per_clip"] = (int(lengths.min()), int(lengths.max()))
+    return ScoreFiles(fs, report), report
+
+
+def _class_columns(header: str, expected: Expected, report: ValidationReport, file: str
+                   ) -> tuple[str, list[int]] | None:
+    """(delimiter, position of each expected class) from a header line, or None (problem reported)."""
+    found = find_header(header, ["onset", "offset"])
+    if found is None:
+        report.add("bad_header", f"the header names no 'onset' and 'offset' columns (it holds "
+                   f"{describe_delimiters(header)}); expected 'onset<TAB>offset<TAB><class 1>...'", row=1, file=file)
+        return None
+    names = found.names
+    if found.canonical[:2] != ["onset", "offset"]:
+        report.add("bad_header", "the first two columns must be 'onset' and 'offset'", row=1, file=file)
+        return None
+    position: dict[int, int] = {}
+    ok = True
+    for p, name in enumerate(names[2:], start=2):
+        j = expected.class_index(name)
+        if j is None:
+            label_problem(expected, report, name, 1, name, file=file)
+            ok = False
+        elif j in position:
+            report.add("bad_header", f"column {name!r} appears twice; keep one", row=1, field=name, file=file)
+            ok = False
+        else:
+            position[j] = p
+    for j, name in enumerate(expected.classes):
+        if j not in position:
+            report.add("missing_label", f"no column for class {name!r}; add one", row=1, field=name, file=file)
+            ok = False
+    return (found.sep, [position[j] for j in range(len(expected.classes))]) if ok else None
+
+
+def _parse_tables(tables: list[_Table], expected: Expected, report: ValidationReport
+                  ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]] | None:
+    """(onset, offset, scores (T, C)) per table. Tables sharing a header are parsed in one pass (pandas'
+    C parser on the joined bodies); a table that fails is then read line by line for exact problems."""
+    out: list[tuple[np.ndarray, np.ndarray, np.ndarray] | None] = [None] * len(tables)
+    by_header: dict[str, list[int]] = {}
+    for k, t in enumerate(tables):
+        by_header.setdefault(t.header, []).append(k)
+    for header, members in by_header.items():
+        layout = _class_columns(header, expected, report, tables[members[0]].name)
+        if layout is None:
+            continue
+        sep, positions = layout
+        width = len(split_fields(header, sep))
+        counts = [tables[k].body.count("\n") + 1 if tables[k].body else 0 for k in members]
+        bulk = None
+        if sep != " " and all(tables[k].body and "\n\n" not in tables[k].body for k in members):
+            try:
+                text = "\n".join(tables[k].body for k in members)
+                # numpy's text reader rounds correctly (pandas' default parser can be 1 ulp off)
+                bulk = np.loadtxt(io.StringIO(text), delimiter=sep, dtype=np.float64, ndmin=2, comments=None)
+                if bulk.shape != (sum(counts), width):
+                    bulk = None
+            except ValueError:
+                bulk = None
+        at = 0
+        for k, n_rows in zip(members, counts):
+            block = bulk[at:at + n_rows] if bulk is not None else _parse_slowly(tables[k], sep, width, report)
+            at += n_rows
+            if block is None:
+                continue
+            out[k] = _check_frames(block, positions, tables[k], expected, report)
+    if any(o is None for o in out):
+        return None
+    return out  # type: ignore[return-value]
+
+
+def _parse_slowly(table: _Table, sep: str, width: int, report: ValidationReport) -> np.ndarray | None:
+    """One table, line by line, reporting every field that is not a number."""
+    rows = []
+    ok = True
+    for i, line in enumerate(table.body.split("\n") if table.body else []):
+        line_no = table.first_line + i
+        fields = split_fields(line, sep)
+        if len(fields) != width:
+            report.add("bad_row", f"{len(fields)} fields but the header has {width}", row=line_no, file=table.name)
+            ok = False
+            continue
+        values = []
+        for f in fields:
+            v = to_float(f)
+            if v is None:
+                report.add("not_a_number", f"{f!r} is not a number", row=line_no, file=table.name)
+                ok = False
+                break
+            values.append(v)
+        rows.append(values)
+    if not rows and ok:
+        report.add("bad_frames", "the table has no frame rows", file=table.name)
+        return None
+    return np.asarray(rows, dtype=np.float64) if ok else None
+
+
+def _check_frames(block: np.ndarray, positions: list[int], table: _Table, expected: Expected,
+                  report: ValidationReport) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    on, off = block[:, 0], block[:, 1]
+    scores = block[:, positions]
+    line0 = table.first_line
+    if not (np.isfinite(on).all() and np.isfinite(off).all()):
+        r = int(np.flatnonzero(~(np.isfinite(on) & np.isfinite(off)))[0])
+        report.add("not_finite", "a frame time is empty, NaN or infinite", row=line0 + r, file=table.name)
+        return None
+    if not np.isfinite(scores).all():
+        r, j = (int(v) for v in np.argwhere(~np.isfinite(scores))[0])
+        report.add("not_finite", f"score for {expected.classes[j]!r} is empty, NaN or infinite; write a finite "
+                   "number", row=line0 + r, field=expected.classes[j], file=table.name)
+        return None
+    short = np.flatnonzero(off <= on)
+    if short.size:
+        r = int(short[0])
+        report.add("bad_frames", f"frame [{plain(on[r])}, {plain(off[r])}] s does not end after it starts",
+                   row=line0 + r, file=table.name)
+        return None
+    gap = np.flatnonzero(off[:-1] != on[1:])
+    if gap.size:
+        r = int(gap[0])
+        report.add("bad_frames", f"this frame starts at {plain(on[r + 1])} s but the previous one ends at "
+                   f"{plain(off[r])} s; frames must follow each other without gap or overlap (write both times "
+                   "from the same number)", row=line0 + r + 1, file=table.name)
+        return None
+    dur = expected.duration(table.clip)
+    if on[0] < -TIME_TOLERANCE or (dur is not None and off[-1] > dur + TIME_TOLERANCE):
+        report.add("time_outside_clip", f"frames span [{plain(on[0])}, {plain(off[-1])}] s but the clip lasts "
+                   f"{plain(dur)} s; drop the frames beyond the clip (or give the true durations)",
+                   row=line0 + (0 if on[0] < -TIME_TOLERANCE else len(on) - 1), file=table.name)
+        return None
+    return on.copy(), off.copy(), np.ascontiguousarray(scores)
+
+
+def _check_range(per_clip, tables: list[_Table], expected: Expected, report: ValidationReport) -> None:
+    n_out, files, first = 0, 0, None
+    for (on, _, scores), table in zip(per_clip, tables):
+        bad = (scores < 0) | (scores > 1)
+        if bad.any():
+            n_out += int(bad.sum())
+            files += 1
+            if first is None:
+                r, j = (int(v) for v in np.argwhere(bad)[0])
+                first = (table.name, table.first_line + r, expected.classes[j], scores[r, j])
+    if first is not None:
+        report.add("out_of_range", f"{n_out} score(s) outside [0, 1] in {files} file(s) (first: "
+                   f"{plain(first[3])} for {first[2]!r}); submit probabilities, or pass --raw-scores if the scores "
+                   "are not probabilities", row=first[1], field=first[2], file=first[0])
+
+
+def _check_clip_ids(clip_ids: Sequence[str]) -> list[str]:
+    ids = [str(c) for c in clip_ids]
+    for c in ids:
+        if not c or c.startswith(".") or "/" in c or "\\" in c:
+            raise WlbenchError(f"clip id {c!r} cannot name a score file", hint="use ids without '/' or a leading '.'")
+    if len(set(ids)) != len(ids):
+        raise WlbenchError("clip ids must be unique to name one score file each")
+    return ids
+
+
+def write_score_files(directory: str | Path, clip_ids: Sequence[str], frame_scores: np.ndarray,
+                      frame_hop: float, classes: Sequence[str]) -> Path:
+    """Write frame scores as sed_scores_eval score files: ``directory/<clip id>.tsv`` for every clip.
+
+    ``frame_scores``: (N clips, T frames, C classes) finite scores in the order of ``clip_ids`` and
+    ``classes``; frame ``t`` of every clip covers ``[t * frame_hop, (t + 1) * frame_hop)`` seconds.
+    Times are written exactly (shortest round-trip decimal of ``t * frame_hop``; a frame's offset is the
+    same number as the next frame's onset), scores exactly too (the shortest decimal that reads back as
+    the same float64, so reading the files gives the array back bit for bit). The directory is written whole and atomically: an
+    existing directory of ``.tsv`` files is replaced, any other existing path is refused. Returns the
+    directory.
+    """
+    directory = Path(directory)
+    ids = _check_clip_ids(clip_ids)
+    arr = np.asarray(frame_scores)
+    names = [str(c) for c in classes]
+    if arr.ndim != 3 or arr.shape[0] != len(ids) or arr.shape[2] != len(names) or arr.shape[1] < 1:
+        raise WlbenchError(f"frame_scores has shape {arr.shape}; expected ({len(ids)} clips, T >= 1 frames, "
+                           f"{len(names)} classes)")
+    if arr.dtype.kind not in "biuf" or not np.isfinite(arr).all():
+        raise WlbenchError("frame_scores must be finite numbers", hint="replace NaN or infinite scores")
+    hop = float(frame_hop)
+    if not np.isfinite(hop) or hop <= 0:
+        raise WlbenchError(f"frame_hop must be a positive number of seconds, got {frame_hop!r}")
+    if any("\t" in c or "\n" in c for c in names):
+        raise WlbenchError("class names must not contain tabs or newlines to be written as score columns")
+    if directory.exists():
+        if not directory.is_dir():
+            raise WlbenchError(f"{directory} exists and is not a directory", hint="choose another output path")
+        others = [p.name for p in directory.iterdir() if not p.name.endswith(SCORE_SUFFIX)]
+        if others:
+            raise WlbenchError(f"{directory} holds other files than score tables (e.g. {others[0]}); not replacing it",
+                               hint="choose an empty or new directory")
+    t = arr.shape[1]
+    edges = [repr(float(v)) for v in np.arange(t + 1) * hop]
+    stamps = [f"{edges[i]}\t{edges[i + 1]}" for i in range(t)]
+    head = "\t".join(["onset", "offset", *names])
+    with atomic_dir(directory) as tmp:
+        for cid, clip in zip(ids, arr):
+            rows = ["\t".join(map(repr, row)) for row in clip.astype(np.float64).tolist()]
+            body = "\n".join(f"{s}\t{r}" for s, r in zip(stamps, rows))
+            (tmp / f"{cid}{SCORE_SUFFIX}").write_text(f"{head}\n{body}\n", encoding="utf-8")
+    return directory

@@ -1,0 +1,183 @@
+"""Text submissions: reading lines and declared metadata, finding the header and the delimiter, numbers.
+
+A text file may start with ``# key: value`` lines (its declared metadata). The first other line is the
+header, or the first data row of a headerless file. The delimiter is read from the header: a tab, a
+comma, or runs of spaces -- whichever splits it into the expected column names (so a comma-separated
+``.tsv`` or a space-separated file is read when that is unambiguous); when none does, the message says
+which delimiter was found and what is expected.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from wlbench.submissions.report import ValidationReport
+
+DELIMITER_NAMES = {"\t": "tab", ",": "comma", " ": "space"}
+NAN_WORDS = frozenset({"nan", "-nan", "+nan", "na", "n/a"})
+
+
+@dataclass
+class TextFile:
+    """A text file's lines, its declared ``# key: value`` metadata (keys lower-cased) and the index of
+    its first line that is not such a comment (``body_start``; 1-based line ``body_start + 1``)."""
+
+    lines: list[str]
+    declared: dict[str, str]
+    body_start: int
+
+    @property
+    def head(self) -> str | None:
+        return self.lines[self.body_start] if self.body_start < len(self.lines) else None
+
+
+def parse_declared(lines: Iterable[str]) -> dict[str, str]:
+    """The ``# key: value`` (or ``# key = value``) lines at the top of a text submission, keys lower-cased;
+    reading stops at the first line that is not a comment."""
+    meta: dict[str, str] = {}
+    for line in lines:
+        if not line.startswith("#"):
+            break
+        body = line[1:].strip()
+        for sep in (":", "="):
+            if sep in body:
+                key, value = body.split(sep, 1)
+                meta[key.strip().lower()] = value.strip()
+                break
+    return meta
+
+
+def decode_text(data: bytes, report: ValidationReport, file: str | None = None) -> str | None:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        report.add("unreadable", f"not UTF-8 text (byte {exc.start}): is it a binary file? Save it as UTF-8 text",
+                   file=file)
+        return None
+
+
+def read_bytes(path: Path, report: ValidationReport, size: int = -1) -> bytes | None:
+    """The bytes of a file (the first ``size`` ones when >= 0); None (with an ``unreadable`` problem saying
+    why) for a directory, a missing or an unreadable file."""
+    path = Path(path)
+    if path.is_dir():
+        report.add("unreadable", "this is a directory, not a file; give the submission file")
+        return None
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(size)
+    except FileNotFoundError:
+        report.add("unreadable", "file not found; check the path")
+    except OSError as exc:
+        report.add("unreadable", f"cannot read the file: {exc.strerror or exc}")
+    return None
+
+
+def read_text(path: Path, report: ValidationReport) -> TextFile | None:
+    """The lines and declared metadata of a UTF-8 text file; None (with an ``unreadable`` problem) when it
+    cannot be read."""
+    data = read_bytes(path, report)
+    if data is None:
+        return None
+    text = decode_text(data, report)
+    if text is None:
+        return None
+    return text_file(text)
+
+
+def text_file(text: str) -> TextFile:
+    lines = text.splitlines()
+    body = next((i for i, line in enumerate(lines) if not line.startswith("#")), len(lines))
+    return TextFile(lines, parse_declared(lines), body)
+
+
+def split_fields(line: str, sep: str) -> list[str]:
+    """The stripped fields of one line: runs of spaces for ``" "``, else CSV rules (quotes honoured)."""
+    if sep == " ":
+        return line.split()
+    return [f.strip() for f in next(csv.reader([line], delimiter=sep), [])]
+
+
+@dataclass
+class Header:
+    """A recognised header: its delimiter, raw names and canonical names (aliases resolved)."""
+
+    sep: str
+    names: list[str]
+    canonical: list[str]
+
+    @property
+    def delimiter(self) -> str:
+        return DELIMITER_NAMES[self.sep]
+
+
+def canonical_name(name: str, aliases: Mapping[str, str]) -> str:
+    low = name.strip().lower()
+    return aliases.get(low, low)
+
+
+def find_header(line: str, required: Sequence[str], aliases: Mapping[str, str] | None = None) -> Header | None:
+    """The delimiter (tab, comma, spaces; in that order) that splits ``line`` into names holding every
+    ``required`` name (case-insensitive, ``aliases`` resolved), or None."""
+    aliases = aliases or {}
+    for sep in ("\t", ",", " "):
+        if sep not in line:
+            continue
+        try:
+            names = split_fields(line, sep)
+        except csv.Error:
+            continue
+        canonical = [canonical_name(n, aliases) for n in names]
+        if set(required) <= set(canonical):
+            return Header(sep, names, canonical)
+    return None
+
+
+def describe_delimiters(line: str) -> str:
+    """What separates the fields of a line, for messages: e.g. ``"3 commas, no tab"``."""
+    found = [f"{line.count(s)} {name}{'s' if line.count(s) != 1 else ''}"
+             for s, name in DELIMITER_NAMES.items() if s in line]
+    if "\t" not in line:
+        found.append("no tab")
+    return ", ".join(found) if found else "no delimiter at all"
+
+
+def to_float(text: str) -> float | None:
+    """A number read from text (NaN words give NaN, to be reported as not finite); None: not a number."""
+    s = text.strip()
+    if s.lower() in NAN_WORDS:
+        return float("nan")
+    if not s:
+        return None
+    try:
+        return float(s)
+    except ValueError:
+        return None
+
+
+def parse_numbers(values: Sequence[str] | np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(floats, empty mask, not-a-number mask) for an array of strings. Numbers are parsed correctly rounded
+    (as Python's ``float``; pandas' default parser can be 1 ulp off), NaN words give NaN."""
+    text = [str(v).strip() for v in np.asarray(values, dtype=object).ravel()]
+    n = len(text)
+    try:
+        nums = np.array(text, dtype=np.float64) if n else np.zeros(0)
+        return nums, np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+    except ValueError:
+        pass
+    nums = np.full(n, np.nan)
+    empty = np.zeros(n, dtype=bool)
+    bad = np.zeros(n, dtype=bool)
+    for i, t in enumerate(text):
+        v = to_float(t)
+        if v is None:
+            empty[i] = t == ""
+            bad[i] = t != ""
+        else:
+            nums[i] = v
+    return nums, empty, bad
