@@ -221,11 +221,31 @@ def _init_worker(settings: RenderSettings) -> None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops the pool and cleans up
 
 
+class _StderrWhileParentLives:
+    """This worker's stderr, which ends the worker silently instead of writing once the parent is gone.
+
+    The watcher thread of :func:`_exit_with_parent` may not be scheduled before the worker's own loop meets
+    the broken result pipe and starts printing a traceback; the first write of that traceback ends the
+    worker here instead. While the parent lives every write goes through unchanged."""
+
+    def __init__(self, stream, sentinel: int) -> None:
+        self._stream, self._sentinel = stream, sentinel
+
+    def write(self, text: str) -> int:
+        if multiprocessing.connection.wait([self._sentinel], timeout=0):
+            os._exit(0)
+        return self._stream.write(text)
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
+
+
 def _init_pool_worker(settings: RenderSettings) -> None:
     """Initializer of a pool worker: the settings, and an exit as soon as the parent is gone."""
     _init_worker(settings)
-    threading.Thread(target=_exit_with_parent, args=(multiprocessing.parent_process().sentinel,), daemon=True,
-                     name="exit-with-parent").start()
+    sentinel = multiprocessing.parent_process().sentinel
+    sys.stderr = _StderrWhileParentLives(sys.stderr, sentinel)
+    threading.Thread(target=_exit_with_parent, args=(sentinel,), daemon=True, name="exit-with-parent").start()
 
 
 def _render_task(spec: ClipSpec) -> RenderedClip:
