@@ -1,0 +1,439 @@
+"""Turpault, Serizel, Vincent (ICASSP 2019): transformations, nearest neighbours, semi-hard mining, the
+triplet loss, the samplers of Table 1 and the networks (baselines/turpault2019)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from baselines.turpault2019 import mining, sampling, subsegments, transforms
+from baselines.turpault2019.batches import TransformSettings, batch_loss, build_batch
+from baselines.turpault2019.nets import BaselineCRNN, EmbeddingCNN, SequenceClassifier, embedding_sequences
+from baselines.turpault2019.neighbours import nearest_neighbours
+from baselines.turpault2019.sampling import (LABEL, MINE, MIXING, NEAREST, NOISE, PROXIMITY, SHIFT, LabelLeak,
+                                             MaskedLabels, PoolIndex, plan_triplets)
+from wlbench.errors import WlbenchError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def gen(seed: int = 0) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+# --- sub-segments ---------------------------------------------------------------------------------------
+
+def test_cut_drops_the_tail_and_keeps_clip_major_order():
+    x = np.arange(2 * 11 * 3, dtype=np.float32).reshape(2, 11, 3)
+    s = subsegments.cut(x, 4)
+    assert s.per_clip == 2 and len(s) == 4 and s.features.shape == (4, 4, 3)
+    assert s.clip.tolist() == [0, 0, 1, 1] and s.start.tolist() == [0, 4, 0, 4]
+    np.testing.assert_array_equal(s.features[3], x[1, 4:8])
+    assert subsegments.rows_of_clips(np.array([1, 0]), 2).tolist() == [2, 3, 0, 1]
+    np.testing.assert_array_equal(subsegments.clip_sequences(s.features, 2)[1, 0], x[1, 0:4])
+    with pytest.raises(WlbenchError, match="fewer than one sub-segment"):
+        subsegments.cut(x, 12)
+
+
+# --- transformations ------------------------------------------------------------------------------------
+
+def test_gaussian_noise_has_the_requested_deviation_and_is_seeded():
+    x = torch.zeros(64, 48, 64)
+    y = transforms.gaussian_noise(x, 0.5, gen(1))
+    assert y.shape == x.shape
+    assert abs(float(y.std()) - 0.5) < 0.01 and abs(float(y.mean())) < 0.01
+    torch.testing.assert_close(y, transforms.gaussian_noise(x, 0.5, gen(1)))
+    assert not torch.equal(y, transforms.gaussian_noise(x, 0.5, gen(2)))
+
+
+def test_time_frequency_shift_rolls_time_shifts_frequency_and_fills_zeros():
+    x = torch.rand(200, 7, 12) + 1.0  # strictly positive: any zero in the output is a fill
+    y, t, s = transforms.time_frequency_shift(x, 3, gen(0))
+    assert y.shape == x.shape
+    assert t.min() == 0 and t.max() == 6 and s.min() == -3 and s.max() == 3  # both ends reached
+    xn, yn = x.numpy(), y.numpy()
+    for b in range(len(x)):
+        ref = np.zeros_like(xn[b])
+        rolled = np.roll(xn[b], int(t[b]), axis=0)
+        k = int(s[b])
+        if k >= 0:
+            ref[:, k:] = rolled[:, :12 - k]
+        else:
+            ref[:, :12 + k] = rolled[:, -k:]
+        np.testing.assert_array_equal(yn[b], ref)
+        zero_bands = np.flatnonzero((yn[b] == 0).all(axis=0))
+        expected = np.arange(k) if k >= 0 else np.arange(12 + k, 12)
+        np.testing.assert_array_equal(zero_bands, expected)
+        assert (yn[b] != 0).sum() == 7 * (12 - abs(k))
+
+
+def test_mixing_follows_the_energy_ratio_formula():
+    g = gen(3)
+    xa, xn = torch.randn(5, 6, 4, generator=g, dtype=torch.float64), 3 * torch.randn(5, 6, 4, generator=g,
+                                                                                   dtype=torch.float64)
+    xp = transforms.mix_examples(xa, xn, 0.25)
+    e_a, e_n = (xa ** 2).sum(dim=(1, 2)), (xn ** 2).sum(dim=(1, 2))
+    torch.testing.assert_close(transforms.energy(xa), e_a)
+    torch.testing.assert_close(xp - xa, 0.25 * (e_a / e_n)[:, None, None] * xn)
+    # the added part's energy relative to the anchor's: alpha^2 E(x_a) / E(x_n)
+    torch.testing.assert_close(transforms.energy(xp - xa) / e_a, 0.25 ** 2 * e_a / e_n)
+    zero = transforms.mix_examples(xa, torch.zeros_like(xn), 0.25)
+    torch.testing.assert_close(zero, xa)
+
+
+# --- nearest neighbours ---------------------------------------------------------------------------------
+
+def brute_force(pool: np.ndarray, rows: np.ndarray, groups: np.ndarray | None = None):
+    flat = pool.reshape(len(pool), -1).astype(np.float64)
+    d = ((flat[rows][:, None, :] - flat[None, :, :]) ** 2).sum(axis=-1)
+    d[np.arange(len(rows)), rows] = np.inf
+    if groups is not None:
+        d[groups[rows][:, None] == groups[None, :]] = np.inf
+    return d.argmin(axis=1), d.min(axis=1)
+
+
+def test_nearest_neighbours_match_brute_force_with_ties_and_groups():
+    rng = np.random.default_rng(0)
+    pool = rng.normal(size=(300, 6, 5)).astype(np.float32)
+    pool[200:210] = pool[100:110]  # exact duplicates: distance 0, ties broken by the lowest row
+    pool[250] = pool[251]
+    rows = np.arange(300)
+    for groups in (None, np.repeat(np.arange(60), 5)):
+        for block in (7, None):
+            idx, dist = nearest_neighbours(pool, rows, groups=groups, block_rows=block)
+            ref_idx, ref_dist = brute_force(pool, rows, groups)
+            np.testing.assert_array_equal(idx, ref_idx)
+            np.testing.assert_allclose(dist, ref_dist, rtol=1e-12)
+    idx, _ = nearest_neighbours(pool, rows)
+    assert idx[200] == 100 and idx[100] == 200 and idx[250] == 251 and idx[251] == 250
+
+
+def test_nearest_neighbours_are_exact_where_float32_cannot_tell():
+    # rows 1000 + N(0, 1) apart by N(0, 0.05): |x|^2 ~ 2.6e8, so a float32 expanded distance is off by tens
+    # while the true distances are ~1: float32 alone picks wrong neighbours, the verified search must not
+    rng = np.random.default_rng(0)
+    pool = (1000.0 + rng.normal(size=(1, 256)) + rng.normal(scale=0.05, size=(60, 256))).astype(np.float32)
+    rows = np.arange(len(pool))
+    ref_idx, ref_dist = brute_force(pool, rows)
+    p = torch.from_numpy(pool)
+    sq = p.pow(2).sum(dim=1)
+    screened = sq[:, None] + sq[None, :] - 2 * p @ p.T
+    screened.fill_diagonal_(torch.inf)
+    assert (screened.argmin(dim=1).numpy() != ref_idx).sum() > 10
+    idx, dist = nearest_neighbours(pool, rows)
+    np.testing.assert_array_equal(idx, ref_idx)
+    np.testing.assert_allclose(dist, ref_dist, rtol=1e-12)
+
+
+def test_nearest_neighbours_refuse_a_query_without_candidates():
+    pool = np.zeros((4, 2, 2), dtype=np.float32)
+    with pytest.raises(WlbenchError, match="no other row"):
+        nearest_neighbours(pool, np.arange(4), groups=np.zeros(4, dtype=int))
+    with pytest.raises(WlbenchError, match="no other row"):
+        nearest_neighbours(pool[:1], np.arange(1))
+
+
+# --- triplet loss and semi-hard mining ------------------------------------------------------------------
+
+def test_triplet_loss_is_the_squared_hinge_of_eq_1():
+    a = torch.tensor([[0.0, 0.0], [0.0, 0.0], [0.0, 0.0]])
+    p = torch.tensor([[1.0, 0.0], [0.5, 0.0], [3.0, 0.0]])
+    n = torch.tensor([[0.0, 1.0], [0.0, 2.0], [0.0, 1.0]])
+    # d_ap = 1, 0.25, 9; d_an = 1, 4, 1 (squared): losses 1 + 1 - 1, max(0, 0.25 - 4 + 1), 9 - 1 + 1
+    torch.testing.assert_close(mining.triplet_loss(a, p, n, 1.0), torch.tensor([1.0, 0.0, 9.0]))
+    torch.testing.assert_close(mining.triplet_loss(a, p, n, 0.5), torch.tensor([0.5, 0.0, 8.5]))
+
+
+def test_semi_hard_picks_the_closest_candidate_beyond_the_positive():
+    d_ap = torch.tensor([2.0, 2.0, 2.0, 5.0, 1.0])
+    d_an = torch.tensor([[1.0, 3.0, 2.5, 9.0],    # beyond 2: 3.0, 2.5, 9.0 -> 2.5 (col 2)
+                         [1.0, 2.0, 4.0, 4.0],    # 2.0 is not beyond (strict); tie 4.0 -> lowest col 2
+                         [1.0, 3.0, 0.5, 2.5],    # col 3 (2.5) inadmissible -> 3.0 (col 1)
+                         [1.0, 3.0, 4.0, 2.0],    # nothing beyond 5 -> fallback
+                         [0.0, 0.0, 0.0, 0.0]])   # nothing admissible at all
+    admissible = torch.tensor([[True] * 4, [True] * 4, [True, True, True, False], [True, True, False, True],
+                               [False] * 4])
+    m = mining.semi_hard_negatives(d_ap, d_an, admissible, fallback="farthest")
+    assert m.negative.tolist() == [2, 2, 1, 1, -1]  # fallback: farthest admissible (3.0, col 1)
+    assert m.status.tolist() == [mining.SEMI_HARD] * 3 + [mining.FALLBACK, mining.NO_CANDIDATE]
+    assert m.counts() == {"semi_hard": 3, "fallback": 1, "skipped": 0, "no_candidate": 1}
+    s = mining.semi_hard_negatives(d_ap, d_an, admissible, fallback="skip")
+    assert s.negative.tolist() == [2, 2, 1, -1, -1]
+    assert s.status.tolist()[3:] == [mining.SKIPPED, mining.NO_CANDIDATE]
+    with pytest.raises(ValueError, match="fallback"):
+        mining.semi_hard_negatives(d_ap, d_an, admissible, fallback="first")
+
+
+def test_mining_in_a_batch_uses_other_clips_anchors_only():
+    # anchors on a line at 0, 1, 3, 10 (clips 0, 0, 1, 2); positives at distance 0.5 from each anchor
+    anchor = torch.tensor([[0.0], [1.0], [3.0], [10.0]])
+    positive = anchor + 0.5
+    clip = torch.tensor([0, 0, 1, 2])
+    m = mining.mine_in_batch(anchor, positive, clip, torch.tensor([0, 1, 2, 3]))
+    # anchor 0: row 1 is its own clip; beyond d_ap = 0.25: row 2 (d 9), row 3 (d 100) -> row 2
+    # anchor 1: row 2 (d 4) ; anchor 2: rows 0 (9), 1 (4), 3 (49) -> row 1 ; anchor 3: row 2 (49)
+    assert m.negative.tolist() == [2, 2, 1, 2]
+    # the positive far away: no candidate beyond it -> fallback to the farthest other-clip anchor
+    far = positive.clone()
+    far[0] = 100.0
+    m = mining.mine_in_batch(anchor, far, clip, torch.tensor([0]))
+    assert m.negative.tolist() == [3] and m.status.tolist() == [mining.FALLBACK]
+    alone = mining.mine_in_batch(anchor[:2], positive[:2], clip[:2], torch.tensor([0, 1]))
+    assert alone.negative.tolist() == [-1, -1] and alone.counts()["no_candidate"] == 2
+
+
+# --- samplers -------------------------------------------------------------------------------------------
+
+N_CLIPS, PER_CLIP, N_CLASSES = 24, 4, 5
+
+
+def toy_pool(seed: int = 0):
+    """24 clips x 4 sub-segments (0.96 s apart), clips 0-7 labeled, multi-label truth for every clip."""
+    rng = np.random.default_rng(seed)
+    y_clip = (rng.random((N_CLIPS, N_CLASSES)) < 0.3).astype(np.uint8)
+    y_clip[np.arange(N_CLIPS), rng.integers(0, N_CLASSES, N_CLIPS)] = 1
+    y_clip[0] = [1, 0, 0, 0, 0]
+    y_clip[1] = [1, 1, 0, 0, 0]
+    y_clip[2] = [0, 0, 1, 0, 0]
+    y_clip[7] = 0  # a labeled clip without any label: never a label anchor
+    labeled_clip = np.arange(N_CLIPS) < 8
+    clip = np.repeat(np.arange(N_CLIPS), PER_CLIP)
+    start = np.tile(np.arange(PER_CLIP) * 0.96, N_CLIPS)
+    pool = PoolIndex(clip, start, PER_CLIP, labeled_clip)
+    return pool, np.repeat(y_clip, PER_CLIP, axis=0)
+
+
+def masked(pool: PoolIndex, y: np.ndarray) -> MaskedLabels:
+    return MaskedLabels(y, pool.labeled)
+
+
+def make_plan(strategy, seed=0, labels=None, pool=None, y=None, **kw):
+    if pool is None:
+        pool, y = toy_pool()
+    labels = masked(pool, y) if labels is None else labels
+    kw.setdefault("labeled", 28)
+    kw.setdefault("unlabeled", 40)
+    return plan_triplets(strategy, pool, labels, rng=np.random.default_rng(seed),
+                         nearest=lambda rows: (rows + PER_CLIP) % len(pool.clip), **kw)
+
+
+@pytest.mark.parametrize("strategy", sampling.STRATEGIES)
+def test_plans_follow_table_1(strategy):
+    pool, y = toy_pool()
+    plan = make_plan(strategy, pool=pool, y=y)
+    lab = plan.labeled_anchor
+    assert (pool.labeled[plan.anchor] == lab).all()
+    transformed = np.isin(plan.positive_kind, (NOISE, SHIFT, MIXING, PROXIMITY))
+    if strategy in ("S4", "S5"):
+        assert lab.all() and len(plan) == 68  # the whole budget on labeled anchors
+    else:
+        assert lab.sum() == 28 and (~lab).sum() == 40
+    expected = {  # (labeled positive, labeled negative, unlabeled positive, unlabeled negative)
+        "S1": ("transform", "mine", "transform", "mine"), "S2": ("label", "label", "transform", "mine"),
+        "S3": ("label", "label", "nearest", "mine"), "S4": ("label", "mine", None, None),
+        "S5": ("label", "label", None, None)}[strategy]
+    for part, pos, neg in ((lab, *expected[:2]), (~lab, *expected[2:])):
+        if pos is None:
+            assert not part.any()
+            continue
+        kinds = plan.positive_kind[part]
+        assert {"transform": transformed[part].all(), "label": (kinds == LABEL).all(),
+                "nearest": (kinds == NEAREST).all()}[pos]
+        assert ((plan.negative[part] == MINE) == (neg == "mine")).all()
+    # multi-label rules: a label positive shares >= 1 label and comes from another clip; a label negative none
+    is_label = plan.positive_kind == LABEL
+    a, p = plan.anchor[is_label], plan.positive[is_label]
+    assert ((y[a] & y[p]).any(axis=1)).all() and (pool.clip[a] != pool.clip[p]).all() and pool.labeled[p].all()
+    has_neg = plan.negative != MINE
+    a, n = plan.anchor[has_neg], plan.negative[has_neg]
+    assert not (y[a] & y[n]).any() and pool.labeled[n].all()
+    # clip 7 has no label: never a label anchor
+    assert not np.isin(pool.clip[plan.anchor[is_label]], [7]).any()
+
+
+def test_transformed_positives_proximity_mixing_and_nearest():
+    pool, y = toy_pool()
+    plan = make_plan("S1", labeled=400, unlabeled=400, proximity_dt=1.0)
+    kinds = plan.positive_kind
+    assert set(np.unique(kinds)) == {NOISE, SHIFT, MIXING, PROXIMITY}
+    assert (plan.positive[np.isin(kinds, (NOISE, SHIFT))] == -1).all()
+    prox = kinds == PROXIMITY
+    a, p = plan.anchor[prox], plan.positive[prox]
+    assert (pool.clip[a] == pool.clip[p]).all() and (a != p).all()
+    assert (np.abs(pool.start_s[a] - pool.start_s[p]) < 1.0).all()  # dt = 1 s: neighbours only
+    mix = kinds == MIXING
+    assert (pool.clip[plan.anchor[mix]] != pool.clip[plan.positive[mix]]).all()
+    assert len(np.unique(plan.positive[mix])) > 70  # ~200 draws spread over the 96 pool rows
+    only = make_plan("S2", transformations=["noise"])
+    assert set(only.positive_kind[~only.labeled_anchor]) == {NOISE}
+    s3 = make_plan("S3")
+    u = ~s3.labeled_anchor
+    np.testing.assert_array_equal(s3.positive[u], (s3.anchor[u] + PER_CLIP) % len(pool.clip))
+    with pytest.raises(WlbenchError, match="proximity_dt"):
+        make_plan("S1", transformations=["proximity"], proximity_dt=0.5)
+
+
+def test_anchor_draw_uses_each_row_once_per_pass():
+    rng = np.random.default_rng(0)
+    rows = np.arange(10, 20)
+    once = sampling.draw_anchors(rows, 10, rng)
+    assert sorted(once) == list(rows)
+    twice_and_half = sampling.draw_anchors(rows, 25, rng)
+    counts = np.bincount(twice_and_half - 10, minlength=10)
+    assert counts.min() == 2 and counts.max() == 3 and counts.sum() == 25
+    pool, y = toy_pool()
+    plan = make_plan("S2", labeled=28, unlabeled=64)  # 28 eligible labeled rows, 64 unlabeled rows
+    assert sorted(plan.anchor[~plan.labeled_anchor]) == list(np.flatnonzero(~pool.labeled))
+    assert plan.info["labeled_clips_without_triplet"] == 1  # clip 7
+    assert sorted(plan.anchor[plan.labeled_anchor]) == [r for r in np.flatnonzero(pool.labeled) if r // 4 != 7]
+
+
+class Recording(MaskedLabels):
+    """MaskedLabels that also counts the calls."""
+
+    calls = 0
+
+    def rows(self, index):
+        self.calls += 1
+        return super().rows(index)
+
+
+def test_s1_reads_no_label_and_s2_s3_read_only_labeled_clips():
+    pool, y = toy_pool()
+    for strategy in ("S1", "S2", "S3"):
+        rec = Recording(y, pool.labeled)
+        make_plan(strategy, labels=rec, pool=pool, y=y)
+        if strategy == "S1":
+            assert rec.calls == 0 and not rec.read.any()
+        else:
+            assert rec.read.any() and not rec.read[~pool.labeled].any()
+    # S1 runs without any labels at all
+    plan = plan_triplets("S1", pool, None, labeled=8, unlabeled=8, rng=np.random.default_rng(0))
+    assert len(plan) == 16
+    # a sampler that tried to read an unknown row would be stopped
+    with pytest.raises(LabelLeak):
+        masked(pool, y).rows(np.array([0, 8 * PER_CLIP]))
+
+
+@pytest.mark.parametrize("strategy", ["S1", "S2", "S3"])
+def test_plans_do_not_depend_on_labels_they_may_not_read(strategy):
+    pool, y = toy_pool()
+    scrambled = y.copy()
+    rng = np.random.default_rng(5)
+    hidden = ~pool.labeled if strategy != "S1" else np.ones(len(y), dtype=bool)
+    scrambled[hidden] = rng.integers(0, 2, size=scrambled[hidden].shape)
+    known = pool.labeled
+    a = make_plan(strategy, labels=MaskedLabels(y, known), pool=pool, y=y)
+    b = make_plan(strategy, labels=MaskedLabels(scrambled, np.ones(len(y), bool) if strategy == "S1" else known),
+                  pool=pool, y=scrambled)
+    for field in ("anchor", "positive_kind", "positive", "negative", "labeled_anchor"):
+        np.testing.assert_array_equal(getattr(a, field), getattr(b, field))
+
+
+def test_plan_errors_name_the_problem():
+    pool, y = toy_pool()
+    with pytest.raises(WlbenchError, match="unknown strategy"):
+        make_plan("S6")
+    with pytest.raises(WlbenchError, match="transformations"):
+        make_plan("S1", transformations=["reverb"])
+    all_labeled = PoolIndex(pool.clip, pool.start_s, PER_CLIP, np.ones(N_CLIPS, dtype=bool))
+    with pytest.raises(WlbenchError, match="no unlabeled sub-segment"):
+        make_plan("S2", pool=all_labeled, y=y)
+    assert len(make_plan("S5", pool=all_labeled, y=y)) == 68
+
+
+# --- batches --------------------------------------------------------------------------------------------
+
+def test_batch_inputs_follow_the_plan_and_the_loss_matches_a_hand_computation():
+    pool, y = toy_pool()
+    feats = torch.randn(len(pool.clip), 6, 16, generator=gen(0))
+    plan = make_plan("S2", labeled=28, unlabeled=60)
+    settings = TransformSettings(noise_sigma=0.5, max_freq_shift=2, mixing_alpha=0.25)
+    idx = np.arange(len(plan))
+    batch = build_batch(feats, pool.clip, plan, idx, settings, gen(1))
+    kinds = plan.positive_kind
+    for i in np.flatnonzero(kinds == LABEL):
+        torch.testing.assert_close(batch.positive[i], feats[plan.positive[i]])
+    for i in np.flatnonzero(kinds == MIXING)[:3]:
+        torch.testing.assert_close(batch.positive[i], transforms.mix_examples(
+            feats[plan.anchor[i]][None], feats[plan.positive[i]][None], 0.25)[0])
+    noise = np.flatnonzero(kinds == NOISE)
+    assert noise.size and not torch.equal(batch.positive[noise[0]], feats[plan.anchor[noise[0]]])
+    assert len(batch.negative_rows) == 28 and len(batch.mine_rows) == 60
+
+    def embed(x):  # a fixed "network": the time mean
+        return x.mean(dim=1)
+
+    loss, stats = batch_loss(embed, batch, margin=1.0)
+    e_a, e_p = embed(batch.anchor), embed(batch.positive)
+    e_n = torch.zeros_like(e_a)
+    e_n[batch.negative_rows] = embed(batch.negative)
+    mined = mining.mine_in_batch(e_a, e_p, batch.clip, batch.mine_rows)
+    assert mined.counts()["no_candidate"] == 0
+    e_n[batch.mine_rows] = e_a[mined.negative]
+    expected = mining.triplet_loss(e_a, e_p, e_n, 1.0).mean()
+    torch.testing.assert_close(loss, expected)
+    assert stats["triplets"] == len(plan) and stats["semi_hard"] + stats["fallback"] == 60
+
+
+def test_batch_loss_trains_an_embedding():
+    torch.manual_seed(0)
+    pool, y = toy_pool()
+    feats = torch.randn(len(pool.clip), 8, 16, generator=gen(0))
+    plan = make_plan("S5", labeled=40, unlabeled=0)
+    net = EmbeddingCNN(16, filters=[4, 4], pools=[[1, 2], [1, 2]])
+    opt = torch.optim.Adam(net.parameters(), lr=1e-2)
+    batch = build_batch(feats, pool.clip, plan, np.arange(len(plan)), TransformSettings(), gen(0))
+    first = None
+    for _ in range(30):
+        loss, _ = batch_loss(net, batch)
+        first = float(loss.detach()) if first is None else first
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert float(batch_loss(net, batch)[0]) < 0.5 * first
+
+
+# --- networks -------------------------------------------------------------------------------------------
+
+def test_networks_have_the_paper_shapes():
+    x = torch.randn(3, 48, 64)
+    cnn = EmbeddingCNN(64)
+    assert cnn.out_dim == 64 and cnn(x).shape == (3, 64) and cnn.frames(x).shape == (3, 48, 64)
+    assert [m.out_channels for m in cnn.modules() if isinstance(m, torch.nn.Conv2d)] == [64, 64, 64]
+    crnn = BaselineCRNN(64, 10)
+    clip, frames = crnn(x)
+    assert clip.shape == (3, 10) and frames.shape == (3, 48, 10)
+    torch.testing.assert_close(clip, frames.mean(dim=1))
+    assert crnn.classifier.rnn.rnn.num_layers == 1 and crnn.classifier.rnn.rnn.hidden_size == 64
+    clf = SequenceClassifier(64, 10)
+    assert clf.rnn.rnn.num_layers == 2 and clf(torch.randn(3, 10, 64))[0].shape == (3, 10)
+    assert ((clip >= 0) & (clip <= 1)).all()
+    with pytest.raises(ValueError, match="frequency only"):
+        BaselineCRNN(64, 10, pools=[[2, 4], [1, 4], [1, 4]])
+    clips = torch.randn(2, 500, 64)
+    seq = embedding_sequences(cnn, clips, 48, batch_size=7)
+    assert seq.shape == (2, 10, 64)
+    torch.testing.assert_close(seq[1, 3], cnn(clips[1:2, 144:192])[0])
+
+
+def test_l2_embedding_is_unit_norm():
+    cnn = EmbeddingCNN(64, filters=[8, 8, 8], l2=True)
+    e = cnn(torch.randn(4, 48, 64))
+    torch.testing.assert_close(e.norm(dim=1), torch.ones(4))
+
+
+# --- the recipe -----------------------------------------------------------------------------------------
+
+def test_recipe_is_the_paper_setting():
+    from wlbench.recipes import load_recipe
+
+    r = load_recipe(ROOT / "datasets" / "dcase2018-like.toml")
+    train = next(s for s in r.splits if s.name == "train")
+    assert r.clip_duration == 10.0 and len(r.classes) == 10
+    assert dict(train.roles) == {"weak": pytest.approx(0.1), "unlabeled": pytest.approx(0.9)}
+    hop_s = r.features.hop_length / r.features.sample_rate
+    assert round(0.96 / hop_s) == 48
