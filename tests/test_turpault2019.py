@@ -437,3 +437,77 @@ def test_recipe_is_the_paper_setting():
     assert dict(train.roles) == {"weak": pytest.approx(0.1), "unlabeled": pytest.approx(0.9)}
     hop_s = r.features.hop_length / r.features.sample_rate
     assert round(0.96 / hop_s) == 48
+
+
+# --- on a rendered dataset ------------------------------------------------------------------------------
+
+SEMISUP_RECIPE = """
+[dataset]
+name = "semisup"
+seed = 11
+
+[classes]
+names = ["Dog", "Cat", "Speech"]
+
+[foreground]
+events_per_clip = { dist = "choose", values = [1, 2] }
+onset = { dist = "uniform", min = 0.0, max = 9.0 }
+
+[splits.train]
+clips = 20
+roles = { weak = 0.2, unlabeled = 0.8 }
+
+[splits.eval]
+clips = 3
+part = "eval"
+
+[segments]
+durations = []
+
+[features]
+hop_length = 320
+"""
+
+
+@pytest.fixture(scope="module")
+def semisup_dataset(tone_bank, tmp_path_factory) -> Path:
+    from wlbench.recipes import load_recipe
+    from wlbench.soundbank import load_soundbank
+    from wlbench.synth.pipeline import synthesize
+
+    out = tmp_path_factory.mktemp("semisup")
+    (out / "semisup.toml").write_text(SEMISUP_RECIPE)
+    return synthesize(load_recipe(out / "semisup.toml"), load_soundbank(tone_bank), out, workers=1,
+                      progress=False).path
+
+
+@pytest.mark.slow
+def test_plans_on_a_rendered_semi_supervised_split(semisup_dataset):
+    from wlbench.store import open_dataset
+
+    with open_dataset(semisup_dataset) as ds:
+        sp = ds.split("train")
+        feats, y, roles = sp.features(), sp.weak_labels(), sp.roles()
+        hop_s = 1.0 / sp.frame_rate
+        unlabeled_code = sp.role_names.index("unlabeled")
+    labeled_clip = roles != unlabeled_code
+    assert labeled_clip.sum() == 4
+    segs = subsegments.cut(feats, round(0.96 / hop_s))
+    assert segs.per_clip == 10 and segs.features.shape[1:] == (48, 64)
+    pool = PoolIndex.of(segs, labeled_clip, hop_s)
+    labels = MaskedLabels(np.repeat(y, segs.per_clip, axis=0), pool.labeled)
+    rows = np.flatnonzero(~pool.labeled)
+    nn_idx, _ = nearest_neighbours(segs.features, rows)
+    ref_idx, _ = brute_force(segs.features, rows)
+    np.testing.assert_array_equal(nn_idx, ref_idx)
+    lookup = np.full(len(segs), -1)
+    lookup[rows] = nn_idx
+    plan = plan_triplets("S3", pool, labels, labeled=40, unlabeled=40, rng=np.random.default_rng(0),
+                         nearest=lambda r: lookup[r])
+    assert not labels.read[~pool.labeled].any()
+    u = ~plan.labeled_anchor
+    assert (plan.positive_kind[u] == NEAREST).all() and (plan.positive[u] >= 0).all()
+    feats_t = torch.from_numpy(np.ascontiguousarray(segs.features))
+    batch = build_batch(feats_t, pool.clip, plan, np.arange(len(plan)), TransformSettings(), gen(0))
+    loss, stats = batch_loss(EmbeddingCNN(64, filters=[4, 4, 4]), batch)
+    assert torch.isfinite(loss) and stats["triplets"] + stats["skipped"] + stats["no_candidate"] == len(plan)
