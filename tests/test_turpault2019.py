@@ -10,11 +10,12 @@ import pytest
 import torch
 
 from baselines.turpault2019 import mining, sampling, subsegments, transforms
-from baselines.turpault2019.batches import TransformSettings, batch_loss, build_batch
+from baselines.turpault2019.batches import TransformSettings, batch_loss, build_batch, plan_accuracy, plan_loss
 from baselines.turpault2019.nets import BaselineCRNN, EmbeddingCNN, SequenceClassifier, embedding_sequences
 from baselines.turpault2019.neighbours import nearest_neighbours
 from baselines.turpault2019.sampling import (LABEL, MINE, MIXING, NEAREST, NOISE, PROXIMITY, SHIFT, LabelLeak,
                                              MaskedLabels, PoolIndex, plan_triplets)
+from tone_bank import render_recipe_text
 from wlbench.errors import WlbenchError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -471,14 +472,8 @@ hop_length = 320
 
 @pytest.fixture(scope="module")
 def semisup_dataset(tone_bank, tmp_path_factory) -> Path:
-    from wlbench.recipes import load_recipe
-    from wlbench.soundbank import load_soundbank
-    from wlbench.synth.pipeline import synthesize
-
-    out = tmp_path_factory.mktemp("semisup")
-    (out / "semisup.toml").write_text(SEMISUP_RECIPE)
-    return synthesize(load_recipe(out / "semisup.toml"), load_soundbank(tone_bank), out, workers=1,
-                      progress=False).path
+    """20 multi-event tone clips, 4 labeled (weak) and 16 unlabeled, 20 ms hop."""
+    return render_recipe_text(SEMISUP_RECIPE, tone_bank, tmp_path_factory.mktemp("semisup"), "semisup")
 
 
 @pytest.mark.slow
@@ -511,3 +506,18 @@ def test_plans_on_a_rendered_semi_supervised_split(semisup_dataset):
     batch = build_batch(feats_t, pool.clip, plan, np.arange(len(plan)), TransformSettings(), gen(0))
     loss, stats = batch_loss(EmbeddingCNN(64, filters=[4, 4, 4]), batch)
     assert torch.isfinite(loss) and stats["triplets"] + stats["skipped"] + stats["no_candidate"] == len(plan)
+
+
+def test_plan_loss_scores_fixed_label_triplets():
+    pool, y = toy_pool()
+    plan = make_plan("S5", labeled=30, unlabeled=0)
+    emb = torch.from_numpy(y.astype(np.float32)) * 3.0  # one axis per class
+    a, p, n = emb[plan.anchor], emb[plan.positive], emb[plan.negative]
+    hand = torch.clamp(((a - p) ** 2).sum(1) - ((a - n) ** 2).sum(1) + 1.0, min=0).mean()
+    assert plan_loss(emb, plan) == pytest.approx(float(hand))
+    d_ap, d_an = ((a - p) ** 2).sum(1), ((a - n) ** 2).sum(1)
+    assert plan_accuracy(emb, plan) == pytest.approx(float(((d_an > d_ap) + 0.5 * (d_an == d_ap)).mean()))
+    assert plan_accuracy(emb * 100.0, plan) == pytest.approx(plan_accuracy(emb, plan))  # scale-blind
+    assert plan_accuracy(torch.zeros_like(emb), plan) == 0.5  # all ties
+    with pytest.raises(ValueError, match="label negatives"):
+        plan_loss(emb, make_plan("S4", labeled=30, unlabeled=0))

@@ -101,3 +101,25 @@ def batch_loss(embed: Callable[[torch.Tensor], torch.Tensor], batch: TripletBatc
     losses = mining.triplet_loss(f_a[used], f_p[used], f_n, margin)
     stats["active"] = int((losses.detach() > 0).sum())
     return losses.mean(), stats
+
+
+def _plan_distances(embeddings: torch.Tensor, plan: TripletPlan) -> tuple[torch.Tensor, torch.Tensor]:
+    if (plan.negative == MINE).any() or not np.isin(plan.positive_kind, (LABEL, NEAREST, PROXIMITY)).all():
+        raise ValueError("a fixed plan needs pool-row positives and label negatives")
+    a, p, n = (embeddings[torch.from_numpy(v).to(embeddings.device)]
+               for v in (plan.anchor, plan.positive, plan.negative))
+    return (a - p).pow(2).sum(dim=-1), (a - n).pow(2).sum(dim=-1)
+
+
+def plan_loss(embeddings: torch.Tensor, plan: TripletPlan, margin: float = 1.0) -> float:
+    """Mean triplet loss (eq. 1) of a fixed plan (pool-row positives, label negatives: e.g. the label/label
+    validation triplets) from the pool's precomputed ``embeddings (N, D)``."""
+    d_ap, d_an = _plan_distances(embeddings, plan)
+    return float(torch.clamp(d_ap - d_an + float(margin), min=0.0).mean())
+
+
+def plan_accuracy(embeddings: torch.Tensor, plan: TripletPlan) -> float:
+    """Share of a fixed plan's triplets whose negative is farther from the anchor than the positive (a tie
+    counts one half): threshold-free and, unlike the loss, blind to the embedding's scale."""
+    d_ap, d_an = _plan_distances(embeddings, plan)
+    return float(((d_an > d_ap).double() + 0.5 * (d_an == d_ap).double()).mean())

@@ -40,8 +40,9 @@ TRIPLET: dict[str, tuple[Any, str]] = {
                                "the paper)"),
     "embedding_lr": (1e-3, "Adam learning rate of the embedding CNN (not in the paper)"),
     "embedding_epochs": (20, "most passes over the triplet set; 0 = the untrained-embedding control"),
-    "embedding_patience": (5, "early stopping on the validation triplet loss"),
-    "validation_triplets": (2000, "fixed label/label triplets on the validation split scoring each epoch"),
+    "embedding_patience": (5, "early stopping on the validation triplet accuracy (epochs)"),
+    "validation_triplets": (2000, "fixed label/label validation triplets; the share ranked right selects "
+                                   "the embedding epoch"),
     "rnn_hidden": (64, "classifier BiGRU cells per direction (paper: 64)"),
     "rnn_layers": (2, "classifier BiGRU layers (paper: 2 on embeddings)"),
     "classifier_lr": (1e-3, "Adam learning rate of the classifier (not in the paper)"),
