@@ -58,6 +58,27 @@ def tiny_config(name: str, **more) -> dict:
     return cfg
 
 
+def make_ctx(method, dataset: Path, run_dir: Path, overrides: dict, seed: int = 0):
+    """A TrainContext as the runner builds it (config resolved and validated, log and audit files)."""
+    from wlbench.methods import Audit, TrainContext, resolve_config
+
+    config = resolve_config(method, None, overrides)
+    run_dir.mkdir(parents=True, exist_ok=True)
+
+    def log(row):
+        with open(run_dir / "log.jsonl", "a") as fh:
+            fh.write(json.dumps(row) + "\n")
+    return TrainContext(dataset=dataset, run_dir=run_dir, config=config, seed=seed, progress=False, log=log,
+                        audit=Audit(dataset, config.get("labels", "true"), run_dir / "audit.jsonl"), echo=print)
+
+
+def predict(name: str, run: Path, dataset: Path, split: str = "eval", segment: str = "clip"):
+    from wlbench.methods import PredictContext, get_method, read_run
+
+    ctx = PredictContext(run_dir=run, dataset=dataset, requests=((split, segment),), config=read_run(run)["config"])
+    return get_method(name).predict(ctx)[(split, segment)]
+
+
 @pytest.fixture(scope="module")
 def seg_dataset(tone_bank, tmp_path_factory) -> Path:
     """24 tone clips of 10 s (train 12 / validation 6 / eval 6) with 200 ms and 1 s segment views."""
@@ -78,7 +99,7 @@ def trained(seg_dataset, tmp_path_factory):
 
     out = {}
     for name in METHODS:
-        run = tmp_path_factory.mktemp(name)
+        run = tmp_path_factory.mktemp(name) / "run"
         out[name] = (run, train_run(name, seg_dataset, run, overrides=tiny_config(name), bootstrap=0))
     return out
 
@@ -98,8 +119,39 @@ def test_patch_embedder_averages_patch_embeddings():
     assert e(torch.randn(1, 7, 64)).shape == (1, e.out_dim)  # shorter than a patch: padded
 
 
+def test_patch_embedder_pooling_and_normalisation_options():
+    from baselines.common.nets import PatchEmbedder
+
+    x = torch.randn(3, 100, 64)
+    torch.manual_seed(0)
+    after = PatchEmbedder(64, 20, [4, 8], [[2, 4], [1, 4]], normalise="after_mean").eval()
+    assert torch.allclose(after(x).norm(dim=1), torch.ones(3), atol=1e-5)
+    torch.manual_seed(0)
+    per_frame = PatchEmbedder(64, 20, [4, 8], [[2, 4], [1, 4]], normalise="per_frame").eval()
+    assert (per_frame(x).norm(dim=1) <= 1 + 1e-5).all()  # a mean of unit vectors
+    torch.manual_seed(0)
+    mx = PatchEmbedder(64, 20, [4, 8], [[2, 4], [1, 4]], pooling="max").eval()
+    per_patch = mx.patch_embeddings(x)
+    assert torch.equal(mx(x), per_patch.max(dim=1).values)
+    with pytest.raises(ValueError):
+        PatchEmbedder(64, 20, [4], [[2, 4]], normalise="sometimes")
+
+
+def test_channels_last_gives_the_same_embeddings():
+    from baselines.common.nets import PatchEmbedder
+
+    x = torch.randn(4, 1000, 64)
+    torch.manual_seed(0)
+    a = PatchEmbedder(64, 20, [16, 16, 32, 65], [[2, 2], [2, 2], [1, 4], [1, 2]]).eval()
+    torch.manual_seed(0)
+    b = PatchEmbedder(64, 20, [16, 16, 32, 65], [[2, 2], [2, 2], [1, 4], [1, 2]], channels_last=True).eval()
+    with torch.no_grad():
+        assert torch.allclose(a(x), b(x), atol=1e-5)
+        assert torch.equal(b(x), b(x))  # and deterministic run to run
+
+
 def test_building_blocks_shapes():
-    from baselines.common.nets import MLP, BiGRU, ConvTrunk, EmbeddingHead, Pooling
+    from baselines.common.nets import CRNN, MLP, BiGRU, ConvTrunk, Pooling
 
     trunk = ConvTrunk(64, [4, 8], [[2, 2], [2, 2]], batch_norm=True, dropout=0.1)
     h = trunk(torch.randn(3, 40, 64))
@@ -108,18 +160,22 @@ def test_building_blocks_shapes():
     assert r.shape == (3, 10, 10)
     for kind in ("mean", "max", "attention"):
         assert Pooling(kind, 10, 4)(r).shape[0] == 3
-    emb = EmbeddingHead(10, 6, l2=True)(r)
-    assert torch.allclose(emb.norm(dim=1), torch.ones(3), atol=1e-5)
-    assert MLP(6, [8], 3)(emb).shape == (3, 3)
+    assert MLP(10, [8], 3)(r[:, 0]).shape == (3, 3)
+    crnn = CRNN(64, 3, [4, 8], [[2, 4], [2, 4]], rnn_hidden=6).eval()
+    clip, frames = crnn(torch.randn(2, 40, 64))
+    assert clip.shape == (2, 3) and frames.shape == (2, 10, 3) and crnn.time_pool == 4
+    assert torch.allclose(clip, frames.mean(dim=1))  # decision-level mean pooling
 
 
 def test_episode_is_support_major_and_loss_is_protonet():
-    from baselines.turpault2020.methods import prototypical_loss, sample_episode
+    from baselines.common.losses import prototypical_loss
+    from baselines.common.sampling import episode
 
-    labels = np.array([0, 0, 0, 1, 1, 1, 2, 2, 2, 2])
-    idx, k = sample_episode(labels, 2, 1, np.random.default_rng(0))
+    cls = np.array([0, 0, 0, 1, 1, 1, 2, 2, 2, 2])
+    labels = np.eye(3, dtype=np.uint8)[cls]
+    idx, k = episode(labels, 2, 1, np.random.default_rng(0))
     assert k == 3 and len(idx) == 9
-    assert list(labels[idx]) == [0, 0, 1, 1, 2, 2, 0, 1, 2]  # all supports (class-major), then all queries
+    assert list(cls[idx]) == [0, 0, 1, 1, 2, 2, 0, 1, 2]  # all supports (class-major), then all queries
     # queries sitting on their prototypes give a lower loss than queries on another class's prototype
     protos = torch.eye(3) * 5
     sup = protos.repeat_interleave(2, dim=0)
@@ -128,71 +184,125 @@ def test_episode_is_support_major_and_loss_is_protonet():
     assert good < 1e-3 < bad
 
 
-def test_triplets_have_same_class_positive_and_other_class_negative():
-    from baselines.turpault2020.methods import sample_triplets
+def test_triplets_follow_label_sets():
+    from baselines.common.sampling import label_triplets
 
-    labels = np.array([0, 0, 1, 1, 2, 2, -1])
-    a, p, n = sample_triplets(labels, 50, np.random.default_rng(1))
-    assert (labels[a] == labels[p]).all() and (a != p).all() and (labels[a] != labels[n]).all()
-    assert (labels[a] >= 0).all() and (labels[n] >= 0).all()
+    labels = np.array([[1, 0, 0], [1, 1, 0], [0, 1, 0], [0, 1, 1], [0, 0, 1], [0, 0, 1], [0, 0, 0]], dtype=np.uint8)
+    a, p, n = label_triplets(labels, 200, np.random.default_rng(1))
+    shares = lambda i, j: bool((labels[i] & labels[j]).any())  # noqa: E731
+    assert all(shares(i, j) for i, j in zip(a, p)) and (a != p).all()
+    assert not any(shares(i, j) for i, j in zip(a, n))
+    assert labels[a].any(axis=1).all() and labels[n].any(axis=1).all()  # the unlabeled clip is never drawn
+    assert len(set(a.tolist())) >= 5
+
+
+def test_triplet_loss_is_eq_2():
+    from baselines.common.losses import triplet_loss
+
+    a, p, n = torch.tensor([[0.0, 0.0]]), torch.tensor([[1.0, 0.0]]), torch.tensor([[0.0, 0.5]])
+    assert float(triplet_loss(a, p, n, margin=0.5)) == pytest.approx(1.0 - 0.25 + 0.5)  # squared distances
+    assert float(triplet_loss(a, p, n, margin=0.5, squared=False)) == pytest.approx(1.0 - 0.5 + 0.5)
+    assert float(triplet_loss(a, n, p, margin=0.5)) == 0.0
+
+
+def test_masked_bce_ignores_unknown_entries():
+    from baselines.common.losses import masked_bce
+
+    logits = torch.tensor([[2.0, -1.0], [0.5, 3.0]], requires_grad=True)
+    y = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    known = torch.tensor([[1.0, 0.0], [1.0, 1.0]])
+    loss = masked_bce(logits, y, known)
+    full = torch.nn.functional.binary_cross_entropy_with_logits(logits, y, reduction="none")
+    assert float(loss.detach()) == pytest.approx(float((full * known).sum().detach() / 3))
+    loss.backward()
+    assert logits.grad[0, 1] == 0  # an unknown entry gets no gradient
+    assert float(masked_bce(logits, y, torch.zeros(2, 2)).detach()) == 0.0
 
 
 def test_early_stopping_patience_and_warmup():
     from baselines.common.fit import EarlyStopping
 
     s = EarlyStopping(patience=2, warmup=3)
-    seq = [0.5, 0.4, 0.3, 0.2, 0.1, 0.1]
+    seq = [0.5, 0.4, 0.3, 0.2, 0.1, 0.1]  # epoch 0 is the initial model
     stops = [s.step(i, v)[1] for i, v in enumerate(seq)]
-    assert stops == [False, False, False, False, True, True] and s.best_epoch == 0
+    assert stops == [False, False, False, False, False, True] and s.best_epoch == 0
 
 
 def test_scaler_and_balanced_subset():
-    from baselines.common.data import Scaler, balanced_subset
+    from baselines.common.data import Scaler
+    from baselines.common.sampling import balanced_subset
 
     x = np.random.default_rng(0).normal(3, 2, size=(5, 7, 4)).astype(np.float32)
     z = Scaler.fit(x).transform(x).reshape(-1, 4)
     assert np.allclose(z.mean(0), 0, atol=1e-5) and np.allclose(z.std(0), 1, atol=1e-4)
-    idx = balanced_subset(np.array([0] * 10 + [1] * 10 + [2] * 10), 9, seed=3)
-    assert np.bincount(np.array([0] * 10 + [1] * 10 + [2] * 10)[idx]).tolist() == [3, 3, 3]
+    single = np.eye(3, dtype=np.uint8)[[0] * 10 + [1] * 10 + [2] * 10]
+    idx = balanced_subset(single, 9, seed=3)
+    assert single[idx].sum(axis=0).tolist() == [3, 3, 3]
+    multi = np.array([[1, 1, 0]] * 6 + [[0, 0, 1]] * 6 + [[0, 0, 0]] * 3, dtype=np.uint8)
+    idx = balanced_subset(multi, 6, seed=0)
+    assert len(idx) == 6 and multi[idx].any(axis=1).all() and multi[idx, 2].sum() >= 2
 
 
 # --- methods --------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("name", METHODS)
-def test_loss_decreases(name, seg_dataset, tmp_path):
+def test_loss_decreases_and_curves_are_logged(name, seg_dataset, tmp_path):
     from wlbench.methods import get_method
 
     method = get_method(name)
-    cfg = {**method.default_config(), **tiny_config(name, max_epochs=8, patience=8, lr=1e-2, train_segment="1s")}
-    summary = method.train(seg_dataset, cfg, tmp_path, progress=False)
-    losses = summary["stages"][0]["losses"]
-    assert len(losses) == 8
-    assert np.mean(losses[-3:]) < np.mean(losses[:2]), losses
+    ctx = make_ctx(method, seg_dataset, tmp_path, tiny_config(name, max_epochs=8, patience=8, lr=1e-2,
+                                                              train_segment="1s"))
+    summary = method.train(ctx)
     rows = [json.loads(x) for x in (tmp_path / "log.jsonl").read_text().splitlines()]
-    assert rows[0]["metric"] == ("f1_macro" if name == "turpault-classifier" else "centroid_accuracy_macro")
-    assert summary["clips_per_second"] > 0
+    first = [r for r in rows if r["stage"] == rows[0]["stage"]]
+    assert [r["epoch"] for r in first] == list(range(9))  # epoch 0: the model before training
+    losses = [r["loss"] for r in first[1:]]
+    assert np.mean(losses[-3:]) < np.mean(losses[:2]), losses
+    assert rows[0]["selection"] == ("map" if name == "turpault-classifier" else "centroid_map")
+    assert all(r["selection"] == "map" for r in rows if r["stage"] == "classifier")
+    assert summary["stages"][0]["examples_per_second"] > 0
+
+
+def test_untrained_control_leaves_the_embedder_at_its_initialisation(seg_dataset, tmp_path):
+    from wlbench.methods import get_method
+
+    method = get_method("turpault-triplet")
+    assert method.controls == {"untrained": {"train_embedding": False}}
+    states = {}
+    for tag, extra in (("cell", {}), ("control", method.controls["untrained"])):
+        ctx = make_ctx(method, seg_dataset, tmp_path / tag, tiny_config("turpault-triplet", **extra), seed=5)
+        summary = method.train(ctx)
+        states[tag] = torch.load(tmp_path / tag / "checkpoint.pt", weights_only=True)["state"]["embedder"]
+        stages = [s["stage"] for s in summary["stages"]]
+        assert stages == (["embedding", "classifier"] if tag == "cell" else ["classifier"])
+    torch.manual_seed(5)
+    fresh = method.build(method.config_schema().defaults() | tiny_config("turpault-triplet"), 64, 3)["embedder"]
+    assert all(torch.equal(fresh.state_dict()[k], v) for k, v in states["control"].items())
+    assert not all(torch.equal(states["cell"][k], v) for k, v in states["control"].items())
 
 
 @pytest.mark.parametrize("name", METHODS)
-def test_run_writes_submissions_and_reports(name, trained, seg_dataset):
+def test_run_writes_submissions_reports_and_curves(name, trained, seg_dataset):
     run, summary = trained[name]
     for split in ("validation", "eval"):
         for stem in (split, f"{split}-200ms", f"{split}-1s"):
             assert (run / "predictions" / f"{stem}.csv").is_file()
             report = json.loads((run / "reports" / f"{stem}.json").read_text())
-            assert report["task"] == "tagging" and "f1_macro" in report["headline"]
-    # the whole-clip submission is a standard one: the harness scores it on its own
+            assert report["task"] == "tagging" and "map" in report["headline"]
+            assert str(run) in report["submission"]["path"]  # the final folder, not the temporary one
     from wlbench.scoring import score_file
 
     rep = score_file(seg_dataset, run / "predictions" / "eval.csv", split="eval")
     assert rep["headline"]["map"]["value"] == pytest.approx(
         json.loads((run / "reports" / "eval.json").read_text())["headline"]["map"]["value"])
-    assert set(summary["f1_macro"]) == {"validation", "eval"}
+    assert set(summary["map"]) == {"validation", "eval"} and summary["seed"] == 0
+    assert (run / "curves.png").stat().st_size > 1000
+    assert not list(run.parent.glob(".*partial*"))  # the temporary folder was moved into place
 
 
 @pytest.mark.parametrize("name", METHODS)
-def test_save_load_predict_identical(name, trained, seg_dataset, tmp_path):
-    from wlbench.methods import get_method, predict_run
+def test_save_load_predict_identical(name, trained, seg_dataset):
+    from wlbench.methods import predict_run
 
     run, _ = trained[name]
     before = (run / "predictions" / "eval-1s.csv").read_text()
@@ -200,23 +310,50 @@ def test_save_load_predict_identical(name, trained, seg_dataset, tmp_path):
     predict_run(run, seg_dataset, splits=["eval"], segments=["1s"], bootstrap=0)
     assert (run / "predictions" / "eval-1s.csv").read_text() == before
     assert json.loads((run / "reports" / "eval-1s.json").read_text())["headline"] == rep_before
-    ids, s1 = get_method(name).predict(run, seg_dataset, "eval", "1s")
-    _, s2 = get_method(name).predict(run, seg_dataset, "eval", "1s")
-    assert np.array_equal(s1, s2) and len(ids) == 6
+    p1, p2 = predict(name, run, seg_dataset, segment="1s"), predict(name, run, seg_dataset, segment="1s")
+    assert np.array_equal(p1.clip_scores, p2.clip_scores) and len(p1.clip_ids) == 6
 
 
 def test_same_seed_same_scores_other_seed_differs(seg_dataset, tmp_path):
-    from wlbench.methods import get_method, train_run
+    from wlbench.methods import train_run
 
     name = "turpault-triplet"
     runs = {}
     for tag, seed in (("a", 3), ("b", 3), ("c", 4)):
-        train_run(name, seg_dataset, tmp_path / tag, overrides=tiny_config(name, seed=seed), bootstrap=0,
+        train_run(name, seg_dataset, tmp_path / tag, overrides=tiny_config(name), seed=seed, bootstrap=0,
                   segments=["200ms"])
-        runs[tag] = get_method(name).predict(tmp_path / tag, seg_dataset, "eval", "200ms")[1]
+        runs[tag] = predict(name, tmp_path / tag, seg_dataset, segment="200ms").clip_scores
     assert np.array_equal(runs["a"], runs["b"])
     assert not np.array_equal(runs["a"], runs["c"])
-    assert (tmp_path / "a" / "log.jsonl").read_text().replace("seconds", "") != ""
+
+
+# --- run folders ------------------------------------------------------------------------------------
+
+def test_a_failed_run_leaves_the_old_run_untouched(trained, seg_dataset, tmp_path, monkeypatch):
+    import shutil
+
+    from wlbench.methods import get_method, train_run
+
+    run = tmp_path / "run"
+    shutil.copytree(trained["turpault-classifier"][0], run)
+    before = {p.relative_to(run): p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    with pytest.raises(WlbenchError, match="already holds a finished run"):
+        train_run("turpault-classifier", seg_dataset, run, overrides=tiny_config("turpault-classifier"))
+    method = get_method("turpault-classifier")
+
+    def broken(*args, **kwargs):
+        raise WlbenchError("the method failed half-way")
+    monkeypatch.setattr(type(method), "fit", broken)
+    with pytest.raises(WlbenchError, match="half-way"):
+        train_run("turpault-classifier", seg_dataset, run, overrides=tiny_config("turpault-classifier"), force=True)
+    after = {p.relative_to(run): p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    assert after == before
+    assert not [p for p in tmp_path.iterdir() if p.name != "run"]  # no temporary folder left beside it
+    monkeypatch.undo()
+    train_run("turpault-classifier", seg_dataset, run, overrides=tiny_config("turpault-classifier", max_epochs=1),
+              force=True, bootstrap=0, segments=["clip"])
+    assert json.loads((run / "run.json").read_text())["config"]["max_epochs"] == 1
+    assert not (run / "predictions" / "eval-1s.csv").exists()  # replaced as a whole
 
 
 # --- checkpoints ----------------------------------------------------------------------------------
@@ -229,35 +366,32 @@ def _copy_run(run: Path, dst: Path) -> Path:
 
 
 def test_corrupted_checkpoint_is_a_clear_error(trained, seg_dataset, tmp_path):
-    from wlbench.methods import get_method
-
     run = _copy_run(trained["turpault-classifier"][0], tmp_path / "run")
     ck = run / "checkpoint.pt"
     data = ck.read_bytes()
     ck.write_bytes(data[: len(data) // 2])
     with pytest.raises(WlbenchError, match="unreadable or corrupted"):
-        get_method("turpault-classifier").predict(run, seg_dataset, "eval", None)
+        predict("turpault-classifier", run, seg_dataset)
     ck.unlink()
     with pytest.raises(WlbenchError, match="not found"):
-        get_method("turpault-classifier").predict(run, seg_dataset, "eval", None)
+        predict("turpault-classifier", run, seg_dataset)
 
 
-def test_mismatched_checkpoint_is_a_clear_error(trained, seg_dataset, tmp_path, tiny_dataset):
+def test_mismatched_checkpoint_is_a_clear_error(trained, seg_dataset, tmp_path):
     from baselines.common.fit import load_checkpoint, save_checkpoint
-    from wlbench.methods import get_method
 
     run = _copy_run(trained["turpault-protonet"][0], tmp_path / "run")
     with pytest.raises(WlbenchError, match="belongs to method 'turpault-protonet'"):
-        get_method("turpault-triplet").predict(run, seg_dataset, "eval", None)
+        predict("turpault-triplet", run, seg_dataset)
     ck = load_checkpoint(run / "checkpoint.pt")
     ck["config"]["filters"] = [4, 16]  # the weights no longer fit the network its config builds
     save_checkpoint(run / "checkpoint.pt", method=ck["method"], config=ck["config"], classes=ck["classes"],
                     scaler=ck["scaler"], state=ck["state"], extra=ck["extra"])
     with pytest.raises(WlbenchError, match="do not match the network"):
-        get_method("turpault-protonet").predict(run, seg_dataset, "eval", None)
+        predict("turpault-protonet", run, seg_dataset)
     torch.save({"hello": 1}, run / "checkpoint.pt")
     with pytest.raises(WlbenchError, match="not a wlbench baseline checkpoint"):
-        get_method("turpault-protonet").predict(run, seg_dataset, "eval", None)
+        predict("turpault-protonet", run, seg_dataset)
 
 
 def test_checkpoint_loads_with_weights_only(trained):
@@ -282,19 +416,63 @@ def test_config_resolution(tmp_path):
         get_method("no-such-method")
 
 
+@pytest.mark.parametrize("item, message", [
+    ("max_epochs=abc", 'max_epochs = "abc": not a number'),
+    ("max_epochs=-1", "max_epochs = -1: out of range"),
+    ("max_epochs=2.5", "max_epochs = 2.5: not an integer"),
+    ("lr=nan", "lr = nan: not finite"),
+    ("lr=-1", "lr = -1: out of range"),
+    ("lr=0", "lr = 0: out of range"),
+    ("lr=true", "lr = true: not a number"),
+    ("filters=[16,-2]", "filters = [16, -2]: item 1 (-2): out of range"),
+    ("pools=[[2,2],[2]]", "item 1 ([2]): 1 item, not 2"),
+    ("batch_size=0", "batch_size = 0: out of range"),
+    ("activation=glu", 'activation = "glu": not one of the choices'),
+    ("dropout=1.5", "dropout = 1.5: out of range"),
+    ("oracle=sometimes", 'oracle = "sometimes": not one of the choices'),
+    ("=3", "the key is empty"),
+])
+def test_every_config_value_is_validated_before_anything_runs(item, message, tmp_path, seg_dataset):
+    from wlbench.cli import main
+
+    res = CliRunner().invoke(main, ["train", "turpault-classifier", "--dataset", str(seg_dataset), "--out",
+                                    str(tmp_path / "run"), "--set", item])
+    assert res.exit_code == 2, res.output
+    assert res.output.startswith("error: ") and message in res.output and res.output.count("\n") == 1
+    assert "Traceback" not in res.output and not (tmp_path / "run").exists()
+
+
+def test_config_file_must_be_a_table(tmp_path, seg_dataset):
+    from wlbench.cli import main
+
+    for name, text in (("c.json", "[1, 2]"), ("c.toml", "max_epochs = "), ("c.bin", None)):
+        f = tmp_path / name
+        if text is None:
+            f.write_bytes(bytes(range(256)))
+        else:
+            f.write_text(text)
+        res = CliRunner().invoke(main, ["train", "turpault-classifier", "--dataset", str(seg_dataset), "--out",
+                                        str(tmp_path / "run"), "--config", str(f)])
+        assert res.exit_code == 2 and res.output.startswith(f"error: config file {f}"), res.output
+        assert "Traceback" not in res.output and not (tmp_path / "run").exists()
+
+
 def test_cli_train_predict_methods(seg_dataset, tmp_path):
     from wlbench.cli import main
 
     runner = CliRunner()
     res = runner.invoke(main, ["methods"])
-    assert res.exit_code == 0 and all(m in res.output for m in METHODS)
+    assert res.exit_code == 0 and all(m in res.output for m in [*METHODS, "prior"])
+    res = runner.invoke(main, ["methods", "turpault-triplet"])
+    assert res.exit_code == 0 and "anchor_only_gradients" in res.output and "untrained" in res.output
     sets = [x for k, v in tiny_config("turpault-classifier").items()
             for x in ("--set", f"{k}={json.dumps(v)}")]
     run = tmp_path / "run"
     res = runner.invoke(main, ["train", "turpault-classifier", "--dataset", str(seg_dataset), "--out", str(run),
-                               "--bootstrap", "0", "--quiet", *sets])
+                               "--bootstrap", "0", "--quiet", "--seed", "2", *sets])
     assert res.exit_code == 0, res.output
     assert (run / "summary.json").is_file() and (run / "reports" / "eval-200ms.json").is_file()
+    assert json.loads((run / "run.json").read_text())["seed"] == 2
     (run / "reports" / "eval.json").unlink()
     res = runner.invoke(main, ["predict", str(run), "--dataset", str(seg_dataset), "--split", "eval",
                                "--segment", "clip", "--bootstrap", "0"])
@@ -324,47 +502,55 @@ def test_cli_train_submit_to_leaderboard(seg_dataset, tmp_path):
     assert len(entries) == 1 and entries[0]["method"]["name"] == "turpault-classifier"
 
 
-class PriorMethod:
-    """An outside method (no torch, no baselines import): predicts each class's training frequency."""
+class MeanScore:
+    """An outside method (no torch, no baselines import, no seed or train_segment option): predicts each
+    class's frequency among the labeled training clips, plus a constant."""
 
-    name = "prior"
-    description = "class priors"
+    name = "mean-score"
+    description = "class frequencies plus a constant"
 
-    def default_config(self):
-        return {"smoothing": 0.0}
+    def config_schema(self):
+        from wlbench.methods import ConfigSchema, Option
 
-    def train(self, dataset, config, run_dir, progress=False):
+        return ConfigSchema({"smoothing": Option(0.0, kind=float, min=0, max=1)})
+
+    def train(self, ctx):
         from wlbench.store import open_dataset
 
-        with open_dataset(dataset) as ds:
-            prior = ds.split("train").weak_labels().mean(axis=0) + config["smoothing"]
-        (Path(run_dir) / "prior.json").write_text(json.dumps(prior.tolist()))
-        return {"n": 1}
+        with open_dataset(ctx.dataset) as ds:
+            data = ds.split("train").training_data(features=False)
+        prior = data.labels.mean(axis=0) + ctx.config["smoothing"]
+        (Path(ctx.run_dir) / "prior.json").write_text(json.dumps(prior.tolist()))
+        return {"n": len(data)}
 
-    def predict(self, run_dir, dataset, split, segment):
+    def predict(self, ctx):
+        from wlbench.methods import Predictions
         from wlbench.store import open_dataset
 
-        prior = np.array(json.loads((Path(run_dir) / "prior.json").read_text()))
-        with open_dataset(dataset) as ds:
-            ids = ds.split(split).clip_ids
-        return ids, np.tile(np.clip(prior, 0, 1), (len(ids), 1))
+        prior = np.array(json.loads((Path(ctx.run_dir) / "prior.json").read_text()))
+        out = {}
+        with open_dataset(ctx.dataset) as ds:
+            for split, segment in ctx.requests:
+                ids = ds.split(split).clip_ids
+                out[(split, segment)] = Predictions(ids, np.tile(np.clip(prior, 0, 1), (len(ids), 1)))
+        return out
 
 
 def test_outside_method_gets_the_same_commands(seg_dataset, tmp_path, monkeypatch):
     from importlib.metadata import EntryPoint
 
-    import wlbench.methods as wm
+    import wlbench.methods.discovery as wd
     from wlbench.cli import main
 
-    real = wm.available_methods()
-    fake = {**real, "prior": EntryPoint("prior", "test_baselines:PriorMethod", wm.GROUP)}
-    monkeypatch.setattr(wm, "available_methods", lambda: fake)
+    real = wd.available_methods()
+    fake = {**real, "mean-score": EntryPoint("mean-score", "test_baselines:MeanScore", wd.GROUP)}
+    monkeypatch.setattr(wd, "available_methods", lambda: fake)
     run = tmp_path / "run"
-    res = CliRunner().invoke(main, ["train", "prior", "--dataset", str(seg_dataset), "--out", str(run),
+    res = CliRunner().invoke(main, ["train", "mean-score", "--dataset", str(seg_dataset), "--out", str(run),
                                     "--set", "smoothing=0.01", "--bootstrap", "0"])
     assert res.exit_code == 0, res.output
     assert json.loads((run / "run.json").read_text())["config"] == {"smoothing": 0.01}
     assert (run / "reports" / "eval-1s.json").is_file() and (run / "predictions" / "validation.csv").is_file()
-    fake["broken"] = EntryPoint("broken", "test_baselines:NoSuchThing", wm.GROUP)
+    fake["broken"] = EntryPoint("broken", "test_baselines:NoSuchThing", wd.GROUP)
     res = CliRunner().invoke(main, ["train", "broken", "--dataset", str(seg_dataset), "--out", str(run)])
     assert res.exit_code == 2 and "cannot be loaded" in res.output

@@ -322,20 +322,47 @@ def test_rendered_views_keep_their_invariants(multi_dataset):
 def test_training_data_in_one_call(multi_dataset):
     with open_dataset(multi_dataset) as ds:
         split = ds.split("train")
-        data = split.training_data(view="missing-50", frames=True)
+        truth, observed_view, dropped = split.label_audit("missing-50")
+        data = split.training_data(labels="missing-50", frames=True)
         unlabeled = data.role_mask("unlabeled")
         assert data.features.shape[0] == 12 and data.labels.shape == (12, 3)
         assert unlabeled.sum() == 6 and data.role_mask("strong").sum() == 3
-        assert (data.known_mask[unlabeled] == 0).all() and (data.labels[unlabeled] == 0).all()
-        assert (data.known_mask[~unlabeled] == 1).all()
-        assert np.array_equal(data.true_labels, split.weak_labels())
+        assert not hasattr(data, "true_labels") and not hasattr(data, "dropped")  # the truth is not in it
+        assert (data.known[unlabeled] == 0).all() and (data.labels[unlabeled] == 0).all()
+        assert (data.known[~unlabeled] == 1).all()
+        assert np.array_equal(data.labels[~unlabeled], observed_view[~unlabeled])
         assert data.domain_names == ("default", "far")
         assert np.array_equal(data.domains == 1, ~data.role_mask("strong"))
+        # frame labels: strong clips only, never a class the view dropped
+        assert np.array_equal(data.frame_known, data.role_mask("strong"))
         assert (data.frame_labels[~data.role_mask("strong")] == 0).all()
-        oracle = split.training_data(view="missing-50", oracle_mask=True, features=False)
-        assert (oracle.known_mask[oracle.dropped == 1] == 0).all() and oracle.features is None
+        assert (data.frame_labels.max(axis=1) <= data.labels).all()
+        strong = data.role_mask("strong")
+        full = split.frame_labels()[strong] & observed_view[strong][:, None, :]
+        assert np.array_equal(data.frame_labels[strong], full)
+        pooled = data.frame_labels_at(4)
+        assert pooled.shape == (12, -(-data.frame_labels.shape[1] // 4), 3)
+        assert np.array_equal(pooled[:, 0], data.frame_labels[:, :4].max(axis=1))
+        # oracles: the true labels of the labeled clips, or the dropped positives masked out
+        oracle = split.training_data(labels="missing-50", oracle="labels", features=False)
+        assert np.array_equal(oracle.labels[~unlabeled], truth[~unlabeled]) and oracle.features is None
+        masked = split.training_data(labels="missing-50", oracle="mask", features=False)
+        assert (masked.known[dropped == 1] == 0).all() and np.array_equal(masked.labels, data.labels)
+        assert ((masked.known == 0) == ((dropped == 1) | unlabeled[:, None])).all()
+        # segment windows: the window's labels AND the observed clip labels
+        seg = split.training_data(labels="missing-50", segment="1s")
+        assert seg.features.shape == (12, 100, 64) and seg.segment == "1s"
+        assert np.array_equal(seg.labels, split.segment("1s").weak_labels() & data.labels)
+        assert np.array_equal(seg.features, split.segment("1s").features())
+        chunks = split.training_data(labels="missing-50", resolution="2s", features=False)
+        assert chunks.chunk == 2.0 and (chunks.chunk_labels.max(axis=1) <= chunks.labels).all()
+        assert (chunks.chunk_labels[unlabeled] == 0).all()
+        sub = data.subset(data.labeled)
+        assert len(sub) == 6 and sub.frame_labels.shape[0] == 6
         with pytest.raises(WlbenchError, match="no label view 'missing-30'"):
-            split.training_data(view="missing-30")
+            split.training_data(labels="missing-30")
+        with pytest.raises(WlbenchError, match="oracle"):
+            split.training_data(oracle="truth")
         eval_data = ds.split("eval").training_data()
         assert (eval_data.roles == 0).all() and eval_data.role_names[0] == "strong"
 

@@ -1,14 +1,17 @@
 """``wlbench experiment``: a micro grid on a tiny dataset runs end to end, writes the table, heatmaps and
-every run's reports, and resumes (finished runs are skipped)."""
+every run's reports, resumes (finished runs are skipped) and submits its cells to a leaderboard."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import pytest
 import torch
 from click.testing import CliRunner
 
 from test_baselines import seg_dataset, tiny_config  # noqa: F401 - fixture reused
+from wlbench.errors import WlbenchError
 
 torch.set_num_threads(1)
 
@@ -16,10 +19,14 @@ GRID = """
 [experiment]
 name = "micro"
 methods = ["turpault-classifier", "turpault-protonet"]
-train_segments = ["200ms", "1s"]
-test_segments = ["200ms", "1s"]
 seeds = [0]
+metrics = ["f1_macro", "map"]
+test_segments = ["200ms", "1s"]
+controls = ["prior"]
 bootstrap = 0
+
+[axes]
+train_segment = ["200ms", "1s"]
 
 [config]
 {config}
@@ -52,15 +59,16 @@ def test_experiment_grid_runs_and_resumes(seg_dataset, tmp_path):  # noqa: F811
     out = tmp_path / "exp"
     res = CliRunner().invoke(main, ["experiment", str(grid), "--out", str(out), "--jobs", "1"])
     assert res.exit_code == 0, res.output
-    assert "4 runs, 0 finished, 4 to run" in res.output
+    assert "4 cells, 6 runs (0 finished), 6 to run" in res.output  # 4 cells + the prior of each train segment
     table = (out / "table.md").read_text()
-    assert "| turpault-protonet | 1s (n=1) |" in table and "Paper (made up)" in table
-    data = json.loads((out / "table.json").read_text())["results"]["tiny"]
-    assert set(data) == {"turpault-classifier", "turpault-protonet"}
-    assert set(data["turpault-classifier"]["1s"]) == {"200ms", "1s"}
+    assert "| turpault-protonet | 1s |" in table and "Paper (made up)" in table and "## map: tiny tones" in table
+    cells = json.loads((out / "table.json").read_text())["cells"]
+    assert {(c["method"], c["axes"]["train_segment"]) for c in cells} == {
+        (m, s) for m in ("turpault-classifier", "turpault-protonet") for s in ("200ms", "1s")}
+    assert set(cells[0]["results"]["map"]) == {"200ms", "1s"}
     for m in ("turpault-classifier", "turpault-protonet"):
         assert (out / f"heatmap-{m}.png").stat().st_size > 1000
-    run = out / "runs" / "tiny" / "turpault-protonet" / "train-200ms" / "seed-0"
+    run = out / "runs" / "tiny" / "turpault-protonet" / "train_segment-200ms" / "seed-0"
     assert (run / "reports" / "eval-1s.json").is_file()
     assert json.loads((run / "run.json").read_text())["config"]["n_support"] == 2
 
@@ -68,12 +76,11 @@ def test_experiment_grid_runs_and_resumes(seg_dataset, tmp_path):  # noqa: F811
     (run / "summary.json").unlink()
     res = CliRunner().invoke(main, ["experiment", str(grid), "--out", str(out)])
     assert res.exit_code == 0, res.output
-    assert "4 runs, 3 finished, 1 to run" in res.output
-    res = CliRunner().invoke(main, ["experiment", str(grid), "--out", str(out), "--table-only", "--metric", "map"])
-    assert res.exit_code == 0 and "4 runs, 4 finished, 0 to run" in res.output
-    assert "map (%)" in (out / "table-map.md").read_text() and (out / "heatmap-turpault-protonet-map.png").is_file()
+    assert "6 runs (5 finished), 1 to run" in res.output
+    res = CliRunner().invoke(main, ["experiment", str(grid), "--out", str(out), "--table-only"])
+    assert res.exit_code == 0 and "0 to run" in res.output
 
-    # every cell onto a leaderboard; segment predictions are scored against their segment view's labels
+    # every cell and control onto a leaderboard; segment predictions are scored against their view's labels
     board = tmp_path / "board"
     res = CliRunner().invoke(main, ["experiment", str(grid), "--out", str(out), "--table-only", "--submit",
                                     str(board)])
@@ -81,44 +88,68 @@ def test_experiment_grid_runs_and_resumes(seg_dataset, tmp_path):  # noqa: F811
     from wlbench.leaderboard import load_entries
 
     entries = load_entries(board)
-    assert len(entries) == 8  # 2 methods x 2 train x 2 test segments, one seed each
+    # 2 methods x 2 train segments x 2 test segments, one seed each, and the prior of each train segment; the
+    # two priors predict the same frequencies here (segment labels = clip labels), so the second is skipped
+    assert len(entries) == 10 and res.output.count("skipped") == 2, res.output
     cell = next(e for e in entries if e["method"]["name"] == "turpault-protonet [micro]"
-                and e["method"]["version"] == "train 200ms test 1s")
+                and e["method"]["version"] == "train_segment 200ms; test 1s")
     assert cell["method"]["config"]["train_segment"] == 0.2 and cell["method"]["config"]["test_segment"] == 1.0
     report = json.loads((run / "reports" / "eval-1s.json").read_text())
     assert report["segment"] == "1s"
     assert cell["runs"][0]["headline"]["map"]["value"] == report["headline"]["map"]["value"]
+    assert any(e["method"]["name"] == "prior (prior) [micro]" for e in entries)
     res = CliRunner().invoke(main, ["experiment", str(grid), "--out", str(out), "--table-only", "--submit",
                                     str(board)])
-    assert res.exit_code == 0 and res.output.count("already on the board") == 8
+    assert res.exit_code == 0 and res.output.count("already on the board") == 10
 
 
-def test_experiment_file_errors(tmp_path):
-    from wlbench.errors import WlbenchError
+@pytest.mark.parametrize("text, message", [
+    ('[experiment]\nmethods = ["turpault-classifier"]\nseeds = []\n', "non-empty list 'seeds'"),
+    ('[experiment]\nmethods = ["turpault-classifier"]\nseeds = [0, 0]\n', "distinct"),
+    ('[experiment]\nmethods = ["nope"]\nseeds = [0]\n[[datasets]]\nname = "d"\npath = "x.h5"\n', "unknown method"),
+    ('[experiment]\nmethods = ["turpault-classifier"]\nseeds = [0]\n[config]\nmax_epoch = 3\n'
+     '[[datasets]]\nname = "d"\npath = "x.h5"\n', "'max_epoch' is an option of none"),
+    ('[experiment]\nmethods = ["turpault-classifier"]\nseeds = [0]\n[axes]\ntrain_segment = []\n'
+     '[[datasets]]\nname = "d"\npath = "x.h5"\n', "non-empty list"),
+    ('[experiment]\nmethods = ["turpault-classifier"]\nseeds = [0]\ncontrols = ["untrained"]\n'
+     '[[datasets]]\nname = "d"\npath = "x.h5"\n', "unknown control 'untrained'"),
+    ('[experiment]\nmethods = ["turpault-classifier"]\nseeds = [0]\n[method_config.turpault-classifier]\n'
+     'lr = -1\n[[datasets]]\nname = "d"\npath = "x.h5"\n', "lr = -1: out of range"),
+    ('[experment]\nmethods = []\n', "unknown table"),
+])
+def test_experiment_file_errors(text, message, tmp_path):
     from wlbench.methods import load_experiment
 
     bad = tmp_path / "bad.toml"
-    bad.write_text('[experiment]\nmethods = ["a"]\ntrain_segments = ["1s"]\ntest_segments = ["1s"]\nseeds = []\n')
-    try:
+    bad.write_text(text)
+    with pytest.raises(WlbenchError, match=message):
         load_experiment(bad)
-    except WlbenchError as exc:
-        assert "seeds" in str(exc)
-    else:
-        raise AssertionError("expected an error")
 
 
-def test_shipped_grid_file_is_valid():
-    from pathlib import Path
+def test_binary_or_missing_grid_file_is_one_clear_error(tmp_path):
+    from wlbench.cli import main
 
-    from wlbench.methods import get_method, load_experiment
+    binary = tmp_path / "grid.toml"
+    binary.write_bytes(bytes(range(256)) * 4)
+    for path in (binary, tmp_path / "missing.toml"):
+        res = CliRunner().invoke(main, ["experiment", str(path), "--out", str(tmp_path / "out")])
+        assert res.exit_code == 2 and res.output.startswith("error: experiment file"), res.output
+        assert "Traceback" not in res.output
 
-    exp = load_experiment(Path(__file__).parents[1] / "baselines" / "experiments" / "turpault2020.toml")
-    assert exp["train_segments"] == ["200ms", "1s", "10s"] and len(exp["datasets"]) == 2
-    for m in exp["methods"]:
-        get_method(m)
+
+@pytest.mark.parametrize("name", ["turpault2020.toml"])
+def test_shipped_grid_files_are_valid(name):
+    from wlbench.methods import load_experiment
+    from wlbench.methods.experiments import plan_cells
+
+    exp = load_experiment(Path(__file__).parents[1] / "baselines" / "experiments" / name)
+    cells = plan_cells(exp, Path("/nonexistent"))  # every config value validated against its method
+    assert len(exp.datasets) == 2 and len(exp.seeds) >= 3
+    assert all("prior" in c.controls for c in cells)
+    assert all("untrained" in c.controls for c in cells if c.method != "turpault-classifier")
 
 
-def test_quick_baseline_api_exists():
+def test_quick_baseline_config_is_valid():
     from wlbench.methods import QUICK_CONFIG, QUICK_METHOD, get_method, resolve_config
 
     resolve_config(get_method(QUICK_METHOD), None, QUICK_CONFIG)  # every quick key is a valid config key

@@ -93,14 +93,14 @@ def run_demo(settings: DemoSettings = DemoSettings(), echo: Callable[[str], None
     run_dir = settings.out / "runs" / QUICK_METHOD
     config = {**QUICK_CONFIG, **dict(parse_override(item) for item in settings.overrides)}
     echo(f"[3/5] training {QUICK_METHOD} ({', '.join(f'{k}={v}' for k, v in config.items())}) -> {run_dir}")
-    quick_baseline(dataset, run_dir, **dict(parse_override(item) for item in settings.overrides))
+    quick_baseline(dataset, run_dir, force=True, **dict(parse_override(item) for item in settings.overrides))
     report = json.loads((run_dir / "reports" / "eval.json").read_text(encoding="utf-8"))
     echo("[4/5] eval split scored by the harness:\n" + render_report(report, max_classes=10))
     board = _board(settings)
     try:
         entry = submit_run(board, dataset, f"{QUICK_METHOD} (demo)", [run_dir / "predictions" / "eval.csv"],
                            method_version="demo", description="quick baseline trained by `wlbench demo`",
-                           config=config, seeds=[int(config.get("seed", 0))])
+                           config=config, seeds=[0])
         echo(f"[5/5] leaderboard entry {entry.name} added to {board}")
     except WlbenchError as exc:
         echo(f"[5/5] leaderboard: the demo run was not added ({exc})")

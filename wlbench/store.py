@@ -325,14 +325,16 @@ class SegmentView:
         """(N, C) uint8: classes present in each clip's window."""
         return self._weak[:]
 
+    def frame_index(self) -> np.ndarray:
+        """(N, L) feature-frame indices of each clip's window, L = round(duration * frame rate); a window
+        reaching past the clip's end is moved back inside it."""
+        first, count = zip(*(window_frames(s, self.duration, self._split.frame_rate) for s in self.start))
+        first = np.minimum(np.asarray(first), self._split.n_frames - count[0])
+        return first[:, None] + np.arange(count[0])[None, :]
+
     def features(self) -> np.ndarray:
-        """(N, L, F): each clip's feature frames inside its window, L = round(duration * frame rate)."""
-        frame_rate = self._split.frame_rate
-        feats = self._split.features()
-        first, count = zip(*(window_frames(s, self.duration, frame_rate) for s in self.start))
-        first = np.minimum(np.asarray(first), feats.shape[1] - count[0])
-        index = first[:, None] + np.arange(count[0])[None, :]
-        return np.take_along_axis(feats, index[:, :, None], axis=1)
+        """(N, L, F): each clip's feature frames inside its window (see :meth:`frame_index`)."""
+        return np.take_along_axis(self._split.features(), self.frame_index()[:, :, None], axis=1)
 
 
 class LabelView:
@@ -379,36 +381,6 @@ class ResolutionView:
         return feats[:, index, :]
 
 
-@dataclasses.dataclass
-class TrainingData:
-    """What a training loop needs from one split, in one call (see :meth:`Split.training_data`).
-
-    ``labels`` is the chosen label view (rows of unlabeled clips zeroed); ``known_mask`` is 1 where a method
-    may use ``labels`` in its loss (0 for unlabeled clips; with ``oracle_mask`` also 0 where a positive was
-    dropped); ``true_labels`` and ``dropped`` are for analysis and must not feed a non-oracle method.
-    ``frame_labels`` holds strong labels for clips of role "strong" only (zeros elsewhere), or None.
-    """
-
-    clip_ids: np.ndarray
-    features: np.ndarray | None
-    labels: np.ndarray
-    known_mask: np.ndarray
-    true_labels: np.ndarray
-    dropped: np.ndarray
-    roles: np.ndarray
-    role_names: tuple[str, ...]
-    domains: np.ndarray
-    domain_names: tuple[str, ...]
-    frame_labels: np.ndarray | None
-    view: str
-
-    def role_mask(self, role: str) -> np.ndarray:
-        """(N,) bool: clips of ``role``."""
-        return self.roles == self.role_names.index(role)
-
-
-
-
 class Split:
     """One split of a dataset. Arrays are read on demand."""
 
@@ -432,6 +404,11 @@ class Split:
             raise WlbenchError(f"{self.dataset.path}: split {self.name!r} stores no features "
                                f"(the recipe had features.store = false)", hint="render it with features")
         return self.group["features"]
+
+    @property
+    def n_frames(self) -> int:
+        """Feature frames per clip."""
+        return int(self._features_dataset().shape[1])
 
     @property
     def frame_rate(self) -> float:
@@ -537,34 +514,23 @@ class Split:
             return self.group["domain"][:]
         return np.zeros(len(self), dtype=np.int16)
 
-    def training_data(self, view: str = "true", oracle_mask: bool = False, features: bool = True,
-                      frames: bool = False) -> TrainingData:
-        """Features, the chosen label view, the mask of known labels, roles and domain ids in one call.
+    def label_audit(self, view: str = "true") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(true labels, observed labels of ``view``, dropped positives), each (N, C) uint8, ignoring roles.
 
-        ``view``: ``"true"`` or a missing-label view name. ``oracle_mask``: also mask the dropped positives
-        (an oracle upper bound; a missing-label method must not use it). ``frames``: also load frame labels
-        (kept for "strong" clips only).
-        """
+        For analysis and audits only: a trainer reads its labels through :meth:`training_data`."""
         truth = self.weak_labels()
         if view == "true":
-            observed, dropped = truth.copy(), np.zeros_like(truth)
-        else:
-            lv = self.label_view(view)
-            observed, dropped = lv.labels(), lv.dropped()
-        roles, role_names = self.roles(), self.role_names
-        unlabeled = roles == role_names.index("unlabeled") if "unlabeled" in role_names else np.zeros(len(self), bool)
-        known = np.ones_like(truth)
-        known[unlabeled] = 0
-        observed[unlabeled] = 0
-        if oracle_mask:
-            known[dropped == 1] = 0
-        frame = None
-        if frames:
-            frame = self.frame_labels()
-            frame[roles != role_names.index("strong")] = 0
-        return TrainingData(clip_ids=self.clip_ids, features=self.features() if features else None, labels=observed,
-                            known_mask=known, true_labels=truth, dropped=dropped, roles=roles, role_names=role_names,
-                            domains=self.domains(), domain_names=self.domain_names, frame_labels=frame, view=view)
+            return truth, truth.copy(), np.zeros_like(truth)
+        lv = self.label_view(view)
+        return truth, lv.labels(), lv.dropped()
+
+    def training_data(self, *, labels: str = "true", oracle: str | None = None, segment: str | float | None = None,
+                      resolution: str | float | None = None, frames: bool = False, features: bool = True):
+        """What a trainer may see of this split under one label condition: see :mod:`wlbench.training_data`."""
+        from wlbench.training_data import training_data
+
+        return training_data(self, labels=labels, oracle=oracle, segment=segment, resolution=resolution,
+                             frames=frames, features=features)
 
     @property
     def segment_names(self) -> list[str]:

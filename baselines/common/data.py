@@ -1,7 +1,10 @@
-"""ALL data access of the baselines (one module, so switching to the store's label-view reader is one edit).
+"""All data access of the baselines, through the store's training API (:mod:`wlbench.training_data`).
 
-Arrays are loaded fully in memory (small datasets, CPU, ``num_workers=0``-friendly batching).
-``segment``: ``None`` / ``"clip"`` (the whole clip) or a segment view name/duration (``"200ms"``, ``1.0``).
+Arrays are loaded fully in memory (small datasets, CPU, ``num_workers=0``-friendly batching). A trainer
+asks for one split under one label condition (:func:`load_training`); prediction reads only features
+(:class:`FeatureReader`). Nothing here reads the true labels of a training split: validation splits are
+read with their own labels (``valid_labels``, the truth by default, since views are rendered on training
+splits).
 """
 
 from __future__ import annotations
@@ -12,86 +15,66 @@ from pathlib import Path
 import numpy as np
 
 from wlbench.errors import WlbenchError
-from wlbench.labels import segment_name
 from wlbench.store import open_dataset
+from wlbench.training_data import TrainingData
 
 CLIP = "clip"
 
 
 def normalize_segment(segment: str | float | None) -> str:
     """``None``/``"clip"`` -> ``"clip"``; ``0.2``/``"0.2"``/``"200ms"`` -> ``"200ms"``."""
-    if segment is None or str(segment).lower() in (CLIP, "none", ""):
-        return CLIP
-    try:
-        return segment_name(float(segment))
-    except (TypeError, ValueError):
-        return str(segment)
+    from wlbench.methods import segment_key
+
+    return segment_key(segment)
 
 
-@dataclass
-class SplitData:
-    """One split seen through one segment view: features (N, L, F) float32, labels (N, C) float32."""
-
-    clip_ids: np.ndarray
-    x: np.ndarray
-    y: np.ndarray
-    segment: str
-    split: str
-
-    def __len__(self) -> int:
-        return int(self.x.shape[0])
-
-    @property
-    def class_index(self) -> np.ndarray:
-        """(N,) the single class of each clip (argmax of the labels; clips without label get -1)."""
-        idx = self.y.argmax(axis=1)
-        return np.where(self.y.sum(axis=1) > 0, idx, -1)
-
-
-@dataclass
+@dataclass(frozen=True)
 class DatasetInfo:
     path: str
     name: str
     classes: list[str]
     content_id: str
     splits: list[str]
-    segments: list[str]
 
 
 def dataset_info(path: str | Path) -> DatasetInfo:
     with open_dataset(path) as ds:
-        segments: list[str] = []
-        for name in ds.splits:
-            segments = ds.split(name).segment_names
-            break
-        return DatasetInfo(str(path), ds.name, ds.classes, ds.content_id, list(ds.splits), segments)
+        return DatasetInfo(str(path), ds.name, ds.classes, ds.content_id, list(ds.splits))
 
 
-def load_split(path: str | Path, split: str, segment: str | float | None = None) -> SplitData:
-    """Features and weak labels of ``split`` through ``segment`` (the training data of a baseline)."""
+def load_training(path: str | Path, split: str, *, labels: str = "true", oracle: str | None = None,
+                  segment: str | float | None = None, resolution: str | float | None = None,
+                  frames: bool = False) -> TrainingData:
+    """One split under one label condition (see :meth:`wlbench.store.Split.training_data`)."""
     seg = normalize_segment(segment)
     with open_dataset(path) as ds:
-        sp = ds.split(split)
-        if seg == CLIP:
-            x, y = sp.features(), sp.weak_labels()
-        else:
-            view = sp.segment(seg)
-            x, y = view.features(), view.weak_labels()
-        return SplitData(np.asarray(sp.clip_ids).astype(str), np.ascontiguousarray(x, dtype=np.float32),
-                         y.astype(np.float32), seg, split)
+        return ds.split(split).training_data(labels=labels, oracle=None if oracle in (None, "none") else oracle,
+                                             segment=None if seg == CLIP else seg, resolution=resolution,
+                                             frames=frames)
 
 
-def split_labels(path: str | Path, split: str, segment: str | float | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(clip ids, weak labels (N, C) uint8) of ``split`` through ``segment``."""
-    seg = normalize_segment(segment)
-    with open_dataset(path) as ds:
-        sp = ds.split(split)
-        y = sp.weak_labels() if seg == CLIP else sp.segment(seg).weak_labels()
-        return np.asarray(sp.clip_ids).astype(str), y
+class FeatureReader:
+    """Features of a dataset for prediction: each split is read once, each segment view windowed from it."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._split: tuple[str, np.ndarray, np.ndarray] | None = None
+
+    def features(self, split: str, segment: str) -> tuple[np.ndarray, np.ndarray]:
+        """(clip ids (N,), features (N, L, F) float32) of ``split`` through ``segment`` (``"clip"``: whole)."""
+        with open_dataset(self.path) as ds:
+            sp = ds.split(split)
+            if self._split is None or self._split[0] != split:
+                self._split = (split, np.asarray(sp.clip_ids).astype(str), sp.features())
+            _, ids, feats = self._split
+            if normalize_segment(segment) == CLIP:
+                return ids, np.ascontiguousarray(feats, dtype=np.float32)
+            window = sp.segment(normalize_segment(segment)).frame_index()
+        return ids, np.ascontiguousarray(np.take_along_axis(feats, window[:, :, None], axis=1), dtype=np.float32)
 
 
 class Scaler:
-    """Per-band standardisation (mean/std over all frames of the training split)."""
+    """Per-band standardisation (mean/std over all frames of the training clips)."""
 
     def __init__(self, mean: np.ndarray, std: np.ndarray) -> None:
         self.mean = np.asarray(mean, dtype=np.float32)
@@ -116,31 +99,13 @@ class Scaler:
         return cls(np.asarray(d["mean"]), np.asarray(d["std"]))
 
 
-def training_scaler(path: str | Path, split: str = "train") -> Scaler:
-    """The scaler of a run: fitted on all frames of the whole clips of the training split."""
+def training_scaler(path: str | Path, split: str) -> Scaler:
+    """The scaler of a run: fitted on all frames of the whole clips of the training split (audio only: no
+    label is read)."""
     with open_dataset(path) as ds:
         return Scaler.fit(ds.split(split).features())
-
-
-def batches(n: int, batch_size: int, rng: np.random.Generator | None = None) -> list[np.ndarray]:
-    """Index batches over ``n`` items (shuffled with ``rng`` when given)."""
-    order = rng.permutation(n) if rng is not None else np.arange(n)
-    return [order[i:i + batch_size] for i in range(0, n, batch_size)]
 
 
 def check_split(info: DatasetInfo, split: str) -> None:
     if split not in info.splits:
         raise WlbenchError(f"{info.path} has no split {split!r}; it has {', '.join(info.splits)}")
-
-
-def balanced_subset(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
-    """Sorted indices of about ``n`` items, ``n // K`` per class (K classes present), drawn with ``seed``."""
-    rng = np.random.default_rng([int(seed), 7919])
-    classes = np.unique(labels)
-    per = max(1, n // max(len(classes), 1))
-    keep = [rng.permutation(np.flatnonzero(labels == c))[:per] for c in classes]
-    return np.sort(np.concatenate(keep))
-
-
-def subset(d: SplitData, index: np.ndarray) -> SplitData:
-    return SplitData(d.clip_ids[index], d.x[index], d.y[index], d.segment, d.split)

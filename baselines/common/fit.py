@@ -1,14 +1,21 @@
-"""The one fit loop: seeding, device selection, early stopping, best weights, JSONL log, checkpoints."""
+"""The one training loop (the framework owns the loop, a method owns a step), seeding, devices, checkpoints.
+
+A method describes each optimisation stage as a :class:`Stage` (modules, optimiser, how to draw one epoch
+of batches, one step, validation) and hands it to :func:`fit_stage`, which runs epochs, switches train /
+eval modes, keeps the best weights by a threshold-free validation metric, stops early, logs a learning-curve
+row per epoch (``epoch 0`` is the model before training) and shows a progress bar.
+"""
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import math
 import os
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +26,12 @@ from wlbench.atomic import atomic_path
 from wlbench.errors import WlbenchError
 
 CHECKPOINT_FORMAT = "wlbench-baseline-checkpoint"
-CHECKPOINT_VERSION = 1
+CHECKPOINT_VERSION = 2
 
 
 def seed_everything(seed: int) -> np.random.Generator:
-    """Seed python, numpy and torch; deterministic algorithms on. Returns a numpy generator for sampling."""
+    """Seed python, numpy and torch; deterministic algorithms on. Returns the numpy generator every sampler
+    of the run draws from."""
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
@@ -46,9 +54,8 @@ def select_device(name: str = "auto") -> torch.device:
 
 
 class EarlyStopping:
-    """Stop when ``metric`` (higher is better) has not improved for ``patience`` epochs after ``warmup`` epochs.
-
-    Epochs before ``warmup`` may still set the best weights but never stop the run."""
+    """Stop when the selection metric (higher is better) has not improved for ``patience`` epochs, counting
+    only epochs after ``warmup``; earlier epochs may still set the best weights."""
 
     def __init__(self, patience: int, warmup: int = 0, min_delta: float = 0.0) -> None:
         self.patience, self.warmup, self.min_delta = int(patience), int(warmup), float(min_delta)
@@ -56,67 +63,131 @@ class EarlyStopping:
         self.best_epoch = -1
         self.bad = 0
 
-    def step(self, epoch: int, value: float) -> tuple[bool, bool]:
-        """Returns (improved, stop)."""
+    def step(self, epoch: int, value: float | None) -> tuple[bool, bool]:
+        """Record ``value`` of ``epoch``; returns (improved, stop)."""
         v = -math.inf if value is None or not math.isfinite(value) else float(value)
         improved = v > self.best + self.min_delta or self.best_epoch < 0
         if improved:
             self.best, self.best_epoch, self.bad = v, epoch, 0
-        elif epoch + 1 > self.warmup:
+        elif epoch > self.warmup:
             self.bad += 1
-        return improved, (epoch + 1 > self.warmup and self.bad >= self.patience)
+        return improved, (epoch >= self.warmup and self.bad >= self.patience)
 
 
-def fit(modules: dict[str, torch.nn.Module], train_epoch: Callable[[int], float],
-        validate: Callable[[], float], *, max_epochs: int, patience: int, warmup: int,
-        log_path: Path | None = None, stage: str = "train", metric_name: str = "metric",
-        progress: bool = False) -> dict[str, Any]:
-    """Run ``train_epoch(epoch) -> mean loss`` and ``validate() -> metric`` per epoch with early stopping.
+@dataclasses.dataclass
+class Stage:
+    """One optimisation stage of a method.
 
-    The best weights of ``modules`` (by the validation metric) are restored at the end. Each epoch appends
-    one JSON line to ``log_path``: stage, epoch, loss, metric name and value, best, seconds."""
-    stopper = EarlyStopping(patience, warmup)
-    best_state = {k: copy.deepcopy(m.state_dict()) for k, m in modules.items()}
-    history = []
+    Attributes:
+        name: shown in logs and curves (``"classifier"``, ``"embedding"``...).
+        modules: the modules this stage trains (their best state is kept and restored).
+        optimizer: over the parameters of ``modules``.
+        batches: ``batches(rng) -> iterable`` of one epoch's batches (any objects ``step`` understands).
+        step: ``step(batch) -> (loss tensor, number of examples fed)``; the loop does zero_grad / backward /
+            optimiser step.
+        validate: ``validate() -> {metric: value}`` on the validation data (called in eval mode, no grad).
+        selection: the key of ``validate()`` that chooses the checkpoint (higher is better; threshold-free,
+            e.g. ``map``).
+        max_epochs, patience, warmup: the budget and early stopping (see :class:`EarlyStopping`).
+        frozen: modules used by ``step`` but not trained (kept in eval mode).
+    """
+
+    name: str
+    modules: dict[str, torch.nn.Module]
+    optimizer: torch.optim.Optimizer
+    batches: Callable[[np.random.Generator], Iterable[Any]]
+    step: Callable[[Any], tuple[torch.Tensor, int]]
+    validate: Callable[[], dict[str, float]]
+    selection: str
+    max_epochs: int
+    patience: int
+    warmup: int = 0
+    frozen: dict[str, torch.nn.Module] = dataclasses.field(default_factory=dict)
+
+
+def _state(modules: dict[str, torch.nn.Module]) -> dict[str, dict[str, torch.Tensor]]:
+    return {k: copy.deepcopy(m.state_dict()) for k, m in modules.items()}
+
+
+def _finite(value: Any) -> float | None:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None
+
+
+def fit_stage(stage: Stage, *, rng: np.random.Generator, log: Callable[[dict[str, Any]], None],
+              progress: bool = False) -> dict[str, Any]:
+    """Train ``stage`` and restore its best weights by ``stage.selection``; returns the stage summary
+    (epochs run, best epoch, best value, optimiser steps, examples fed, seconds, examples per second).
+
+    Epoch 0 is the model before training (validated, never trained): when no epoch beats it, the initial
+    weights are kept and the summary says so (``best_epoch`` 0)."""
+    for m in stage.frozen.values():
+        m.eval()
+    stopper = EarlyStopping(stage.patience, stage.warmup)
+    best_state = _state(stage.modules)
+    steps = examples = 0
+    train_seconds = 0.0
     bar = None
     if progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=max_epochs, desc=stage, unit="epoch", leave=False)
+        bar = tqdm(total=stage.max_epochs, desc=stage.name, unit="epoch", leave=False)
+
+    def evaluate(epoch: int, loss: float | None, seconds: float) -> bool:
+        nonlocal best_state
+        for m in stage.modules.values():
+            m.eval()
+        with torch.no_grad():
+            metrics = {k: _finite(v) for k, v in stage.validate().items()}
+        if stage.selection not in metrics:
+            raise KeyError(f"stage {stage.name!r}: validate() returned {sorted(metrics)}, no {stage.selection!r}")
+        improved, stop = stopper.step(epoch, metrics[stage.selection])
+        if improved:
+            best_state = _state(stage.modules)
+        log({"stage": stage.name, "epoch": epoch, "steps": steps, "examples": examples,
+             "loss": _finite(loss), **{f"val_{k}": v for k, v in metrics.items()},
+             "selection": stage.selection, "best": improved, "seconds": round(seconds, 3)})
+        if bar is not None and epoch > 0:
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss:.4f}", **{stage.selection: f"{metrics[stage.selection] or float('nan'):.3f}"})
+        return stop
+
     try:
-        for epoch in range(max_epochs):
+        evaluate(0, None, 0.0)
+        epochs = 0
+        for epoch in range(1, stage.max_epochs + 1):
             t0 = time.perf_counter()
-            for m in modules.values():
+            for m in stage.modules.values():
                 m.train()
-            loss = float(train_epoch(epoch))
-            for m in modules.values():
-                m.eval()
-            with torch.no_grad():
-                value = float(validate())
-            improved, stop = stopper.step(epoch, value)
-            if improved:
-                best_state = {k: copy.deepcopy(m.state_dict()) for k, m in modules.items()}
-            row = {"stage": stage, "epoch": epoch, "loss": loss, "metric": metric_name,
-                   "value": value if math.isfinite(value) else None, "best": improved,
-                   "seconds": round(time.perf_counter() - t0, 3)}
-            history.append(row)
-            if log_path is not None:
-                with open(log_path, "a", encoding="utf-8") as fh:
-                    fh.write(json.dumps(row) + "\n")
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(loss=f"{loss:.4f}", **{metric_name: f"{value:.3f}"})
-            if stop:
+            total, n = 0.0, 0
+            for batch in stage.batches(rng):
+                stage.optimizer.zero_grad(set_to_none=True)
+                loss, count = stage.step(batch)
+                loss.backward()
+                stage.optimizer.step()
+                total += float(loss.detach()) * count
+                n += count
+                steps += 1
+            examples += n
+            seconds = time.perf_counter() - t0
+            train_seconds += seconds
+            epochs = epoch
+            if evaluate(epoch, total / max(n, 1), seconds):
                 break
     finally:
         if bar is not None:
             bar.close()
-    for k, m in modules.items():
+    for k, m in stage.modules.items():
         m.load_state_dict(best_state[k])
         m.eval()
-    return {"stage": stage, "epochs": len(history), "best_epoch": stopper.best_epoch,
-            "best_value": stopper.best if math.isfinite(stopper.best) else None, "metric": metric_name,
-            "losses": [h["loss"] for h in history]}
+    return {"stage": stage.name, "epochs": epochs, "best_epoch": stopper.best_epoch, "selection": stage.selection,
+            "best_value": stopper.best if math.isfinite(stopper.best) else None, "steps": steps,
+            "examples": examples, "train_seconds": round(train_seconds, 3),
+            "examples_per_second": round(examples / train_seconds, 3) if train_seconds > 0 else None,
+            "improved_on_initial": stopper.best_epoch > 0}
 
 
 # --- checkpoints ----------------------------------------------------------------------------------

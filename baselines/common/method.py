@@ -1,14 +1,21 @@
-"""Base class of the torch baselines: config, data, scaler, checkpoint and prediction plumbing.
+"""Base class of the torch baselines: shared options, data, scaler, device, checkpoint and prediction plumbing.
 
-A method (see :mod:`wlbench.methods` for the protocol every ``wlbench.methods`` entry point follows)
-has ``name``, ``description``, ``default_config()``, ``train(dataset, config, run_dir, progress)``
-and ``predict(run_dir, dataset, split, segment) -> (clip_ids, scores)``.
+A method subclasses :class:`TorchMethod` and implements
+
+- ``options`` (class attribute): its own :class:`~wlbench.methods.ConfigSchema`, merged over ``SHARED``;
+- ``build(config, n_freq, n_classes) -> {name: module}``;
+- ``fit(modules, train, valid, run) -> [stage summaries]``: declares its stages and hands each to
+  ``run.fit(stage)`` (the framework's loop, :func:`baselines.common.fit.fit_stage`);
+- ``forward(modules, x) -> (clip scores (B, C), frame scores (B, T', C) or None)`` on standardised inputs;
+  methods with frame scores also set ``frame_pool(config)`` (input frames per output frame).
+
+Optionally ``load_train`` / ``load_valid`` (what data to ask the store for) and ``controls``.
 """
 
 from __future__ import annotations
 
 import abc
-
+import dataclasses
 import time
 from pathlib import Path
 from typing import Any
@@ -17,37 +24,66 @@ import numpy as np
 import torch
 
 from baselines.common import data
-from baselines.common.fit import load_checkpoint, load_state, save_checkpoint, seed_everything, select_device
+from baselines.common.fit import Stage, fit_stage, load_checkpoint, load_state, save_checkpoint, seed_everything, \
+    select_device
+from baselines.common.sampling import balanced_subset
 from wlbench.errors import WlbenchError
+from wlbench.methods import ConfigSchema, Option, PredictContext, Predictions, TrainContext
+from wlbench.training_data import TrainingData
 
 CHECKPOINT = "checkpoint.pt"
-LOG = "log.jsonl"
 
-SHARED_DEFAULTS: dict[str, Any] = {
-    "seed": 0,
-    "device": "auto",  # auto: CUDA when present, else CPU
-    "threads": 0,  # torch CPU threads (0: leave torch's default)
-    "train_split": "train",
-    "valid_split": "validation",
-    "train_segment": "1s",  # segment view the model is trained on ("clip" for whole clips)
-    "threshold": 0.5,  # decision threshold of the validation F1
-    "lr": 1e-3,
-    "batch_size": 20,
-    "max_epochs": 100,
-    "patience": 30,
-    "warmup": 50,
-    "eval_batch_size": 64,
-    "train_clips": 0,  # 0: every training clip; else a seeded class-balanced subset of this size
-}
+SHARED = ConfigSchema({
+    "labels": Option("true", kind=str, doc="label view to train on: 'true' or a missing-label view of the training "
+                                           "split"),
+    "oracle": Option("none", kind=str, choices=("none", "labels", "mask"),
+                     doc="oracle upper bound: 'labels' trains on the true labels, 'mask' masks the view's dropped "
+                         "positives out of the loss"),
+    "device": Option("auto", kind=str, doc="auto (CUDA when present, else CPU), cpu, cuda or cuda:N"),
+    "threads": Option(0, kind=int, min=0, doc="torch CPU threads (0: leave torch's default)"),
+    "train_split": Option("train", kind=str, doc="split to train on"),
+    "valid_split": Option("validation", kind=str, doc="held-out split for checkpoint choice and early stopping"),
+    "train_clips": Option(0, kind=int, min=0, doc="0: every labeled training clip; else a seeded class-balanced "
+                                                  "subset of this size"),
+    "lr": Option(1e-3, kind=float, min=0, min_inclusive=False, doc="Adam learning rate"),
+    "batch_size": Option(20, kind=int, min=1, doc="examples per optimiser step"),
+    "max_epochs": Option(100, kind=int, min=1, doc="training epochs at most"),
+    "patience": Option(30, kind=int, min=1, doc="early stopping: epochs without improvement (after warmup)"),
+    "warmup": Option(50, kind=int, min=0, doc="early stopping: epochs that never stop the run"),
+    "eval_batch_size": Option(64, kind=int, min=1, doc="batch size of inference"),
+    "threshold": Option(0.5, kind=float, min=0, max=1, doc="decision threshold of the logged validation F1"),
+    "channels_last": Option(True, kind=bool, doc="run convolutions in channels-last memory format (faster on "
+                                                 "CPU; same results to ~1e-7)"),
+})
+
+
+@dataclasses.dataclass
+class Run:
+    """What a method's ``fit`` gets: the context, config, device, the run's seeded generator."""
+
+    ctx: TrainContext
+    config: dict[str, Any]
+    device: torch.device
+    rng: np.random.Generator
+    n_classes: int
+
+    def fit(self, stage: Stage) -> dict[str, Any]:
+        """Run one stage with the framework's loop (see :func:`baselines.common.fit.fit_stage`)."""
+        return fit_stage(stage, rng=self.rng, log=self.ctx.log, progress=self.ctx.progress)
+
+    def batched(self, fn, x: np.ndarray, batch_size: int | None = None) -> torch.Tensor:
+        """``fn`` over (N, ...) numpy inputs in batches on the run's device, without gradients; result on CPU."""
+        return run_batched(fn, x, batch_size or int(self.config["eval_batch_size"]), self.device)
 
 
 class TorchMethod(abc.ABC):
     name = "base"
     description = ""
-    defaults: dict[str, Any] = {}
+    options: ConfigSchema = ConfigSchema({})
+    controls: dict[str, dict[str, Any]] = {}
 
-    def default_config(self) -> dict[str, Any]:
-        return {**SHARED_DEFAULTS, **self.defaults}
+    def config_schema(self) -> ConfigSchema:
+        return SHARED | self.options
 
     # --- to implement -------------------------------------------------------------------------
     @abc.abstractmethod
@@ -55,59 +91,75 @@ class TorchMethod(abc.ABC):
         """The method's modules (name -> module) for inputs of ``n_freq`` bands and ``n_classes`` classes."""
 
     @abc.abstractmethod
-    def fit_modules(self, modules, train: data.SplitData, valid: data.SplitData, config: dict,
-                    rng: np.random.Generator, device: torch.device, log_path: Path, progress: bool) -> dict:
-        """Train the modules in place (keeping the best weights); returns a summary of the training."""
+    def fit(self, modules: dict[str, torch.nn.Module], train: TrainingData, valid: TrainingData, run: Run
+            ) -> list[dict[str, Any]]:
+        """Train the modules in place (each stage through ``run.fit``); returns the stage summaries."""
 
     @abc.abstractmethod
-    def scores(self, modules, x: torch.Tensor) -> torch.Tensor:
-        """Class probabilities (B, C) of standardised inputs (B, L, F)."""
+    def forward(self, modules: dict[str, torch.nn.Module], x: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(clip probabilities (B, C), frame probabilities (B, T', C) or None) of standardised inputs (B, L, F)."""
+
+    def frame_pool(self, config: dict) -> int:
+        """Input feature frames per output frame of ``forward``'s frame scores (frame methods override)."""
+        return 1
+
+    # --- data (override to ask the store for more) ---------------------------------------------
+    def load_train(self, ctx: TrainContext) -> TrainingData:
+        c = ctx.config
+        return data.load_training(ctx.dataset, c["train_split"], labels=c["labels"], oracle=c["oracle"],
+                                  segment=c.get("train_segment"))
+
+    def load_valid(self, ctx: TrainContext) -> TrainingData:
+        """The validation split with its own labels (the truth: views are rendered on training splits),
+        labeled clips only, through the same segment view as training."""
+        c = ctx.config
+        valid = data.load_training(ctx.dataset, c["valid_split"], segment=c.get("train_segment"))
+        return valid.subset(valid.labeled)
 
     # --- shared -------------------------------------------------------------------------------
-    def train(self, dataset: str | Path, config: dict, run_dir: str | Path, progress: bool = False) -> dict:
-        run_dir = Path(run_dir)
-        run_dir.mkdir(parents=True, exist_ok=True)
-        info = data.dataset_info(dataset)
+    def train(self, ctx: TrainContext) -> dict[str, Any]:
+        config = dict(ctx.config)
+        info = data.dataset_info(ctx.dataset)
         for s in (config["train_split"], config["valid_split"]):
             data.check_split(info, s)
-        if int(config.get("threads") or 0) > 0:
-            torch.set_num_threads(int(config["threads"]))
+        if config["threads"] > 0:
+            torch.set_num_threads(config["threads"])
         was_deterministic = torch.are_deterministic_algorithms_enabled()
         try:
-            return self._train(dataset, config, run_dir, info, progress)
+            return self._train(ctx, config, info)
         finally:
             torch.use_deterministic_algorithms(was_deterministic)
 
-    def _train(self, dataset, config: dict, run_dir: Path, info: data.DatasetInfo, progress: bool) -> dict:
-        rng = seed_everything(int(config["seed"]))
-        device = select_device(str(config["device"]))
-        scaler = data.training_scaler(dataset, config["train_split"])
-        train = data.load_split(dataset, config["train_split"], config["train_segment"])
-        valid = data.load_split(dataset, config["valid_split"], config["train_segment"])
-        if int(config.get("train_clips") or 0) > 0:
-            train = data.subset(train, data.balanced_subset(train.class_index, int(config["train_clips"]),
-                                                            int(config["seed"])))
-        train.x, valid.x = scaler.transform(train.x), scaler.transform(valid.x)
-        modules = self.build(config, train.x.shape[-1], len(info.classes))
+    def _train(self, ctx: TrainContext, config: dict, info: data.DatasetInfo) -> dict[str, Any]:
+        rng = seed_everything(ctx.seed)
+        device = select_device(config["device"])
+        train, valid = self.load_train(ctx), self.load_valid(ctx)
+        if config["train_clips"] > 0:
+            train = train.subset(balanced_subset(train.labels, config["train_clips"], ctx.seed))
+        if len(train) == 0 or len(valid) == 0:
+            raise WlbenchError(f"{ctx.dataset}: {'no training clips' if len(train) == 0 else 'no labeled validation clips'}"
+                               f" for method {self.name!r}", hint="check train_split, valid_split and labels")
+        scaler = data.training_scaler(ctx.dataset, config["train_split"])
+        train.features, valid.features = scaler.transform(train.features), scaler.transform(valid.features)
+        modules = self.build(config, train.features.shape[-1], len(info.classes))
         for m in modules.values():
             m.to(device)
-        log_path = run_dir / LOG
-        log_path.unlink(missing_ok=True)
+        run = Run(ctx, config, device, rng, len(info.classes))
         t0 = time.perf_counter()
-        self.clips_seen = 0
-        stages = self.fit_modules(modules, train, valid, config, rng, device, log_path, progress)
+        stages = self.fit(modules, train, valid, run)
         seconds = time.perf_counter() - t0
-        save_checkpoint(run_dir / CHECKPOINT, method=self.name, config=config, classes=info.classes,
+        save_checkpoint(Path(ctx.run_dir) / CHECKPOINT, method=self.name, config=config, classes=info.classes,
                         scaler=scaler.to_dict(), state={k: m.state_dict() for k, m in modules.items()},
-                        extra={"dataset": info.name, "content_id": info.content_id, "n_freq": train.x.shape[-1]})
-        return {"stages": stages, "train_seconds": round(seconds, 3), "clips_seen": int(self.clips_seen),
-                "clips_per_second": round(self.clips_seen / seconds, 3) if seconds > 0 else None,
-                "n_train": len(train), "n_valid": len(valid), "device": str(device)}
+                        extra={"dataset": info.name, "content_id": info.content_id,
+                               "n_freq": int(train.features.shape[-1])})
+        return {"stages": stages, "train_seconds": round(seconds, 3), "n_train": len(train), "n_valid": len(valid),
+                "device": str(device), "threads": torch.get_num_threads()}
 
     def load(self, run_dir: str | Path) -> tuple[dict, dict, data.Scaler, dict]:
         path = Path(run_dir) / CHECKPOINT
         ck = load_checkpoint(path, self.name)
-        config = {**self.default_config(), **ck["config"]}
+        config = {**self.config_schema().defaults(), **ck["config"]}
         try:
             modules = self.build(config, int(ck["extra"]["n_freq"]), len(ck["classes"]))
         except (KeyError, TypeError, ValueError) as exc:
@@ -120,28 +172,47 @@ class TorchMethod(abc.ABC):
             m.eval()
         return ck, modules, data.Scaler.from_dict(ck["scaler"]), config
 
-    def predict(self, run_dir: str | Path, dataset: str | Path, split: str, segment: str | None = None
-                ) -> tuple[np.ndarray, np.ndarray]:
-        ck, modules, scaler, config = self.load(run_dir)
-        info = data.dataset_info(dataset)
+    def predict(self, ctx: PredictContext) -> dict[tuple[str, str], Predictions]:
+        ck, modules, scaler, config = self.load(ctx.run_dir)
+        info = data.dataset_info(ctx.dataset)
         if list(info.classes) != list(ck["classes"]):
-            raise WlbenchError(f"{dataset}: classes {info.classes[:4]}... do not match the run's classes "
+            raise WlbenchError(f"{ctx.dataset}: classes {info.classes[:4]}... do not match the run's classes "
                                f"{ck['classes'][:4]}...", hint="predict on a dataset with the training classes")
-        if scaler.mean.shape[0] != int(ck["extra"]["n_freq"]):
-            raise WlbenchError(f"checkpoint {Path(run_dir) / CHECKPOINT}: scaler has {scaler.mean.shape[0]} bands, "
-                               f"the network {ck['extra']['n_freq']}")
-        d = data.load_split(dataset, split, segment)
-        if d.x.shape[-1] != scaler.mean.shape[0]:
-            raise WlbenchError(f"{dataset}: features have {d.x.shape[-1]} bands; the run was trained on "
-                               f"{scaler.mean.shape[0]}")
-        x = scaler.transform(d.x)
-        out = []
-        bs = int(config["eval_batch_size"])
+        device = select_device(config["device"])
+        for m in modules.values():
+            m.to(device)
+        reader = data.FeatureReader(ctx.dataset)
+        frame_rate = _frame_rate(ctx.dataset)
+        out: dict[tuple[str, str], Predictions] = {}
+        for split, segment in ctx.requests:
+            ids, x = reader.features(split, segment)
+            if x.shape[-1] != scaler.mean.shape[0]:
+                raise WlbenchError(f"{ctx.dataset}: features have {x.shape[-1]} bands; the run was trained on "
+                                   f"{scaler.mean.shape[0]}")
+            clip, frames = self._infer(modules, scaler.transform(x), int(config["eval_batch_size"]), device,
+                                       len(info.classes))
+            hop = self.frame_pool(config) / frame_rate if frames is not None else None
+            out[(split, segment)] = Predictions(ids, clip, frames, hop)
+        return out
+
+    def _infer(self, modules, x: np.ndarray, batch_size: int, device: torch.device, n_classes: int
+               ) -> tuple[np.ndarray, np.ndarray | None]:
+        clips, frames = [], []
         with torch.no_grad():
-            for i in range(0, len(x), bs):
-                out.append(self.scores(modules, torch.from_numpy(x[i:i + bs])).cpu().numpy())
-        scores = np.concatenate(out) if out else np.zeros((0, len(info.classes)), dtype=np.float32)
-        return d.clip_ids, scores.astype(np.float64)
+            for i in range(0, len(x), batch_size):
+                c, f = self.forward(modules, torch.from_numpy(x[i:i + batch_size]).to(device))
+                clips.append(c.cpu().numpy())
+                if f is not None:
+                    frames.append(f.cpu().numpy())
+        clip = np.concatenate(clips).astype(np.float64) if clips else np.zeros((0, n_classes))
+        return clip, (np.concatenate(frames).astype(np.float64) if frames else None)
+
+
+def _frame_rate(dataset: Path) -> float:
+    from wlbench.store import open_dataset
+
+    with open_dataset(dataset) as ds:
+        return ds.split(ds.splits[0]).frame_rate
 
 
 def run_batched(fn, x: np.ndarray, batch_size: int, device: torch.device) -> torch.Tensor:

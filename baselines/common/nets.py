@@ -1,4 +1,4 @@
-"""Building blocks: conv trunk, BiGRU, pooling heads, embedding head, MLP classifier, patch embedder."""
+"""Building blocks: conv trunk, BiGRU, pooling heads, MLP classifier, patch embedder, CRNN."""
 
 from __future__ import annotations
 
@@ -28,8 +28,10 @@ class ConvTrunk(nn.Module):
     """
 
     def __init__(self, n_freq: int, filters: Sequence[int], pools: Sequence[Sequence[int]],
-                 act: str = "leaky_relu", dropout: float = 0.0, batch_norm: bool = False) -> None:
+                 act: str = "leaky_relu", dropout: float = 0.0, batch_norm: bool = False,
+                 channels_last: bool = False) -> None:
         super().__init__()
+        self.channels_last = bool(channels_last)
         if len(filters) != len(pools):
             raise ValueError(f"{len(filters)} filters but {len(pools)} pools")
         layers: list[nn.Module] = []
@@ -49,7 +51,10 @@ class ConvTrunk(nn.Module):
         self.out_dim = c_in * f
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: (B, T, F)
-        h = self.net(x.unsqueeze(1))  # (B, C, T', F')
+        h = x.unsqueeze(1)
+        if self.channels_last:
+            h = h.contiguous(memory_format=torch.channels_last)
+        h = self.net(h)  # (B, C, T', F')
         return h.permute(0, 2, 1, 3).flatten(2)  # (B, T', C*F')
 
 
@@ -85,22 +90,6 @@ class Pooling(nn.Module):
         return (torch.sigmoid(self.cla(x)) * w).sum(dim=1)
 
 
-class EmbeddingHead(nn.Module):
-    """(B, T, D) -> (B, E): time mean, optional projection to ``dim``, optional L2 normalisation."""
-
-    def __init__(self, n_in: int, dim: int | None = None, l2: bool = False) -> None:
-        super().__init__()
-        self.proj = nn.Linear(n_in, dim) if dim and dim != n_in else None
-        self.l2 = l2
-        self.out_dim = dim or n_in
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        e = x.mean(dim=1)
-        if self.proj is not None:
-            e = self.proj(e)
-        return F.normalize(e, dim=-1) if self.l2 else e
-
-
 class MLP(nn.Module):
     """Classifier G: hidden FC layers with activation, then the output layer (logits; sigmoid outside)."""
 
@@ -121,26 +110,84 @@ class MLP(nn.Module):
 
 
 class PatchEmbedder(nn.Module):
-    """Embedding network E of Turpault et al.: the conv trunk on fixed patches (``patch`` frames, 20 = 200 ms),
-    embedding of each patch = time mean; embedding of a longer input = mean over its patches.
+    """Embedding network E of Turpault et al.: the conv trunk on fixed patches (``patch`` frames, 20 = 200 ms).
 
-    A tail shorter than a patch is dropped (an input shorter than one patch is zero-padded to one)."""
+    A patch's embedding is the time mean of the trunk's output frames (optionally projected to ``dim``);
+    the embedding of a longer input pools its patch embeddings (``pooling``: ``"mean"``, the paper's choice,
+    or ``"max"``). ``normalise`` places the L2 normalisation: ``"none"``; ``"after_mean"`` (the pooled
+    embedding is normalised, the paper's eq. 2 wording); ``"per_frame"`` (every output frame of the trunk is
+    normalised before any averaging, as walle does; the pooled vector is then not of unit norm).
+
+    A tail shorter than a patch is dropped (an input shorter than one patch is zero-padded to one).
+    ``channels_last`` runs the convolutions in that memory format (faster on CPU, same values to ~1e-7).
+    """
+
+    NORMALISE = ("none", "after_mean", "per_frame")
 
     def __init__(self, n_freq: int, patch: int, filters, pools, act="leaky_relu", dropout=0.0,
-                 batch_norm=False, dim: int | None = None, l2: bool = False) -> None:
+                 batch_norm=False, dim: int | None = None, normalise: str = "none", pooling: str = "mean",
+                 channels_last: bool = False) -> None:
         super().__init__()
+        if normalise not in self.NORMALISE:
+            raise ValueError(f"normalise must be one of {self.NORMALISE}, got {normalise!r}")
+        if pooling not in ("mean", "max"):
+            raise ValueError(f"pooling must be mean or max, got {pooling!r}")
         self.patch = int(patch)
-        self.trunk = ConvTrunk(n_freq, filters, pools, act, dropout, batch_norm)
-        self.head = EmbeddingHead(self.trunk.out_dim, dim, l2=False)
-        self.l2 = l2
-        self.out_dim = self.head.out_dim
+        self.trunk = ConvTrunk(n_freq, filters, pools, act, dropout, batch_norm, channels_last=channels_last)
+        self.proj = nn.Linear(self.trunk.out_dim, int(dim)) if dim and int(dim) != self.trunk.out_dim else None
+        self.normalise = normalise
+        self.pooling = pooling
+        self.out_dim = int(dim) if self.proj is not None else self.trunk.out_dim
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, L, F)
+    def patches(self, x: torch.Tensor) -> tuple[torch.Tensor, int]:
+        """(B, L, F) -> ((B * n, patch, F), n): the input cut into ``n`` whole patches."""
         b, length, f = x.shape
         if length < self.patch:
             x = F.pad(x, (0, 0, 0, self.patch - length))
             length = self.patch
         n = length // self.patch
-        p = x[:, : n * self.patch].reshape(b * n, self.patch, f)
-        e = self.head(self.trunk(p)).reshape(b, n, -1).mean(dim=1)
-        return F.normalize(e, dim=-1) if self.l2 else e
+        return x[:, : n * self.patch].reshape(b * n, self.patch, f), n
+
+    def patch_embeddings(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, L, F) -> (B, n, D): one embedding per patch (before pooling over patches)."""
+        p, n = self.patches(x)
+        h = self.trunk(p)  # (B * n, T', D_trunk)
+        if self.proj is not None:
+            h = self.proj(h)
+        if self.normalise == "per_frame":
+            h = F.normalize(h, dim=-1)
+        return h.mean(dim=1).reshape(x.shape[0], n, -1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, L, F) -> (B, D)
+        e = self.patch_embeddings(x)
+        e = e.mean(dim=1) if self.pooling == "mean" else e.max(dim=1).values
+        return F.normalize(e, dim=-1) if self.normalise == "after_mean" else e
+
+
+class CRNN(nn.Module):
+    """Conv trunk -> BiGRU -> per-frame class scores -> clip scores by pooling over frames.
+
+    ``forward`` returns ``(clip_logits_or_probs, frame_probs)``: frame probabilities (B, T', C) at the trunk's
+    time resolution (``time_pool`` input frames per output frame) and clip probabilities (B, C) pooled with
+    ``pooling`` (``mean`` = decision-level averaging, ``max``, or ``attention``).
+    """
+
+    def __init__(self, n_freq: int, n_classes: int, filters, pools, *, rnn_hidden: int = 64, rnn_layers: int = 1,
+                 act: str = "leaky_relu", dropout: float = 0.0, batch_norm: bool = True, pooling: str = "mean",
+                 channels_last: bool = False) -> None:
+        super().__init__()
+        self.trunk = ConvTrunk(n_freq, filters, pools, act, dropout, batch_norm, channels_last=channels_last)
+        self.rnn = BiGRU(self.trunk.out_dim, rnn_hidden, rnn_layers) if rnn_hidden > 0 else None
+        width = self.rnn.out_dim if self.rnn is not None else self.trunk.out_dim
+        self.head = nn.Linear(width, n_classes)
+        self.pool = Pooling(pooling, width, n_classes)
+        self.time_pool = self.trunk.time_pool
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.trunk(x)
+        if self.rnn is not None:
+            h = self.rnn(h)
+        frames = torch.sigmoid(self.head(h))
+        if self.pool.kind == "attention":
+            return self.pool(h), frames
+        return self.pool(frames), frames

@@ -18,6 +18,10 @@ from wlbench.errors import WlbenchError
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
               help="override one config value (TOML syntax: 5, 1e-3, true, [16, 32], \"1s\"); repeatable")
 @click.option("--out", "run_dir", required=True, type=click.Path(file_okay=False, path_type=Path), help="run directory")
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0),
+              help="the run's seed (every random draw of the run derives from it)")
+@click.option("--force", is_flag=True,
+              help="replace an existing run folder (the old one stays untouched until the new run has finished)")
 @click.option("--bootstrap", default=1000, show_default=True, type=click.IntRange(min=0),
               help="bootstrap resamples of the score reports (0: no intervals)")
 @click.option("--submit", is_flag=True,
@@ -26,19 +30,22 @@ from wlbench.errors import WlbenchError
               show_default=True, help="leaderboard folder for --submit")
 @click.option("--method-version", default="", help="method version of the leaderboard entry (--submit)")
 @click.option("--quiet", is_flag=True, help="no progress bar")
-def train(method, dataset, config_file, sets, run_dir, bootstrap, submit, board, method_version, quiet):
+def train(method, dataset, config_file, sets, run_dir, seed, force, bootstrap, submit, board, method_version, quiet):
     """Train METHOD on a dataset, then write its predictions on the validation and eval splits (whole clips
-    and every segment view) as submission files and the harness's score reports under --out.
+    and every segment view) as submission files, the harness's score reports and the learning curves
+    (curves.png) under --out. Every config value is checked against the method's options before anything
+    runs (`wlbench methods METHOD` lists them).
 
     Example: wlbench train turpault-classifier --dataset waa.h5 --set train_segment=1s --out runs/clf
     """
     from wlbench.methods import train_run
 
-    summary = train_run(method, dataset, run_dir, config_file, list(sets), bootstrap, progress=not quiet,
-                        echo=click.echo)
-    tr = summary.get("train", {})
-    click.echo(f"trained {method} in {summary['seconds']['train']:.1f} s"
-               + (f" ({tr['clips_per_second']:.1f} clips/s)" if tr.get("clips_per_second") else "")
+    summary = train_run(method, dataset, run_dir, config_file, list(sets), seed=seed, bootstrap=bootstrap,
+                        progress=not quiet, echo=click.echo, force=force)
+    stages = summary.get("train", {}).get("stages") or []
+    speed = ", ".join(f"{s['stage']} {s['examples_per_second']:.0f} examples/s" for s in stages
+                      if s.get("examples_per_second"))
+    click.echo(f"trained {method} in {summary['seconds']['train']:.1f} s" + (f" ({speed})" if speed else "")
                + f"; run written to {run_dir}")
     if submit:
         from wlbench.leaderboard import submit_run
@@ -47,7 +54,7 @@ def train(method, dataset, config_file, sets, run_dir, bootstrap, submit, board,
         path = submit_run(board, dataset, method, [run_dir / "predictions" / "eval.csv"], split="eval",
                           task="tagging", method_version=method_version,
                           description=_description(method),
-                          config=cfg, seeds=[int(cfg["seed"])] if "seed" in cfg else None)
+                          config=cfg, seeds=[seed])
         click.echo(f"leaderboard entry written to {path}")
 
 
@@ -68,14 +75,26 @@ def predict(run_dir, dataset, splits, segments, bootstrap):
     """Predict with a trained run: submission files and score reports under RUN_DIR."""
     from wlbench.methods import predict_run
 
-    predict_run(run_dir, dataset, list(splits) or None, list(segments) or None, bootstrap, echo=click.echo)
+    predict_run(run_dir, dataset, list(splits) or None, list(segments) or None, bootstrap=bootstrap, echo=click.echo)
 
 
 @click.command("methods")
-def methods_cmd():
-    """List the registered training methods (entry point group 'wlbench.methods')."""
+@click.argument("method", required=False)
+def methods_cmd(method):
+    """List the registered training methods (entry point group 'wlbench.methods'), or the options of METHOD
+    with their defaults (values for --set / --config)."""
     from wlbench.methods import available_methods, get_method
 
+    if method:
+        m = get_method(method)
+        click.echo(f"{m.name}: {m.description}")
+        for key, default, doc in m.config_schema().describe():
+            click.echo(f"  {key:<24} {default:<22} {doc}")
+        controls = getattr(m, "controls", {}) or {}
+        if controls:
+            click.echo("controls: " + "; ".join(f"{k} ({', '.join(f'{a}={b}' for a, b in v.items())})"
+                                                 for k, v in controls.items()))
+        return
     eps = available_methods()
     if not eps:
         click.echo("no methods registered")
@@ -92,19 +111,23 @@ def methods_cmd():
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="experiment directory")
 @click.option("--jobs", default=1, show_default=True, type=click.IntRange(min=1), help="runs in parallel")
 @click.option("--table-only", is_flag=True, help="only (re)write the table and figures from finished runs")
-@click.option("--metric", default=None,
-              help="tabulate another headline metric of the reports, e.g. map (table-<metric>.md)")
 @click.option("--submit", "submit_board", default=None, type=click.Path(file_okay=False, path_type=Path),
-              help="also add every finished cell (seeds as runs) to the leaderboard in this directory")
-def experiment(grid, out, jobs, table_only, metric, submit_board):
+              help="also add every finished cell and control (seeds as runs) to the leaderboard in this directory")
+def experiment(grid, out, jobs, table_only, submit_board):
     """Run the experiment GRID (a TOML file, e.g. baselines/experiments/turpault2020.toml): every method x
-    training segment x dataset x seed, tested on every test segment. Finished runs are skipped, so an
-    interrupted experiment resumes. Writes table.md/json and heatmap-<method>.png under --out."""
+    axis point x dataset x seed, beside its controls (class prior, the method's own such as an untrained
+    trunk, the true-label oracle where a label view is used), tested on every test segment. Finished runs are
+    skipped, so an interrupted experiment resumes. Writes table.md/json (cells that do not beat a control by
+    their interval marked "not learned"), heatmap-<method>.png and curves/<cell>.png under --out."""
     from wlbench.methods import run_experiment, submit_experiment
 
-    res = run_experiment(grid, out, jobs, echo=click.echo, only_table=table_only, metric=metric)
+    res = run_experiment(grid, out, jobs, echo=click.echo, only_table=table_only)
     click.echo(res["text"])
-    click.echo(f"table: {res['table']}; figures: {', '.join(res['figures'])}")
+    click.echo(f"table: {res['table']}; {len(res['figures'])} figures under {out}")
+    if res["failures"]:
+        raise WlbenchError(f"{len(res['failures'])} run(s) failed, first: {res['failures'][0][0]}: "
+                           f"{res['failures'][0][1]}", hint="fix the cause and run the same command again: "
+                                                            "finished runs are kept")
     if submit_board is not None:
         entries = submit_experiment(grid, out, submit_board, echo=click.echo)
         click.echo(f"{len(entries)} leaderboard entries added to {submit_board}; render it with "

@@ -8,15 +8,13 @@ import math
 from typing import Any
 
 from wlbench.leaderboard.entries import PER_CLASS_METRIC, lower_is_better
+from wlbench.plotting import draw_heatmap
 
 
 def _plt():
-    import matplotlib
+    from wlbench.plotting import pyplot
 
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    return plt
+    return pyplot()
 
 
 def _png(fig) -> str:
@@ -94,15 +92,9 @@ def segment_heatmaps(table) -> list[tuple[str, str]]:
         tes = sorted({k[1] for k in cells})
         grid = [[cells.get((a, b), float("nan")) for b in tes] for a in trs]
         fig, ax = plt.subplots(figsize=(1.0 * len(tes) + 2.5, 0.8 * len(trs) + 1.5))
-        im = ax.imshow(grid, cmap="viridis", vmin=0, vmax=1, origin="lower")
-        ax.set_xticks(range(len(tes)), [f"{v:g}" for v in tes])
-        ax.set_yticks(range(len(trs)), [f"{v:g}" for v in trs])
+        im = draw_heatmap(ax, grid, [f"{v:g}" for v in trs], [f"{v:g}" for v in tes], origin="lower")
         ax.set_xlabel("test segment (s)")
         ax.set_ylabel("train segment (s)")
-        for i, row in enumerate(grid):
-            for j, v in enumerate(row):
-                if math.isfinite(v):
-                    ax.text(j, i, f"{v:.2f}", ha="center", va="center", color="w" if v < 0.6 else "k", fontsize=8)
         ax.set_title(f"{name}: {table.metric}", fontsize=9)
         fig.colorbar(im, ax=ax, fraction=0.046)
         out.append((name, _png(fig)))

@@ -1,0 +1,236 @@
+"""Training framework v2: label conditions reach trainers (and the truth does not), the audit, controls and
+verdicts, an outside method in a grid, and process settings."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+import torch
+
+from test_baselines import make_ctx
+
+torch.set_num_threads(1)
+
+VIEW_RECIPE = """
+[dataset]
+name = "tinyview"
+seed = 5
+
+[classes]
+names = ["Dog", "Cat", "Speech"]
+
+[foreground]
+onset = { dist = "uniform", min = 0.0, max = 9.0 }
+
+[splits.train]
+clips = 36
+roles = { strong = 0.25, weak = 0.5, unlabeled = 0.25 }
+
+[splits.validation]
+clips = 9
+part = "train"
+
+[splits.eval]
+clips = 30
+part = "eval"
+
+[views.nocat]
+class_rates = { Cat = 1.0 }
+splits = ["train"]
+
+[segments]
+durations = [1.0]
+"""
+
+# a small classifier that learns the tone classes in a few seconds
+QUICK = {"filters": [8, 8], "pools": [[2, 4], [1, 4]], "embedding_dim": 16, "hidden": [8], "dropout": 0.0,
+         "batch_size": 6, "max_epochs": 15, "patience": 15, "warmup": 15, "threads": 1, "train_segment": "1s",
+         "lr": 1e-2}
+
+
+@pytest.fixture(scope="module")
+def view_dataset(tone_bank, tmp_path_factory) -> Path:
+    """75 tone clips; the train split has roles and a view that drops every Cat positive."""
+    from wlbench.recipes import load_recipe
+    from wlbench.soundbank import load_soundbank
+    from wlbench.synth.pipeline import synthesize
+
+    d = tmp_path_factory.mktemp("view_dataset")
+    (d / "tinyview.toml").write_text(VIEW_RECIPE)
+    return synthesize(load_recipe(d / "tinyview.toml"), load_soundbank(tone_bank), d, workers=1,
+                      progress=False).path
+
+
+def _ap(run: Path, cls: int) -> float:
+    report = json.loads((run / "reports" / "eval-1s.json").read_text())
+    return report["per_class"][["Dog", "Cat", "Speech"][cls]]["ap"]
+
+
+def test_a_class_whose_positives_were_all_dropped_is_not_learned(view_dataset, tmp_path):
+    from wlbench.methods import train_run
+    from wlbench.store import open_dataset
+
+    with open_dataset(view_dataset) as ds:
+        assert ds.split("train").label_view("nocat").labels()[:, 1].sum() == 0
+        prior = ds.split("eval").segment("1s").weak_labels()[:, 1].mean()
+    runs = {}
+    for labels in ("true", "nocat"):
+        runs[labels] = tmp_path / labels
+        train_run("turpault-classifier", view_dataset, runs[labels], overrides={**QUICK, "labels": labels},
+                  seed=1, bootstrap=0, segments=["1s"])
+    assert _ap(runs["true"], 1) > 0.9  # the truth teaches Cat
+    assert abs(_ap(runs["nocat"], 1) - prior) < 0.25 and _ap(runs["nocat"], 1) < _ap(runs["true"], 1) - 0.3
+    for cls in (0, 2):  # the other classes are learned either way
+        assert _ap(runs["nocat"], cls) > 0.9
+
+
+def _scramble_unlabeled_truth(src: Path, dst: Path) -> None:
+    """A copy of ``src`` whose unlabeled training clips carry other true labels (every class, every frame)."""
+    shutil.copy(src, dst)
+    with h5py.File(dst, "r+") as f:
+        train = f["train"]
+        unlabeled = train["roles"][:] == list(train["roles"].attrs["names"]).index("unlabeled")
+        for name in ("weak_labels", "segments/1s/weak_labels"):
+            arr = train[name][:]
+            arr[unlabeled] = 1
+            train[name][...] = arr
+        frames = train["frame_labels"][:]
+        frames[unlabeled] = 1
+        train["frame_labels"][...] = frames
+
+
+@pytest.mark.parametrize("name", ["turpault-classifier", "turpault-triplet"])
+def test_unlabeled_clips_never_reach_the_loss_with_labels(name, view_dataset, tmp_path):
+    from wlbench.methods import get_method
+
+    method = get_method(name)
+    other = tmp_path / "scrambled.h5"
+    _scramble_unlabeled_truth(view_dataset, other)
+    overrides = {**QUICK, "max_epochs": 2, "classifier_max_epochs": 2} if name != "turpault-classifier" \
+        else {**QUICK, "max_epochs": 2}
+    states = []
+    for dataset, tag in ((view_dataset, "a"), (other, "b")):
+        method.train(make_ctx(method, dataset, tmp_path / tag, overrides, seed=3))
+        states.append(torch.load(tmp_path / tag / "checkpoint.pt", weights_only=True)["state"])
+    for module in states[0]:
+        for key, value in states[0][module].items():
+            assert torch.equal(value, states[1][module][key]), (module, key)
+    # and the scrambled labels are really there: the true-label view of the split differs
+    from wlbench.store import open_dataset
+
+    with open_dataset(view_dataset) as a, open_dataset(other) as b:
+        assert not np.array_equal(a.split("train").weak_labels(), b.split("train").weak_labels())
+
+
+def test_the_audit_measures_labels_against_the_truth(view_dataset, tmp_path):
+    from wlbench.methods import Audit
+    from wlbench.store import open_dataset
+
+    with open_dataset(view_dataset) as ds:
+        truth, observed, dropped = ds.split("train").label_audit("nocat")
+    audit = Audit(view_dataset, "nocat", tmp_path / "audit.jsonl")
+    row = audit.labels("perfect", "train", truth)
+    assert row["precision"] == 1.0 and row["recall"] == 1.0
+    assert row["implicit_recall"] == 1.0 and row["implicit_predicted"] == int(dropped.sum())
+    row = audit.labels("observed", "train", observed.astype(float))
+    assert row["implicit_predicted"] == 0 and row["implicit_recall"] == 0.0 and row["precision"] == 1.0
+    assert row["per_class"]["recall"][1] == 0.0
+    noisy = truth.copy()
+    noisy[:4] = 1 - noisy[:4]
+    row = audit.labels("noisy", "train", noisy[2:10], clip_index=np.arange(2, 10))
+    assert row["n_clips"] == 8 and 0 < row["precision"] < 1
+    rows = [json.loads(x) for x in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    assert [r["audit"] for r in rows] == ["perfect", "observed", "noisy"]
+    with open_dataset(view_dataset) as ds:
+        frames = ds.split("train").frame_labels()
+    windows = np.stack([frames[:, i * 100:(i + 1) * 100].max(axis=1) for i in range(10)], axis=1)
+    row = audit.windows("chunks", "train", windows, window_frames=100, hop_frames=100)
+    assert row["precision"] == 1.0 and row["recall"] == 1.0 and row["n_windows"] == 36 * 10
+
+
+def test_malloc_tuning_applies_in_process():
+    from wlbench.methods.runtime import tune_malloc_for_training
+
+    assert tune_malloc_for_training() is True  # Linux with glibc (these machines and CI)
+
+
+GRID = """
+[experiment]
+name = "ctl"
+methods = ["turpault-triplet", "mean-score"]
+seeds = [0, 1]
+metrics = ["map", "f1_macro"]
+test_segments = ["clip", "1s"]
+bootstrap = 0
+
+[axes]
+labels = ["nocat"]
+
+[config]
+{config}
+
+[method_config.mean-score]
+smoothing = 0.1
+
+[[datasets]]
+name = "tiny"
+path = "{path}"
+"""
+
+
+def test_grid_runs_cells_beside_controls_with_an_outside_method(view_dataset, tmp_path, monkeypatch):
+    from importlib.metadata import EntryPoint
+
+    import wlbench.methods.discovery as wd
+    from wlbench.cli import main
+    from click.testing import CliRunner
+
+    real = wd.available_methods()
+    monkeypatch.setattr(wd, "available_methods",
+                        lambda: {**real, "mean-score": EntryPoint("mean-score", "test_baselines:MeanScore", wd.GROUP)})
+    cfg = {**QUICK, "max_epochs": 2, "classifier_max_epochs": 3, "classifier_warmup": 0, "train_segment": "1s"}
+    grid = tmp_path / "grid.toml"
+    grid.write_text(GRID.format(config="\n".join(f"{k} = {json.dumps(v)}" for k, v in cfg.items()),
+                                path=view_dataset))
+    out = tmp_path / "exp"
+    res = CliRunner().invoke(main, ["experiment", str(grid), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    # triplet: cell + untrained + oracle + prior on its view (2 seeds each); mean-score (no labels, seed or
+    # segment option; the seed reaches it through the context): its cell and the prior on the true labels
+    assert "2 cells, 12 runs (0 finished), 12 to run" in res.output
+    data = json.loads((out / "table.json").read_text())
+    triplet = next(c for c in data["cells"] if c["method"] == "turpault-triplet")
+    res_map = triplet["results"]["map"]["clip"]
+    assert set(res_map["controls"]) == {"untrained", "oracle", "prior"}
+    assert set(res_map["verdicts"]) == {"untrained", "prior"}  # the oracle is an upper bound, not a control
+    assert res_map["n"] == 2 and set(res_map["seeds"]) == {"0", "1"}
+    oracle_run = out / "runs" / "tiny" / "turpault-triplet" / "labels-nocat" / "control-oracle" / "seed-0"
+    assert json.loads((oracle_run / "run.json").read_text())["config"]["labels"] == "true"
+    untrained = out / "runs" / "tiny" / "turpault-triplet" / "labels-nocat" / "control-untrained" / "seed-1"
+    assert json.loads((untrained / "run.json").read_text())["config"]["train_embedding"] is False
+    mean = next(c for c in data["cells"] if c["method"] == "mean-score")
+    assert mean["axes"] == {} and set(mean["results"]["map"]["clip"]["controls"]) == {"prior"}
+    # a constant predictor never beats the prior: marked not learned
+    assert mean["results"]["map"]["clip"]["learned"] is False
+    table = (out / "table.md").read_text()
+    assert "↳ untrained" in table and "↳ prior" in table and "†" in table
+    assert (out / "heatmap-turpault-triplet.png").is_file()
+    assert list((out / "curves").glob("tiny-turpault-triplet-*.png"))
+    res = CliRunner().invoke(main, ["experiment", str(grid), "--out", str(out)])
+    assert res.exit_code == 0 and "12 runs (12 finished), 0 to run" in res.output
+
+
+def test_verdict_rules():
+    from wlbench.methods.experiments import t_interval, verdict
+
+    assert verdict({0: 0.5, 1: 0.6, 2: 0.55}, {0: 0.1, 1: 0.1, 2: 0.1}) == "learned"
+    assert verdict({0: 0.5, 1: 0.1, 2: 0.3}, {0: 0.2, 1: 0.2, 2: 0.2}) == "not learned"
+    assert verdict({0: 0.5}, {0: 0.1}) == "n/a"
+    assert verdict({0: 0.5, 1: 0.6}, {2: 0.1, 3: 0.1}) == "n/a"  # unpaired seeds are not compared
+    mean, half = t_interval([1.0, 2.0, 3.0])
+    assert mean == 2.0 and half == pytest.approx(4.302652729911275 * 1.0 / np.sqrt(3))

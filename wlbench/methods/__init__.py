@@ -1,0 +1,24 @@
+"""Training methods as plug-ins, and the runs and experiments wlbench builds on them.
+
+- :mod:`~wlbench.methods.protocol`: the :class:`Method` protocol, :class:`TrainContext`,
+  :class:`PredictContext`, :class:`Predictions`, :class:`Audit`.
+- :mod:`~wlbench.methods.config`: :class:`ConfigSchema` / :class:`Option` and :func:`resolve_config`.
+- :mod:`~wlbench.methods.discovery`: the ``wlbench.methods`` entry points.
+- :mod:`~wlbench.methods.runs`: one run (train -> predict -> submissions -> reports -> curves).
+- :mod:`~wlbench.methods.experiments`: grids with controls, tables, figures, leaderboard submission.
+- :mod:`~wlbench.methods.controls`: the ``prior`` control method.
+
+wlbench never imports ``baselines``: the reference trainers register exactly like an outside method.
+"""
+
+from wlbench.methods.config import ConfigSchema, Option, parse_override, parse_value, plain, resolve_config
+from wlbench.methods.discovery import GROUP, available_methods, get_method
+from wlbench.methods.experiments import load_experiment, run_experiment, submit_experiment
+from wlbench.methods.protocol import CLIP, Audit, Method, PredictContext, Predictions, TrainContext
+from wlbench.methods.quick import QUICK_CONFIG, QUICK_METHOD, quick_baseline
+from wlbench.methods.runs import predict_run, read_run, segment_key, train_run, write_clip_scores
+
+__all__ = ["CLIP", "GROUP", "QUICK_CONFIG", "QUICK_METHOD", "Audit", "ConfigSchema", "Method", "Option",
+           "PredictContext", "Predictions", "TrainContext", "available_methods", "get_method", "load_experiment",
+           "parse_override", "parse_value", "plain", "predict_run", "quick_baseline", "read_run", "resolve_config",
+           "run_experiment", "segment_key", "submit_experiment", "train_run", "write_clip_scores"]

@@ -1,0 +1,522 @@
+"""Experiment grids: methods x axes x datasets x seeds, each cell beside its controls.
+
+A grid file (TOML; see baselines/experiments/turpault2020.toml)::
+
+    [experiment]
+    name = "turpault2020"
+    methods = ["turpault-classifier", "turpault-triplet"]
+    seeds = [0, 1, 2]
+    split = "eval"                      # the split every run is scored on
+    metrics = ["map", "f1_macro"]       # headline metrics tabulated (the first decides the figures)
+    test_segments = ["200ms", "1s"]     # "clip" and/or segment views every run is tested on
+    controls = ["prior", "untrained", "oracle"]   # default: every control that applies
+    bootstrap = 0                       # bootstrap resamples of each run's reports
+
+    [axes]                              # config keys varied over (cartesian product); a method gets the
+    train_segment = ["200ms", "1s"]     # axes it declares, a method without the key runs once
+
+    [config]                            # values for every method that declares the key
+    [method_config.turpault-triplet]    # values for one method
+    [[datasets]]                        # name, title, path and/or recipe (+ scale, soundbank), config
+
+Controls run beside each cell with the same seeds: ``prior`` (the class-prior predictor on the cell's label
+view), every control the method declares (e.g. ``untrained``: E left at its initialisation), and ``oracle``
+(the cell's config with ``labels = "true"``) where the cell trains on a label view. A cell is *learned* when,
+paired by seed, the 95 % Student-t interval of (cell - control) lies above 0 for every lower control (prior
+and the method's own); the oracle is an upper bound, shown beside it, never a control to beat.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import json
+import math
+import re
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from wlbench.atomic import ensure_writable_dir, write_text_atomic
+from wlbench.errors import WlbenchError
+from wlbench.methods.config import plain, read_table_file, resolve_config
+from wlbench.methods.discovery import get_method
+from wlbench.methods.protocol import CLIP
+from wlbench.methods.runs import SUMMARY, LOG, output_stem, segment_key, train_run
+
+PRIOR = "prior"
+ORACLE = "oracle"
+Echo = Callable[[str], None]
+
+
+@dataclasses.dataclass(frozen=True)
+class Experiment:
+    path: Path
+    name: str
+    methods: tuple[str, ...]
+    seeds: tuple[int, ...]
+    split: str
+    metrics: tuple[str, ...]
+    test_segments: tuple[str, ...]
+    controls: tuple[str, ...] | None
+    bootstrap: int
+    axes: dict[str, list[Any]]
+    config: dict[str, Any]
+    method_config: dict[str, dict[str, Any]]
+    datasets: tuple[dict[str, Any], ...]
+    paper: dict[str, Any]
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+    """One training run of the grid (a cell's or a control's, one seed)."""
+
+    dataset: str
+    method: str
+    overrides: dict[str, Any]
+    seed: int
+    run_dir: Path
+
+
+@dataclasses.dataclass(frozen=True)
+class Cell:
+    """A method at one point of the axes on one dataset, with the runs of its seeds and of its controls."""
+
+    dataset: str
+    method: str
+    axes: dict[str, Any]
+    runs: tuple[Run, ...]
+    controls: dict[str, tuple[Run, ...]]
+
+    @property
+    def label(self) -> str:
+        return ", ".join(f"{k}={plain(v).strip(chr(34))}" for k, v in self.axes.items()) or "-"
+
+
+def _slug(values: dict[str, Any]) -> str:
+    if not values:
+        return "default"
+    text = "_".join(f"{k}-{plain(v)}" for k, v in values.items())
+    return re.sub(r"[^A-Za-z0-9.=+_-]+", "", text.replace('"', ""))[:120]
+
+
+def load_experiment(path: str | Path) -> Experiment:
+    """Read and check a grid file; recipe paths are relative to the file, dataset paths to the working dir."""
+    path = Path(path)
+    spec = read_table_file(path, "experiment file")
+    known_tables = {"experiment", "axes", "config", "method_config", "datasets", "paper"}
+    unknown = sorted(set(spec) - known_tables)
+    if unknown:
+        raise WlbenchError(f"{path}: unknown table(s) {unknown}", hint=f"tables are {sorted(known_tables)}")
+    exp = spec.get("experiment")
+    if not isinstance(exp, dict):
+        raise WlbenchError(f"{path}: needs an [experiment] table")
+    for key in ("methods", "seeds"):
+        if not isinstance(exp.get(key), list) or not exp[key]:
+            raise WlbenchError(f"{path}: [experiment] needs a non-empty list {key!r}")
+    seeds = exp["seeds"]
+    if not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds) or len(set(seeds)) != len(seeds):
+        raise WlbenchError(f"{path}: [experiment] seeds must be distinct non-negative integers, got {plain(seeds)}")
+    metrics = exp.get("metrics", [exp.get("metric", "f1_macro")])
+    if isinstance(metrics, str):
+        metrics = [metrics]
+    axes = spec.get("axes", {})
+    if not isinstance(axes, dict) or not all(isinstance(v, list) and v for v in axes.values()):
+        raise WlbenchError(f"{path}: every [axes] entry must be a non-empty list of values")
+    datasets = spec.get("datasets", [])
+    if not isinstance(datasets, list) or not datasets:
+        raise WlbenchError(f"{path}: needs at least one [[datasets]] table (name and path or recipe)")
+    names = set()
+    for d in datasets:
+        if not isinstance(d, dict) or "name" not in d or not ("path" in d or "recipe" in d):
+            raise WlbenchError(f"{path}: every [[datasets]] needs name and path (a rendered file) or recipe")
+        if d["name"] in names:
+            raise WlbenchError(f"{path}: dataset name {d['name']!r} appears twice")
+        names.add(d["name"])
+        if "recipe" in d and not Path(d["recipe"]).is_absolute():
+            d["recipe"] = str((path.parent / d["recipe"]).resolve())
+    controls = exp.get("controls")
+    out = Experiment(
+        path=path, name=str(exp.get("name", path.stem)), methods=tuple(exp["methods"]), seeds=tuple(seeds),
+        split=str(exp.get("split", "eval")), metrics=tuple(metrics),
+        test_segments=tuple(segment_key(s) for s in exp.get("test_segments", [CLIP])),
+        controls=None if controls is None else tuple(controls), bootstrap=int(exp.get("bootstrap", 0)),
+        axes=dict(axes), config=dict(spec.get("config", {})), method_config=dict(spec.get("method_config", {})),
+        datasets=tuple(datasets), paper=dict(spec.get("paper", {})))
+    _check_keys(out)
+    return out
+
+
+def _check_keys(exp: Experiment) -> None:
+    """Every method exists; every config / axis key is declared by some method of the grid (a typo is an
+    error, not a silently ignored value); every control name is known."""
+    schemas = {m: get_method(m).config_schema() for m in exp.methods}
+    declared = set().union(*schemas.values())
+    for where, keys in (("[axes]", exp.axes), ("[config]", exp.config)):
+        for key in keys:
+            if key not in declared:
+                raise WlbenchError(f"{exp.path}: {where} key {key!r} is an option of none of the methods "
+                                   f"{list(exp.methods)}", hint=f"options: {', '.join(sorted(declared))}")
+    for method, values in exp.method_config.items():
+        if method not in schemas:
+            raise WlbenchError(f"{exp.path}: [method_config.{method}] names a method that is not in the grid")
+        schemas[method].validate(values, f"{exp.path} [method_config.{method}]", method)
+    if exp.controls is not None:
+        known = {PRIOR, ORACLE} | {c for m in exp.methods for c in getattr(get_method(m), "controls", {}) or {}}
+        for c in exp.controls:
+            if c not in known:
+                raise WlbenchError(f"{exp.path}: unknown control {c!r}", hint=f"controls here: {sorted(known)}")
+
+
+def _wants(exp: Experiment, control: str) -> bool:
+    return exp.controls is None or control in exp.controls
+
+
+def plan_cells(exp: Experiment, out: Path) -> list[Cell]:
+    """Every cell of the grid with its runs and its controls' runs (config values validated here, before
+    anything trains)."""
+    prior_schema = get_method(PRIOR).config_schema() if _wants(exp, PRIOR) else None
+    cells = []
+    for d in exp.datasets:
+        for method in exp.methods:
+            m = get_method(method)
+            schema = m.config_schema()
+            keys = [k for k in exp.axes if k in schema]
+            for values in itertools.product(*(exp.axes[k] for k in keys)):
+                axes = dict(zip(keys, values))
+                base = {**{k: v for k, v in exp.config.items() if k in schema}, **exp.method_config.get(method, {}),
+                        **{k: v for k, v in d.get("config", {}).items() if k in schema}, **axes}
+                resolve_config(m, None, base)  # validate now
+                where = out / "runs" / d["name"] / method / _slug(axes)
+                runs = tuple(Run(d["name"], method, base, s, where / f"seed-{s}") for s in exp.seeds)
+                controls: dict[str, tuple[Run, ...]] = {}
+                for name, extra in (getattr(m, "controls", {}) or {}).items():
+                    if _wants(exp, name):
+                        over = {**base, **extra}
+                        controls[name] = tuple(Run(d["name"], method, over, s, where / f"control-{name}" / f"seed-{s}")
+                                               for s in exp.seeds)
+                config = resolve_config(m, None, base)
+                if _wants(exp, ORACLE) and config.get("labels", "true") != "true":
+                    over = {**base, "labels": "true"}
+                    controls[ORACLE] = tuple(Run(d["name"], method, over, s, where / "control-oracle" / f"seed-{s}")
+                                             for s in exp.seeds)
+                if prior_schema is not None:
+                    over = {k: v for k, v in config.items() if k in prior_schema}
+                    pdir = out / "runs" / d["name"] / PRIOR / _slug(over)
+                    controls[PRIOR] = tuple(Run(d["name"], PRIOR, over, s, pdir / f"seed-{s}") for s in exp.seeds)
+                cells.append(Cell(d["name"], method, axes, runs, controls))
+    return cells
+
+
+def all_runs(cells: Sequence[Cell]) -> list[Run]:
+    """Every distinct run of the cells (a prior shared by several cells once)."""
+    seen: dict[Path, Run] = {}
+    for cell in cells:
+        for run in [*cell.runs, *(r for runs in cell.controls.values() for r in runs)]:
+            seen.setdefault(run.run_dir, run)
+    return list(seen.values())
+
+
+def dataset_path(d: dict[str, Any], out: Path, echo: Echo, render: bool = True) -> Path:
+    """The file of a grid dataset, rendered from its recipe when missing (and ``render``)."""
+    target = Path(d["path"]) if "path" in d else out / "data" / f"{d['name']}.h5"
+    if target.is_file() or not render:
+        return target
+    if "recipe" not in d:
+        raise WlbenchError(f"dataset {d['name']!r}: {target} not found and no recipe to render it from")
+    from wlbench.recipes import load_recipe
+    from wlbench.soundbank import load_soundbank
+    from wlbench.synth.pipeline import synthesize
+
+    recipe = load_recipe(Path(d["recipe"]))
+    scale = float(d.get("scale", 1.0))
+    if scale != 1.0:
+        recipe = recipe.scaled(scale)
+    echo(f"rendering {d['name']} from {d['recipe']} (scale {scale}) -> {target}")
+    return synthesize(recipe, load_soundbank(d.get("soundbank")), target.parent, workers=int(d.get("workers", 1)),
+                      progress=False, filename=target.name).path
+
+
+def _run_one(args: tuple) -> tuple[str, str]:
+    method, dataset, run_dir, overrides, seed, bootstrap, segments = args
+    import torch
+
+    torch.set_num_threads(int(overrides.get("threads", 1)) or 1)
+    try:
+        train_run(method, dataset, run_dir, overrides=overrides, seed=seed, bootstrap=bootstrap, segments=segments,
+                  force=True)
+        return str(run_dir), "done"
+    except WlbenchError as exc:
+        return str(run_dir), f"error: {exc}"
+
+
+def _cost(run: Run) -> float:
+    seg = run.overrides.get("train_segment", CLIP)
+    return 10.0 if seg == CLIP else _seconds(str(seg))
+
+
+def _seconds(segment: str) -> float:
+    segment = segment_key(segment)
+    if segment == CLIP:
+        return math.inf
+    if segment.endswith("ms"):
+        return float(segment[:-2]) / 1000
+    return float(segment.rstrip("s"))
+
+
+def run_experiment(path: str | Path, out: str | Path, jobs: int = 1, echo: Echo = print,
+                   only_table: bool = False) -> dict[str, Any]:
+    """Run (or resume) every run of the grid, skipping finished ones (``summary.json`` present), then write
+    the tables and figures under ``out``. Everything is validated before the first run starts."""
+    exp = load_experiment(path)
+    out = ensure_writable_dir(Path(out))
+    cells = plan_cells(exp, out)
+    paths = {d["name"]: dataset_path(d, out, echo, render=not only_table) for d in exp.datasets}
+    if not only_table:
+        _check_segments(exp, paths)
+    runs = all_runs(cells)
+    todo = [r for r in runs if not (r.run_dir / SUMMARY).is_file()] if not only_table else []
+    # seed by seed (a cut-short experiment holds whole seeds), the most expensive runs first
+    todo.sort(key=lambda r: (exp.seeds.index(r.seed), -_cost(r), str(r.run_dir)))
+    echo(f"{exp.name}: {len(cells)} cells, {len(runs)} runs ({len(runs) - len(todo) if not only_table else 'n/a'} "
+         f"finished), {len(todo)} to run with {jobs} job(s)")
+    t0 = time.perf_counter()
+    args = [(r.method, str(paths[r.dataset]), str(r.run_dir), r.overrides, r.seed, exp.bootstrap,
+             list(exp.test_segments)) for r in todo]
+    failures = []
+    if args:
+        if jobs <= 1:
+            results = map(_run_one, args)
+            pool = None
+        else:
+            import multiprocessing as mp
+
+            pool = mp.get_context("spawn").Pool(jobs, maxtasksperchild=1)
+            results = pool.imap_unordered(_run_one, args)
+        try:
+            for i, (run_dir, status) in enumerate(results, 1):
+                echo(f"[{i}/{len(args)} {time.perf_counter() - t0:7.0f}s] {run_dir}: {status}")
+                if status != "done":
+                    failures.append((run_dir, status))
+        finally:
+            if pool is not None:
+                pool.close()
+                pool.join()
+    result = write_experiment_tables(exp, cells, out)
+    result["failures"] = failures
+    return result
+
+
+def _check_segments(exp: Experiment, paths: dict[str, Path]) -> None:
+    from wlbench.methods.runs import dataset_meta
+
+    for name, p in paths.items():
+        meta = dataset_meta(p)
+        if exp.split not in meta["splits"]:
+            raise WlbenchError(f"{p}: no split {exp.split!r} (the grid's split)")
+        for seg in exp.test_segments:
+            if seg != CLIP and seg not in meta["segments"]:
+                raise WlbenchError(f"{p}: no segment view {seg!r} (a test segment of the grid)",
+                                   hint=f"it has {', '.join([CLIP, *meta['segments']])}")
+
+
+# --- results ---------------------------------------------------------------------------------------
+
+def run_values(run: Run, split: str, segment: str, metric: str) -> float | None:
+    """The headline ``metric`` of a finished run's report for ``split`` / ``segment`` (None if absent)."""
+    path = run.run_dir / "reports" / f"{output_stem(split, segment)}.json"
+    if not (run.run_dir / SUMMARY).is_file() or not path.is_file():
+        return None
+    value = json.loads(path.read_text(encoding="utf-8"))["headline"].get(metric, {}).get("value")
+    return None if value is None else float(value)
+
+
+def t_interval(values: Sequence[float]) -> tuple[float, float] | None:
+    """(mean, 95 % Student-t half-width) of ``values`` (ddof 1); None for fewer than 2 values."""
+    a = np.asarray(values, dtype=float)
+    if len(a) < 2:
+        return None
+    from scipy.stats import t as student
+
+    return float(a.mean()), float(student.ppf(0.975, len(a) - 1) * a.std(ddof=1) / math.sqrt(len(a)))
+
+
+def verdict(cell: dict[int, float], control: dict[int, float]) -> str:
+    """``learned`` when the 95 % t-interval of the per-seed differences cell - control (paired by seed) lies
+    above 0; ``not learned`` otherwise; ``n/a`` with fewer than 2 paired seeds."""
+    seeds = sorted(set(cell) & set(control))
+    if len(seeds) < 2:
+        return "n/a"
+    mean, half = t_interval([cell[s] - control[s] for s in seeds])
+    return "learned" if mean - half > 0 else "not learned"
+
+
+def collect(exp: Experiment, cells: Sequence[Cell]) -> list[dict[str, Any]]:
+    """Per cell, test segment and metric: the values of every seed, of every control, and the verdicts."""
+    rows = []
+    for cell in cells:
+        entry = {"dataset": cell.dataset, "method": cell.method, "axes": cell.axes, "label": cell.label,
+                 "results": {}}
+        for metric in exp.metrics:
+            for seg in exp.test_segments:
+                values = {r.seed: v for r in cell.runs if (v := run_values(r, exp.split, seg, metric)) is not None}
+                res = {"seeds": values, **_stats(values), "controls": {}, "verdicts": {}}
+                for name, runs in cell.controls.items():
+                    cv = {r.seed: v for r in runs if (v := run_values(r, exp.split, seg, metric)) is not None}
+                    res["controls"][name] = {"seeds": cv, **_stats(cv)}
+                    if name != ORACLE:
+                        res["verdicts"][name] = verdict(values, cv)
+                judged = [v for v in res["verdicts"].values() if v != "n/a"]
+                res["learned"] = None if not judged else all(v == "learned" for v in judged)
+                entry["results"].setdefault(metric, {})[seg] = res
+        rows.append(entry)
+    return rows
+
+
+def _stats(values: dict[int, float]) -> dict[str, Any]:
+    if not values:
+        return {"n": 0, "mean": None, "ci95": None}
+    a = list(values.values())
+    ti = t_interval(a)
+    return {"n": len(a), "mean": float(np.mean(a)), "ci95": None if ti is None else ti[1]}
+
+
+def _fmt(res: dict[str, Any]) -> str:
+    if not res or res.get("mean") is None:
+        return "-"
+    text = f"{100 * res['mean']:.1f}" + (f" ±{100 * res['ci95']:.1f}" if res.get("ci95") is not None else "")
+    return text
+
+
+def render_tables(exp: Experiment, rows: list[dict[str, Any]]) -> str:
+    """Markdown: per metric and dataset, every cell (mean ± 95 % t-interval half-width over seeds, %) with its
+    controls below it; † marks a cell that does not beat a lower control by its interval ("not learned")."""
+    lines = [f"# {exp.name}: results on split {exp.split!r}", "",
+             f"Mean ± 95 % t-interval half-width over seeds {list(exp.seeds)}, in %. "
+             "† = not learned: the cell does not beat a control (prior or its own, paired by seed) by its "
+             "interval. ‡ = too few seeds to judge. Control rows (↳) use the same seeds.", ""]
+    axis_names = list(exp.axes)
+    for metric in exp.metrics:
+        for d in exp.datasets:
+            title = d.get("title", d["name"])
+            lines += [f"## {metric}: {title}", "",
+                      "| Method | " + " | ".join(axis_names or ["config"]) + " | "
+                      + " | ".join(f"test {s}" for s in exp.test_segments) + " |",
+                      "|---|" + "---|" * max(1, len(axis_names)) + "---|" * len(exp.test_segments)]
+            for row in (r for r in rows if r["dataset"] == d["name"]):
+                axes = [plain(row["axes"].get(k, "-")).strip('"') for k in axis_names] or ["-"]
+                cells = []
+                for seg in exp.test_segments:
+                    res = row["results"][metric][seg]
+                    mark = "" if res["learned"] is True else ("†" if res["learned"] is False else " ‡")
+                    cells.append(_fmt(res) + (mark if res.get("mean") is not None else ""))
+                lines.append(f"| {row['method']} | " + " | ".join(axes) + " | " + " | ".join(cells) + " |")
+                for name in row["results"][metric][exp.test_segments[0]]["controls"]:
+                    cc = [_fmt(row["results"][metric][seg]["controls"][name]) for seg in exp.test_segments]
+                    lines.append(f"| ↳ {name} | " + " | ".join([""] * len(axes)) + " | " + " | ".join(cc) + " |")
+            paper = exp.paper.get(d["name"])
+            if paper and metric == exp.paper.get("metric", exp.metrics[0]):
+                lines += ["", f"Paper ({exp.paper.get('source', 'reference')}):", "",
+                          "| Method | " + " | ".join(axis_names or ["config"]) + " | "
+                          + " | ".join(f"test {s}" for s in exp.test_segments) + " |",
+                          "|---|" + "---|" * max(1, len(axis_names)) + "---|" * len(exp.test_segments)]
+                for method, by_axis in paper.items():
+                    for axis_value, cells in by_axis.items():
+                        lines.append(f"| {method} | {axis_value} | " + " | ".join(str(c) for c in cells) + " |")
+            lines.append("")
+    return "\n".join(lines) + "\n"
+
+
+def write_experiment_tables(exp: Experiment, cells: Sequence[Cell], out: Path) -> dict[str, Any]:
+    """``table.md``, ``table.json``, ``heatmap-<method>.png`` (first metric) and ``curves/<cell>.png``."""
+    from wlbench.methods.figures import plot_cell_heatmaps, plot_mean_curves
+
+    rows = collect(exp, cells)
+    text = render_tables(exp, rows)
+    write_text_atomic(out / "table.md", text)
+    write_text_atomic(out / "table.json", json.dumps({
+        "experiment": exp.name, "split": exp.split, "metrics": list(exp.metrics), "seeds": list(exp.seeds),
+        "test_segments": list(exp.test_segments), "axes": exp.axes, "cells": rows,
+        "interval": "95 % Student-t over seeds (ddof 1); verdicts paired by seed"},
+        indent=1, allow_nan=False, default=str) + "\n")
+    figures = []
+    metric = exp.metrics[0]
+    for method in exp.methods:
+        mrows = [r for r in rows if r["method"] == method]
+        labels = list(dict.fromkeys(r["label"] for r in mrows))
+        panels = []
+        for d in exp.datasets:
+            grid, marks = [], []
+            for label in labels:
+                row = next((r for r in mrows if r["dataset"] == d["name"] and r["label"] == label), None)
+                res = [row["results"][metric][s] if row else {} for s in exp.test_segments]
+                grid.append([100 * r["mean"] if r.get("mean") is not None else float("nan") for r in res])
+                marks.append(["*" if r.get("learned") is False else "" for r in res])
+            panels.append((d.get("title", d["name"]), grid, marks))
+        if any(np.isfinite(v) for _, g, _ in panels for row in g for v in row):
+            figures.append(plot_cell_heatmaps(out / f"heatmap-{method}.png", f"{method}: {metric}", panels, labels,
+                                              list(exp.test_segments), metric))
+    for cell in cells:
+        logs = [r.run_dir / LOG for r in cell.runs if (r.run_dir / SUMMARY).is_file()]
+        target = out / "curves" / f"{cell.dataset}-{cell.method}-{_slug(cell.axes)}.png"
+        made = plot_mean_curves(logs, target, f"{cell.method} {cell.label}") if logs else None
+        if made:
+            figures.append(made)
+    return {"table": str(out / "table.md"), "figures": [str(f) for f in figures], "text": text, "rows": rows}
+
+
+def submit_experiment(path: str | Path, out: str | Path, board: str | Path, echo: Echo = print) -> list[Path]:
+    """Add every finished cell and control of an experiment to a leaderboard: one entry per dataset x method
+    x axis point x test segment (x control), its seeds as the entry's runs (a deterministic control, whose
+    seeds wrote identical predictions, with its first seed only), named ``<method> [<experiment>]`` or
+    ``<method> (<control>) [<experiment>]``, the axes and ``test_segment`` (seconds) in its config."""
+    from wlbench.hashing import hash_file
+    from wlbench.leaderboard import DuplicateEntryError, load_entries, submit_run
+    from wlbench.methods.runs import dataset_meta, read_run
+
+    exp = load_experiment(path)
+    out, board = Path(out), Path(board)
+    cells = plan_cells(exp, out)
+    existing = {(e["method"]["name"], e["method"].get("version", ""), e["dataset"]["content_id"])
+                for e in load_entries(board)} if (board / "entries").is_dir() else set()
+    written, done_dirs = [], set()
+    for cell in cells:
+        dataset = dataset_path(next(d for d in exp.datasets if d["name"] == cell.dataset), out, echo, render=False)
+        content_id = dataset_meta(dataset)["content_id"]
+        groups = [(f"{cell.method} [{exp.name}]", cell.runs)] + [
+            (f"{runs[0].method if name == PRIOR else cell.method} ({name}) [{exp.name}]", runs)
+            for name, runs in cell.controls.items()]
+        for name, runs in groups:
+            finished = [r for r in runs if (r.run_dir / SUMMARY).is_file()]
+            key = tuple(r.run_dir for r in finished)
+            if not finished or key in done_dirs:
+                continue
+            done_dirs.add(key)
+            config = read_run(finished[0].run_dir)["config"]
+            for seg in exp.test_segments:
+                version = "; ".join([*(f"{k} {plain(v).strip(chr(34))}" for k, v in finished[0].overrides.items()
+                                       if k in exp.axes), f"test {seg}"])
+                if (name, version, content_id) in existing:
+                    echo(f"{cell.dataset} {name} {version}: already on the board")
+                    continue
+                files = [r.run_dir / "predictions" / f"{output_stem(exp.split, seg)}.csv" for r in finished]
+                keep = list(dict((hash_file(f), (f, r.seed)) for f, r in zip(files, finished)).values())
+                try:
+                    entry = submit_run(
+                        board, dataset, name, [f for f, _ in keep], split=exp.split, task="tagging",
+                        method_version=version,
+                        description=f"{name}: {cell.label}, tested on {seg} ({exp.path})",
+                        config={**config, "test_segment": None if seg == CLIP else _seconds(seg),
+                                **({"train_segment": None if config["train_segment"] == CLIP
+                                    else _seconds(config["train_segment"])} if "train_segment" in config else {})},
+                        seeds=[s for _, s in keep])
+                except DuplicateEntryError as exc:
+                    echo(f"{cell.dataset} {name} {version}: skipped, {exc}")
+                    continue
+                echo(f"{cell.dataset} {name} {version}: {entry.name}")
+                written.append(entry)
+    return written
+

@@ -1,0 +1,243 @@
+"""One run: validate the config -> train (in a temporary folder) -> predict -> submission files -> harness
+reports -> learning curves -> ``summary.json`` -> the folder moves into place.
+
+A run folder holds ``run.json`` (method, dataset ids, seed, resolved config), the method's checkpoint,
+``log.jsonl`` (learning curves), ``audit.jsonl`` (labels measured against the truth, when the method audits),
+``curves.png``, ``predictions/<split>[-<segment>].csv``, ``reports/<split>[-<segment>].json`` and, written
+last, ``summary.json``. The run is built beside its final name and swapped in at the end: a failed or
+interrupted run leaves an existing run folder exactly as it was, and never a half-written one.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from wlbench.atomic import atomic_dir, ensure_writable_dir, write_text_atomic
+from wlbench.errors import WlbenchError
+from wlbench.methods.config import resolve_config
+from wlbench.methods.discovery import get_method
+from wlbench.methods.protocol import CLIP, Audit, PredictContext, Predictions, TrainContext
+from wlbench.methods.runtime import tune_malloc_for_training
+
+RUN_CONFIG = "run.json"
+SUMMARY = "summary.json"
+LOG = "log.jsonl"
+AUDIT = "audit.jsonl"
+CURVES = "curves.png"
+
+Echo = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    return None
+
+
+def segment_key(segment: str | float | None) -> str:
+    """``None`` / ``"clip"`` -> ``"clip"``; ``0.2`` / ``"0.2"`` / ``"200ms"`` -> ``"200ms"``."""
+    if segment is None or str(segment).lower() in (CLIP, "", "none"):
+        return CLIP
+    from wlbench.labels import segment_name
+
+    try:
+        return segment_name(float(segment))
+    except ValueError:
+        return str(segment)
+
+
+def output_stem(split: str, segment: str) -> str:
+    """File stem of a split's predictions and report: ``eval`` or ``eval-1s``."""
+    return split if segment == CLIP else f"{split}-{segment}"
+
+
+def dataset_meta(dataset: Path) -> dict[str, Any]:
+    """Name, ids, classes, splits, segment views (with duration) and clip duration of a dataset file."""
+    from wlbench.store import open_dataset
+
+    with open_dataset(dataset) as ds:
+        first = ds.split(ds.splits[0]) if ds.splits else None
+        segments = {name: first.segment(name).duration for name in first.segment_names} if first else {}
+        return {"name": ds.name, "content_id": ds.content_id, "spec_id": ds.spec_id, "classes": ds.classes,
+                "splits": list(ds.splits), "segments": segments,
+                "clip_duration": float(ds.attr("clip_duration", 0.0))}
+
+
+def write_clip_scores(path: Path, clip_ids: Sequence[str], scores: np.ndarray, classes: Sequence[str],
+                      meta: dict[str, str]) -> None:
+    """A wide clip-score CSV (``filename,<classes>``) with ``# key: value`` header lines, atomically."""
+    scores = np.asarray(scores, dtype=np.float64)
+    lines = [f"# {k}: {v}" for k, v in meta.items()]
+    lines.append(",".join(["filename", *classes]))
+    for cid, row in zip(clip_ids, scores):
+        lines.append(",".join([str(cid), *(f"{v:.6f}" for v in row)]))
+    write_text_atomic(Path(path), "\n".join(lines) + "\n")
+
+
+def read_run(run_dir: Path) -> dict[str, Any]:
+    """The ``run.json`` of a run folder; one clear error when it is not one."""
+    path = Path(run_dir) / RUN_CONFIG
+    if not path.is_file():
+        raise WlbenchError(f"{run_dir} is not a wlbench run (no {RUN_CONFIG})", hint="train one with `wlbench train`")
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise WlbenchError(f"{path} is not valid JSON ({exc})", hint="train the run again") from None
+    if not isinstance(info, dict) or not isinstance(info.get("config"), dict) or "method" not in info:
+        raise WlbenchError(f"{path} is not a run description (needs method and config)", hint="train the run again")
+    return info
+
+
+def _requests(meta: dict[str, Any], splits: Sequence[str], segments: Sequence[str]) -> tuple[
+        list[tuple[str, str]], dict[tuple[str, str], tuple[str, str]]]:
+    """The (split, segment) pairs to ask a method for, and the pairs answered by another one: a segment view
+    as long as the clip is the clip itself (one window starting at 0), so it is predicted once."""
+    asked, same_as = [], {}
+    for split in splits:
+        if split not in meta["splits"]:
+            raise WlbenchError(f"the dataset has no split {split!r}; it has {', '.join(meta['splits'])}")
+        for seg in segments:
+            if seg != CLIP and seg not in meta["segments"]:
+                raise WlbenchError(f"the dataset has no segment view {seg!r}; it has "
+                                   f"{', '.join([CLIP, *meta['segments']])}")
+            whole = seg != CLIP and abs(meta["segments"][seg] - meta["clip_duration"]) < 1e-9
+            if whole and CLIP in segments:
+                same_as[(split, seg)] = (split, CLIP)
+            else:
+                asked.append((split, seg))
+    return asked, same_as
+
+
+def predict_run(run_dir: str | Path, dataset: str | Path, splits: Sequence[str] | None = None,
+                segments: Sequence[str] | None = None, *, bootstrap: int = 1000, method: Any = None,
+                echo: Echo | None = None, final_dir: Path | None = None) -> dict[str, dict[str, Any]]:
+    """Predict every split x segment with a trained run; write submissions and the harness's reports.
+
+    ``splits`` default: the run's validation split and ``eval``; ``segments``: ``"clip"`` and/or segment view
+    names (default: the clip and every segment view). ``final_dir``: where the run will live (reports name
+    submission paths there) when ``run_dir`` is the temporary folder of a run being built.
+    Returns ``{split: {segment: headline}}``."""
+    from wlbench.scoring import Settings, score_file, write_report
+
+    run_dir, dataset = Path(run_dir), Path(dataset)
+    final_dir = Path(final_dir or run_dir)
+    info = read_run(run_dir)
+    method = method or get_method(info["method"])
+    meta = dataset_meta(dataset)
+    config = info["config"]
+    if splits is None:
+        splits = [s for s in dict.fromkeys([config.get("valid_split", "validation"), "eval"]) if s in meta["splits"]]
+    segs = list(dict.fromkeys(segment_key(s) for s in (segments or [CLIP, *meta["segments"]])))
+    asked, same_as = _requests(meta, list(splits), segs)
+    answers = method.predict(PredictContext(run_dir=run_dir, dataset=dataset, requests=tuple(asked),
+                                            config=dict(config)))
+    missing = [r for r in asked if r not in (answers or {})]
+    if missing:
+        raise WlbenchError(f"method {info['method']!r} answered no predictions for {missing}")
+    settings = Settings(n_resamples=int(bootstrap))
+    results: dict[str, dict[str, Any]] = {}
+    for split, seg in [(sp, sg) for sp in splits for sg in segs]:
+        pred: Predictions = answers[same_as.get((split, seg), (split, seg))]
+        pred.check(len(meta["classes"]), f"method {info['method']!r} on {split} ({seg})")
+        stem = output_stem(split, seg)
+        sub = run_dir / "predictions" / f"{stem}.csv"
+        ensure_writable_dir(sub.parent)
+        write_clip_scores(sub, pred.clip_ids, np.clip(pred.clip_scores, 0.0, 1.0), meta["classes"],
+                          {"dataset": meta["name"], "content_id": meta["content_id"], "split": split,
+                           "segment": seg, "method": info["method"]})
+        report = score_file(dataset, sub, split=split, task="tagging", settings=settings, segment=seg)
+        report["segment"] = seg
+        report["method"] = info["method"]
+        report.setdefault("submission", {})["path"] = str(final_dir / "predictions" / f"{stem}.csv")
+        write_report(report, run_dir / "reports" / f"{stem}.json")
+        results.setdefault(split, {})[seg] = report["headline"]
+        if echo is not None:
+            head = report["headline"]
+            f1 = head.get("f1_macro", {}).get("value")
+            ap = head.get("map", {}).get("value")
+            echo(f"  {stem:<22} mAP {_num(ap)}  f1_macro {_num(f1)}")
+    return results
+
+
+def _num(value: float | None) -> str:
+    return "  n/a" if value is None else f"{value:.3f}"
+
+
+def _json_line_writer(path: Path) -> Callable[[dict[str, Any]], None]:
+    def write(row: dict[str, Any]) -> None:
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(row, allow_nan=False, default=_plain) + "\n")
+    return write
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"not JSON-able: {type(value).__name__}")
+
+
+def _check_run_target(run_dir: Path, force: bool) -> None:
+    if run_dir.exists() and not run_dir.is_dir():
+        raise WlbenchError(f"run folder {run_dir} exists and is not a directory", hint="choose another --out")
+    if run_dir.is_dir() and any(run_dir.iterdir()) and not force:
+        what = "a finished run" if (run_dir / SUMMARY).is_file() else "files"
+        raise WlbenchError(f"run folder {run_dir} already holds {what}",
+                           hint="choose another --out, or pass --force to replace it (the old run stays "
+                                "untouched until the new one has finished)")
+
+
+def train_run(method_name: str, dataset: str | Path, run_dir: str | Path, config_file: Path | None = None,
+              overrides: Sequence[str] | dict = (), *, seed: int = 0, bootstrap: int = 1000, progress: bool = False,
+              segments: Sequence[str] | None = None, echo: Echo | None = None, force: bool = False
+              ) -> dict[str, Any]:
+    """Train ``method_name`` on ``dataset`` with ``seed``, then predict and score validation and eval (whole
+    clips and every segment view, or ``segments``). Everything is validated before training starts; the run
+    folder is built beside ``run_dir`` and moved into place at the end (``force`` replaces an existing run
+    folder; without it an existing non-empty folder is refused). Returns the summary."""
+    from wlbench.methods.figures import plot_learning_curves
+
+    method = get_method(method_name)
+    config = resolve_config(method, config_file, overrides)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise WlbenchError(f"seed {seed!r} is not a non-negative integer", hint="e.g. --seed 0")
+    dataset, run_dir = Path(dataset), Path(run_dir)
+    _check_run_target(run_dir, force)
+    meta = dataset_meta(dataset)
+    segs = [segment_key(s) for s in (segments or [CLIP, *meta["segments"]])]
+    for seg in segs:
+        if seg != CLIP and seg not in meta["segments"]:
+            raise WlbenchError(f"{dataset} has no segment view {seg!r}; it has "
+                               f"{', '.join([CLIP, *meta['segments']])}")
+    ensure_writable_dir(run_dir.parent)
+    malloc = tune_malloc_for_training()
+    run_info = {"method": method_name, "seed": int(seed),
+                "dataset": {"path": str(dataset), **{k: meta[k] for k in ("name", "content_id", "spec_id")}},
+                "config": config}
+    echo = echo or _quiet
+    with atomic_dir(run_dir) as tmp:
+        write_text_atomic(tmp / RUN_CONFIG, json.dumps(run_info, indent=2, sort_keys=True) + "\n")
+        ctx = TrainContext(dataset=dataset, run_dir=tmp, config=dict(config), seed=int(seed), progress=progress,
+                           log=_json_line_writer(tmp / LOG),
+                           audit=Audit(dataset, str(config.get("labels", "true")), tmp / AUDIT), echo=echo)
+        t0 = time.perf_counter()
+        train_summary = method.train(ctx) or {}
+        t1 = time.perf_counter()
+        scores = predict_run(tmp, dataset, segments=segs, bootstrap=bootstrap, method=method, echo=echo,
+                             final_dir=run_dir)
+        curves = plot_learning_curves(tmp / LOG, tmp / CURVES, title=f"{method_name} (seed {seed})")
+        summary = {**run_info, "train": train_summary, "malloc_tuned": malloc,
+                   "seconds": {"train": round(t1 - t0, 3), "predict": round(time.perf_counter() - t1, 3)},
+                   "headline": scores, "curves": CURVES if curves else None,
+                   "f1_macro": {sp: {seg: h.get("f1_macro", {}).get("value") for seg, h in v.items()}
+                                for sp, v in scores.items()},
+                   "map": {sp: {seg: h.get("map", {}).get("value") for seg, h in v.items()}
+                           for sp, v in scores.items()}}
+        write_text_atomic(tmp / SUMMARY, json.dumps(summary, indent=2, sort_keys=True, allow_nan=False,
+                                                    default=_plain) + "\n")
+    return summary
