@@ -395,7 +395,7 @@ def test_batch_loss_trains_an_embedding():
         opt.zero_grad()
         loss.backward()
         opt.step()
-    assert float(batch_loss(net, batch)[0]) < 0.5 * first
+    assert float(batch_loss(net, batch)[0].detach()) < 0.5 * first
 
 
 # --- networks -------------------------------------------------------------------------------------------
