@@ -11,7 +11,9 @@ import torch
 
 from baselines.turpault2019 import mining, sampling, subsegments, transforms
 from baselines.turpault2019.batches import TransformSettings, batch_loss, build_batch, plan_accuracy, plan_loss
-from baselines.turpault2019.nets import BaselineCRNN, EmbeddingCNN, SequenceClassifier, embedding_sequences
+from baselines.common.losses import masked_bce_probs, triplet_loss
+from baselines.common.nets import PatchEmbedder
+from baselines.turpault2019.nets import SequenceClassifier
 from baselines.turpault2019.neighbours import nearest_neighbours
 from baselines.turpault2019.sampling import (LABEL, MINE, MIXING, NEAREST, NOISE, PROXIMITY, SHIFT, LabelLeak,
                                              MaskedLabels, PoolIndex, plan_triplets)
@@ -143,9 +145,21 @@ def test_triplet_loss_is_the_squared_hinge_of_eq_1():
     a = torch.tensor([[0.0, 0.0], [0.0, 0.0], [0.0, 0.0]])
     p = torch.tensor([[1.0, 0.0], [0.5, 0.0], [3.0, 0.0]])
     n = torch.tensor([[0.0, 1.0], [0.0, 2.0], [0.0, 1.0]])
-    # d_ap = 1, 0.25, 9; d_an = 1, 4, 1 (squared): losses 1 + 1 - 1, max(0, 0.25 - 4 + 1), 9 - 1 + 1
-    torch.testing.assert_close(mining.triplet_loss(a, p, n, 1.0), torch.tensor([1.0, 0.0, 9.0]))
-    torch.testing.assert_close(mining.triplet_loss(a, p, n, 0.5), torch.tensor([0.5, 0.0, 8.5]))
+    # d_ap = 1, 0.25, 9; d_an = 1, 4, 1 (squared): losses 1 - 1 + 1, max(0, 0.25 - 4 + 1), 9 - 1 + 1; mean
+    assert float(triplet_loss(a, p, n, 1.0)) == pytest.approx((1.0 + 0.0 + 9.0) / 3)
+    assert float(triplet_loss(a, p, n, 0.5)) == pytest.approx((0.5 + 0.0 + 8.5) / 3)
+
+
+def test_masked_bce_of_probabilities():
+    p = torch.tensor([[0.9, 0.2], [0.0, 1.0]], requires_grad=True)
+    y = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    known = torch.tensor([[1.0, 0.0], [1.0, 1.0]])
+    loss = masked_bce_probs(p, y, known)
+    assert torch.isfinite(loss)  # exact 0 and 1 are clamped
+    expected = -(np.log(0.9) + np.log(1 - 1e-7) + np.log(1 - 1e-7)) / 3
+    assert float(loss.detach()) == pytest.approx(expected, rel=1e-5)
+    loss.backward()
+    assert p.grad[0, 1] == 0
 
 
 def test_semi_hard_picks_the_closest_candidate_beyond_the_positive():
@@ -375,7 +389,7 @@ def test_batch_inputs_follow_the_plan_and_the_loss_matches_a_hand_computation():
     mined = mining.mine_in_batch(e_a, e_p, batch.clip, batch.mine_rows)
     assert mined.counts()["no_candidate"] == 0
     e_n[batch.mine_rows] = e_a[mined.negative]
-    expected = mining.triplet_loss(e_a, e_p, e_n, 1.0).mean()
+    expected = triplet_loss(e_a, e_p, e_n, 1.0)
     torch.testing.assert_close(loss, expected)
     assert stats["triplets"] == len(plan) and stats["semi_hard"] + stats["fallback"] == 60
 
@@ -385,7 +399,7 @@ def test_batch_loss_trains_an_embedding():
     pool, y = toy_pool()
     feats = torch.randn(len(pool.clip), 8, 16, generator=gen(0))
     plan = make_plan("S5", labeled=40, unlabeled=0)
-    net = EmbeddingCNN(16, filters=[4, 4], pools=[[1, 2], [1, 2]])
+    net = PatchEmbedder(16, 8, [4, 4], [[1, 2], [1, 2]], "relu")
     opt = torch.optim.Adam(net.parameters(), lr=1e-2)
     batch = build_batch(feats, pool.clip, plan, np.arange(len(plan)), TransformSettings(), gen(0))
     first = None
@@ -401,30 +415,40 @@ def test_batch_loss_trains_an_embedding():
 # --- networks -------------------------------------------------------------------------------------------
 
 def test_networks_have_the_paper_shapes():
-    x = torch.randn(3, 48, 64)
-    cnn = EmbeddingCNN(64)
-    assert cnn.out_dim == 64 and cnn(x).shape == (3, 64) and cnn.frames(x).shape == (3, 48, 64)
-    assert [m.out_channels for m in cnn.modules() if isinstance(m, torch.nn.Conv2d)] == [64, 64, 64]
-    crnn = BaselineCRNN(64, 10)
-    clip, frames = crnn(x)
-    assert clip.shape == (3, 10) and frames.shape == (3, 48, 10)
+    from baselines.turpault2019.methods import CRNN_METHOD, LOGMEL, TRIPLET
+
+    x = torch.randn(3, 480, 64)
+    cfg = TRIPLET.config_schema().defaults() | {"patch_frames": 48}
+    nets = TRIPLET.build(cfg, 64, 10)
+    e, g = nets["embedder"], nets["classifier"]
+    assert [m.out_channels for m in e.modules() if isinstance(m, torch.nn.Conv2d)] == [64, 64, 64]
+    assert e.out_dim == 64 and e(x[:, :48]).shape == (3, 64)
+    seq = e.patch_embeddings(x)
+    assert seq.shape == (3, 10, 64)
+    torch.testing.assert_close(seq[1, 3], e(x[1:2, 144:192])[0], rtol=1e-5, atol=1e-6)
+    assert g.rnn.rnn.num_layers == 2 and g.rnn.rnn.hidden_size == 64
+    clip, frames = TRIPLET.forward(nets, x)
+    assert clip.shape == (3, 10) and frames.shape == (3, 10, 10) and TRIPLET.frame_pool(cfg) == 48
     torch.testing.assert_close(clip, frames.mean(dim=1))
-    assert crnn.classifier.rnn.rnn.num_layers == 1 and crnn.classifier.rnn.rnn.hidden_size == 64
-    clf = SequenceClassifier(64, 10)
-    assert clf.rnn.rnn.num_layers == 2 and clf(torch.randn(3, 10, 64))[0].shape == (3, 10)
-    assert ((clip >= 0) & (clip <= 1)).all()
-    with pytest.raises(ValueError, match="frequency only"):
-        BaselineCRNN(64, 10, pools=[[2, 4], [1, 4], [1, 4]])
-    clips = torch.randn(2, 500, 64)
-    seq = embedding_sequences(cnn, clips, 48, batch_size=7)
-    assert seq.shape == (2, 10, 64)
-    torch.testing.assert_close(seq[1, 3], cnn(clips[1:2, 144:192])[0])
+    crnn = CRNN_METHOD.build(CRNN_METHOD.config_schema().defaults(), 64, 10)["classifier"]
+    clip, frames = crnn(x)
+    assert clip.shape == (3, 10) and frames.shape == (3, 480, 10)
+    torch.testing.assert_close(clip, frames.mean(dim=1))
+    assert crnn.rnn.rnn.num_layers == 1 and crnn.rnn.rnn.hidden_size == 64
+    assert [m.out_channels for m in crnn.modules() if isinstance(m, torch.nn.Conv2d)] == [64, 64, 64]
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in crnn.modules())
+    logmel = LOGMEL.build(LOGMEL.config_schema().defaults(), 64, 10)["classifier"]
+    assert logmel.rnn.rnn.num_layers == 2 and logmel(x)[0].shape == (3, 10)
+    with pytest.raises(WlbenchError, match="frequency only"):
+        CRNN_METHOD.build(CRNN_METHOD.config_schema().defaults() | {"pools": [[2, 4], [1, 4], [1, 4]]}, 64, 10)
 
 
 def test_l2_embedding_is_unit_norm():
-    cnn = EmbeddingCNN(64, filters=[8, 8, 8], l2=True)
-    e = cnn(torch.randn(4, 48, 64))
-    torch.testing.assert_close(e.norm(dim=1), torch.ones(4))
+    from baselines.turpault2019.methods import TRIPLET
+
+    cfg = TRIPLET.config_schema().defaults() | {"patch_frames": 48, "filters": [8, 8, 8], "l2_normalize": True}
+    e = TRIPLET.build(cfg, 64, 10)["embedder"]
+    torch.testing.assert_close(e(torch.randn(4, 48, 64)).norm(dim=1), torch.ones(4))
 
 
 # --- the recipe -----------------------------------------------------------------------------------------
@@ -458,6 +482,10 @@ onset = { dist = "uniform", min = 0.0, max = 9.0 }
 clips = 20
 roles = { weak = 0.2, unlabeled = 0.8 }
 
+[splits.validation]
+clips = 4
+part = "train"
+
 [splits.eval]
 clips = 3
 part = "eval"
@@ -472,7 +500,8 @@ hop_length = 320
 
 @pytest.fixture(scope="module")
 def semisup_dataset(tone_bank, tmp_path_factory) -> Path:
-    """20 multi-event tone clips, 4 labeled (weak) and 16 unlabeled, 20 ms hop."""
+    """20 multi-event tone clips for training, 4 labeled (weak) and 16 unlabeled; 4 validation and 3 eval
+    clips; 20 ms hop."""
     return render_recipe_text(SEMISUP_RECIPE, tone_bank, tmp_path_factory.mktemp("semisup"), "semisup")
 
 
@@ -504,7 +533,7 @@ def test_plans_on_a_rendered_semi_supervised_split(semisup_dataset):
     assert (plan.positive_kind[u] == NEAREST).all() and (plan.positive[u] >= 0).all()
     feats_t = torch.from_numpy(np.ascontiguousarray(segs.features))
     batch = build_batch(feats_t, pool.clip, plan, np.arange(len(plan)), TransformSettings(), gen(0))
-    loss, stats = batch_loss(EmbeddingCNN(64, filters=[4, 4, 4]), batch)
+    loss, stats = batch_loss(PatchEmbedder(64, 48, [4, 4, 4], [[1, 4]] * 3, "relu"), batch)
     assert torch.isfinite(loss) and stats["triplets"] + stats["skipped"] + stats["no_candidate"] == len(plan)
 
 
@@ -521,3 +550,113 @@ def test_plan_loss_scores_fixed_label_triplets():
     assert plan_accuracy(torch.zeros_like(emb), plan) == 0.5  # all ties
     with pytest.raises(ValueError, match="label negatives"):
         plan_loss(emb, make_plan("S4", labeled=30, unlabeled=0))
+
+
+# --- the methods, trained on a rendered dataset ------------------------------------------------------------
+
+def tiny(**more):
+    cfg = {"threads": 1, "filters": [4, 4, 4], "rnn_hidden": 4, "max_epochs": 2, "patience": 2, "warmup": 0,
+           "batch_size": 16}
+    return {**cfg, **more}
+
+
+def tiny_triplet(**more):
+    return tiny(classifier_max_epochs=3, classifier_patience=3, classifier_warmup=0, validation_triplets=50,
+                **more)
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    import json
+
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("strategy", ["S1", "S3", "S5"])
+def test_triplet_method_trains_each_strategy(strategy, semisup_dataset, tmp_path):
+    from test_baselines import predict
+    from wlbench.methods import train_run
+
+    run = tmp_path / "run"
+    summary = train_run("turpault2019-triplet", semisup_dataset, run, seed=1, bootstrap=0,
+                        overrides=tiny_triplet(strategy=strategy, triplets=[2.0, 1.0]))
+    assert set(summary["map"]) == {"validation", "eval"}
+    stages = {s["stage"]: s for s in summary["train"]["stages"]}
+    assert list(stages) == ["embedding", "classifier", "audit"]
+    plan = stages["embedding"]["plan"]
+    n_l = plan["labeled_subsegments"]
+    assert n_l == 40  # 4 labeled clips x 10 sub-segments of 0.96 s
+    if strategy == "S5":
+        assert plan["labeled_anchors"] == plan["triplets"] == 120 and plan["mined_negatives"] == 0
+    else:
+        assert plan["labeled_anchors"] == 80 and plan["triplets"] == 120 and plan["mined_negatives"] > 0
+    if strategy == "S3":
+        assert plan["positives"]["nearest"] == 40 and 0 <= plan["nearest_same_clip"] <= 1
+        assert "labeled_nearest_sharing_a_label" in plan
+    detail = stages["embedding"]["epochs_detail"]
+    assert len(detail) == 2 and all(d["triplets"] + d["skipped"] + d["no_candidate"] == 120 for d in detail)
+    rows = read_jsonl(run / "log.jsonl")
+    emb = [r for r in rows if r["stage"] == "embedding"]
+    assert [r["epoch"] for r in emb] == [0, 1, 2] and all(0 <= r["val_triplet_accuracy"] <= 1 for r in emb)
+    assert {r["selection"] for r in rows} == {"triplet_accuracy", "map"}
+    audit = read_jsonl(run / "audit.jsonl")
+    assert audit[0]["audit"] == "inherited_subsegment_labels" and audit[0]["n_windows"] == 40
+    assert 0 < audit[0]["precision"] <= 1  # some inherited labels are absent from their sub-segment
+    pred = predict("turpault2019-triplet", run, semisup_dataset)
+    assert pred.clip_scores.shape == (3, 3) and pred.frame_scores.shape == (3, 10, 3)
+    assert pred.frame_hop == pytest.approx(0.96)
+    pred.check(3, "test")
+
+
+@pytest.mark.slow
+def test_untrained_control_and_determinism(semisup_dataset, tmp_path):
+    from test_baselines import make_ctx
+    from wlbench.methods import get_method
+
+    method = get_method("turpault2019-triplet")
+    assert method.controls == {"untrained": {"train_embedding": False}}
+    states = {}
+    for tag, extra in (("a", {}), ("b", {}), ("control", method.controls["untrained"])):
+        summary = method.train(make_ctx(method, semisup_dataset, tmp_path / tag, tiny_triplet(**extra), seed=4))
+        states[tag] = torch.load(tmp_path / tag / "checkpoint.pt", weights_only=True)["state"]
+        stages = [s["stage"] for s in summary["stages"]]
+        assert stages[:-1] == (["embedding", "classifier"] if tag != "control" else ["classifier"])
+        if tag != "control":
+            assert summary["stages"][0]["steps"] == 10  # 2 passes x 80 triplets / 16
+    for part in ("embedder", "classifier"):  # the same seed trains the same weights
+        assert all(torch.equal(states["a"][part][k], v) for k, v in states["b"][part].items())
+    torch.manual_seed(4)
+    cfg = method.config_schema().defaults() | tiny_triplet() | {"patch_frames": 48}
+    fresh = method.build(cfg, 64, 3)["embedder"]
+    assert all(torch.equal(fresh.state_dict()[k], v) for k, v in states["control"]["embedder"].items())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["turpault2019-crnn", "turpault2019-logmel"])
+def test_reference_classifiers_train_on_labeled_clips(name, semisup_dataset, tmp_path):
+    from test_baselines import predict
+    from wlbench.methods import train_run
+
+    cfg = tiny(max_epochs=3, lr=1e-2)
+    if name == "turpault2019-logmel":
+        del cfg["filters"]  # no CNN
+    summary = train_run(name, semisup_dataset, tmp_path / "run", overrides=cfg, bootstrap=0)
+    assert summary["train"]["n_train"] == 4  # the labeled clips only
+    assert [s["stage"] for s in summary["train"]["stages"]] == ["classifier"]
+    pred = predict(name, tmp_path / "run", semisup_dataset)
+    assert pred.clip_scores.shape == (3, 3)
+    if name == "turpault2019-crnn":
+        assert pred.frame_scores.shape[1] == 501 and pred.frame_hop == pytest.approx(0.02)
+
+
+def test_triplet_method_refuses_what_it_cannot_honour(semisup_dataset, tmp_path):
+    from test_baselines import make_ctx
+    from wlbench.methods import get_method
+
+    method = get_method("turpault2019-triplet")
+    with pytest.raises(WlbenchError, match="train_clips"):
+        method.train(make_ctx(method, semisup_dataset, tmp_path / "a", tiny_triplet(train_clips=2)))
+    with pytest.raises(WlbenchError, match="shorter than one frame"):
+        method.train(make_ctx(method, semisup_dataset, tmp_path / "b", tiny_triplet(subsegment_seconds=0.005)))
+    with pytest.raises(WlbenchError, match="strategy"):
+        make_ctx(method, semisup_dataset, tmp_path / "c", tiny_triplet(strategy="S9"))

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from baselines.common.losses import triplet_loss
 from baselines.turpault2019 import mining, transforms
 from baselines.turpault2019.sampling import LABEL, MINE, MIXING, NEAREST, NOISE, PROXIMITY, SHIFT, TripletPlan
 
@@ -97,10 +98,11 @@ def batch_loss(embed: Callable[[torch.Tensor], torch.Tensor], batch: TripletBatc
     if not bool(used.any()):
         stats["active"] = 0
         return None, stats
-    f_n = torch.cat([f_ln, f_a])[source[used]]
-    losses = mining.triplet_loss(f_a[used], f_p[used], f_n, margin)
-    stats["active"] = int((losses.detach() > 0).sum())
-    return losses.mean(), stats
+    f_a, f_p, f_n = f_a[used], f_p[used], torch.cat([f_ln, f_a])[source[used]]
+    with torch.no_grad():
+        violation = (f_a - f_p).pow(2).sum(dim=-1) - (f_a - f_n).pow(2).sum(dim=-1) + float(margin)
+    stats["active"] = int((violation > 0).sum())
+    return triplet_loss(f_a, f_p, f_n, float(margin), squared=True), stats
 
 
 def _plan_distances(embeddings: torch.Tensor, plan: TripletPlan) -> tuple[torch.Tensor, torch.Tensor]:
@@ -115,7 +117,7 @@ def plan_loss(embeddings: torch.Tensor, plan: TripletPlan, margin: float = 1.0) 
     """Mean triplet loss (eq. 1) of a fixed plan (pool-row positives, label negatives: e.g. the label/label
     validation triplets) from the pool's precomputed ``embeddings (N, D)``."""
     d_ap, d_an = _plan_distances(embeddings, plan)
-    return float(torch.clamp(d_ap - d_an + float(margin), min=0.0).mean())
+    return float(torch.relu(d_ap - d_an + float(margin)).mean())
 
 
 def plan_accuracy(embeddings: torch.Tensor, plan: TripletPlan) -> float:

@@ -1,4 +1,5 @@
-"""The triplet loss (paper eq. 1) and semi-hard negative mining (section 2.3, after Schroff et al. 2015).
+"""Semi-hard negative mining (paper section 2.3, after Schroff et al. 2015) for the triplet loss of eq. 1
+(:func:`baselines.common.losses.triplet_loss` with squared distances).
 
 Conventions (docs/baselines.md repeats them):
 
@@ -6,8 +7,8 @@ Conventions (docs/baselines.md repeats them):
   Mining compares distances only, so it picks the same negative with or without the square.
 - The loss of one triplet is ``max(0, ||f(a) - f(p)||^2 - ||f(a) - f(n)||^2 + margin)`` (margin 1 in the paper);
   eq. 1 sums it over the triplets, a training step averages it over the triplets of its batch that have a
-  negative (the same minimum, a learning rate independent of the batch size). Embeddings are not normalised
-  by the loss; the embedding network decides (the paper's is not).
+  negative (the same minimum, a step size independent of the batch size). The loss does not normalise the
+  embeddings (the paper's are not normalised).
 - **Semi-hard mining, per anchor**: among the admissible candidates, the negative is the one **closest to
   the anchor among those strictly farther from it than the positive** (``d_an > d_ap``; the paper's words:
   "closest to the anchor in the embedding space while being further away than the positive"). There is no
@@ -36,14 +37,6 @@ def squared_distances(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """``(n, D), (m, D) -> (n, m)`` squared L2 distances, computed as sums of squared differences (exact for
     identical rows, unlike the ``|a|^2 + |b|^2 - 2ab`` expansion)."""
     return (a[:, None, :] - b[None, :, :]).pow(2).sum(dim=-1)
-
-
-def triplet_loss(anchor: torch.Tensor, positive: torch.Tensor, negative: torch.Tensor,
-                 margin: float = 1.0) -> torch.Tensor:
-    """Per-triplet hinge of eq. 1 on squared L2 distances, ``(B, D) x 3 -> (B,)``."""
-    d_ap = (anchor - positive).pow(2).sum(dim=-1)
-    d_an = (anchor - negative).pow(2).sum(dim=-1)
-    return torch.clamp(d_ap - d_an + float(margin), min=0.0)
 
 
 @dataclass(frozen=True)
