@@ -614,7 +614,7 @@ def test_untrained_control_and_determinism(semisup_dataset, tmp_path):
     from wlbench.methods import get_method
 
     method = get_method("turpault2019-triplet")
-    assert method.controls == {"untrained": {"train_embedding": False}}
+    assert method.controls["untrained"]["train_embedding"] is False
     states = {}
     for tag, extra in (("a", {}), ("b", {}), ("control", method.controls["untrained"])):
         summary = method.train(make_ctx(method, semisup_dataset, tmp_path / tag, tiny_triplet(**extra), seed=4))

@@ -167,7 +167,8 @@ class SemiSupervisedTriplet(TorchMethod):
                                                     doc="triplets per step; semi-hard candidates are the batch's "
                                                         "anchors (not in the paper)"),
                                "max_epochs": Option(20, kind=int, min=1, doc="passes over the triplet set")}))
-    controls = {"untrained": {"train_embedding": False}}
+    # the classifier on the untrained CNN does not depend on the strategy or the budget: every cell shares it
+    controls = {"untrained": {"train_embedding": False, "strategy": "S2", "triplets": [1.0, 1.0]}}
 
     @staticmethod
     def frames(config: dict, frame_rate: float) -> int:

@@ -196,7 +196,11 @@ def plan_cells(exp: Experiment, out: Path) -> list[Cell]:
                 for name, extra in (getattr(m, "controls", {}) or {}).items():
                     if _wants(exp, name):
                         over = {**base, **extra}
-                        controls[name] = tuple(Run(d["name"], method, over, s, where / f"control-{name}" / f"seed-{s}")
+                        # a control that overrides axes of the cell is the same run for every cell that
+                        # differs only in those axes: one shared folder per distinct control config
+                        cdir = (out / "runs" / d["name"] / method / f"control-{name}" / _slug({k: over[k] for k in keys})
+                                if any(k in extra for k in keys) else where / f"control-{name}")
+                        controls[name] = tuple(Run(d["name"], method, over, s, cdir / f"seed-{s}")
                                                for s in exp.seeds)
                 config = resolve_config(m, None, base)
                 if _wants(exp, ORACLE) and config.get("labels", "true") != "true":
