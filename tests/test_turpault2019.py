@@ -660,3 +660,20 @@ def test_triplet_method_refuses_what_it_cannot_honour(semisup_dataset, tmp_path)
         method.train(make_ctx(method, semisup_dataset, tmp_path / "b", tiny_triplet(subsegment_seconds=0.005)))
     with pytest.raises(WlbenchError, match="strategy"):
         make_ctx(method, semisup_dataset, tmp_path / "c", tiny_triplet(strategy="S9"))
+
+
+# --- the grids ------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name, cells, runs", [("turpault2019-table2", 17, 57), ("turpault2019-table3", 8, 30)])
+def test_grids_plan_their_cells_and_share_the_untrained_control(name, cells, runs, tmp_path):
+    from wlbench.methods.experiments import all_runs, load_experiment, plan_cells
+
+    exp = load_experiment(ROOT / "baselines" / "experiments" / f"{name}.toml")
+    planned = plan_cells(exp, tmp_path)
+    assert len(planned) == cells and len(all_runs(planned)) == runs
+    triplet = [c for c in planned if c.method == "turpault2019-triplet"]
+    # the untrained control ignores strategy and budget: one run per seed for every cell of the grid
+    shared = {r.run_dir for c in triplet for r in c.controls["untrained"]}
+    assert len(shared) == len(exp.seeds)
+    assert all(r.overrides["train_embedding"] is False for c in triplet for r in c.controls["untrained"])
+    assert all("prior" in c.controls for c in planned)

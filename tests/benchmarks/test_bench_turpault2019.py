@@ -1,8 +1,8 @@
 """Benchmark: the exact nearest-neighbour search of the "nearest sample" positive (Turpault et al. 2019)
 beside scikit-learn's brute-force search doing the same work, in the same run.
 
-Full size (``--benchmark-enable``): the S3 search of the dcase2018-like grid at its largest budget, 3,600
-unlabeled sub-segments against the whole pool of 4,000 (48 frames x 64 bands = 3,072 values each). Normal
+Full size (``--benchmark-enable``): half the S3 search of the dcase2018-like grid at its largest budget,
+3,600 unlabeled sub-segments against a pool of 4,000 (48 frames x 64 bands = 3,072 values each). Normal
 test runs (``--benchmark-disable``) run each once on a small pool. docs/performance.md records the ratio.
 """
 
