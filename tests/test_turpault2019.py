@@ -677,3 +677,25 @@ def test_grids_plan_their_cells_and_share_the_untrained_control(name, cells, run
     assert len(shared) == len(exp.seeds)
     assert all(r.overrides["train_embedding"] is False for c in triplet for r in c.controls["untrained"])
     assert all("prior" in c.controls for c in planned)
+
+
+def test_findings_are_paired_contrasts_of_the_tables():
+    from baselines.turpault2019.findings import render
+
+    def cell(method, strategy, budget, seeds, untrained):
+        res = {"seeds": {str(k): v for k, v in seeds.items()},
+               "controls": {"untrained": {"seeds": {str(k): v for k, v in untrained.items()}}}}
+        axes = {} if strategy is None else {"strategy": strategy, "triplets": budget}
+        return {"method": method, "axes": axes, "results": {"map": {"clip": res}}}
+
+    base = {0: 0.30, 1: 0.32, 2: 0.34}
+    cells = [cell("turpault2019-triplet", s, b, {k: v + (0.1 if s == "S2" else 0.0) + 0.001 * k * (s == "S2")
+                                                for k, v in base.items()}, base)
+             for s in ("S1", "S2", "S3", "S4", "S5") for b in ([1.0, 1.0], [1.0, 4.44], [1.0, 9.0])]
+    text = render({"metrics": ["map"], "cells": cells})
+    rows = {tuple(c.strip() for c in line.split("|")[1:4]): line for line in text.splitlines()[2:]}
+    s2_s1 = rows[("S2 beats S1 (labels help)", "map", "[1, 1]")]
+    assert "+10.1 ±0.2" in s2_s1 and s2_s1.endswith("| holds |")  # differences 0.100, 0.101, 0.102
+    assert rows[("beats the untrained CNN (S1)", "map", "[1, 1]")].endswith("| not resolved |")  # all zero
+    assert rows[("S4 is worst: S2 - S4", "map", "[1, 1]")].endswith("| holds |")
+    assert not any(k[0].startswith("the baseline CRNN") for k in rows)  # no such cells: no row
