@@ -39,3 +39,14 @@ def make_tone_bank(root: Path, classes: tuple[str, ...] = ("Dog", "Cat", "Speech
             sf.write(folder / f"bg{b}.wav", noise, SR, subtype="PCM_16")
     (root / "sources.csv").write_text("\n".join(rows) + "\n")
     return root
+
+
+def render_recipe_text(text: str, bank: Path, out: Path, name: str) -> Path:
+    """Write recipe ``text`` to ``out/<name>.toml``, render it from ``bank`` with one worker; the HDF5 path."""
+    from wlbench.recipes import load_recipe
+    from wlbench.soundbank import load_soundbank
+    from wlbench.synth.pipeline import synthesize
+
+    recipe = out / f"{name}.toml"
+    recipe.write_text(text)
+    return synthesize(load_recipe(recipe), load_soundbank(bank), out, workers=1, progress=False).path

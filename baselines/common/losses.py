@@ -10,7 +10,19 @@ def masked_bce(logits: torch.Tensor, targets: torch.Tensor, known: torch.Tensor 
     """Binary cross-entropy of ``logits`` against ``targets`` (same shape), averaged over the entries whose
     ``known`` is 1 (all entries when ``known`` is None). Entries with ``known`` 0 contribute nothing, not even
     to the denominator; a batch without any known entry gives 0 (with a gradient of 0)."""
-    loss = F.binary_cross_entropy_with_logits(logits, targets, reduction="none")
+    return _masked_mean(F.binary_cross_entropy_with_logits(logits, targets, reduction="none"), known)
+
+
+def masked_bce_probs(probs: torch.Tensor, targets: torch.Tensor, known: torch.Tensor | None = None,
+                     eps: float = 1e-7) -> torch.Tensor:
+    """:func:`masked_bce` of probabilities instead of logits (for outputs that are not a sigmoid of one
+    logit, e.g. the mean of frame probabilities of a CRNN with decision-level mean pooling); ``probs`` are
+    clamped to ``[eps, 1 - eps]`` so the loss stays finite."""
+    loss = F.binary_cross_entropy(probs.clamp(eps, 1.0 - eps), targets, reduction="none")
+    return _masked_mean(loss, known)
+
+
+def _masked_mean(loss: torch.Tensor, known: torch.Tensor | None) -> torch.Tensor:
     if known is None:
         return loss.mean()
     known = known.to(loss.dtype)

@@ -21,7 +21,9 @@ A grid file (TOML; see baselines/experiments/turpault2020.toml)::
     [[datasets]]                        # name, title, path and/or recipe (+ scale, soundbank), config
 
 Controls run beside each cell with the same seeds: ``prior`` (the class-prior predictor on the cell's label
-view), every control the method declares (e.g. ``untrained``: E left at its initialisation), and ``oracle``
+view), every control the method declares (e.g. ``untrained``: E left at its initialisation; a control that
+overrides axes of the cell, e.g. one that ignores the cell's sampling strategy, is one run shared by every cell
+it makes identical, under ``runs/<dataset>/<method>/control-<name>/<axes>/``), and ``oracle``
 (the cell's config with ``labels = "true"``) where the cell trains on a label view. A cell is *learned* when,
 paired by seed, the 95 % Student-t interval of (cell - control) lies above 0 for every lower control (prior
 and the method's own); the oracle is an upper bound, shown beside it, never a control to beat.
@@ -209,7 +211,11 @@ def plan_cells(exp: Experiment, out: Path) -> list[Cell]:
                 for name, extra in (getattr(m, "controls", {}) or {}).items():
                     if _wants(exp, name):
                         over = {**base, **extra}
-                        controls[name] = tuple(Run(d["name"], method, over, s, where / f"control-{name}" / f"seed-{s}")
+                        # a control that overrides axes of the cell is the same run for every cell that
+                        # differs only in those axes: one shared folder per distinct control config
+                        cdir = (out / "runs" / d["name"] / method / f"control-{name}" / _slug({k: over[k] for k in keys})
+                                if any(k in extra for k in keys) else where / f"control-{name}")
+                        controls[name] = tuple(Run(d["name"], method, over, s, cdir / f"seed-{s}")
                                                for s in exp.seeds)
                 config = resolve_config(m, None, base)
                 if _wants(exp, ORACLE) and config.get("labels", "true") != "true":
