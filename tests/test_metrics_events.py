@@ -66,6 +66,18 @@ def test_frame_scores_to_events_thresholds_and_runs():
     assert list(zip(per_class.file.tolist(), per_class.label.tolist())) == [(0, 0)]
 
 
+def test_frames_past_the_clip_end_are_cut_at_it():
+    """501 frames of 20 ms for a 10 s clip: the last frame reaches 10.02 s; events end at 10 s, and a run
+    that starts at the end is dropped."""
+    s = np.zeros((1, 501, 2))
+    s[0, 450:, 0] = 0.9  # 9.0 s to the last frame
+    s[0, 500, 1] = 0.9  # only the frame that starts at 10.0 s
+    ev = frame_scores_to_events(s, frame_hop=0.02, threshold=0.5, clip_duration=10.0)
+    assert list(zip(ev.label.tolist(), ev.onset.tolist(), ev.offset.tolist())) == [(0, 9.0, 10.0)]
+    with pytest.raises(WlbenchError, match="clip_duration"):
+        frame_scores_to_events(s, frame_hop=0.02, clip_duration=0.0)
+
+
 def test_median_filter_matches_scipy_on_decisions():
     rng = np.random.default_rng(1)
     s = rng.random((3, 40, 2))

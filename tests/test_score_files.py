@@ -54,6 +54,17 @@ def test_round_trip_is_exact(scores_dir, tmp_path):
     assert rep.ok and (got.frames.scores.reshape(3, 20, 3) == s64).all()
 
 
+def test_frames_past_the_clip_end_are_cut_at_it(tmp_path):
+    """A last frame that reaches past the clip (e.g. 501 frames of 20 ms for 10 s) ends at the clip's end;
+    frames that start at or after the end are left out."""
+    s = np.random.default_rng(2).random((1, 6, 2))
+    write_score_files(tmp_path / "cut", ["c"], s, 0.5, ["A", "B"], clip_duration=2.2)
+    lines = (tmp_path / "cut" / "c.tsv").read_text().splitlines()
+    assert [ln.split("\t")[:2] for ln in lines[1:]] == [["0.0", "0.5"], ["0.5", "1.0"], ["1.0", "1.5"],
+                                                        ["1.5", "2.0"], ["2.0", "2.2"]]
+    assert [float(v) for v in lines[-1].split("\t")[2:]] == s[0, 4].tolist()
+
+
 def test_sed_scores_eval_reads_what_wlbench_writes(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -199,13 +199,15 @@ def _detection_reports(run_dir: Path, final_dir: Path, dataset: Path, split: str
 
     frames = np.clip(np.asarray(pred.frame_scores, dtype=np.float64), 0.0, 1.0)
     events = frame_scores_to_events(frames, frame_hop=float(pred.frame_hop), threshold=decoding.threshold,
-                                    median_seconds=decoding.median_seconds)
+                                    median_seconds=decoding.median_seconds,
+                                    clip_duration=meta["clip_duration"] or None)
     tsv = run_dir / "predictions" / f"{split}-{EVENTS}.tsv"
     write_detections(tsv, events_to_frame(events, pred.clip_ids, meta["classes"]),
                      meta={**header, "threshold": str(decoding.threshold),
                            "median_seconds": str(decoding.median_seconds)}, clip_ids=list(pred.clip_ids))
     scores_dir = write_score_files(run_dir / "predictions" / f"{split}-{FRAME_SCORES}", pred.clip_ids, frames,
-                                   float(pred.frame_hop), meta["classes"])
+                                   float(pred.frame_hop), meta["classes"],
+                                   clip_duration=meta["clip_duration"] or None)
     reports = []
     for path, task, name in ((tsv, "detection", EVENTS), (scores_dir, "frame_scores", FRAME_SCORES)):
         report = score_file(dataset, path, split=split, task=task, settings=settings)

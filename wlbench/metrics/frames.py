@@ -342,7 +342,8 @@ def onset_deltas(fs: FrameScores, rows: np.ndarray) -> tuple[np.ndarray, np.ndar
 
 def frame_scores_to_events(frame_scores: np.ndarray, *, frame_hop: float,
                            threshold: float | np.ndarray = 0.5, median_frames: int | None = None,
-                           median_seconds: float | None = None) -> EventList:
+                           median_seconds: float | None = None, clip_duration: float | None = None
+                           ) -> EventList:
     """Decode frame scores into events: threshold, optional median filter, runs of active frames.
 
     ``frame_scores``: (N clips, T frames, C classes) array of finite scores; frame ``t`` covers
@@ -356,6 +357,10 @@ def frame_scores_to_events(frame_scores: np.ndarray, *, frame_hop: float,
     Returns an :class:`~wlbench.metrics.events.EventList` (``file`` = clip index, ``label`` = class
     index) sorted by clip, class and onset; :func:`~wlbench.metrics.events.events_to_frame` turns it into
     a DataFrame with clip ids and class names (e.g. for a DCASE detection TSV).
+
+    ``clip_duration`` (seconds, optional): frames may reach past the clip's end (e.g. 501 frames of 20 ms
+    for a 10 s clip, the last one centred on the end); offsets are then cut at the clip's end, and a run
+    that starts at or after it is dropped.
     """
     s = np.asarray(frame_scores)
     if s.ndim != 3:
@@ -386,7 +391,14 @@ def frame_scores_to_events(frame_scores: np.ndarray, *, frame_hop: float,
     change = np.diff(padded, axis=1)
     row_on, t_on = np.nonzero(change == 1)
     _, t_off = np.nonzero(change == -1)  # nonzero walks row-major: onsets and offsets pair up in order
-    return EventList(row_on // c, row_on % c, t_on * hop, t_off * hop)
+    onset, offset = t_on * hop, t_off * hop
+    if clip_duration is not None:
+        end = float(clip_duration)
+        if not np.isfinite(end) or end <= 0:
+            raise WlbenchError(f"clip_duration must be a positive number of seconds, got {clip_duration!r}")
+        keep = onset < end
+        row_on, onset, offset = row_on[keep], onset[keep], np.minimum(offset[keep], end)
+    return EventList(row_on // c, row_on % c, onset, offset)
 
 
 def median_window(*, frame_hop: float, median_frames: int | None = None,

@@ -340,7 +340,7 @@ def _check_clip_ids(clip_ids: Sequence[str]) -> list[str]:
 
 
 def write_score_files(directory: str | Path, clip_ids: Sequence[str], frame_scores: np.ndarray,
-                      frame_hop: float, classes: Sequence[str]) -> Path:
+                      frame_hop: float, classes: Sequence[str], *, clip_duration: float | None = None) -> Path:
     """Write frame scores as sed_scores_eval score files: ``directory/<clip id>.tsv`` for every clip.
 
     ``frame_scores``: (N clips, T frames, C classes) finite scores in the order of ``clip_ids`` and
@@ -350,6 +350,9 @@ def write_score_files(directory: str | Path, clip_ids: Sequence[str], frame_scor
     the same float64, so reading the files gives the array back bit for bit). The directory is written whole and atomically: an
     existing directory of ``.tsv`` files is replaced, any other existing path is refused. Returns the
     directory.
+
+    ``clip_duration`` (seconds, optional): frames that start at or after the clip's end are left out and
+    the last frame's offset is cut at the end (e.g. 501 frames of 20 ms for a 10 s clip).
     """
     directory = Path(directory)
     ids = _check_clip_ids(clip_ids)
@@ -373,7 +376,14 @@ def write_score_files(directory: str | Path, clip_ids: Sequence[str], frame_scor
             raise WlbenchError(f"{directory} holds other files than score tables (e.g. {others[0]}); not replacing it",
                                hint="choose an empty or new directory")
     t = arr.shape[1]
-    edges = [repr(float(v)) for v in np.arange(t + 1) * hop]
+    edges_s = np.arange(t + 1) * hop
+    if clip_duration is not None:
+        end = float(clip_duration)
+        if not np.isfinite(end) or end <= 0:
+            raise WlbenchError(f"clip_duration must be a positive number of seconds, got {clip_duration!r}")
+        t = max(1, int(np.count_nonzero(edges_s[:-1] < end)))
+        arr, edges_s = arr[:, :t], np.minimum(edges_s[:t + 1], end)
+    edges = [repr(float(v)) for v in edges_s]
     stamps = [f"{edges[i]}\t{edges[i + 1]}" for i in range(t)]
     head = "\t".join(["onset", "offset", *names])
     with atomic_dir(directory) as tmp:
