@@ -201,6 +201,21 @@ def remove_abandoned(directory: Path) -> list[Leftover]:
     return removed
 
 
+def remove_temporaries(directory: Path) -> list[Leftover]:
+    """Remove every temporary of an atomic write in ``directory``, whoever wrote it: for a folder whose
+    writers have all finished (the staging folder of a sharded render, where a worker that died mid-write
+    left its partial file before its job ran again elsewhere). Returns what was removed."""
+    removed = []
+    for leftover in leftovers(directory):
+        with contextlib.suppress(OSError):
+            if leftover.path.is_dir() and not leftover.path.is_symlink():
+                shutil.rmtree(leftover.path)
+            else:
+                leftover.path.unlink()
+            removed.append(leftover)
+    return removed
+
+
 def _replace(tmp: Path, target: Path) -> None:
     try:
         os.replace(tmp, target)

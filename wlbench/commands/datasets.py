@@ -11,7 +11,7 @@ from wlbench.errors import WlbenchError
 from wlbench.commands.soundbank import resolve_soundbank, soundbank_option
 
 def _workers(value: int | None) -> int:
-    from wlbench.synth.render import resolve_workers
+    from wlbench.synth.executors import resolve_workers
 
     return resolve_workers(value)
 
