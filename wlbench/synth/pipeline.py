@@ -39,6 +39,7 @@ class SynthResult:
     seconds: float
     truth_id: str = ""  # the dataset's truth id
     split_truth_ids: dict[str, str] = dataclasses.field(default_factory=dict)
+    executor: str = ""  # where it was rendered ("2 local workers", "Dask (...)")
 
 
 def dataset_filename(recipe: Recipe) -> str:
@@ -237,6 +238,7 @@ def synthesize(recipe: Recipe, bank: Soundbank, out_dir: Path, workers: int = 1,
         prepare_output(recipe, path, echo)
         planners = plan_splits(recipe, bank)
         with executor:
+            where = executor.describe()
             block = _clips_per_job(sum(len(p) for p in planners.values()), executor.slots)
             window = 4 * executor.slots
             executor.start(RenderContext(settings, planners, bank.fingerprint), window=window, clips_per_job=block)
@@ -251,6 +253,7 @@ def synthesize(recipe: Recipe, bank: Soundbank, out_dir: Path, workers: int = 1,
         token = hash_json({"spec_id": spec, "shards": [[[p.split, p.first, p.stop] for p in parts]
                                                         for parts in layout]})
         with executor, atomic_dir(folder) as staging:
+            where = executor.describe()
             target = ShardTarget(folder=str(Path(staging).resolve()), token=token,
                                  layout=ClipLayout(len(recipe.classes), recipe.feature_dtype,
                                                    recipe.features.as_dict() if recipe.store_features else {},
@@ -266,7 +269,7 @@ def synthesize(recipe: Recipe, bank: Soundbank, out_dir: Path, workers: int = 1,
         path = folder / INDEX_NAME
     return SynthResult(path=path, spec_id=spec_id(recipe.canonical(), bank.fingerprint), content_id=content,
                        clips={k: len(v) for k, v in planners.items()}, seconds=time.perf_counter() - started,
-                       truth_id=truth, split_truth_ids=split_truths)
+                       truth_id=truth, split_truth_ids=split_truths, executor=where)
 
 
 def _split_shapes(recipe: Recipe, planners: dict[str, SplitPlanner]) -> dict[str, SplitShape]:
