@@ -69,7 +69,7 @@ class RowDigests:
 
     ``first_row`` (a multiple of :data:`GROUP_ROWS`) is the position of the first row fed: a shard writer
     holding rows ``[first_row, ...)`` of a dataset computes the digests of exactly the groups it holds.
-    ``kind`` is :func:`dtype_kind` of the stored dataset: rows are converted to it (little-endian) first.
+    ``kind`` is :func:`dtype_kind` of the stored dataset: rows are converted to it, little-endian, first.
     """
 
     def __init__(self, kind: str, first_row: int = 0) -> None:
@@ -81,6 +81,7 @@ class RowDigests:
         self._group = hashlib.sha256()
         self._in_group = 0
         self._finished = False
+        self._little = None if kind == "str" else np.dtype(kind).newbyteorder("<")
 
     def _close_group(self) -> None:
         self._digests += self._group.digest()
@@ -99,7 +100,7 @@ class RowDigests:
                 if self._in_group == GROUP_ROWS:
                     self._close_group()
             return
-        block = np.ascontiguousarray(np.asarray(rows), dtype=np.dtype(self.kind))
+        block = np.ascontiguousarray(np.asarray(rows), dtype=self._little)
         count = block.shape[0] if block.ndim else 1
         flat = memoryview(block.reshape(count, -1) if block.ndim else block.reshape(1)).cast("B")
         row_bytes = flat.nbytes // count if count else 0

@@ -163,6 +163,8 @@ def info(dataset: Path, as_json: bool) -> None:
                    f"`wlbench verify {dataset}`")
     click.echo(f"  seed {summary['seed']}, scale {summary['scale']}, soundbank {summary['soundbank_fingerprint'][:16]}"
                f", versions {', '.join(f'{k} {v}' for k, v in summary['versions'].items())}")
+    if summary["shards"]:
+        click.echo(f"  shards: {len(summary['shards'])} files beside the index ({summary['shards'][0]}, ...)")
     for name, split in summary["splits"].items():
         click.echo(f"\n[{name}] {split['clips']} clips from part {split['part']!r}, {split['events']} events; "
                    f"event duration (s) min/median/max {_fmt_stats(split['event_duration'])}; "
