@@ -176,10 +176,6 @@ def _require_dask():
     return distributed
 
 
-def _configure_worker() -> None:
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-
-
 class DaskExecutor:
     """Jobs on a ``dask.distributed`` cluster: the scheduler at ``scheduler`` (``tcp://host:8786``), or a
     ``LocalCluster`` of ``workers`` single-threaded processes started for the ``with`` block."""
@@ -206,7 +202,6 @@ class DaskExecutor:
                                         "or leave --scheduler out for a local cluster") from exc
             if not self.client.scheduler_info().get("workers"):
                 self.client.wait_for_workers(1, timeout=60)
-        self.client.run(_configure_worker)
         return self
 
     def __exit__(self, *exc_info) -> None:
