@@ -187,7 +187,6 @@ class ShardJob:
     index: int
     count: int
     parts: tuple[ShardPart, ...]
-    slot: None = None  # shards never use shared memory
 
     @property
     def clips(self) -> int:
