@@ -237,3 +237,84 @@ def test_verdict_rules():
     assert verdict({0: 0.5, 1: 0.6}, {2: 0.1, 3: 0.1}) == "n/a"  # unpaired seeds are not compared
     mean, half = t_interval([1.0, 2.0, 3.0])
     assert mean == 2.0 and half == pytest.approx(4.302652729911275 * 1.0 / np.sqrt(3))
+
+
+class EnergyDetector:
+    """An outside frame-level method (no torch, no training, no labels): the tone bank's class c is a tone near
+    200 (c + 1) Hz, so a class is scored active in a frame by how loud its mel band is there, relative to the
+    rest of the clip."""
+
+    name = "energy-detector"
+    description = "frame scores from band energy"
+
+    def config_schema(self):
+        from wlbench.methods import ConfigSchema, Option
+
+        return ConfigSchema({"pool": Option(10, kind=int, min=1, doc="input frames per output frame")})
+
+    def train(self, ctx):
+        (Path(ctx.run_dir) / "model.json").write_text(json.dumps({"pool": ctx.config["pool"]}))
+        return {}
+
+    def predict(self, ctx):
+        from wlbench.methods import Predictions
+        from wlbench.store import open_dataset
+
+        pool = json.loads((Path(ctx.run_dir) / "model.json").read_text())["pool"]
+        out = {}
+        with open_dataset(ctx.dataset) as ds:
+            for split, segment in ctx.requests:
+                sp = ds.split(split)
+                x = sp.features() if segment == "clip" else sp.segment(segment).features()
+                from wlbench.features import LogMelParams, mel_filterbank
+
+                bank = mel_filterbank(LogMelParams())  # (257 bins, 64 bands), 31.25 Hz per bin
+                band = [int(np.argmax(bank[int(round((200 * (c + 1) + 30) / 31.25))])) for c in range(3)]
+                n, t, f = x.shape
+                t = t // pool * pool
+                bands = x[:, :t, band]
+                bands = bands.reshape(n, t // pool, pool, 3).mean(axis=2)
+                z = (bands - bands.mean(axis=1, keepdims=True)) / (bands.std(axis=1, keepdims=True) + 1e-6)
+                frames = 1 / (1 + np.exp(-z))
+                out[(split, segment)] = Predictions(sp.clip_ids, frames.max(axis=1), frames, pool / sp.frame_rate)
+        return out
+
+
+def test_a_frame_level_method_gets_detection_submissions_scored(view_dataset, tmp_path, monkeypatch):
+    from importlib.metadata import EntryPoint
+
+    import wlbench.methods.discovery as wd
+    from click.testing import CliRunner
+
+    from wlbench.cli import main
+    from wlbench.methods.experiments import Run, run_values
+    from wlbench.scoring import score_file
+
+    real = wd.available_methods()
+    monkeypatch.setattr(wd, "available_methods", lambda: {
+        **real, "energy-detector": EntryPoint("energy-detector", "test_framework:EnergyDetector", wd.GROUP)})
+    run = tmp_path / "run"
+    res = CliRunner().invoke(main, ["train", "energy-detector", "--dataset", str(view_dataset), "--out", str(run),
+                                    "--bootstrap", "0", "--median-filter", "0.3", "--detection-threshold", "0.6"])
+    assert res.exit_code == 0, res.output
+    assert "psds1" in res.output
+    events = run / "predictions" / "eval-events.tsv"
+    scores = run / "predictions" / "eval-frame-scores"
+    assert events.is_file() and len(list(scores.glob("*.tsv"))) == 30
+    assert "# median_seconds: 0.3" in events.read_text()
+    ev = json.loads((run / "reports" / "eval-events.json").read_text())
+    fs = json.loads((run / "reports" / "eval-frame-scores.json").read_text())
+    assert ev["task"] == "detection" and ev["decoding"] == {"threshold": 0.6, "median_seconds": 0.3}
+    assert 0 <= ev["headline"]["event_f1_macro"]["value"] <= 1 and fs["task"] == "frame_scores"
+    assert 0 < fs["headline"]["psds1"]["value"] <= 1
+    # the files are ordinary submissions: the harness scores them on their own, with the same numbers
+    again = score_file(view_dataset, events, split="eval")
+    assert again["headline"]["event_f1_macro"]["value"] == ev["headline"]["event_f1_macro"]["value"]
+    assert score_file(view_dataset, scores, split="eval")["headline"]["psds1"]["value"] == \
+        fs["headline"]["psds1"]["value"]
+    summary = json.loads((run / "summary.json").read_text())
+    assert "psds1" in summary["headline"]["eval"]["clip"] and "map" in summary["headline"]["eval"]["clip"]
+    r = Run("d", "energy-detector", {}, 0, run)
+    assert run_values(r, "eval", "clip", "psds1") == fs["headline"]["psds1"]["value"]
+    assert run_values(r, "eval", "clip", "event_f1_macro") == ev["headline"]["event_f1_macro"]["value"]
+    assert run_values(r, "eval", "1s", "psds1") is None  # detection is scored on whole clips only

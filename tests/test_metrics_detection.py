@@ -161,3 +161,20 @@ def test_events_from_frame():
                           "onset": [0.0, 1.0, None], "offset": [1.0, 2.0, None]})
     ev = det.events_from_frame(frame, ["a", "b"], CLASSES)
     assert list(ev.file) == [0, 1] and list(ev.label) == [1, 0]
+
+
+def test_substitutions_do_not_depend_on_which_maximum_matching_was_found():
+    """Two references tie for the one true positive; only one choice leaves a substitution for the other-class
+    output. The count is the lexicographic optimum (most true positives, then most substitutions) in every
+    order of the events (a hypothesis case that broke the first-found-matching count)."""
+    import itertools
+
+    ref = det.EventList(np.zeros(6, int), np.zeros(6, int), np.full(6, 0.1), np.array([1.1, 1.1, 1.1, 1.1, 0.2, 0.4]))
+    est = det.EventList(np.zeros(2, int), np.array([1, 0]), np.zeros(2), np.array([0.1, 0.3]))
+    seen = set()
+    for order in itertools.permutations(range(6)):
+        o = np.array(order)
+        permuted = det.EventList(ref.file[o], ref.label[o], ref.onset[o], ref.offset[o])
+        counts = det.event_based_counts(permuted, est, 1, 2)
+        seen.add((counts["tp"].sum(), counts["subs"].sum()))
+    assert seen == {(1.0, 1.0)}

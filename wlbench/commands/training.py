@@ -30,7 +30,12 @@ from wlbench.errors import WlbenchError
               show_default=True, help="leaderboard folder for --submit")
 @click.option("--method-version", default="", help="method version of the leaderboard entry (--submit)")
 @click.option("--quiet", is_flag=True, help="no progress bar")
-def train(method, dataset, config_file, sets, run_dir, seed, force, bootstrap, submit, board, method_version, quiet):
+@click.option("--detection-threshold", default=0.5, show_default=True, type=click.FloatRange(0, 1),
+              help="frame-level methods: a frame is active when its score is >= this (the event lists)")
+@click.option("--median-filter", default=None, type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+              help="frame-level methods: median filter of the frame decisions before events are formed")
+def train(method, dataset, config_file, sets, run_dir, seed, force, bootstrap, submit, board, method_version, quiet,
+          detection_threshold, median_filter):
     """Train METHOD on a dataset, then write its predictions on the validation and eval splits (whole clips
     and every segment view) as submission files, the harness's score reports and the learning curves
     (curves.png) under --out. Every config value is checked against the method's options before anything
@@ -38,10 +43,11 @@ def train(method, dataset, config_file, sets, run_dir, seed, force, bootstrap, s
 
     Example: wlbench train turpault-classifier --dataset waa.h5 --set train_segment=1s --out runs/clf
     """
-    from wlbench.methods import train_run
+    from wlbench.methods import Decoding, train_run
 
     summary = train_run(method, dataset, run_dir, config_file, list(sets), seed=seed, bootstrap=bootstrap,
-                        progress=not quiet, echo=click.echo, force=force)
+                        progress=not quiet, echo=click.echo, force=force,
+                        decoding=Decoding(detection_threshold, median_filter))
     stages = summary.get("train", {}).get("stages") or []
     speed = ", ".join(f"{s['stage']} {s['examples_per_second']:.0f} examples/s" for s in stages
                       if s.get("examples_per_second"))
@@ -71,11 +77,17 @@ def _description(method: str) -> str:
 @click.option("--segment", "segments", multiple=True,
               help="'clip' and/or segment view names [default: clip and every segment view]")
 @click.option("--bootstrap", default=1000, show_default=True, type=click.IntRange(min=0))
-def predict(run_dir, dataset, splits, segments, bootstrap):
-    """Predict with a trained run: submission files and score reports under RUN_DIR."""
-    from wlbench.methods import predict_run
+@click.option("--detection-threshold", default=0.5, show_default=True, type=click.FloatRange(0, 1),
+              help="frame-level methods: a frame is active when its score is >= this (the event lists)")
+@click.option("--median-filter", default=None, type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+              help="frame-level methods: median filter of the frame decisions before events are formed")
+def predict(run_dir, dataset, splits, segments, bootstrap, detection_threshold, median_filter):
+    """Predict with a trained run: submission files and score reports under RUN_DIR (frame-level methods also
+    write score files and the decoded event lists, scored threshold-free and event/segment-based)."""
+    from wlbench.methods import Decoding, predict_run
 
-    predict_run(run_dir, dataset, list(splits) or None, list(segments) or None, bootstrap=bootstrap, echo=click.echo)
+    predict_run(run_dir, dataset, list(splits) or None, list(segments) or None, bootstrap=bootstrap, echo=click.echo,
+                decoding=Decoding(detection_threshold, median_filter))
 
 
 @click.command("methods")

@@ -16,9 +16,9 @@ from wlbench.methods.discovery import GROUP, available_methods, get_method
 from wlbench.methods.experiments import load_experiment, run_experiment, submit_experiment
 from wlbench.methods.protocol import CLIP, Audit, Method, PredictContext, Predictions, TrainContext
 from wlbench.methods.quick import QUICK_CONFIG, QUICK_METHOD, quick_baseline
-from wlbench.methods.runs import predict_run, read_run, segment_key, train_run, write_clip_scores
+from wlbench.methods.runs import Decoding, predict_run, read_run, segment_key, train_run
 
 __all__ = ["CLIP", "GROUP", "QUICK_CONFIG", "QUICK_METHOD", "Audit", "ConfigSchema", "Method", "Option",
            "PredictContext", "Predictions", "TrainContext", "available_methods", "get_method", "load_experiment",
            "parse_override", "parse_value", "plain", "predict_run", "quick_baseline", "read_run", "resolve_config",
-           "run_experiment", "segment_key", "submit_experiment", "train_run", "write_clip_scores"]
+           "run_experiment", "segment_key", "submit_experiment", "train_run", "Decoding"]

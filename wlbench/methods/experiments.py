@@ -11,6 +11,7 @@ A grid file (TOML; see baselines/experiments/turpault2020.toml)::
     test_segments = ["200ms", "1s"]     # "clip" and/or segment views every run is tested on
     controls = ["prior", "untrained", "oracle"]   # default: every control that applies
     bootstrap = 0                       # bootstrap resamples of each run's reports
+    decoding = { threshold = 0.5, median_seconds = 0.45 }   # frame scores -> event lists (SED methods)
 
     [axes]                              # config keys varied over (cartesian product); a method gets the
     train_segment = ["200ms", "1s"]     # axes it declares, a method without the key runs once
@@ -45,7 +46,7 @@ from wlbench.errors import WlbenchError
 from wlbench.methods.config import plain, read_table_file, resolve_config
 from wlbench.methods.discovery import get_method
 from wlbench.methods.protocol import CLIP
-from wlbench.methods.runs import SUMMARY, LOG, output_stem, segment_key, train_run
+from wlbench.methods.runs import EVENTS, FRAME_SCORES, LOG, SUMMARY, Decoding, output_stem, segment_key, train_run
 
 PRIOR = "prior"
 ORACLE = "oracle"
@@ -63,6 +64,7 @@ class Experiment:
     test_segments: tuple[str, ...]
     controls: tuple[str, ...] | None
     bootstrap: int
+    decoding: Decoding
     axes: dict[str, list[Any]]
     config: dict[str, Any]
     method_config: dict[str, dict[str, Any]]
@@ -144,10 +146,21 @@ def load_experiment(path: str | Path) -> Experiment:
         split=str(exp.get("split", "eval")), metrics=tuple(metrics),
         test_segments=tuple(segment_key(s) for s in exp.get("test_segments", [CLIP])),
         controls=None if controls is None else tuple(controls), bootstrap=int(exp.get("bootstrap", 0)),
+        decoding=_decoding(path, exp.get("decoding", {})),
         axes=dict(axes), config=dict(spec.get("config", {})), method_config=dict(spec.get("method_config", {})),
         datasets=tuple(datasets), paper=dict(spec.get("paper", {})))
     _check_keys(out)
     return out
+
+
+def _decoding(path: Path, table: Any) -> Decoding:
+    if not isinstance(table, dict) or set(table) - {"threshold", "median_seconds"}:
+        raise WlbenchError(f"{path}: [experiment] decoding must be a table of threshold and median_seconds",
+                           hint="e.g. decoding = { threshold = 0.5, median_seconds = 0.45 }")
+    try:
+        return Decoding(**{k: float(v) for k, v in table.items()})
+    except (TypeError, ValueError) as exc:
+        raise WlbenchError(f"{path}: [experiment] decoding: {exc}") from None
 
 
 def _check_keys(exp: Experiment) -> None:
@@ -241,13 +254,13 @@ def dataset_path(d: dict[str, Any], out: Path, echo: Echo, render: bool = True) 
 
 
 def _run_one(args: tuple) -> tuple[str, str]:
-    method, dataset, run_dir, overrides, seed, bootstrap, segments = args
+    method, dataset, run_dir, overrides, seed, bootstrap, segments, decoding = args
     import torch
 
     torch.set_num_threads(int(overrides.get("threads", 1)) or 1)
     try:
         train_run(method, dataset, run_dir, overrides=overrides, seed=seed, bootstrap=bootstrap, segments=segments,
-                  force=True)
+                  force=True, decoding=decoding)
         return str(run_dir), "done"
     except WlbenchError as exc:
         return str(run_dir), f"error: {exc}"
@@ -285,7 +298,7 @@ def run_experiment(path: str | Path, out: str | Path, jobs: int = 1, echo: Echo 
          f"finished), {len(todo)} to run with {jobs} job(s)")
     t0 = time.perf_counter()
     args = [(r.method, str(paths[r.dataset]), str(r.run_dir), r.overrides, r.seed, exp.bootstrap,
-             list(exp.test_segments)) for r in todo]
+             list(exp.test_segments), exp.decoding) for r in todo]
     failures = []
     if args:
         if jobs <= 1:
@@ -326,12 +339,20 @@ def _check_segments(exp: Experiment, paths: dict[str, Path]) -> None:
 # --- results ---------------------------------------------------------------------------------------
 
 def run_values(run: Run, split: str, segment: str, metric: str) -> float | None:
-    """The headline ``metric`` of a finished run's report for ``split`` / ``segment`` (None if absent)."""
-    path = run.run_dir / "reports" / f"{output_stem(split, segment)}.json"
-    if not (run.run_dir / SUMMARY).is_file() or not path.is_file():
+    """The headline ``metric`` of a finished run for ``split`` / ``segment`` (None if absent): from the
+    tagging report, else (whole clips of frame-level methods) the decoded event list's report, else the
+    score files' threshold-free report (PSDS)."""
+    if not (run.run_dir / SUMMARY).is_file():
         return None
-    value = json.loads(path.read_text(encoding="utf-8"))["headline"].get(metric, {}).get("value")
-    return None if value is None else float(value)
+    stem = output_stem(split, segment)
+    names = [stem] + ([f"{split}-{EVENTS}", f"{split}-{FRAME_SCORES}"] if segment == CLIP else [])
+    for name in names:
+        path = run.run_dir / "reports" / f"{name}.json"
+        if path.is_file():
+            entry = json.loads(path.read_text(encoding="utf-8"))["headline"].get(metric)
+            if entry is not None:
+                return None if entry.get("value") is None else float(entry["value"])
+    return None
 
 
 def t_interval(values: Sequence[float]) -> tuple[float, float] | None:

@@ -4,13 +4,18 @@ reports -> learning curves -> ``summary.json`` -> the folder moves into place.
 A run folder holds ``run.json`` (method, dataset ids, seed, resolved config), the method's checkpoint,
 ``log.jsonl`` (learning curves), ``audit.jsonl`` (labels measured against the truth, when the method audits),
 ``curves.png``, ``predictions/<split>[-<segment>].csv``, ``reports/<split>[-<segment>].json`` and, written
-last, ``summary.json``. The run is built beside its final name and swapped in at the end: a failed or
+last, ``summary.json``. A method with frame scores also gets, for whole clips, its score files
+(``predictions/<split>-frame-scores/``, scored threshold-free: PSDS1/2, F1 at the best threshold) and the
+event list decoded from them (threshold, median filter: ``predictions/<split>-events.tsv``, scored
+event- and segment-based). The run is built beside its final name and swapped in at the end: a failed or
 interrupted run leaves an existing run folder exactly as it was, and never a half-written one.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -26,6 +31,8 @@ from wlbench.methods.protocol import CLIP, Audit, PredictContext, Predictions, T
 from wlbench.methods.runtime import tune_malloc_for_training
 
 RUN_CONFIG = "run.json"
+EVENTS = "events"  # report/prediction suffix of the event lists decoded from frame scores
+FRAME_SCORES = "frame-scores"  # suffix of the score files (threshold-free detection)
 SUMMARY = "summary.json"
 LOG = "log.jsonl"
 AUDIT = "audit.jsonl"
@@ -68,17 +75,6 @@ def dataset_meta(dataset: Path) -> dict[str, Any]:
                 "clip_duration": float(ds.attr("clip_duration", 0.0))}
 
 
-def write_clip_scores(path: Path, clip_ids: Sequence[str], scores: np.ndarray, classes: Sequence[str],
-                      meta: dict[str, str]) -> None:
-    """A wide clip-score CSV (``filename,<classes>``) with ``# key: value`` header lines, atomically."""
-    scores = np.asarray(scores, dtype=np.float64)
-    lines = [f"# {k}: {v}" for k, v in meta.items()]
-    lines.append(",".join(["filename", *classes]))
-    for cid, row in zip(clip_ids, scores):
-        lines.append(",".join([str(cid), *(f"{v:.6f}" for v in row)]))
-    write_text_atomic(Path(path), "\n".join(lines) + "\n")
-
-
 def read_run(run_dir: Path) -> dict[str, Any]:
     """The ``run.json`` of a run folder; one clear error when it is not one."""
     path = Path(run_dir) / RUN_CONFIG
@@ -113,16 +109,34 @@ def _requests(meta: dict[str, Any], splits: Sequence[str], segments: Sequence[st
     return asked, same_as
 
 
+@dataclasses.dataclass(frozen=True)
+class Decoding:
+    """How frame scores become an event list (the DCASE post-processing): a frame is active when its score
+    is >= ``threshold``; a median filter of ``median_seconds`` (None: none) smooths the decisions."""
+
+    threshold: float = 0.5
+    median_seconds: float | None = None
+
+    def __post_init__(self) -> None:
+        if not (0.0 <= self.threshold <= 1.0):
+            raise WlbenchError(f"detection threshold {self.threshold} is not in [0, 1]")
+        if self.median_seconds is not None and not (self.median_seconds > 0 and math.isfinite(self.median_seconds)):
+            raise WlbenchError(f"median filter {self.median_seconds} s is not a positive number of seconds")
+
+
 def predict_run(run_dir: str | Path, dataset: str | Path, splits: Sequence[str] | None = None,
                 segments: Sequence[str] | None = None, *, bootstrap: int = 1000, method: Any = None,
-                echo: Echo | None = None, final_dir: Path | None = None) -> dict[str, dict[str, Any]]:
+                echo: Echo | None = None, final_dir: Path | None = None,
+                decoding: Decoding = Decoding()) -> dict[str, dict[str, Any]]:
     """Predict every split x segment with a trained run; write submissions and the harness's reports.
 
     ``splits`` default: the run's validation split and ``eval``; ``segments``: ``"clip"`` and/or segment view
     names (default: the clip and every segment view). ``final_dir``: where the run will live (reports name
-    submission paths there) when ``run_dir`` is the temporary folder of a run being built.
-    Returns ``{split: {segment: headline}}``."""
+    submission paths there) when ``run_dir`` is the temporary folder of a run being built. ``decoding``:
+    how frame scores become event lists. Returns ``{split: {segment: headline}}`` (for whole clips of a
+    frame-level method, the detection reports' headlines are merged in: tagging names first)."""
     from wlbench.scoring import Settings, score_file, write_report
+    from wlbench.submissions import write_clip_scores
 
     run_dir, dataset = Path(run_dir), Path(dataset)
     final_dir = Path(final_dir or run_dir)
@@ -147,22 +161,60 @@ def predict_run(run_dir: str | Path, dataset: str | Path, splits: Sequence[str] 
         stem = output_stem(split, seg)
         sub = run_dir / "predictions" / f"{stem}.csv"
         ensure_writable_dir(sub.parent)
-        write_clip_scores(sub, pred.clip_ids, np.clip(pred.clip_scores, 0.0, 1.0), meta["classes"],
-                          {"dataset": meta["name"], "split_truth_id": meta["split_truth_ids"][split],
-                           "content_id": meta["content_id"], "split": split, "segment": seg,
-                           "method": info["method"]})
+        header = {"dataset": meta["name"], "content_id": meta["content_id"], "split": split,
+                  "split_truth_id": meta["split_truth_ids"].get(split, ""), "segment": seg, "method": info["method"]}
+        write_clip_scores(sub, pred.clip_ids, np.clip(pred.clip_scores, 0.0, 1.0), meta["classes"], header)
         report = score_file(dataset, sub, split=split, task="tagging", settings=settings, segment=seg)
         report["segment"] = seg
         report["method"] = info["method"]
         report.setdefault("submission", {})["path"] = str(final_dir / "predictions" / f"{stem}.csv")
         write_report(report, run_dir / "reports" / f"{stem}.json")
-        results.setdefault(split, {})[seg] = report["headline"]
+        headline = dict(report["headline"])
+        if pred.frame_scores is not None and seg == CLIP:
+            for extra in _detection_reports(run_dir, final_dir, dataset, split, pred, meta, header, settings,
+                                            decoding):
+                headline = {**extra["headline"], **headline}
+        results.setdefault(split, {})[seg] = headline
         if echo is not None:
-            head = report["headline"]
+            head = headline
             f1 = head.get("f1_macro", {}).get("value")
             ap = head.get("map", {}).get("value")
-            echo(f"  {stem:<22} mAP {_num(ap)}  f1_macro {_num(f1)}")
+            line = f"  {stem:<22} mAP {_num(ap)}  f1_macro {_num(f1)}"
+            if "psds1" in head:
+                line += (f"  event_f1 {_num(head.get('event_f1_macro', {}).get('value'))}"
+                         f"  psds1 {_num(head['psds1'].get('value'))}")
+            echo(line)
     return results
+
+
+def _detection_reports(run_dir: Path, final_dir: Path, dataset: Path, split: str, pred: Predictions,
+                       meta: dict[str, Any], header: dict[str, str], settings: Any, decoding: Decoding
+                       ) -> list[dict[str, Any]]:
+    """Frame scores of whole clips -> score files (threshold-free report) and the decoded event list (DCASE
+    TSV, event- and segment-based report). Returns the two reports (events first)."""
+    from wlbench.metrics.events import events_to_frame
+    from wlbench.metrics.frames import frame_scores_to_events
+    from wlbench.scoring import score_file, write_report
+    from wlbench.submissions import write_detections, write_score_files
+
+    frames = np.clip(np.asarray(pred.frame_scores, dtype=np.float64), 0.0, 1.0)
+    events = frame_scores_to_events(frames, frame_hop=float(pred.frame_hop), threshold=decoding.threshold,
+                                    median_seconds=decoding.median_seconds)
+    tsv = run_dir / "predictions" / f"{split}-{EVENTS}.tsv"
+    write_detections(tsv, events_to_frame(events, pred.clip_ids, meta["classes"]),
+                     meta={**header, "threshold": str(decoding.threshold),
+                           "median_seconds": str(decoding.median_seconds)}, clip_ids=list(pred.clip_ids))
+    scores_dir = write_score_files(run_dir / "predictions" / f"{split}-{FRAME_SCORES}", pred.clip_ids, frames,
+                                   float(pred.frame_hop), meta["classes"])
+    reports = []
+    for path, task, name in ((tsv, "detection", EVENTS), (scores_dir, "frame_scores", FRAME_SCORES)):
+        report = score_file(dataset, path, split=split, task=task, settings=settings)
+        report["method"] = header["method"]
+        report["decoding"] = dataclasses.asdict(decoding) if task == "detection" else None
+        report.setdefault("submission", {})["path"] = str(final_dir / "predictions" / path.name)
+        write_report(report, run_dir / "reports" / f"{split}-{name}.json")
+        reports.append(report)
+    return reports
 
 
 def _num(value: float | None) -> str:
@@ -196,12 +248,13 @@ def _check_run_target(run_dir: Path, force: bool) -> None:
 
 def train_run(method_name: str, dataset: str | Path, run_dir: str | Path, config_file: Path | None = None,
               overrides: Sequence[str] | dict = (), *, seed: int = 0, bootstrap: int = 1000, progress: bool = False,
-              segments: Sequence[str] | None = None, echo: Echo | None = None, force: bool = False
-              ) -> dict[str, Any]:
+              segments: Sequence[str] | None = None, echo: Echo | None = None, force: bool = False,
+              decoding: Decoding = Decoding()) -> dict[str, Any]:
     """Train ``method_name`` on ``dataset`` with ``seed``, then predict and score validation and eval (whole
     clips and every segment view, or ``segments``). Everything is validated before training starts; the run
     folder is built beside ``run_dir`` and moved into place at the end (``force`` replaces an existing run
-    folder; without it an existing non-empty folder is refused). Returns the summary."""
+    folder; without it an existing non-empty folder is refused). ``decoding``: how frame scores (of methods
+    that output them) become event lists. Returns the summary."""
     from wlbench.methods.figures import plot_learning_curves
 
     method = get_method(method_name)
@@ -231,7 +284,7 @@ def train_run(method_name: str, dataset: str | Path, run_dir: str | Path, config
         train_summary = method.train(ctx) or {}
         t1 = time.perf_counter()
         scores = predict_run(tmp, dataset, segments=segs, bootstrap=bootstrap, method=method, echo=echo,
-                             final_dir=run_dir)
+                             final_dir=run_dir, decoding=decoding)
         curves = plot_learning_curves(tmp / LOG, tmp / CURVES, title=f"{method_name} (seed {seed})")
         summary = {**run_info, "train": train_summary, "malloc_tuned": malloc,
                    "seconds": {"train": round(t1 - t0, 3), "predict": round(time.perf_counter() - t1, 3)},

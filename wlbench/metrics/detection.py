@@ -11,10 +11,12 @@ one-to-one (maximum cardinality) bipartite matching. **Collar boundary**: times 
 resolution of 1 microsecond (``time_decimals=6``, as sed_scores_eval): ``round(|diff| - collar, 6) <= 0``,
 so an output exactly one collar away counts as a hit whatever the binary round-off of the subtraction;
 ``time_decimals=None`` compares the floats exactly, as sed_eval does (0.20000000000000007 > 0.2 is then a
-miss). Substitutions (for the micro error rate) are a
-maximum matching, label ignored, among what is left unmatched -- sed_eval uses a greedy first-fit pass
-there, which depends on event order; wlbench's count is >= sed_eval's, so its micro ER is <= sed_eval's,
-and equal whenever first-fit is optimal.
+miss). Substitutions (for the micro error rate) pair an unmatched output with an unmatched reference
+event of another class that it hits in time. wlbench counts the most substitutions any maximum matching
+allows (true positives first, then substitutions: a lexicographic optimum), so the count never depends on
+the order of the events or on which of several equally good matchings was found -- sed_eval uses a greedy
+first-fit pass there, which depends on event order; wlbench's count is >= sed_eval's, so its micro ER is <=
+sed_eval's, and equal whenever first-fit is optimal.
 
 Segment-based (sed_eval ``SegmentBasedMetrics``): each clip is cut into segments of ``time_resolution``
 seconds; a class is active in a segment when an event covers any part of it (``floor(onset/res)`` to
@@ -111,8 +113,6 @@ def event_based_counts(ref: EventList, est: EventList, n_files: int, n_classes: 
     ri, ej = _hits(ref, est, ri, ej, t_collar, percentage_of_length, time_decimals)
     match = _max_matching(len(ref), len(est), ri, ej)
     matched_r = match >= 0
-    matched_e = np.zeros(len(est), dtype=bool)
-    matched_e[match[matched_r]] = True
     shape = (n_files, n_classes)
     tp = np.zeros(shape)
     np.add.at(tp, (rf[matched_r], rl[matched_r]), 1.0)
@@ -120,17 +120,34 @@ def event_based_counts(ref: EventList, est: EventList, n_files: int, n_classes: 
     np.add.at(n_ref, (rf, rl), 1.0)
     n_sys = np.zeros(shape)
     np.add.at(n_sys, (ef, el), 1.0)
-    # substitutions: leftover ref/est pairs in the same file that match in time, label ignored
-    lr = np.flatnonzero(~matched_r)
-    le = np.flatnonzero(~matched_e)
+    # Substitutions: an unmatched output and an unmatched reference of another class that hit in time. Which
+    # maximum true-positive matching was found can change how many remain, so every file with such a
+    # candidate pair is solved jointly (most true positives, then most substitutions); others have none.
     subs = np.zeros(n_files)
-    if lr.size and le.size:
-        sub_ref = EventList(rf[lr], rl[lr], np.asarray(ref.onset, float)[lr], np.asarray(ref.offset, float)[lr])
-        sub_est = EventList(ef[le], el[le], np.asarray(est.onset, float)[le], np.asarray(est.offset, float)[le])
-        si, sj = _pairs(sub_ref, sub_est, sub_ref.file, sub_est.file)
-        si, sj = _hits(sub_ref, sub_est, si, sj, t_collar, percentage_of_length, time_decimals)
-        sm = _max_matching(lr.size, le.size, si, sj)
-        np.add.at(subs, sub_ref.file[sm >= 0], 1.0)
+    ci, cj = _pairs(ref, est, rf, ef)
+    ci, cj = _hits(ref, est, ci, cj, t_collar, percentage_of_length, time_decimals)
+    for f in np.unique(rf[ci[rl[ci] != el[cj]]]):
+        subs[f] = _joint_substitutions(ref, est, rf == f, ef == f, t_collar, percentage_of_length, time_decimals)
+    return {"tp": tp, "n_ref": n_ref, "n_sys": n_sys, "subs": subs}
+
+
+def _joint_substitutions(ref: EventList, est: EventList, in_ref: np.ndarray, in_est: np.ndarray, t_collar: float,
+                         percentage_of_length: float, time_decimals: int | None) -> float:
+    """Substitutions of one file under the lexicographic optimum: among the matchings with the most true
+    positives (same class, hit in time), the one with the most substitutions (other class, hit in time).
+    A maximum-weight assignment with weight ``n + 1`` per true positive and 1 per substitution."""
+    from scipy.optimize import linear_sum_assignment
+
+    r_idx, e_idx = np.flatnonzero(in_ref), np.flatnonzero(in_est)
+    ri = np.repeat(r_idx, e_idx.size)
+    ej = np.tile(e_idx, r_idx.size)
+    hi, hj = _hits(ref, est, ri, ej, t_collar, percentage_of_length, time_decimals)
+    weight = np.zeros((r_idx.size, e_idx.size))
+    same = np.asarray(ref.label)[hi] == np.asarray(est.label)[hj]
+    big = float(min(r_idx.size, e_idx.size) + 1)
+    weight[np.searchsorted(r_idx, hi), np.searchsorted(e_idx, hj)] = np.where(same, big, 1.0)
+    rows, cols = linear_sum_assignment(weight, maximize=True)
+    return float(np.count_nonzero(weight[rows, cols] == 1.0))
     return {"tp": tp, "n_ref": n_ref, "n_sys": n_sys, "subs": subs}
 
 
