@@ -252,7 +252,7 @@ def synthesize(recipe: Recipe, bank: Soundbank, out_dir: Path, workers: int = 1,
         spec = spec_id(recipe.canonical(), bank.fingerprint)
         token = hash_json({"spec_id": spec, "shards": [[[p.split, p.first, p.stop] for p in parts]
                                                         for parts in layout]})
-        with executor, atomic_dir(folder) as staging:
+        with atomic_dir(folder) as staging, executor:  # the workers stop before a failed staging folder goes
             where = executor.describe()
             target = ShardTarget(folder=str(Path(staging).resolve()), token=token,
                                  layout=ClipLayout(len(recipe.classes), recipe.feature_dtype,
