@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up wlbench on a fresh machine: system packages scaper needs (sox, libsox-dev), a virtual environment
 # in .venv with the exact versions of constraints.txt, and wlbench installed in editable mode with its
-# test extras. Idempotent: a second run only checks and returns.
+# test extras and the Dask extra (the tests render on a local Dask cluster). Idempotent: a second run only checks and returns.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,9 +33,9 @@ want=$(cat pyproject.toml constraints.txt | sha256sum | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "setup: installing Python packages (pinned by constraints.txt; torch takes about a minute)"
   .venv/bin/python -m pip install -q --upgrade "pip>=24" 2>&1 | grep -v -i "warning: location" || true
-  .venv/bin/python -m pip install -q -c constraints.txt -e ".[dev]" 2>&1 | grep -v -i "warning: location" || true
-  .venv/bin/python -c "import wlbench, scaper, torch, torchaudio, h5py" 2>/dev/null || {
-    echo "setup: the Python installation failed; rerun with: .venv/bin/python -m pip install -c constraints.txt -e '.[dev]'" >&2
+  .venv/bin/python -m pip install -q -c constraints.txt -e ".[dev,dask]" 2>&1 | grep -v -i "warning: location" || true
+  .venv/bin/python -c "import wlbench, scaper, torch, torchaudio, h5py, distributed" 2>/dev/null || {
+    echo "setup: the Python installation failed; rerun with: .venv/bin/python -m pip install -c constraints.txt -e '.[dev,dask]'" >&2
     exit 1
   }
   echo "$want" > "$stamp"

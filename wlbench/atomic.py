@@ -185,13 +185,23 @@ def remove_abandoned(directory: Path) -> list[Leftover]:
 
     A moved-aside previous version (``....old``) whose target is missing (the writer died between its two
     renames) is put back under its name instead of being removed."""
+    return _remove([leftover for leftover in leftovers(directory) if leftover.owner == "gone"], restore=True)
+
+
+def remove_temporaries(directory: Path) -> list[Leftover]:
+    """Remove every temporary of an atomic write in ``directory``, whoever wrote it: for a folder whose
+    writers have all finished (the staging folder of a sharded render, where a worker that died mid-write
+    left its partial file before its job ran again elsewhere). Returns what was removed."""
+    return _remove(leftovers(directory), restore=False)
+
+
+def _remove(found: list[Leftover], *, restore: bool) -> list[Leftover]:
+    """Remove ``found`` (with ``restore``, put a moved-aside previous version whose target is missing back)."""
     removed = []
-    for leftover in leftovers(directory):
-        if leftover.owner != "gone":
-            continue
+    for leftover in found:
         target = leftover.path.with_name(leftover.target)
         with contextlib.suppress(OSError):
-            if leftover.path.name.endswith(".old") and not os.path.lexists(target):
+            if restore and leftover.path.name.endswith(".old") and not os.path.lexists(target):
                 os.replace(leftover.path, target)
             elif leftover.path.is_dir() and not leftover.path.is_symlink():
                 shutil.rmtree(leftover.path)

@@ -129,7 +129,8 @@ def structure_problems(handle: h5py.File) -> list[str]:
     """Every structure problem of an open dataset file (an empty list: every reader finds what it needs).
 
     Checks the root attributes of :data:`ROOT_ATTRS`, at least one split group, and in each split the
-    members :mod:`wlbench.store` reads, with shapes that agree (N clips, C classes). Reads no array."""
+    members :mod:`wlbench.store` reads, with shapes that agree (N clips, C classes), and for a sharded index
+    its shard files (:func:`wlbench.shards.shard_problems`). Reads no array."""
     problems = []
     for name, (what, ok) in ROOT_ATTRS.items():
         if name not in handle.attrs:
@@ -143,4 +144,6 @@ def structure_problems(handle: h5py.File) -> list[str]:
     n_classes = len(classes) if isinstance(classes, list) else 0
     for name in splits:
         problems += split_problems(handle[name], f"/{name}", n_classes)
-    return problems
+    from wlbench.shards import shard_problems
+
+    return problems + shard_problems(handle)

@@ -40,7 +40,7 @@ def validate(settings: DemoSettings) -> dict[str, Any]:
     from wlbench.atomic import check_output_path
     from wlbench.methods import QUICK_CONFIG, QUICK_METHOD, get_method, parse_override, resolve_config
     from wlbench.recipes import load_recipe
-    from wlbench.synth.render import resolve_workers
+    from wlbench.synth.executors import resolve_workers
 
     resolve_workers(settings.workers)
     load_recipe(RECIPE).scaled(settings.scale)
@@ -57,7 +57,7 @@ def _dataset(settings: DemoSettings, echo: Callable[[str], None]) -> Path:
     from wlbench.recipes import load_recipe
     from wlbench.store import open_dataset, spec_id
     from wlbench.synth.pipeline import dataset_filename, synthesize
-    from wlbench.synth.render import resolve_workers
+    from wlbench.synth.executors import resolve_workers
 
     bank = resolve_soundbank(None, quiet=True)
     echo(f"[1/5] default soundbank: {len(bank.foreground)} events, {len(bank.background)} backgrounds, "

@@ -88,7 +88,7 @@ def _summary(path: str | Path) -> dict[str, Any]:
             "spec_id": ds.spec_id, "seed": ds.attr("seed"), "scale": ds.attr("scale"),
             "soundbank_fingerprint": ds.attr("soundbank_fingerprint"),
             "versions": {k: ds.attr(f"{k}_version") for k in ("wlbench", "scaper", "numpy", "h5py")},
-            "created_utc": ds.attr("created_utc"), "splits": {},
+            "created_utc": ds.attr("created_utc"), "shards": ds.attr("shard_files"), "splits": {},
         }
         for name in ds.splits:
             split = ds.split(name)

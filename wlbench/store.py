@@ -47,7 +47,9 @@ import numpy as np
 import pandas as pd
 
 from wlbench import __version__
+from wlbench import content_id as content_hash
 from wlbench.atomic import atomic_path
+from wlbench.content_id import attr_value, member_header
 from wlbench.errors import WlbenchError
 from wlbench.hashing import canonical_json, hash_json
 from wlbench.labels import segment_name, window_frames
@@ -76,26 +78,15 @@ def spec_id(recipe_canonical: dict[str, Any], soundbank_fingerprint: str) -> str
                       "soundbank": soundbank_fingerprint})
 
 
-def _attr_value(value: Any) -> Any:
-    if isinstance(value, bytes):
-        return value.decode("utf-8")
-    if isinstance(value, np.ndarray):
-        return [_attr_value(v) for v in value.tolist()]
-    if isinstance(value, (list, tuple)):
-        return [_attr_value(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
+_attr_value = attr_value  # the name other modules import
 
 
 def _hash_member(digest, name: str, dataset: h5py.Dataset, context: dict[str, Any] | None = None) -> None:
-    """Feed one dataset to ``digest``: a header (path, dtype, shape, its attributes and ``context``), then its
-    bytes (little-endian, row blocks; strings length-prefixed UTF-8)."""
-    attrs = {key: _attr_value(dataset.attrs[key]) for key in sorted(dataset.attrs)}
-    kind = "str" if h5py.check_string_dtype(dataset.dtype) else np.dtype(dataset.dtype).str
-    header = {"path": name, "dtype": kind, "shape": list(dataset.shape), "attrs": attrs}
-    if context:
-        header["context"] = context
+    """Feed one dataset to ``digest`` as one stream (truth ids, and content ids of scheme 1): a header (path,
+    dtype, shape, its attributes and ``context``), then its bytes (little-endian, row blocks; strings
+    length-prefixed UTF-8)."""
+    header = member_header(name, dataset, context)
+    kind = header["dtype"]
     digest.update(canonical_json(header).encode("ascii"))
     if dataset.shape == () or dataset.size == 0:
         if dataset.shape == ():
@@ -115,16 +106,26 @@ def _hash_member(digest, name: str, dataset: h5py.Dataset, context: dict[str, An
         digest.update(block.astype(little, copy=False).tobytes())
 
 
+def content_root_attrs(handle: h5py.File) -> dict[str, Any]:
+    """The hashed root attributes of an open store (:data:`CONTENT_ATTRS` present in it)."""
+    return {key: _attr_value(handle.attrs[key]) for key in CONTENT_ATTRS if key in handle.attrs}
+
+
 def compute_content_id(handle: h5py.File) -> str:
-    """Content id of an open store (see module docstring). Reads every dataset once, in row blocks."""
+    """Content id of an open store, recomputed from the stored bytes with the scheme the file names (root
+    attribute ``content_id_scheme``: 2, see :mod:`wlbench.content_id`; absent: 1, one SHA-256 stream over
+    every dataset in sorted path order, as files written before scheme 2 were hashed)."""
     import hashlib
 
+    scheme = int(_attr_value(handle.attrs.get("content_id_scheme", 1)))
+    if scheme == content_hash.SCHEME:
+        return content_hash.compute(handle, content_root_attrs(handle))
+    if scheme != 1:
+        raise WlbenchError(f"{handle.filename}: content id scheme {scheme} is unknown to this wlbench",
+                           hint="upgrade wlbench")
     digest = hashlib.sha256()
-    root_attrs = {key: _attr_value(handle.attrs[key]) for key in CONTENT_ATTRS if key in handle.attrs}
-    digest.update(canonical_json(root_attrs).encode("ascii"))
-    paths: list[str] = []
-    handle.visititems(lambda name, obj: paths.append(name) if isinstance(obj, h5py.Dataset) else None)
-    for name in sorted(paths):
+    digest.update(canonical_json(content_root_attrs(handle)).encode("ascii"))
+    for name in content_hash.dataset_paths(handle):
         _hash_member(digest, name, handle[name])
     return digest.hexdigest()
 
@@ -183,33 +184,127 @@ class SplitShape:
     part: str
 
 
-class _PendingRows:
-    """Per-clip rows of a split's datasets, written in blocks of consecutive clips (h5py's per-call cost is
-    far larger than the copy: one call per block instead of one per clip and dataset)."""
+@dataclasses.dataclass(frozen=True)
+class ClipMember:
+    """A per-clip dataset of a split (one row per clip): its dtype, row shape, storage and attributes. The same
+    layout is used by a single file and by shards, so both store the same content."""
+
+    name: str
+    dtype: Any
+    row_shape: tuple[int, ...]
+    chunk_rows: int
+    compression: dict[str, Any]
+    attrs: dict[str, Any]
+
+    @property
+    def kind(self) -> str:
+        return content_hash.dtype_kind(np.dtype(self.dtype))
+
+    def create(self, group: h5py.Group, n_rows: int) -> h5py.Dataset:
+        dataset = group.create_dataset(self.name, shape=(n_rows,) + self.row_shape, dtype=self.dtype,
+                                       chunks=(max(1, min(n_rows, self.chunk_rows)),) + self.row_shape,
+                                       **self.compression)
+        for key, value in self.attrs.items():
+            dataset.attrs[key] = value
+        return dataset
+
+
+@dataclasses.dataclass(frozen=True)
+class ClipLayout:
+    """What a dataset stores per clip (from the recipe): see :meth:`members`."""
+
+    n_classes: int
+    feature_dtype: str
+    feature_attrs: dict[str, Any]
+    store_features: bool
+    store_audio: bool
+
+    def members(self, shape: SplitShape, *, frame_labels: bool) -> list[ClipMember]:
+        """The per-clip datasets besides ``clip_ids``: ``jams``, ``features`` and ``audio`` when stored, and
+        (``frame_labels=True``, with features) ``frame_labels``."""
+        gzip4 = {"compression": "gzip", "compression_opts": 4}
+        out = [ClipMember("jams", STR, (), 256, gzip4, {})]
+        if self.store_features:
+            out.append(ClipMember("features", self.feature_dtype, (shape.n_frames, shape.n_features), 1, {},
+                                  dict(self.feature_attrs)))
+        if self.store_audio:
+            out.append(ClipMember("audio", "float32", (shape.n_samples,), 1,
+                                  {"compression": "gzip", "compression_opts": 1, "shuffle": True}, {}))
+        if frame_labels and self.store_features:
+            out.append(ClipMember("frame_labels", "uint8", (shape.n_frames, self.n_classes), 64, gzip4, {}))
+        return out
+
+
+class RowWriter:
+    """Rows of per-clip datasets of one split group, arriving in clip order, written in blocks of consecutive
+    clips (h5py's per-call cost is far larger than the copy: one call per block instead of one per clip and
+    dataset) and hashed as they are written (:class:`wlbench.content_id.RowDigests`).
+
+    Numeric rows are copied into a preallocated block at :meth:`add`, so the caller may reuse its buffer
+    (shared memory) at once. ``first_row``: the split row of the group's first row (a shard's offset)."""
 
     BLOCK = 64
 
-    def __init__(self, group: h5py.Group, names: tuple[str, ...]) -> None:
-        self.datasets = {name: group[name] for name in names}
+    def __init__(self, group: h5py.Group, members: dict[str, Any], first_row: int = 0) -> None:
+        """``members``: dataset name -> dtype (``STR`` for strings); the datasets exist in ``group``."""
+        self.datasets = {name: group[name] for name in members}
         self.first = 0
-        self.rows: dict[str, list] = {name: [] for name in names}
+        self.count = 0
+        self.first_row = first_row
+        self.hashers = {name: content_hash.RowDigests(content_hash.dtype_kind(np.dtype(dtype)), first_row)
+                        for name, dtype in members.items()}
+        self.buffers: dict[str, Any] = {}
+        for name, dataset in self.datasets.items():
+            if self.hashers[name].kind == "str":
+                self.buffers[name] = []
+            else:
+                self.buffers[name] = np.empty((min(self.BLOCK, max(1, dataset.shape[0])),) + dataset.shape[1:],
+                                              dtype=dataset.dtype)
 
     def add(self, index: int, row: dict[str, Any]) -> None:
-        if index != self.first + len(self.rows["clip_ids"]):
+        """Row ``index`` (relative to the group, in order) of every member."""
+        if index != self.first + self.count:
             raise ValueError(f"clip {index} arrived out of order")  # a programming error, not user input
         for name, value in row.items():
-            self.rows[name].append(value)
-        if len(self.rows["clip_ids"]) >= self.BLOCK:
+            buffer = self.buffers[name]
+            if isinstance(buffer, list):
+                buffer.append(value)
+            else:
+                buffer[self.count] = value
+        self.count += 1
+        if self.count == self.BLOCK:
             self.flush()
 
     def flush(self) -> None:
-        count = len(self.rows["clip_ids"])
-        if count:
-            for name, values in self.rows.items():
-                block = np.array(values, dtype=object) if name in ("clip_ids", "jams") else np.stack(values)
-                self.datasets[name][self.first:self.first + count] = block
-                values.clear()
-        self.first += count
+        if self.count:
+            for name, buffer in self.buffers.items():
+                block = np.array(buffer, dtype=object) if isinstance(buffer, list) else buffer[:self.count]
+                self.datasets[name][self.first:self.first + self.count] = block
+                self.hashers[name].update(buffer if isinstance(buffer, list) else block)
+                if isinstance(buffer, list):
+                    buffer.clear()
+        self.first += self.count
+        self.count = 0
+
+    def finish(self) -> dict[str, bytes]:
+        """Flush and return each member's group digests (see :class:`wlbench.content_id.RowDigests`)."""
+        self.flush()
+        for name, dataset in self.datasets.items():
+            if self.hashers[name].rows != dataset.shape[0]:
+                raise ValueError(f"{dataset.name}: {self.hashers[name].rows} of {dataset.shape[0]} rows written")
+        return {name: hasher.finish() for name, hasher in self.hashers.items()}
+
+
+@dataclasses.dataclass(frozen=True)
+class ShardRows:
+    """Rows ``[first, stop)`` of split ``split`` held by shard file ``file`` (a name beside the index), with the
+    group digests of each per-clip member written there."""
+
+    split: str
+    first: int
+    stop: int
+    file: str
+    digests: dict[str, bytes]
 
 
 class DatasetWriter:
@@ -217,11 +312,19 @@ class DatasetWriter:
 
     Without :meth:`commit`, or on any exception, nothing appears under ``path`` and an existing file there
     is left untouched.
+
+    ``sharded=True`` writes the index of a sharded dataset: the per-clip members (:class:`ClipLayout`) are
+    not written here but by shard writers (:mod:`wlbench.shards`), announced with :meth:`add_shard_rows`,
+    and stored as HDF5 virtual datasets that map each row range to its shard file. Everything else (clip
+    ids, events, labels, views) is stored in the index itself.
+
+    Every dataset is hashed as it is written (content id scheme 2, :mod:`wlbench.content_id`): committing
+    reads nothing back.
     """
 
     def __init__(self, path: Path, *, name: str, classes: tuple[str, ...], sample_rate: int, clip_duration: float,
                  segment_durations: tuple[float, ...], feature_attrs: dict[str, Any] | None, feature_dtype: str,
-                 store_features: bool, store_audio: bool, provenance: dict[str, Any]) -> None:
+                 store_features: bool, store_audio: bool, provenance: dict[str, Any], sharded: bool = False) -> None:
         self.path = Path(path)
         self._root_attrs = {
             "format": FORMAT, "format_version": FORMAT_VERSION, "name": name, "classes": list(classes),
@@ -229,13 +332,16 @@ class DatasetWriter:
             "segment_durations": list(segment_durations),
         }
         self._provenance = provenance
-        self._feature_attrs = feature_attrs or {}
-        self._feature_dtype = feature_dtype
-        self._store_features = store_features
-        self._store_audio = store_audio
+        self.layout = ClipLayout(n_classes=len(classes), feature_dtype=feature_dtype,
+                                 feature_attrs=dict(feature_attrs or {}), store_features=store_features,
+                                 store_audio=store_audio)
+        self.sharded = sharded
         self._classes = classes
         self._events: dict[str, list[tuple]] = {}
-        self._pending: dict[str, _PendingRows] = {}
+        self._pending: dict[str, RowWriter] = {}
+        self._shapes: dict[str, SplitShape] = {}
+        self._shard_rows: dict[str, list[ShardRows]] = {}
+        self._digests: dict[str, bytes] = {}
         self._class_index = {c: i for i, c in enumerate(classes)}
         self._stack: contextlib.ExitStack | None = None
         self._handle: h5py.File | None = None
@@ -250,6 +356,7 @@ class DatasetWriter:
         self._stack.callback(self._handle.close)
         for key, value in self._root_attrs.items():
             self._handle.attrs[key] = value
+        self._handle.attrs["content_id_scheme"] = content_hash.SCHEME
         return self
 
     def __exit__(self, *exc_info) -> bool:
@@ -265,35 +372,46 @@ class DatasetWriter:
         assert self._handle is not None, "use DatasetWriter as a context manager"
         return self._handle
 
+    def _create(self, group: h5py.Group, name: str, data: Any, dtype: Any = None, **options: Any) -> h5py.Dataset:
+        """Create a dataset from ``data`` held in memory and hash it as stored."""
+        if dtype is STR:
+            values = [str(v) for v in data]
+            dataset = group.create_dataset(name, data=np.asarray(values, dtype=object), dtype=STR, **options)
+            rows: Any = values
+        else:
+            rows = np.asarray(data, dtype=dtype)
+            dataset = group.create_dataset(name, data=rows, **options)
+        self._digests[dataset.name.lstrip("/")] = content_hash.digest_of_rows(content_hash.dtype_kind(dataset.dtype),
+                                                                             rows)
+        return dataset
+
     def begin_split(self, shape: SplitShape) -> None:
         group = self.handle.create_group(shape.name)
         group.attrs["part"] = shape.part
         group.attrs["n_clips"] = shape.n_clips
+        self._shapes[shape.name] = shape
         group.create_dataset("clip_ids", shape=(shape.n_clips,), dtype=STR)
-        group.create_dataset("jams", shape=(shape.n_clips,), dtype=STR, compression="gzip", compression_opts=4,
-                             chunks=(min(shape.n_clips, 256),))
-        if self._store_features:
-            features = group.create_dataset(
-                "features", shape=(shape.n_clips, shape.n_frames, shape.n_features), dtype=self._feature_dtype,
-                chunks=(1, shape.n_frames, shape.n_features))
-            for key, value in self._feature_attrs.items():
-                features.attrs[key] = value
-        if self._store_audio:
-            group.create_dataset("audio", shape=(shape.n_clips, shape.n_samples), dtype="float32",
-                                 chunks=(1, shape.n_samples), compression="gzip", compression_opts=1, shuffle=True)
+        members: dict[str, Any] = {"clip_ids": STR}
+        if not self.sharded:
+            for member in self.layout.members(shape, frame_labels=False):
+                member.create(group, shape.n_clips)
+                members[member.name] = member.dtype
         self._events[shape.name] = []
-        self._pending[shape.name] = _PendingRows(group, ("clip_ids", "jams") + ("features",) * self._store_features
-                                                 + ("audio",) * self._store_audio)
+        self._shard_rows[shape.name] = []
+        self._pending[shape.name] = RowWriter(group, members)
 
-    def write_clip(self, split: str, index: int, clip_id: str, jams_text: str, events: list[tuple],
+    def write_clip(self, split: str, index: int, clip_id: str, jams_text: str | None, events: list[tuple],
                    features: np.ndarray | None, audio: np.ndarray | None) -> None:
         """Store clip ``index`` of ``split`` (clips arrive in index order; rows are written in blocks).
-        ``events`` rows: (label, onset, offset, snr, source_file, source_time, pitch_shift), label a class."""
-        row = {"clip_ids": clip_id, "jams": jams_text}
-        if self._store_features:
-            row["features"] = features
-        if self._store_audio:
-            row["audio"] = audio
+        ``events`` rows: (label, onset, offset, snr, source_file, source_time, pitch_shift), label a class.
+        In a sharded index the JAMS, features and audio are in the shards: pass None."""
+        row: dict[str, Any] = {"clip_ids": clip_id}
+        if not self.sharded:
+            row["jams"] = jams_text
+            if self.layout.store_features:
+                row["features"] = features
+            if self.layout.store_audio:
+                row["audio"] = audio
         self._pending[split].add(index, row)
         for label, onset, offset, snr, source_file, source_time, pitch in events:
             if label not in self._class_index:
@@ -301,33 +419,64 @@ class DatasetWriter:
             self._events[split].append((index, self._class_index[label], onset, offset, snr, source_file,
                                         source_time, pitch))
 
+    def add_shard_rows(self, rows: ShardRows) -> None:
+        """Announce that shard file ``rows.file`` holds rows ``[rows.first, rows.stop)`` of a split's per-clip
+        members (sharded index only; row ranges arrive in order)."""
+        assert self.sharded, "add_shard_rows needs DatasetWriter(sharded=True)"
+        done = self._shard_rows[rows.split]
+        expected = done[-1].stop if done else 0
+        if rows.first != expected:
+            raise ValueError(f"shard rows of {rows.split!r} start at {rows.first}, expected {expected}")
+        done.append(rows)
+
     def pending_events(self, split: str) -> list[tuple]:
         """Event rows written so far for ``split`` (before :meth:`end_split`): (clip_index, label_index, onset,
         offset, snr, source_file, source_time, pitch_shift)."""
         return list(self._events[split])
+
+    def _link_shards(self, group: h5py.Group, shape: SplitShape) -> None:
+        """The per-clip members of a sharded split: virtual datasets over the shards' row ranges."""
+        parts = self._shard_rows[shape.name]
+        covered = parts[-1].stop if parts else 0
+        if covered != shape.n_clips:
+            raise ValueError(f"shards hold {covered} of the {shape.n_clips} rows of split {shape.name!r}")
+        for member in self.layout.members(shape, frame_labels=True):
+            full = (shape.n_clips,) + member.row_shape
+            layout = h5py.VirtualLayout(shape=full, dtype=member.dtype)
+            for part in parts:
+                if part.stop > part.first:
+                    layout[part.first:part.stop] = h5py.VirtualSource(
+                        part.file, f"{shape.name}/{member.name}", shape=(part.stop - part.first,) + member.row_shape)
+            dataset = group.create_virtual_dataset(member.name, layout)
+            for key, value in member.attrs.items():
+                dataset.attrs[key] = value
+            self._digests[dataset.name.lstrip("/")] = content_hash.dataset_digest(
+                part.digests[member.name] for part in parts)
 
     def end_split(self, split: str, labels: dict[str, np.ndarray],
                   segments: dict[float, tuple[np.ndarray, np.ndarray]]) -> None:
         """Write the split's event table, label arrays (name -> array) and segment views
         (duration -> (start, weak_labels))."""
         group = self.handle[split]
-        self._pending.pop(split).flush()
+        for name, digests in self._pending.pop(split).finish().items():
+            self._digests[f"{split}/{name}"] = content_hash.dataset_digest([digests])
+        if self.sharded:
+            self._link_shards(group, self._shapes[split])
         rows = self._events.pop(split)
         columns = list(zip(*rows)) if rows else [[] for _ in EVENT_COLUMNS]
         events = group.create_group("events")
         dtypes = ("int32", "int16", "float64", "float64", "float64", STR, "float64", "float64")
         for name, values, dtype in zip(EVENT_COLUMNS, columns, dtypes):
-            events.create_dataset(name, data=np.asarray(values, dtype=object if dtype is STR else dtype),
-                                  dtype=dtype)
+            self._create(events, name, values, dtype)
         for name, array in labels.items():
             chunks = (min(array.shape[0], 64),) + array.shape[1:] if array.ndim == 3 else None
-            group.create_dataset(name, data=array, compression="gzip", compression_opts=4, chunks=chunks)
+            self._create(group, name, array, compression="gzip", compression_opts=4, chunks=chunks)
         segment_group = group.create_group("segments")
         for duration, (start, weak) in segments.items():
             seg = segment_group.create_group(segment_name(duration))
             seg.attrs["duration"] = duration
-            seg.create_dataset("start", data=np.asarray(start, dtype=np.float64))
-            seg.create_dataset("weak_labels", data=weak)
+            self._create(seg, "start", start, np.float64)
+            self._create(seg, "weak_labels", weak)
 
     def write_conditions(self, split: str, views: dict[str, tuple[np.ndarray, np.ndarray, dict[str, Any]]],
                          resolution: dict[float, tuple[np.ndarray, float]], roles: np.ndarray | None,
@@ -342,41 +491,45 @@ class DatasetWriter:
             for name, (observed, dropped, rule) in views.items():
                 view = views_group.create_group(name)
                 view.attrs["rule"] = canonical_json(rule)
-                labels = view.create_dataset("labels", data=observed.astype(np.uint8), compression="gzip",
-                                             compression_opts=4)
+                labels = self._create(view, "labels", observed, np.uint8, compression="gzip", compression_opts=4)
                 labels.attrs["rule"] = view.attrs["rule"]  # dataset attributes are part of the content id
-                view.create_dataset("dropped", data=dropped.astype(np.uint8), compression="gzip", compression_opts=4)
+                self._create(view, "dropped", dropped, np.uint8, compression="gzip", compression_opts=4)
         if resolution:
             res_group = group.create_group("resolution")
             for chunk, (labels, min_overlap) in resolution.items():
                 res = res_group.create_group(segment_name(chunk))
                 res.attrs["chunk"] = chunk
                 res.attrs["min_overlap"] = min_overlap
-                stored = res.create_dataset("labels", data=labels.astype(np.uint8), compression="gzip",
-                                            compression_opts=4)
+                stored = self._create(res, "labels", labels, np.uint8, compression="gzip", compression_opts=4)
                 stored.attrs["chunk"] = chunk
                 stored.attrs["min_overlap"] = min_overlap
         if roles is not None:
-            group.create_dataset("roles", data=roles.astype(np.uint8)).attrs["names"] = list(role_names)
+            self._create(group, "roles", roles, np.uint8).attrs["names"] = list(role_names)
         if domains is not None:
-            group.create_dataset("domain", data=domains.astype(np.int16)).attrs["names"] = list(domain_names)
+            self._create(group, "domain", domains, np.int16).attrs["names"] = list(domain_names)
         if requested_events is not None:
-            group.create_dataset("requested_events", data=requested_events.astype(np.int16))
+            self._create(group, "requested_events", requested_events, np.int16)
 
     def commit(self) -> str:
-        """Compute the truth ids and the content id, write the ids and provenance attributes; the file
-        appears on exit. Returns the content id (the truth id is in :attr:`truth_id`)."""
+        """Compute the truth ids and the content id (from the digests taken while writing), write the ids and
+        provenance attributes; the file appears on exit. Returns the content id (the truth id is in
+        :attr:`truth_id`)."""
         split_truths = {name: compute_split_truth_id(self.handle, name) for name in _split_names(self.handle)}
         for name, truth in split_truths.items():
             self.handle[name].attrs["truth_id"] = truth  # group attributes are outside the content id
         self.truth_id = dataset_truth_id(split_truths)
         self.split_truth_ids = split_truths
-        content = compute_content_id(self.handle)
+        missing = [name for name in content_hash.dataset_paths(self.handle) if name not in self._digests]
+        if missing:
+            raise ValueError(f"datasets written without a digest: {missing}")  # a programming error
+        content = content_hash.compute(self.handle, content_root_attrs(self.handle), self._digests)
         attrs = dict(self._provenance)
         attrs["truth_id"] = self.truth_id
         attrs["content_id"] = content
         attrs["created_utc"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
         attrs["wlbench_version"] = __version__
+        if self.sharded:
+            attrs["shard_files"] = sorted({part.file for parts in self._shard_rows.values() for part in parts})
         for key, value in attrs.items():
             self.handle.attrs[key] = value
         self.content_id = content

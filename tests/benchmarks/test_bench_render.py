@@ -6,13 +6,15 @@ Normal test runs (``--benchmark-disable``) run each once on a few clips. Measure
         --benchmark-group-by=group
 
 Groups: "render one clip" (bare scaper generate vs wlbench render_clip, same planned clip), "log-mel"
-(the front end beside librosa computing the same features) and "render N clips" (1 vs 2 workers, pool start-up included). The
-ratios are recorded in docs/performance.md; tests never assert wall-clock times.
+(the front end beside librosa computing the same features) and "render N clips" (whole renders into a file:
+1 and 2 local workers, pool start-up included, and a Dask LocalCluster of 2 processes, one file or 2 shards).
+The ratios are recorded in docs/performance.md; tests never assert wall-clock times.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import shutil
 import warnings
 
 import numpy as np
@@ -23,7 +25,7 @@ from wlbench.recipes import load_recipe
 from wlbench.soundbank import load_soundbank
 from wlbench.synth.pipeline import render_settings
 from wlbench.synth.plan import plan_dataset
-from wlbench.synth.render import RenderPool, build_scaper, render_clip
+from wlbench.synth.render import build_scaper, render_clip
 
 
 @pytest.fixture(scope="module")
@@ -110,16 +112,58 @@ def test_bench_log_mel_librosa(benchmark, full_size):
     assert feats[0].shape == (1001, 64)
 
 
+@pytest.fixture(scope="module")
+def render_recipe(full_size, tone_bank, tmp_path_factory):
+    """WAA at scale 0.1 (375 clips, features) on the default soundbank; 12 clips of the tone bank for quick runs."""
+    bank = load_soundbank(None if full_size else tone_bank)
+    recipe = load_recipe("datasets/waa.toml").scaled(0.1 if full_size else 0.0032)
+    if not full_size:
+        recipe = dataclasses.replace(recipe, classes=bank.classes)
+    return recipe, bank, tmp_path_factory.mktemp("bench-render")
+
+
+@pytest.fixture(scope="module")
+def dask_cluster():
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                                  silence_logs=50) as cluster:
+        yield cluster
+
+
+def _synthesize(recipe, bank, out, **kwargs):
+    from wlbench.synth.pipeline import synthesize
+
+    shutil.rmtree(out, ignore_errors=True)
+    return synthesize(recipe, bank, out, progress=False, **kwargs)
+
+
+def _record(benchmark, result, **info) -> None:
+    """Clips and clips per second (median round) beside the timings; the render's ids must be those of 1 worker."""
+    clips = sum(result.clips.values())
+    benchmark.extra_info.update(clips=clips, content_id=result.content_id, **info)
+    if benchmark.stats is not None:  # None when benchmarks are disabled (the normal test run)
+        benchmark.extra_info["clips_per_s"] = clips / benchmark.stats.stats.median
+
+
 @pytest.mark.parametrize("workers", [1, 2])
 @pytest.mark.benchmark(group="render N clips")
-def test_bench_render_workers(benchmark, planned, workers):
-    recipe, bank, specs = planned
-    settings = render_settings(recipe, bank)
+def test_bench_render_local_workers(benchmark, render_recipe, workers):
+    """End to end into one file: plan, render, write, hash (pool start-up included)."""
+    recipe, bank, tmp = render_recipe
+    result = benchmark.pedantic(_synthesize, args=(recipe, bank, tmp / f"local{workers}"),
+                                kwargs={"workers": workers}, rounds=2, iterations=1)
+    _record(benchmark, result, workers=workers)
 
-    def run():
-        with RenderPool(settings, workers) as pool:
-            return list(pool.render(specs))
 
-    clips = benchmark.pedantic(run, rounds=2, iterations=1)
-    benchmark.extra_info.update(clips=len(specs), workers=workers)
-    assert [c.clip_id for c in clips] == [s.clip_id for s in specs]
+@pytest.mark.parametrize("shards", [None, 2])
+@pytest.mark.benchmark(group="render N clips")
+def test_bench_render_dask_local_cluster(benchmark, render_recipe, dask_cluster, shards):
+    """The same on a Dask LocalCluster of 2 processes (started once, outside the timing): one file gathered by
+    the client, or 2 shards written by the workers."""
+    from wlbench.synth.executors import DaskExecutor
+
+    recipe, bank, tmp = render_recipe
+    result = benchmark.pedantic(
+        lambda: _synthesize(recipe, bank, tmp / f"dask{shards}", shards=shards,
+                            executor=DaskExecutor(scheduler=dask_cluster.scheduler_address)), rounds=2, iterations=1)
+    _record(benchmark, result, workers=2, shards=shards)

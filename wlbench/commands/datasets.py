@@ -1,4 +1,4 @@
-"""CLI: ``wlbench synth``, ``wlbench info``, ``wlbench verify``, ``wlbench rerender``."""
+"""CLI: ``wlbench synth``, ``wlbench plan``, ``wlbench info``, ``wlbench verify``, ``wlbench rerender``."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from wlbench.errors import WlbenchError
 from wlbench.commands.soundbank import resolve_soundbank, soundbank_option
 
 def _workers(value: int | None) -> int:
-    from wlbench.synth.render import resolve_workers
+    from wlbench.synth.executors import resolve_workers
 
     return resolve_workers(value)
 
@@ -20,35 +20,92 @@ def _workers(value: int | None) -> int:
 @click.argument("recipe", type=click.Path(dir_okay=False, path_type=Path))
 @soundbank_option
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("out"),
-              show_default=True, help="Directory that receives <name>.h5 (written atomically).")
-@click.option("--workers", type=int, default=None, help="Rendering processes [default: all cores]. The output "
-              "is identical for any value.")
+              show_default=True, help="Directory that receives <name>.h5 (written atomically), or with --shards "
+              "the folder <name>.shards/.")
+@click.option("--workers", type=int, default=None, help="Rendering processes [default: all cores]; with --executor "
+              "dask and no --scheduler, the processes of the local Dask cluster. The output is identical for any "
+              "value.")
+@click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True,
+              help="Where clips are rendered: local worker processes, or a Dask cluster (needs wlbench[dask]).")
+@click.option("--scheduler", metavar="ADDRESS", default=None,
+              help="With --executor dask: the scheduler of an existing cluster (tcp://host:8786) [default: a local "
+              "cluster of --workers processes]. Every worker must read the soundbank, and write --out for a sharded "
+              "render, at the same path as this machine (shared storage); this is checked before rendering.")
+@click.option("--shards", type=int, default=None, metavar="N",
+              help="Write the dataset as N shard files written by the workers themselves, plus a small index "
+              "(<name>.shards/index.h5, the path every other command takes); same ids as one file.")
 @click.option("--scale", type=float, default=1.0, show_default=True,
               help="Render a proportional small version: round(clips x F) clips per split (file <name>-scaleF.h5).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def synth(recipe: Path, soundbank: Path | None, out_dir: Path, workers: int | None, scale: float,
-          quiet: bool) -> None:
+def synth(recipe: Path, soundbank: Path | None, out_dir: Path, workers: int | None, executor: str,
+          scheduler: str | None, shards: int | None, scale: float, quiet: bool) -> None:
     """Render the dataset described by RECIPE (a TOML file, see datasets/) into one HDF5 file.
 
-    Every random draw of clip i of split s is seeded by (recipe seed, s, i), so the file's content id is
-    the same for any --workers. Example: wlbench synth datasets/waa.toml --scale 0.1 --out out/
+    Every random draw of clip i of split s is seeded by (recipe seed, s, i), so the file's truth and content
+    ids are the same for any --workers, --executor and --shards. Examples:
+
+    \b
+      wlbench synth datasets/waa.toml --scale 0.1 --out out/
+      wlbench synth datasets/waa.toml --executor dask --scheduler tcp://head:8786 --shards 64 --out /shared/out
     """
     from wlbench.recipes import load_recipe
+    from wlbench.synth.executors import DaskExecutor, LocalExecutor
     from wlbench.synth.pipeline import synthesize
 
     n_workers = _workers(workers)
+    if scheduler is not None and executor != "dask":
+        raise WlbenchError("--scheduler needs --executor dask")
+    if shards is not None and shards < 1:
+        raise WlbenchError(f"--shards must be at least 1, got {shards}")
     parsed = load_recipe(recipe)
     if scale != 1.0:
         parsed = parsed.scaled(scale)
     bank = resolve_soundbank(soundbank)
-    result = synthesize(parsed, bank, out_dir, workers=n_workers, progress=not quiet,
-                        echo=lambda line: click.echo(line, err=True))
+    runner = DaskExecutor(scheduler=scheduler, workers=n_workers) if executor == "dask" else LocalExecutor(n_workers)
+    result = synthesize(parsed, bank, out_dir, progress=not quiet, echo=lambda line: click.echo(line, err=True),
+                        executor=runner, shards=shards)
     total = sum(result.clips.values())
+    where = f" on {result.executor}" if result.executor else ""
     click.echo(f"wrote {result.path} ({', '.join(f'{k} {v}' for k, v in result.clips.items())}; {total} clips "
-               f"in {result.seconds:.1f} s)")
+               f"in {result.seconds:.1f} s{where})")
     click.echo(f"spec id    {result.spec_id}\ntruth id   {result.truth_id} ("
                + ", ".join(f"{k} {v[:12]}" for k, v in result.split_truth_ids.items())
                + f")\ncontent id {result.content_id}")
+
+
+@click.command()
+@click.argument("recipe", type=click.Path(dir_okay=False, path_type=Path))
+@soundbank_option
+@click.option("--clips", type=int, default=None, metavar="N",
+              help="Plan the recipe resized to N clips in all (split shares kept), e.g. 2000000.")
+@click.option("--json", "as_json", is_flag=True, help="Print the measurements as JSON.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def plan(recipe: Path, soundbank: Path | None, clips: int | None, as_json: bool, quiet: bool) -> None:
+    """Plan every clip of RECIPE without rendering anything, and report time and memory per clip.
+
+    Planning is what the parent of a render does alone: the split-level draws (small arrays); each clip's
+    spec is planned by the worker that renders it. Use --clips to see how the cost grows with size."""
+    from wlbench.recipes import load_recipe
+    from wlbench.synth.planning_cost import measure_planning, with_total_clips
+
+    if clips is not None and clips < 1:
+        raise WlbenchError(f"--clips must be at least 1, got {clips}")
+    parsed = load_recipe(recipe)
+    if clips is not None:
+        parsed = with_total_clips(parsed, clips)
+    cost = measure_planning(parsed, resolve_soundbank(soundbank), progress=not quiet and not as_json)
+    if as_json:
+        click.echo(json.dumps(cost.to_dict(), indent=2))
+        return
+    per = cost.per_clip()
+    click.echo(f"planned {cost.clips} clips of {parsed.name} "
+               f"({', '.join(f'{s.name} {s.clips}' for s in parsed.splits)})")
+    click.echo(f"  split-level draws (the parent): {cost.split_seconds:.2f} s ({per['split_us']:.2f} us/clip), "
+               f"kept {cost.split_bytes / 1e6:.1f} MB ({per['split_bytes']:.1f} B/clip), "
+               f"peak {cost.split_peak_bytes / 1e6:.1f} MB")
+    click.echo(f"  clip specs (the workers, here one process): {cost.spec_seconds:.1f} s "
+               f"({per['spec_us']:.0f} us/clip)")
+    click.echo(f"  peak resident memory of this process: {cost.peak_rss_bytes / 1e6:.0f} MB")
 
 
 def _fmt_stats(stats: dict) -> str:
@@ -106,6 +163,8 @@ def info(dataset: Path, as_json: bool) -> None:
                    f"`wlbench verify {dataset}`")
     click.echo(f"  seed {summary['seed']}, scale {summary['scale']}, soundbank {summary['soundbank_fingerprint'][:16]}"
                f", versions {', '.join(f'{k} {v}' for k, v in summary['versions'].items())}")
+    if summary["shards"]:
+        click.echo(f"  shards: {len(summary['shards'])} files beside the index ({summary['shards'][0]}, ...)")
     for name, split in summary["splits"].items():
         click.echo(f"\n[{name}] {split['clips']} clips from part {split['part']!r}, {split['events']} events; "
                    f"event duration (s) min/median/max {_fmt_stats(split['event_duration'])}; "
@@ -165,5 +224,5 @@ def rerender(dataset: Path, soundbank: Path | None, out_path: Path, workers: int
 
 
 def register(group: click.Group) -> None:
-    for command in (synth, info, verify, rerender):
+    for command in (synth, plan, info, verify, rerender):
         group.add_command(command)

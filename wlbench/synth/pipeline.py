@@ -6,22 +6,26 @@ import dataclasses
 import importlib.metadata
 import json
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
-from wlbench.atomic import check_output_path, human_bytes
+from wlbench.atomic import atomic_dir, check_output_path, human_bytes, remove_temporaries
 from wlbench.errors import WlbenchError
+from wlbench.hashing import hash_json
 from wlbench.interrupts import deferred_interrupts
 from wlbench.labels import chunk_labels, frame_labels, weak_labels, window_labels
 from wlbench.recipes import ROLE_NAMES, Recipe, parse_recipe
 from wlbench.views import event_values, missing_label_view
 from wlbench.soundbank import Soundbank
-from wlbench.store import DatasetWriter, SplitShape, open_dataset, spec_id
-from wlbench.synth.plan import ClipSpec, plan_dataset
-from wlbench.synth.render import RenderedClip, RenderPool, RenderSettings
+from wlbench.shards import INDEX_NAME, plan_shards, sharded_folder_name
+from wlbench.store import ClipLayout, DatasetWriter, SplitShape, open_dataset, spec_id
+from wlbench.synth.executors import DaskExecutor, LocalExecutor
+from wlbench.synth.jobs import BlockJob, RenderContext, RerenderJob, ShardJob, ShardTarget
+from wlbench.synth.plan import SplitPlanner, domain_of, plan_splits
+from wlbench.synth.render import RenderSettings
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,6 +39,7 @@ class SynthResult:
     seconds: float
     truth_id: str = ""  # the dataset's truth id
     split_truth_ids: dict[str, str] = dataclasses.field(default_factory=dict)
+    executor: str = ""  # where it was rendered ("2 local workers", "Dask (...)")
 
 
 def dataset_filename(recipe: Recipe) -> str:
@@ -79,10 +84,12 @@ def _canonical_text(recipe: Recipe) -> str:
     return canonical_json(recipe.canonical())
 
 
-def _store_split_labels(writer: DatasetWriter, recipe: Recipe, split: str, n_clips: int, n_frames: int,
-                        segment_starts: np.ndarray, specs: list[ClipSpec] | None = None) -> None:
+def _store_split_labels(writer: DatasetWriter, recipe: Recipe, planner: SplitPlanner, n_frames: int,
+                        segment_starts: np.ndarray, requested_events: np.ndarray) -> None:
     """Derive weak, frame and segment labels and the label conditions (views, chunk labels, roles, domains)
-    from the events written for ``split``; close the split."""
+    from the events written for the planner's split; close the split. A sharded index leaves the frame
+    labels to the shards."""
+    split, n_clips = planner.name, len(planner)
     rows = writer.pending_events(split)
     clip = np.array([r[0] for r in rows], dtype=np.int64)
     label = np.array([r[1] for r in rows], dtype=np.int64)
@@ -91,7 +98,7 @@ def _store_split_labels(writer: DatasetWriter, recipe: Recipe, split: str, n_cli
     snr = np.array([r[4] for r in rows], dtype=np.float64)
     n_classes = len(recipe.classes)
     labels = {"weak_labels": weak_labels(clip, label, n_clips, n_classes)}
-    if recipe.store_features:
+    if recipe.store_features and not writer.sharded:
         labels["frame_labels"] = frame_labels(clip, label, onset, offset, n_clips, n_classes, n_frames,
                                               recipe.features.frame_rate)
     segments = {duration: (segment_starts[:, k],
@@ -111,39 +118,69 @@ def _store_split_labels(writer: DatasetWriter, recipe: Recipe, split: str, n_cli
                   for chunk in recipe.resolution_chunks}
     spec = recipe.split(split)
     roles = domains = requested = None
-    if specs is not None and spec.roles:
-        roles = np.array([ROLE_NAMES.index(s.role) for s in specs], dtype=np.uint8)
-    if specs is not None and recipe.domains:
-        domains = np.array([recipe.domain_names.index(s.domain) for s in specs], dtype=np.int16)
-    if specs is not None and recipe.multi_event:
-        requested = np.array([s.requested_events for s in specs], dtype=np.int16)
+    if spec.roles:
+        roles = np.array([ROLE_NAMES.index(r) for r in planner.role_names], dtype=np.uint8)[planner.role_codes]
+    if recipe.domains:
+        codes = [recipe.domain_names.index(domain_of(spec, r)) for r in planner.role_names]
+        domains = np.array(codes, dtype=np.int16)[planner.role_codes]
+    if recipe.multi_event:
+        requested = requested_events
     writer.write_conditions(split, views, resolution, roles, ROLE_NAMES, domains, recipe.domain_names, requested)
 
 
-def _write(path: Path, recipe: Recipe, bank: Soundbank, plans: dict[str, list[ClipSpec]],
-           clip_streams: Callable[[str], Iterable[RenderedClip]], progress: bool) -> tuple[str, str, dict[str, str]]:
-    """Render and store every split; returns (content id, truth id, split truth ids)."""
+def _render_jobs(planners: dict[str, SplitPlanner], clips_per_job: int) -> Iterator[BlockJob]:
+    for name, planner in planners.items():
+        for first in range(0, len(planner), clips_per_job):
+            yield BlockJob(name, first, min(first + clips_per_job, len(planner)))
+
+
+def _clips_per_job(total: int, slots: int) -> int:
+    """Clips per returned job: up to 8, fewer when the dataset is small (every worker gets several jobs)."""
+    return max(1, min(8, total // max(1, slots * 8)))
+
+
+def _write(path: Path, recipe: Recipe, bank: Soundbank, planners: dict[str, SplitPlanner], executor,
+           jobs: Iterable, window: int, progress: bool, sharded: bool = False,
+           extra_provenance: dict[str, object] | None = None) -> tuple[str, str, dict[str, str]]:
+    """Run the render jobs and store every split; returns (content id, truth id, split truth ids)."""
     n_samples = int(round(recipe.clip_duration * recipe.sample_rate))
     n_frames = recipe.features.n_frames(n_samples)
     feature_attrs = recipe.features.as_dict() if recipe.store_features else None
-    total = sum(len(p) for p in plans.values())
-    with deferred_interrupts() as check_interrupt, DatasetWriter(path, name=recipe.name, classes=recipe.classes, sample_rate=recipe.sample_rate,
-                       clip_duration=recipe.clip_duration, segment_durations=recipe.segment_durations,
-                       feature_attrs=feature_attrs, feature_dtype=recipe.feature_dtype,
-                       store_features=recipe.store_features, store_audio=recipe.store_audio,
-                       provenance=_provenance(recipe, bank)) as writer, \
+    total = sum(len(p) for p in planners.values())
+    n_segments = len(recipe.segment_durations)
+    starts = {name: np.zeros((len(p), n_segments), dtype=np.float64) for name, p in planners.items()}
+    requested = {name: np.ones(len(p), dtype=np.int16) for name, p in planners.items()}
+    done = dict.fromkeys(planners, 0)
+    with deferred_interrupts() as check_interrupt, DatasetWriter(
+            path, name=recipe.name, classes=recipe.classes, sample_rate=recipe.sample_rate,
+            clip_duration=recipe.clip_duration, segment_durations=recipe.segment_durations,
+            feature_attrs=feature_attrs, feature_dtype=recipe.feature_dtype, store_features=recipe.store_features,
+            store_audio=recipe.store_audio, provenance={**_provenance(recipe, bank), **(extra_provenance or {})},
+            sharded=sharded) as writer, \
             tqdm(total=total, unit="clip", desc=f"rendering {recipe.name}", disable=not progress,
                  dynamic_ncols=True) as bar:
-        for split, specs in plans.items():
-            writer.begin_split(SplitShape(split, len(specs), n_frames, recipe.features.n_mels, n_samples,
-                                          recipe.split(split).part))
-            for index, clip in enumerate(clip_streams(split)):
-                check_interrupt()
-                writer.write_clip(split, index, clip.clip_id, clip.jams_text, clip.events, clip.features, clip.audio)
-                bar.update(1)
-            starts = np.array([spec.segment_starts for spec in specs], dtype=np.float64).reshape(
-                len(specs), len(recipe.segment_durations))
-            _store_split_labels(writer, recipe, split, len(specs), n_frames, starts, specs)
+        for name, planner in planners.items():
+            writer.begin_split(SplitShape(name, len(planner), n_frames, recipe.features.n_mels, n_samples,
+                                          planner.spec.part))
+        for pieces in executor.map_ordered(jobs, window):
+            check_interrupt()
+            for piece in pieces:
+                for k, clip in enumerate(piece.clips):
+                    index = piece.first + k
+                    writer.write_clip(piece.split, index, clip.clip_id, clip.jams_text, clip.events, clip.features,
+                                      clip.audio)
+                    starts[piece.split][index] = clip.segment_starts
+                    requested[piece.split][index] = clip.requested_events
+                if piece.shard_rows is not None:
+                    writer.add_shard_rows(piece.shard_rows)
+                done[piece.split] += len(piece.clips)
+                bar.update(len(piece.clips))
+                if done[piece.split] == len(planners[piece.split]):
+                    _store_split_labels(writer, recipe, planners[piece.split], n_frames, starts[piece.split],
+                                        requested[piece.split])
+        unfinished = [name for name, count in done.items() if count != len(planners[name])]
+        if unfinished:
+            raise ValueError(f"splits {unfinished} were not rendered completely")  # a programming error
         content = writer.commit()
         return content, writer.truth_id, writer.split_truth_ids
 
@@ -167,33 +204,78 @@ def estimated_size(recipe: Recipe) -> int:
     return per_clip * sum(split.clips for split in recipe.splits)
 
 
-def prepare_output(recipe: Recipe, path: Path, echo: Callable[[str], None] | None = None) -> None:
-    """Before any work: say how many clips and about how many bytes will be written to ``path``, and refuse
-    a destination that cannot take them (see :func:`wlbench.atomic.check_output_path`)."""
+def prepare_output(recipe: Recipe, path: Path, echo: Callable[[str], None] | None = None, *,
+                   directory: bool = False) -> None:
+    """Before any work: say how many clips and about how many bytes will be written to ``path`` (a file, or
+    with ``directory`` the folder of a sharded dataset), and refuse a destination that cannot take them (see
+    :func:`wlbench.atomic.check_output_path`)."""
     size = estimated_size(recipe)
     if echo is not None:
         clips = sum(split.clips for split in recipe.splits)
         echo(f"{path}: {clips} clips, at most about {human_bytes(size)}")
-    check_output_path(path, expected_bytes=size)
+    check_output_path(path, directory=directory, expected_bytes=size)
 
 
 def synthesize(recipe: Recipe, bank: Soundbank, out_dir: Path, workers: int = 1, progress: bool = True,
-               filename: str | None = None, echo: Callable[[str], None] | None = None) -> SynthResult:
+               filename: str | None = None, echo: Callable[[str], None] | None = None, *,
+               executor: LocalExecutor | DaskExecutor | None = None, shards: int | None = None) -> SynthResult:
     """Render ``recipe`` from ``bank`` into ``out_dir/<name>.h5`` (atomically) and return its ids.
+
+    ``executor`` runs the render jobs (default: :class:`LocalExecutor` with ``workers`` processes; a
+    :class:`DaskExecutor` renders on a Dask cluster). With ``shards=N`` the dataset is written as the folder
+    ``out_dir/<name>.shards/`` (``index.h5`` and N shard files written by the workers themselves, see
+    :mod:`wlbench.shards`); ``SynthResult.path`` is then the index file. The output, and so every id, is
+    the same for any executor, number of workers and number of shards.
 
     The destination and the disk space are checked first (:func:`prepare_output`, which ``echo``es the
     expected size), before anything is planned or rendered."""
     started = time.perf_counter()
-    path = Path(out_dir) / (filename or dataset_filename(recipe))
-    prepare_output(recipe, path, echo)
-    plans = plan_dataset(recipe, bank)
+    name = filename or dataset_filename(recipe)
+    executor = executor if executor is not None else LocalExecutor(workers)
     settings = render_settings(recipe, bank)
-    with RenderPool(settings, workers) as pool:
-        content, truth, split_truths = _write(path, recipe, bank, plans, lambda split: pool.render(plans[split]),
-                                              progress)
+    if shards is None:
+        path = Path(out_dir) / name
+        prepare_output(recipe, path, echo)
+        planners = plan_splits(recipe, bank)
+        with executor:
+            where = executor.describe()
+            block = _clips_per_job(sum(len(p) for p in planners.values()), executor.slots)
+            window = 4 * executor.slots
+            executor.start(RenderContext(settings, planners, bank.fingerprint), window=window, clips_per_job=block)
+            content, truth, split_truths = _write(path, recipe, bank, planners, executor,
+                                                  _render_jobs(planners, block), window, progress)
+    else:
+        folder = Path(out_dir) / sharded_folder_name(Path(name).stem)
+        prepare_output(recipe, folder, echo, directory=True)
+        planners = plan_splits(recipe, bank)
+        layout = plan_shards({n: len(p) for n, p in planners.items()}, shards)
+        spec = spec_id(recipe.canonical(), bank.fingerprint)
+        token = hash_json({"spec_id": spec, "shards": [[[p.split, p.first, p.stop] for p in parts]
+                                                        for parts in layout]})
+        with atomic_dir(folder) as staging, executor:  # the workers stop before a failed staging folder goes
+            where = executor.describe()
+            target = ShardTarget(folder=str(Path(staging).resolve()), token=token,
+                                 layout=ClipLayout(len(recipe.classes), recipe.feature_dtype,
+                                                   recipe.features.as_dict() if recipe.store_features else {},
+                                                   recipe.store_features, recipe.store_audio),
+                                 shapes=_split_shapes(recipe, planners), classes=recipe.classes,
+                                 frame_rate=recipe.features.frame_rate)
+            executor.start(RenderContext(settings, planners, bank.fingerprint, target))
+            jobs = [ShardJob(k, len(layout), parts) for k, parts in enumerate(layout)]
+            content, truth, split_truths = _write(Path(staging) / INDEX_NAME, recipe, bank, planners, executor,
+                                                  jobs, 2 * executor.slots, progress, sharded=True,
+                                                  extra_provenance={"shard_token": token})
+            remove_temporaries(Path(staging))  # of jobs whose worker died and that ran again elsewhere
+        path = folder / INDEX_NAME
     return SynthResult(path=path, spec_id=spec_id(recipe.canonical(), bank.fingerprint), content_id=content,
-                       clips={k: len(v) for k, v in plans.items()}, seconds=time.perf_counter() - started,
-                       truth_id=truth, split_truth_ids=split_truths)
+                       clips={k: len(v) for k, v in planners.items()}, seconds=time.perf_counter() - started,
+                       truth_id=truth, split_truth_ids=split_truths, executor=where)
+
+
+def _split_shapes(recipe: Recipe, planners: dict[str, SplitPlanner]) -> dict[str, SplitShape]:
+    n_samples = int(round(recipe.clip_duration * recipe.sample_rate))
+    return {name: SplitShape(name, len(p), recipe.features.n_frames(n_samples), recipe.features.n_mels, n_samples,
+                             p.spec.part) for name, p in planners.items()}
 
 
 def rerender(dataset_path: Path, bank: Soundbank, out_path: Path, workers: int = 1,
@@ -201,7 +283,7 @@ def rerender(dataset_path: Path, bank: Soundbank, out_path: Path, workers: int =
     """Re-render a stored dataset from its JAMS with scaper; returns the new result and the stored file's
     content id, recomputed (a file modified after it was written is refused, naming ``wlbench verify``).
 
-    Plans are rebuilt from the stored recipe (for segment windows), audio from each stored JAMS.
+    Plans are rebuilt from the stored recipe (for segment windows and domains), audio from each stored JAMS.
     """
     from wlbench.store import compute_content_id
 
@@ -220,18 +302,22 @@ def rerender(dataset_path: Path, bank: Soundbank, out_path: Path, workers: int =
             raise WlbenchError(f"{dataset_path} was modified after it was written (stored content id "
                                f"{ds.content_id[:16]}..., recomputed {stored_content[:16]}...); there is nothing "
                                "to compare a re-render with", hint=f"run `wlbench verify {dataset_path}`")
-        items = {name: [(cid, ds.split(name).jams(i)) for i, cid in enumerate(ds.split(name).clip_ids)]
+        items = {name: list(zip(ds.split(name).clip_ids.tolist(), ds.split(name).group["jams"].asstr()[:]))
                  for name in ds.splits}
     started = time.perf_counter()
     prepare_output(recipe, Path(out_path))
-    plans = plan_dataset(recipe, bank)
-    if recipe.domains:  # a domain's EQ is applied after scaper: hand each clip its domain
-        items = {name: [item + (spec.domain,) for item, spec in zip(items[name], plans[name])] for name in items}
-    settings = render_settings(recipe, bank)
-    with RenderPool(settings, workers) as pool:
-        content, truth, split_truths = _write(Path(out_path), recipe, bank, plans,
-                                              lambda split: pool.rerender(items[split]), progress)
+    planners = plan_splits(recipe, bank)
+    executor = LocalExecutor(workers)
+    with executor:
+        block = _clips_per_job(sum(len(p) for p in planners.values()), executor.slots)
+        window = 4 * executor.slots
+        executor.start(RenderContext(render_settings(recipe, bank), planners, bank.fingerprint), window=window,
+                       clips_per_job=block)
+        jobs = (RerenderJob(name, first, tuple(items[name][first:first + block]))
+                for name in planners for first in range(0, len(planners[name]), block))
+        content, truth, split_truths = _write(Path(out_path), recipe, bank, planners, executor, jobs, window,
+                                              progress)
     result = SynthResult(path=Path(out_path), spec_id=spec_id(recipe.canonical(), bank.fingerprint),
-                         content_id=content, clips={k: len(v) for k, v in plans.items()},
+                         content_id=content, clips={k: len(v) for k, v in planners.items()},
                          seconds=time.perf_counter() - started, truth_id=truth, split_truth_ids=split_truths)
     return result, stored_content

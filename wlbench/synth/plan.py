@@ -8,6 +8,7 @@ mixes constants.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections import defaultdict
 
 import numpy as np
@@ -64,7 +65,13 @@ def clip_id(split: str, index: int) -> str:
 
 
 def _relative(bank: Soundbank, path) -> str:
-    return path.relative_to(bank.root).as_posix() if path != bank.root else "."
+    return _relative_to(bank.root, path)
+
+
+@functools.lru_cache(maxsize=4096)
+def _relative_to(root, path) -> str:
+    """Posix path of ``path`` under ``root`` (cached: pathlib costs ~50 us a call, planned twice per clip)."""
+    return path.relative_to(root).as_posix() if path != root else "."
 
 
 def assign_source_groups(recipe: Recipe, bank: Soundbank) -> dict[str, dict[str, list[SoundFile]]]:
@@ -136,20 +143,21 @@ def _class_sequence(recipe: Recipe, spec: SplitSpec) -> np.ndarray:
 
 
 def _file_sequence(recipe: Recipe, spec: SplitSpec, classes: np.ndarray,
-                   files: dict[str, list[SoundFile]]) -> list[SoundFile]:
-    """Foreground file of every clip: each class cycles through a shuffled list of its files, so every
-    file is used before any is repeated."""
-    chosen: list[SoundFile | None] = [None] * spec.clips
+                   files: dict[str, list[SoundFile]]) -> np.ndarray:
+    """Foreground file of every clip, as an index into the split's files of all classes in recipe class
+    order (:meth:`SplitPlanner.foreground_pool`): each class cycles through a shuffled list of its files, so
+    every file is used before any is repeated."""
+    chosen = np.full(spec.clips, -1, dtype=np.int64)
+    offset = 0
     for c, label in enumerate(recipe.classes):
-        positions = np.flatnonzero(classes == c)
-        if positions.size == 0:
-            continue
         pool = files[label]
-        rng = split_rng(recipe.seed, f"{spec.name}:{label}", "foreground_file")
-        order = np.concatenate([rng.permutation(len(pool)) for _ in range(-(-positions.size // len(pool)))])
-        for k, position in enumerate(positions):
-            chosen[position] = pool[order[k]]
-    return chosen  # type: ignore[return-value]
+        positions = np.flatnonzero(classes == c)
+        if positions.size:
+            rng = split_rng(recipe.seed, f"{spec.name}:{label}", "foreground_file")
+            order = np.concatenate([rng.permutation(len(pool)) for _ in range(-(-positions.size // len(pool)))])
+            chosen[positions] = offset + order[:positions.size]
+        offset += len(pool)
+    return chosen
 
 
 def _fit(value: float, limit: float, start: float) -> float:
@@ -281,24 +289,21 @@ def plan_clip(recipe: Recipe, bank: Soundbank, split: str, index: int, foregroun
                     domain=domain, requested_events=requested)
 
 
-def role_sequence(recipe: Recipe, spec: SplitSpec) -> list[str]:
-    """Role of every clip of the split: counts from the role fractions (largest remainder), positions from a
-    seeded permutation. Empty strings when the split has no roles."""
-    if not spec.roles:
-        return [""] * spec.clips
+def _role_codes(recipe: Recipe, spec: SplitSpec) -> np.ndarray:
+    """Index into ``spec.roles`` of every clip's role: counts from the role fractions (largest remainder),
+    positions from a seeded permutation."""
     fractions = np.array([f for _, f in spec.roles])
     exact = fractions * spec.clips
     counts = np.floor(exact + 1e-9).astype(int)
     for k in np.argsort(-(exact - counts), kind="stable")[: spec.clips - counts.sum()]:
         counts[k] += 1
     order = split_rng(recipe.seed, spec.name, "roles").permutation(spec.clips)
-    roles = [""] * spec.clips
+    codes = np.zeros(spec.clips, dtype=np.int8)
     position = 0
-    for (role, _), count in zip(spec.roles, counts):
-        for i in order[position:position + count]:
-            roles[int(i)] = role
+    for k, count in enumerate(counts):
+        codes[order[position:position + count]] = k
         position += count
-    return roles
+    return codes
 
 
 def domain_of(spec: SplitSpec, role: str) -> str:
@@ -307,23 +312,81 @@ def domain_of(spec: SplitSpec, role: str) -> str:
     return mapping.get(role, mapping.get("*", "default"))
 
 
-def plan_dataset(recipe: Recipe, bank: Soundbank) -> dict[str, list[ClipSpec]]:
-    """Specs of every clip of every split, in split order then clip order."""
+@dataclasses.dataclass(frozen=True)
+class SplitPlanner:
+    """The split-level draws of one split, from which the spec of any clip follows alone (:meth:`clip`).
+
+    Built once by :func:`plan_splits` (small arrays: a foreground file index and a role code per clip);
+    workers receive it and plan the clips they render, so the parent never builds a spec per clip. Pure:
+    ``clip(i)`` is the same whoever calls it, in any order."""
+
+    recipe: Recipe
+    bank: Soundbank
+    spec: SplitSpec
+    files: dict[str, list[SoundFile]]   # foreground files available to the split, by class
+    backgrounds: tuple[SoundFile, ...]
+    foreground: np.ndarray             # (N,) index into foreground_pool
+    role_codes: np.ndarray             # (N,) index into role_names ("" when the split has no roles)
+    role_names: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def __len__(self) -> int:
+        return self.spec.clips
+
+    @property
+    def foreground_pool(self) -> list[SoundFile]:
+        return [f for label in self.recipe.classes for f in self.files[label]]
+
+    def role(self, index: int) -> str:
+        return self.role_names[int(self.role_codes[index])]
+
+    def domain(self, index: int) -> str:
+        return domain_of(self.spec, self.role(index))
+
+    def clip(self, index: int) -> ClipSpec:
+        """The spec of clip ``index`` (0 <= index < N)."""
+        if not 0 <= index < self.spec.clips:
+            raise IndexError(f"split {self.spec.name!r} has no clip {index}")
+        pool = self._pool
+        return plan_clip(self.recipe, self.bank, self.spec.name, index, pool[int(self.foreground[index])],
+                         list(self.backgrounds), self.files, self.role(index), self.domain(index))
+
+    @functools.cached_property
+    def _pool(self) -> list[SoundFile]:
+        return self.foreground_pool
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state.pop("_pool", None)  # rebuilt where it is needed
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+
+
+def plan_splits(recipe: Recipe, bank: Soundbank) -> dict[str, SplitPlanner]:
+    """The split-level draws of every split (in split order), checked against the soundbank: everything a
+    worker needs to plan any clip (:meth:`SplitPlanner.clip`)."""
     missing = [c for c in recipe.classes if c not in bank.classes]
     if missing:
         raise WlbenchError(f"soundbank {bank.root} has no foreground files for recipe class(es) "
                            f"{', '.join(missing)} (it has: {', '.join(bank.classes) or 'none'})",
                            hint="add foreground/<class>/ folders or remove the classes from the recipe")
     files = assign_source_groups(recipe, bank)
-    plans: dict[str, list[ClipSpec]] = {}
+    planners: dict[str, SplitPlanner] = {}
     for spec in recipe.splits:
         backgrounds = bank.background_files(spec.part)
         if not backgrounds:
             raise WlbenchError(f"soundbank {bank.root} has no background files in its {spec.part!r} part",
                                hint=f"add {spec.part}/background/<source>/*.wav")
-        roles = role_sequence(recipe, spec)
-        domains = [domain_of(spec, role) for role in roles]
-        for name in dict.fromkeys(domains):
+        if spec.roles:
+            role_codes, role_names = _role_codes(recipe, spec), tuple(role for role, _ in spec.roles)
+        else:
+            role_codes, role_names = np.zeros(spec.clips, dtype=np.int8), ("",)
+        for name in dict.fromkeys(domain_of(spec, role) for role in role_names):
             wanted = recipe.domain(name).backgrounds
             if wanted and not [b for b in backgrounds if b.folder in wanted]:
                 raise WlbenchError(f"domain {name!r} (split {spec.name!r}) allows background sources "
@@ -331,8 +394,14 @@ def plan_dataset(recipe: Recipe, bank: Soundbank) -> dict[str, list[ClipSpec]]:
                                    f"none of them (it has {', '.join(sorted({b.folder for b in backgrounds}))})",
                                    hint=f"fix domains.{name}.backgrounds")
         classes = _class_sequence(recipe, spec)
-        foregrounds = _file_sequence(recipe, spec, classes, files[spec.name])
-        plans[spec.name] = [plan_clip(recipe, bank, spec.name, i, foregrounds[i], backgrounds, files[spec.name],
-                                      roles[i], domains[i])
-                            for i in range(spec.clips)]
-    return plans
+        foreground = _file_sequence(recipe, spec, classes, files[spec.name])
+        planners[spec.name] = SplitPlanner(recipe=recipe, bank=bank, spec=spec, files=files[spec.name],
+                                           backgrounds=tuple(backgrounds), foreground=foreground,
+                                           role_codes=role_codes, role_names=role_names)
+    return planners
+
+
+def plan_dataset(recipe: Recipe, bank: Soundbank) -> dict[str, list[ClipSpec]]:
+    """Specs of every clip of every split, in split order then clip order."""
+    return {name: [planner.clip(i) for i in range(len(planner))]
+            for name, planner in plan_splits(recipe, bank).items()}

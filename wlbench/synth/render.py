@@ -1,22 +1,13 @@
-"""Render planned clips with scaper, in parallel workers, and derive each clip's features and events.
-
-Workers receive :class:`ClipSpec` objects and return :class:`RenderedClip` objects in plan order
-(``imap``), so the result never depends on the number of workers.
-"""
+"""Render one planned clip with scaper and derive its features and events (where the jobs of
+:mod:`wlbench.synth.jobs` run it: :mod:`wlbench.synth.executors`)."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import multiprocessing
-import multiprocessing.connection
 import os
-import signal
-import sys
 import tempfile
-import threading
 import warnings
-from collections.abc import Iterator, Sequence
 
 import numpy as np
 
@@ -57,6 +48,9 @@ class RenderedClip:
     events: list[tuple]
     features: np.ndarray | None
     audio: np.ndarray | None
+    segment_starts: tuple[float, ...] = ()  # the plan's segment windows (set by the render jobs)
+    requested_events: int = 1               # events the plan drew before the polyphony cap
+    slot: int | None = None                 # shared-memory slot holding features and audio (local workers)
 
 
 def _absolute(root: str, relative: str) -> str:
@@ -198,125 +192,3 @@ def rerender_clip(clip_id: str, jams_text: str, settings: RenderSettings, domain
             raise WlbenchError(f"clip {clip_id}: re-rendering from its JAMS failed ({type(exc).__name__}: {exc})",
                                hint="pass the soundbank the dataset was rendered from") from exc
     return _finish(settings, clip_id, audio, jam, domain)
-
-
-# ------------------------------------------------------------------------------------------- workers
-
-_WORKER_SETTINGS: RenderSettings | None = None
-
-
-def _exit_with_parent(sentinel: int) -> None:
-    """Block until the parent process is gone, then end this worker at once and silently: a parent killed
-    outright (SIGKILL) cannot stop its pool, and a worker would otherwise finish its clip and print a
-    BrokenPipeError traceback when it hands the result to nobody."""
-    multiprocessing.connection.wait([sentinel])
-    os._exit(0)
-
-
-def _init_worker(settings: RenderSettings) -> None:
-    global _WORKER_SETTINGS
-    _WORKER_SETTINGS = settings
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    if multiprocessing.parent_process() is not None:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops the pool and cleans up
-
-
-class _StderrWhileParentLives:
-    """This worker's stderr, which ends the worker silently instead of writing once the parent is gone.
-
-    The watcher thread of :func:`_exit_with_parent` may not be scheduled before the worker's own loop meets
-    the broken result pipe and starts printing a traceback; the first write of that traceback ends the
-    worker here instead. While the parent lives every write goes through unchanged."""
-
-    def __init__(self, stream, sentinel: int) -> None:
-        self._stream, self._sentinel = stream, sentinel
-
-    def write(self, text: str) -> int:
-        if multiprocessing.connection.wait([self._sentinel], timeout=0):
-            os._exit(0)
-        return self._stream.write(text)
-
-    def __getattr__(self, name: str):
-        return getattr(self._stream, name)
-
-
-def _init_pool_worker(settings: RenderSettings) -> None:
-    """Initializer of a pool worker: the settings, and an exit as soon as the parent is gone."""
-    _init_worker(settings)
-    sentinel = multiprocessing.parent_process().sentinel
-    sys.stderr = _StderrWhileParentLives(sys.stderr, sentinel)
-    threading.Thread(target=_exit_with_parent, args=(sentinel,), daemon=True, name="exit-with-parent").start()
-
-
-def _render_task(spec: ClipSpec) -> RenderedClip:
-    assert _WORKER_SETTINGS is not None
-    return render_clip(spec, _WORKER_SETTINGS)
-
-
-def _rerender_task(item: tuple[str, ...]) -> RenderedClip:
-    assert _WORKER_SETTINGS is not None
-    return rerender_clip(item[0], item[1], _WORKER_SETTINGS, *item[2:])
-
-
-def default_workers() -> int:
-    """All cores this process may use."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
-
-
-def resolve_workers(workers: int | None) -> int:
-    """``--workers``: None means all cores (:func:`default_workers`); below 1 is refused."""
-    if workers is not None and workers < 1:
-        raise WlbenchError(f"--workers must be at least 1, got {workers}",
-                           hint="leave it out to use every core")
-    return workers or default_workers()
-
-
-_QUIET_TRACKER = "ignore::UserWarning:multiprocessing.resource_tracker"
-
-
-class RenderPool:
-    """Maps render tasks over items in order, in this process (``workers <= 1``) or in a process pool that
-    lives as long as the ``with`` block. Results come back in item order whatever the scheduling."""
-
-    def __init__(self, settings: RenderSettings, workers: int) -> None:
-        self.settings, self.workers = settings, workers
-        self._pool = None
-
-    def __enter__(self) -> RenderPool:
-        _init_worker(self.settings)
-        if self.workers > 1:
-            # the helper processes multiprocessing starts inherit these options: after a SIGKILL of this
-            # process its resource tracker frees the pool's semaphores without a warning about "leaks"
-            if _QUIET_TRACKER not in sys.warnoptions:
-                sys.warnoptions.append(_QUIET_TRACKER)
-            methods = multiprocessing.get_all_start_methods()
-            context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-            if context.get_start_method() == "forkserver":  # workers fork with scaper already imported
-                context.set_forkserver_preload(["wlbench.synth.render"])
-            self._pool = context.Pool(self.workers, initializer=_init_pool_worker, initargs=(self.settings,))
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        if self._pool is not None:
-            if exc_info[0] is None:
-                self._pool.close()
-            else:
-                self._pool.terminate()
-            self._pool.join()
-
-    def _map(self, task, items: Sequence) -> Iterator[RenderedClip]:
-        if self._pool is None or len(items) <= 1:
-            return (task(item) for item in items)
-        chunk = max(1, min(8, len(items) // (self.workers * 8)))
-        return self._pool.imap(task, items, chunksize=chunk)
-
-    def render(self, specs: Sequence[ClipSpec]) -> Iterator[RenderedClip]:
-        """Render planned clips."""
-        return self._map(_render_task, specs)
-
-    def rerender(self, items: Sequence[tuple[str, ...]]) -> Iterator[RenderedClip]:
-        """Re-render (clip id, stored JAMS text[, domain]) items."""
-        return self._map(_rerender_task, items)

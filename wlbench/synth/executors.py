@@ -1,0 +1,287 @@
+"""Where render jobs run: in this process, in local worker processes, or on a Dask cluster.
+
+Every executor maps jobs (:mod:`wlbench.synth.jobs`) to their results *in job order* with at most
+``window`` jobs in flight, so the parent's memory stays bounded however large the dataset, and the output
+never depends on the executor, the number of workers or the scheduling.
+
+* :class:`LocalExecutor`: ``workers=1`` runs the jobs in this process; more start a pool of worker
+  processes (forkserver). The features and audio of returned clips travel through shared memory (slots of
+  a buffer the workers inherit), not through pickles.
+* :class:`DaskExecutor`: a ``dask.distributed`` cluster, a ``LocalCluster`` of ``workers`` processes when
+  no scheduler address is given. Before any job runs, every worker checks that it reads the soundbank the
+  plan was made from (its fingerprint) and can write the output folder of a sharded render; a worker that
+  dies mid-job has its job rerun elsewhere by Dask (jobs are pure: same values, same bytes).
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import multiprocessing
+import multiprocessing.connection
+import os
+import signal
+import sys
+import threading
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from wlbench.errors import WlbenchError
+from wlbench.synth.jobs import (SHARED_STORAGE_HINT, Piece, RenderContext, SharedSlots, SlotLayout, execute,
+                                set_worker_state, worker_problem)
+
+
+def default_workers() -> int:
+    """All cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def resolve_workers(workers: int | None) -> int:
+    """``--workers``: None means all cores (:func:`default_workers`); below 1 is refused."""
+    if workers is not None and workers < 1:
+        raise WlbenchError(f"--workers must be at least 1, got {workers}",
+                           hint="leave it out to use every core")
+    return workers or default_workers()
+
+
+def slot_layout(context: RenderContext) -> SlotLayout:
+    """The features and audio of one clip, as the render settings produce them."""
+    settings = context.settings
+    n_samples = int(round(settings.clip_duration * settings.sample_rate))
+    features = ((settings.feature_dtype, (settings.features.n_frames(n_samples), settings.features.n_mels))
+                if settings.store_features else None)
+    audio = ("float32", (n_samples,)) if settings.store_audio else None
+    return SlotLayout(features=features, audio=audio)
+
+
+# ------------------------------------------------------------------------------------------------ local
+
+def _exit_with_parent(sentinel: int) -> None:
+    """Block until the parent process is gone, then end this worker at once and silently: a parent killed
+    outright (SIGKILL) cannot stop its pool, and a worker would otherwise finish its clip and print a
+    BrokenPipeError traceback when it hands the result to nobody."""
+    multiprocessing.connection.wait([sentinel])
+    os._exit(0)
+
+
+class _StderrWhileParentLives:
+    """This worker's stderr, which ends the worker silently instead of writing once the parent is gone.
+
+    The watcher thread of :func:`_exit_with_parent` may not be scheduled before the worker's own loop meets
+    the broken result pipe and starts printing a traceback; the first write of that traceback ends the
+    worker here instead. While the parent lives every write goes through unchanged."""
+
+    def __init__(self, stream: Any, sentinel: int) -> None:
+        self._stream, self._sentinel = stream, sentinel
+
+    def write(self, text: str) -> int:
+        if multiprocessing.connection.wait([self._sentinel], timeout=0):
+            os._exit(0)
+        return self._stream.write(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def _init_pool_worker(context: RenderContext, buffer: Any, layout: SlotLayout) -> None:
+    """Initializer of a pool worker: the context, the shared slots, and an exit as soon as the parent is gone."""
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops the pool and cleans up
+    set_worker_state(context, SharedSlots(buffer, layout) if buffer is not None else None)
+    sentinel = multiprocessing.parent_process().sentinel
+    sys.stderr = _StderrWhileParentLives(sys.stderr, sentinel)
+    threading.Thread(target=_exit_with_parent, args=(sentinel,), daemon=True, name="exit-with-parent").start()
+
+
+_QUIET_TRACKER = "ignore::UserWarning:multiprocessing.resource_tracker"
+
+
+class LocalExecutor:
+    """Jobs in this process (``workers <= 1``) or in a pool of ``workers`` processes living as long as the
+    ``with`` block. Use :meth:`start` with the render context, then :meth:`map_ordered`."""
+
+    def __init__(self, workers: int = 1) -> None:
+        self.workers = workers
+        self._pool = None
+        self._slots: SharedSlots | None = None
+        self._slots_per_job = 0
+
+    @property
+    def slots(self) -> int:
+        """Jobs that run at once."""
+        return max(1, self.workers)
+
+    def describe(self) -> str:
+        return f"{self.workers} local worker{'s' * (self.workers != 1)}"
+
+    def __enter__(self) -> LocalExecutor:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        if self._pool is not None:
+            if exc_info[0] is None:
+                self._pool.close()
+            else:
+                self._pool.terminate()
+            self._pool.join()
+            self._pool = None
+        set_worker_state(None)
+
+    def start(self, context: RenderContext, *, window: int = 0, clips_per_job: int = 0) -> None:
+        """Hand ``context`` to the workers; with a pool and ``window`` jobs of up to ``clips_per_job`` clips
+        returned to the parent, also the shared slots their features and audio travel in."""
+        if self.workers <= 1:
+            set_worker_state(context)
+            return
+        # the helper processes multiprocessing starts inherit these options: after a SIGKILL of this process
+        # its resource tracker frees the pool's semaphores without a warning about "leaks"
+        if _QUIET_TRACKER not in sys.warnoptions:
+            sys.warnoptions.append(_QUIET_TRACKER)
+        methods = multiprocessing.get_all_start_methods()
+        mp = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+        if mp.get_start_method() == "forkserver":  # workers fork with scaper already imported
+            mp.set_forkserver_preload(["wlbench.synth.jobs"])
+        layout = slot_layout(context)
+        buffer = None
+        if window and clips_per_job and layout.nbytes:
+            buffer = mp.RawArray("B", window * clips_per_job * layout.nbytes)
+            self._slots = SharedSlots(buffer, layout)
+            self._slots_per_job = clips_per_job
+        self._pool = mp.Pool(self.workers, initializer=_init_pool_worker, initargs=(context, buffer, layout))
+
+    def map_ordered(self, jobs: Iterable, window: int) -> Iterator[list[Piece]]:
+        """Each job's pieces, in job order, at most ``window`` jobs in flight. With shared slots, the features
+        and audio of a job's clips are valid until the next job's pieces are requested."""
+        if self._pool is None:
+            for job in jobs:
+                yield execute(job)
+            return
+        gate = threading.Semaphore(window)
+        stopped = threading.Event()
+        slots = self._slots
+
+        def feed():
+            for k, job in enumerate(jobs):
+                gate.acquire()
+                if stopped.is_set():
+                    return
+                if slots is not None and job.clips:
+                    job = dataclasses.replace(job, slot=(k % window) * self._slots_per_job)
+                yield job
+
+        try:
+            for pieces in self._pool.imap(execute, feed()):
+                if slots is not None:
+                    for piece in pieces:
+                        for clip in piece.clips:
+                            slots.take(clip)
+                yield pieces
+                gate.release()
+        finally:
+            stopped.set()
+            gate.release()
+
+
+# ------------------------------------------------------------------------------------------------- dask
+
+def _require_dask():
+    try:
+        import distributed
+    except ImportError as exc:
+        raise WlbenchError("--executor dask needs dask.distributed, which is not installed",
+                           hint="pip install 'wlbench[dask]'") from exc
+    return distributed
+
+
+class DaskExecutor:
+    """Jobs on a ``dask.distributed`` cluster: the scheduler at ``scheduler`` (``tcp://host:8786``), or a
+    ``LocalCluster`` of ``workers`` single-threaded processes started for the ``with`` block."""
+
+    def __init__(self, scheduler: str | None = None, workers: int = 1) -> None:
+        self.scheduler = scheduler
+        self.workers = workers
+        self._cluster = None
+        self.client = None
+        self._context = None
+
+    def __enter__(self) -> DaskExecutor:
+        distributed = _require_dask()
+        if self.scheduler is None:
+            self._cluster = distributed.LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
+                                                     dashboard_address=None, silence_logs=40)
+            self.client = distributed.Client(self._cluster)
+        else:
+            try:
+                self.client = distributed.Client(self.scheduler, timeout="20s")
+            except OSError as exc:
+                raise WlbenchError(f"cannot reach the Dask scheduler at {self.scheduler} ({exc})",
+                                   hint="start one with `dask scheduler` and workers with `dask worker ADDRESS`, "
+                                        "or leave --scheduler out for a local cluster") from exc
+            if not self.client.scheduler_info().get("workers"):
+                self.client.wait_for_workers(1, timeout=60)
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        if self.client is not None:
+            self.client.close()
+        if self._cluster is not None:
+            self._cluster.close()
+        self.client = self._cluster = self._context = None
+
+    @property
+    def slots(self) -> int:
+        return max(1, sum(self.client.nthreads().values()))
+
+    def describe(self) -> str:
+        where = self.scheduler or "a local cluster"
+        return f"Dask ({where}, {len(self.client.nthreads())} workers, {self.slots} threads)"
+
+    def check_workers(self, context: RenderContext) -> None:
+        """Every worker must read the soundbank at the client's path with the client's fingerprint, and write
+        the output folder of a sharded render: one :class:`WlbenchError` naming the workers otherwise."""
+        folder = context.shards.folder if context.shards is not None else None
+        answers = self.client.run(worker_problem, context.settings.bank_root, context.fingerprint, folder)
+        bad = {worker: problem for worker, problem in answers.items() if problem}
+        if bad:
+            shown = "; ".join(f"{worker}: {problem}" for worker, problem in sorted(bad.items())[:3])
+            more = f"; and {len(bad) - 3} more" if len(bad) > 3 else ""
+            raise WlbenchError(f"{len(bad)} of {len(answers)} Dask workers cannot render: {shown}{more}; nothing "
+                               "was rendered", hint=SHARED_STORAGE_HINT)
+
+    def start(self, context: RenderContext, **_: Any) -> None:
+        """Check the workers (:meth:`check_workers`), then send them the context once."""
+        self.check_workers(context)
+        self._context = self.client.scatter(context, broadcast=True, hash=False)
+
+    def map_ordered(self, jobs: Iterable, window: int) -> Iterator[list[Piece]]:
+        distributed = _require_dask()
+        pending: collections.deque = collections.deque()
+        iterator = iter(jobs)
+
+        def submit(job) -> None:
+            # a job's worker also checks itself (once per process): workers that join later are checked too
+            pending.append(self.client.submit(execute, job, self._context, True, pure=False))
+
+        try:
+            for job in iterator:
+                submit(job)
+                if len(pending) >= window:
+                    break
+            while pending:
+                future = pending.popleft()
+                try:
+                    pieces = future.result()
+                except distributed.KilledWorker as exc:
+                    raise WlbenchError(f"a render job killed its Dask worker several times ({exc})",
+                                       hint="look at the workers' logs (memory limit?)") from None
+                future.release()
+                job = next(iterator, None)
+                if job is not None:
+                    submit(job)
+                yield pieces
+        finally:
+            for future in pending:
+                future.cancel()

@@ -1,0 +1,74 @@
+"""What planning costs as a dataset grows (``wlbench plan``): time and memory per clip, nothing rendered.
+
+A render plans in two parts (:mod:`wlbench.synth.plan`): the *split-level draws* (source files of each
+split, class and file sequences, roles: small arrays, vectorised) in the parent, and each clip's *spec*
+in the worker that renders it. :func:`measure_planning` times both on every clip of a recipe, keeping no
+spec, and measures the memory the parent keeps (traced Python allocations, and the process's peak RSS).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import resource
+import time
+import tracemalloc
+
+from tqdm import tqdm
+
+from wlbench.recipes import Recipe
+from wlbench.soundbank import Soundbank
+from wlbench.synth.plan import plan_splits
+
+
+@dataclasses.dataclass(frozen=True)
+class PlanningCost:
+    """Planning ``clips`` clips: seconds and bytes, totals (see :func:`measure_planning`)."""
+
+    clips: int
+    split_seconds: float     # split-level draws, in the parent
+    split_bytes: int         # memory the split-level draws keep (traced), what the parent holds while rendering
+    split_peak_bytes: int    # peak traced memory while drawing them
+    spec_seconds: float      # every clip's spec, one process (the workers share this during a render)
+    peak_rss_bytes: int      # the process's peak resident memory, interpreter and libraries included
+
+    def per_clip(self) -> dict[str, float]:
+        n = max(1, self.clips)
+        return {"split_us": self.split_seconds / n * 1e6, "split_bytes": self.split_bytes / n,
+                "spec_us": self.spec_seconds / n * 1e6}
+
+    def to_dict(self) -> dict[str, object]:
+        return {**dataclasses.asdict(self), "per_clip": self.per_clip()}
+
+
+def with_total_clips(recipe: Recipe, clips: int) -> Recipe:
+    """``recipe`` with its splits resized in proportion to ``clips`` clips in all (each at least 1): the
+    same dataset definition at another size, for planning only (``wlbench plan --clips``)."""
+    total = sum(split.clips for split in recipe.splits)
+    splits = tuple(dataclasses.replace(s, clips=max(1, round(s.clips * clips / total))) for s in recipe.splits)
+    return dataclasses.replace(recipe, splits=splits)
+
+
+def measure_planning(recipe: Recipe, bank: Soundbank, *, progress: bool = False) -> PlanningCost:
+    """Plan every clip of ``recipe`` (the specs are made and dropped one by one) and measure the cost."""
+    tracemalloc.start()
+    try:
+        started = time.perf_counter()
+        planners = plan_splits(recipe, bank)
+        split_seconds = time.perf_counter() - started
+        split_bytes, split_peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    clips = sum(len(p) for p in planners.values())
+    started = time.perf_counter()
+    with tqdm(total=clips, unit="clip", desc=f"planning {recipe.name}", disable=not progress,
+              dynamic_ncols=True, mininterval=1.0) as bar:
+        for planner in planners.values():
+            step = 10_000
+            for first in range(0, len(planner), step):
+                for index in range(first, min(first + step, len(planner))):
+                    planner.clip(index)
+                bar.update(min(step, len(planner) - first))
+    spec_seconds = time.perf_counter() - started
+    peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: kB
+    return PlanningCost(clips=clips, split_seconds=split_seconds, split_bytes=split_bytes,
+                        split_peak_bytes=split_peak, spec_seconds=spec_seconds, peak_rss_bytes=peak_rss)
