@@ -239,6 +239,35 @@ def test_verdict_rules():
     assert mean == 2.0 and half == pytest.approx(4.302652729911275 * 1.0 / np.sqrt(3))
 
 
+def test_oracle_controls_are_upper_bounds_never_controls_to_beat(tmp_path):
+    """A method's own ``oracle-<name>`` control is an upper bound like ``oracle``: a cell below it is still
+    learned when it beats its lower controls."""
+    from wlbench.methods.experiments import Cell, Run, collect, is_upper_bound
+
+    assert is_upper_bound("oracle") and is_upper_bound("oracle-mask")
+    assert not is_upper_bound("untrained") and not is_upper_bound("prior") and not is_upper_bound("oracles")
+
+    def runs(name, values):
+        out = []
+        for seed, v in enumerate(values):
+            run_dir = tmp_path / name / f"seed-{seed}"
+            (run_dir / "reports").mkdir(parents=True)
+            (run_dir / "reports" / "eval.json").write_text(json.dumps({"headline": {"map": {"value": v}}}))
+            (run_dir / "summary.json").write_text("{}")
+            out.append(Run("d", "m", {}, seed, run_dir))
+        return tuple(out)
+
+    cell = Cell("d", "m", {}, runs("cell", [0.5, 0.55, 0.6]),
+                {"prior": runs("prior", [0.2, 0.2, 0.2]), "oracle-mask": runs("mask", [0.9, 0.92, 0.95])})
+
+    class Exp:
+        metrics, test_segments, split = ["map"], ["clip"], "eval"
+
+    (row,) = collect(Exp, [cell])
+    res = row["results"]["map"]["clip"]
+    assert set(res["verdicts"]) == {"prior"} and res["learned"] is True
+
+
 class EnergyDetector:
     """An outside frame-level method (no torch, no training, no labels): the tone bank's class c is a tone near
     200 (c + 1) Hz, so a class is scored active in a frame by how loud its mel band is there, relative to the

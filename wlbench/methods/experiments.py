@@ -26,7 +26,8 @@ overrides axes of the cell, e.g. one that ignores the cell's sampling strategy, 
 it makes identical, under ``runs/<dataset>/<method>/control-<name>/<axes>/``), and ``oracle``
 (the cell's config with ``labels = "true"``) where the cell trains on a label view. A cell is *learned* when,
 paired by seed, the 95 % Student-t interval of (cell - control) lies above 0 for every lower control (prior
-and the method's own); the oracle is an upper bound, shown beside it, never a control to beat.
+and the method's own); the oracle, and a method's control named ``oracle-<something>``, is an upper bound,
+shown beside it, never a control to beat.
 """
 
 from __future__ import annotations
@@ -52,6 +53,12 @@ from wlbench.methods.runs import EVENTS, FRAME_SCORES, LOG, SUMMARY, Decoding, o
 
 PRIOR = "prior"
 ORACLE = "oracle"
+
+
+def is_upper_bound(control: str) -> bool:
+    """``oracle`` and every control a method names ``oracle-<something>`` (e.g. ``oracle-mask``) are upper
+    bounds: shown beside a cell, never a control it has to beat. Every other control is a lower control."""
+    return control == ORACLE or control.startswith(ORACLE + "-")
 Echo = Callable[[str], None]
 
 
@@ -394,7 +401,7 @@ def collect(exp: Experiment, cells: Sequence[Cell]) -> list[dict[str, Any]]:
                 for name, runs in cell.controls.items():
                     cv = {r.seed: v for r in runs if (v := run_values(r, exp.split, seg, metric)) is not None}
                     res["controls"][name] = {"seeds": cv, **_stats(cv)}
-                    if name != ORACLE:
+                    if not is_upper_bound(name):
                         res["verdicts"][name] = verdict(values, cv)
                 judged = [v for v in res["verdicts"].values() if v != "n/a"]
                 res["learned"] = None if not judged else all(v == "learned" for v in judged)

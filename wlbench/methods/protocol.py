@@ -27,7 +27,9 @@ CLIP = "clip"  # the segment name of whole clips
 @runtime_checkable
 class Method(Protocol):
     """What a method provides. ``controls`` (optional attribute) names control variants of the method as
-    config overrides, e.g. ``{"untrained": {"embedding_epochs": 0}}``; experiments run them beside the cells."""
+    config overrides, e.g. ``{"untrained": {"embedding_epochs": 0}}``; experiments run them beside the cells.
+    A control is a lower control (a cell must beat it to count as learned) unless its name is
+    ``oracle-<something>``: then it is an upper bound, e.g. ``{"oracle-mask": {"oracle": "mask"}}``."""
 
     name: str
     description: str
