@@ -60,14 +60,15 @@ def test_experiment_grid_runs_and_resumes(seg_dataset, tmp_path):  # noqa: F811
     res = CliRunner().invoke(main, ["experiment", str(grid), "--out", str(out), "--jobs", "1"])
     assert res.exit_code == 0, res.output
     assert "4 cells, 6 runs (0 finished), 6 to run" in res.output  # 4 cells + the prior of each train segment
-    table = (out / "table.md").read_text()
+    tables = out / "micro"  # the experiment's own folder; runs under out/runs
+    table = (tables / "table.md").read_text()
     assert "| turpault-protonet | 1s |" in table and "Paper (made up)" in table and "## map: tiny tones" in table
-    cells = json.loads((out / "table.json").read_text())["cells"]
+    cells = json.loads((tables / "table.json").read_text())["cells"]
     assert {(c["method"], c["axes"]["train_segment"]) for c in cells} == {
         (m, s) for m in ("turpault-classifier", "turpault-protonet") for s in ("200ms", "1s")}
     assert set(cells[0]["results"]["map"]) == {"200ms", "1s"}
     for m in ("turpault-classifier", "turpault-protonet"):
-        assert (out / f"heatmap-{m}.png").stat().st_size > 1000
+        assert (tables / f"heatmap-{m}.png").stat().st_size > 1000
     run = out / "runs" / "tiny" / "turpault-protonet" / "train_segment-200ms" / "seed-0"
     assert (run / "reports" / "eval-1s.json").is_file()
     assert json.loads((run / "run.json").read_text())["config"]["n_support"] == 2

@@ -206,7 +206,7 @@ def test_grid_runs_cells_beside_controls_with_an_outside_method(view_dataset, tm
     # triplet: cell + untrained + oracle + prior on its view (2 seeds each); mean-score (no labels, seed or
     # segment option; the seed reaches it through the context): its cell and the prior on the true labels
     assert "2 cells, 12 runs (0 finished), 12 to run" in res.output
-    data = json.loads((out / "table.json").read_text())
+    data = json.loads((out / "ctl" / "table.json").read_text())
     triplet = next(c for c in data["cells"] if c["method"] == "turpault-triplet")
     res_map = triplet["results"]["map"]["clip"]
     assert set(res_map["controls"]) == {"untrained", "oracle", "prior"}
@@ -220,10 +220,10 @@ def test_grid_runs_cells_beside_controls_with_an_outside_method(view_dataset, tm
     assert mean["axes"] == {} and set(mean["results"]["map"]["clip"]["controls"]) == {"prior"}
     # a constant predictor never beats the prior: marked not learned
     assert mean["results"]["map"]["clip"]["learned"] is False
-    table = (out / "table.md").read_text()
+    table = (out / "ctl" / "table.md").read_text()
     assert "↳ untrained" in table and "↳ prior" in table and "†" in table
-    assert (out / "heatmap-turpault-triplet.png").is_file()
-    assert list((out / "curves").glob("tiny-turpault-triplet-*.png"))
+    assert (out / "ctl" / "heatmap-turpault-triplet.png").is_file()
+    assert list((out / "ctl" / "curves").glob("tiny-turpault-triplet-*.png"))
     res = CliRunner().invoke(main, ["experiment", str(grid), "--out", str(out)])
     assert res.exit_code == 0 and "12 runs (12 finished), 0 to run" in res.output
 

@@ -130,7 +130,8 @@ def experiment(grid, out, jobs, table_only, submit_board):
     axis point x dataset x seed, beside its controls (class prior, the method's own such as an untrained
     trunk, the true-label oracle where a label view is used), tested on every test segment. Finished runs are
     skipped, so an interrupted experiment resumes. Writes table.md/json (cells that do not beat a control by
-    their interval marked "not learned"), heatmap-<method>.png and curves/<cell>.png under --out."""
+    their interval marked "not learned"), heatmap-<method>.png and curves/<cell>.png under --out/<experiment
+    name>/, the runs under --out/runs/ (grids sharing --out share their runs and keep their own tables)."""
     from wlbench.methods import run_experiment, submit_experiment
 
     res = run_experiment(grid, out, jobs, echo=click.echo, only_table=table_only)

@@ -465,9 +465,11 @@ def render_tables(exp: Experiment, rows: list[dict[str, Any]]) -> str:
 
 
 def write_experiment_tables(exp: Experiment, cells: Sequence[Cell], out: Path) -> dict[str, Any]:
-    """``table.md``, ``table.json``, ``heatmap-<method>.png`` (first metric) and ``curves/<cell>.png``."""
+    """``table.md``, ``table.json``, ``heatmap-<method>.png`` (first metric) and ``curves/<cell>.png`` under
+    ``out/<experiment name>/``: grids that share one ``--out`` (and so their runs) keep their own tables."""
     from wlbench.methods.figures import plot_cell_heatmaps, plot_mean_curves
 
+    out = ensure_writable_dir(out / exp.name)
     rows = collect(exp, cells)
     text = render_tables(exp, rows)
     write_text_atomic(out / "table.md", text)
