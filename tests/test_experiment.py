@@ -103,6 +103,14 @@ def test_experiment_grid_runs_and_resumes(seg_dataset, tmp_path):  # noqa: F811
                                     str(board)])
     assert res.exit_code == 0 and res.output.count("already on the board") == 10
 
+    # the grid edited after its runs (a setting that is not an axis): finished runs are not silently reused
+    edited = tmp_path / "edited.toml"
+    edited.write_text(grid.read_text().replace("n_query = 2", "n_query = 3"))
+    for extra in ([], ["--table-only"]):
+        res = CliRunner().invoke(main, ["experiment", str(edited), "--out", str(out), *extra])
+        assert res.exit_code == 2 and "was trained with another config" in res.output, res.output
+        assert "n_query = 2 there, 3 here" in res.output and "turpault-protonet" in res.output
+
 
 @pytest.mark.parametrize("text, message", [
     ('[experiment]\nmethods = ["turpault-classifier"]\nseeds = []\n', "non-empty list 'seeds'"),

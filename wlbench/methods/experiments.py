@@ -295,8 +295,9 @@ def _seconds(segment: str) -> float:
 
 def run_experiment(path: str | Path, out: str | Path, jobs: int = 1, echo: Echo = print,
                    only_table: bool = False) -> dict[str, Any]:
-    """Run (or resume) every run of the grid, skipping finished ones (``summary.json`` present), then write
-    the tables and figures under ``out``. Everything is validated before the first run starts."""
+    """Run (or resume) every run of the grid, skipping finished ones (``summary.json`` present, trained with
+    the config and dataset the grid asks for: :func:`_check_finished_runs`), then write the tables and figures
+    under ``out/<experiment name>/``. Everything is validated before the first run starts."""
     exp = load_experiment(path)
     out = ensure_writable_dir(Path(out))
     cells = plan_cells(exp, out)
@@ -304,6 +305,7 @@ def run_experiment(path: str | Path, out: str | Path, jobs: int = 1, echo: Echo 
     if not only_table:
         _check_segments(exp, paths)
     runs = all_runs(cells)
+    _check_finished_runs(runs, paths)
     todo = [r for r in runs if not (r.run_dir / SUMMARY).is_file()] if not only_table else []
     # seed by seed (a cut-short experiment holds whole seeds), the most expensive runs first
     todo.sort(key=lambda r: (exp.seeds.index(r.seed), -_cost(r), str(r.run_dir)))
@@ -334,6 +336,38 @@ def run_experiment(path: str | Path, out: str | Path, jobs: int = 1, echo: Echo 
     result = write_experiment_tables(exp, cells, out)
     result["failures"] = failures
     return result
+
+
+def _check_finished_runs(runs: Sequence[Run], paths: dict[str, Path]) -> None:
+    """A finished run is reused (skipped, or read into the tables) only when it is the run the grid asks for:
+    the same method, the same value of every config key that both the run and the grid's resolved config
+    have (options added to a method since keep their defaults), and, when the dataset file is there, the
+    same dataset content. Otherwise one error names the folder: e.g. a grid edited after its runs, or two
+    grids sharing ``--out`` whose shared runs differ in a setting that is not an axis."""
+    from wlbench.methods.runs import dataset_meta, read_run
+
+    contents: dict[str, str | None] = {}
+    for run in runs:
+        if not (run.run_dir / SUMMARY).is_file():
+            continue
+        info = read_run(run.run_dir)
+        fix = f"remove {run.run_dir} to train it again, or give this grid its own --out"
+        if info.get("method") != run.method:
+            raise WlbenchError(f"{run.run_dir} holds a run of {info.get('method')!r}, not of {run.method!r}", hint=fix)
+        wanted = json.loads(json.dumps(resolve_config(get_method(run.method), None, run.overrides), default=str))
+        stored = info["config"]
+        differ = sorted(k for k in set(wanted) & set(stored) if wanted[k] != stored[k])
+        if differ:
+            shown = ", ".join(f"{k} = {stored[k]!r} there, {wanted[k]!r} here" for k in differ[:3])
+            raise WlbenchError(f"{run.run_dir} was trained with another config than this grid asks for ({shown}"
+                               f"{', ...' if len(differ) > 3 else ''})", hint=fix)
+        if run.dataset not in contents:
+            path = paths.get(run.dataset)
+            contents[run.dataset] = dataset_meta(path)["content_id"] if path and Path(path).is_file() else None
+        made_on = (info.get("dataset") or {}).get("content_id")
+        if contents[run.dataset] and made_on and made_on != contents[run.dataset]:
+            raise WlbenchError(f"{run.run_dir} was trained on another version of dataset {run.dataset!r} (content id "
+                               f"{made_on[:12]}..., the grid's file has {contents[run.dataset][:12]}...)", hint=fix)
 
 
 def _check_segments(exp: Experiment, paths: dict[str, Path]) -> None:
