@@ -95,6 +95,9 @@ class ShardFileWriter:
         self.finished: list[ShardRows] = []
 
     def __enter__(self) -> ShardFileWriter:
+        if not self.path.parent.is_dir():  # the render ended and removed its staging folder: never recreate it
+            raise WlbenchError(f"{self.path.parent} is gone (the render this shard belongs to has ended)",
+                               hint="nothing to do: the render that needed this shard stopped")
         self._atomic = atomic_path(self.path, suffix=".h5.partial")
         tmp = self._atomic.__enter__()
         try:
@@ -144,7 +147,7 @@ def shard_problems(handle: h5py.File) -> list[str]:
 
     if "shard_files" not in handle.attrs:
         return []
-    index_dir = Path(handle.filename).resolve().parent
+    index_dir = Path(handle.filename).absolute().parent  # where HDF5 looks: beside the name opened, links kept
     token = attr_value(handle.attrs.get("shard_token", ""))
     problems: list[str] = []
     opened: dict[str, h5py.File | None] = {}

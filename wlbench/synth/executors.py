@@ -221,7 +221,14 @@ class DaskExecutor:
                                    hint="start one with `dask scheduler` and workers with `dask worker ADDRESS`, "
                                         "or leave --scheduler out for a local cluster") from exc
             if not self.client.scheduler_info().get("workers"):
-                self.client.wait_for_workers(1, timeout=60)
+                try:
+                    self.client.wait_for_workers(1, timeout=60)
+                except (TimeoutError, OSError) as exc:  # distributed's WorkerStartTimeoutError is a TimeoutError
+                    self.client.close()
+                    self.client = None
+                    raise WlbenchError(f"no Dask worker joined the scheduler at {self.scheduler} within 60 s",
+                                       hint="start workers with `dask worker ADDRESS --nthreads 1`, or leave "
+                                            "--scheduler out for a local cluster") from None
         return self
 
     def __exit__(self, *exc_info) -> None:
@@ -277,6 +284,10 @@ class DaskExecutor:
                 except distributed.KilledWorker as exc:
                     raise WlbenchError(f"a render job killed its Dask worker several times ({exc})",
                                        hint="look at the workers' logs (memory limit?)") from None
+                except (distributed.CancelledError, distributed.comm.core.CommClosedError) as exc:  # scheduler lost
+                    raise WlbenchError(f"the Dask cluster stopped answering during the render "
+                                       f"({type(exc).__name__}: {exc}); nothing was written under the final name",
+                                       hint="check the scheduler and rerun the same command") from None
                 future.release()
                 job = next(iterator, None)
                 if job is not None:
