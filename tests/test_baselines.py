@@ -555,3 +555,31 @@ def test_outside_method_gets_the_same_commands(seg_dataset, tmp_path, monkeypatc
     fake["broken"] = EntryPoint("broken", "test_baselines:NoSuchThing", wd.GROUP)
     res = CliRunner().invoke(main, ["train", "broken", "--dataset", str(seg_dataset), "--out", str(run)])
     assert res.exit_code == 2 and "cannot be loaded" in res.output
+
+
+def test_turpault2020_findings_are_paired_contrasts_with_verdicts():
+    """The paper's findings read off a grid table: the paired (by seed) difference, its interval and the
+    verdict; a control (the untrained E) is a cell like any other."""
+    from baselines.turpault2020.findings import render
+
+    def res(values, untrained=None):
+        out = {"seeds": {str(k): v for k, v in values.items()}, "controls": {}}
+        if untrained is not None:
+            out["controls"]["untrained"] = {"seeds": {str(k): v for k, v in untrained.items()}}
+        return out
+
+    good = {0: 0.60, 1: 0.62, 2: 0.64}
+    worse = {0: 0.40, 1: 0.41, 2: 0.42}
+    cells = [{"dataset": "waa", "method": "turpault-triplet", "axes": {"train_segment": train},
+              "results": {"map": {test: res(good if (train, test) == ("1s", "1s") else worse,
+                                            untrained=good if train == "10s" else worse)
+                                  for test in ("200ms", "1s", "10s")}}}
+             for train in ("200ms", "1s", "10s")]
+    text = render([{"metrics": ["map"], "cells": cells}])
+    rows = {line.split("|")[2].strip(): line for line in text.splitlines()[2:]}
+    best = rows["1 s / 1 s is best (triplet): vs 200ms/200ms"]
+    assert "+21.0 ±2.5" in best and best.endswith("| holds |")  # differences 0.20, 0.21, 0.22
+    assert rows["trained E beats untrained E (triplet, 1s/1s)"].endswith("| holds |")
+    assert rows["trained E beats untrained E (triplet, 10s/10s)"].endswith("| reversed |")
+    assert rows["trained E beats untrained E (triplet, 200ms/200ms)"].endswith("| not resolved |")
+    assert not any("classifier" in k for k in rows)  # no classifier cells: no row needing one

@@ -16,7 +16,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from wlbench.methods.experiments import t_interval
+from wlbench.methods.experiments import paired_difference
 
 TRIPLET = "turpault2019-triplet"
 BUDGETS = ([1.0, 1.0], [1.0, 4.44], [1.0, 9.0])
@@ -36,12 +36,6 @@ def seed_values(table: dict, metric: str, segment: str = "clip") -> dict[Key, di
         for name, control in res["controls"].items():
             out.setdefault((name, None, None), {int(s): v for s, v in control["seeds"].items()})
     return out
-
-
-def paired(a: dict[int, float], b: dict[int, float]) -> tuple[float, float] | None:
-    """(mean, 95 % half-width) of ``a - b`` over their common seeds; None with fewer than two."""
-    seeds = sorted(set(a) & set(b))
-    return t_interval([a[s] - b[s] for s in seeds]) if len(seeds) >= 2 else None
 
 
 def _t(strategy: str, budget: Sequence[float]) -> Key:
@@ -83,7 +77,7 @@ def render(table2: dict, table3: dict | None = None) -> str:
         source = values3[metric] if finding.startswith(("scarce", "S2 beats S3 (Table 3)")) else values[metric]
         if a not in source or b not in source:
             continue
-        ti = paired(source[a], source[b])
+        ti = paired_difference(source[a], source[b])
         if ti is None:
             text, verdict = "-", "too few seeds"
         else:

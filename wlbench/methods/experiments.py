@@ -412,13 +412,19 @@ def t_interval(values: Sequence[float]) -> tuple[float, float] | None:
     return float(a.mean()), float(student.ppf(0.975, len(a) - 1) * a.std(ddof=1) / math.sqrt(len(a)))
 
 
+def paired_difference(a: dict[int, float], b: dict[int, float]) -> tuple[float, float] | None:
+    """(mean, 95 % Student-t half-width) of ``a - b`` over the seeds both have; None with fewer than two."""
+    seeds = sorted(set(a) & set(b))
+    return t_interval([a[s] - b[s] for s in seeds]) if len(seeds) >= 2 else None
+
+
 def verdict(cell: dict[int, float], control: dict[int, float]) -> str:
     """``learned`` when the 95 % t-interval of the per-seed differences cell - control (paired by seed) lies
     above 0; ``not learned`` otherwise; ``n/a`` with fewer than 2 paired seeds."""
-    seeds = sorted(set(cell) & set(control))
-    if len(seeds) < 2:
+    diff = paired_difference(cell, control)
+    if diff is None:
         return "n/a"
-    mean, half = t_interval([cell[s] - control[s] for s in seeds])
+    mean, half = diff
     return "learned" if mean - half > 0 else "not learned"
 
 
