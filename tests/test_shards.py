@@ -210,3 +210,19 @@ def test_local_pool_keeps_at_most_window_jobs_in_flight(tone_bank, tiny_recipe_p
             assert len(fed) - len(received) <= 3  # the next job waits for this one's slot until it is read
             assert pieces[0].clips[0].features.shape == (1001, 64)  # in its shared-memory slot
     assert received == list(range(9))
+
+
+def test_a_shard_writer_never_recreates_a_removed_staging_folder(tmp_path):
+    """A job still running after its render ended (and removed its staging folder) must not bring the folder
+    back with a whole shard in it: one clear error, nothing created."""
+    from wlbench.errors import WlbenchError
+    from wlbench.shards import ShardFileWriter
+    from wlbench.store import ClipLayout
+
+    gone = tmp_path / ".out.shards.partial"
+    layout = ClipLayout(n_classes=2, feature_dtype="float32", feature_attrs={}, store_features=False,
+                        store_audio=False)
+    with pytest.raises(WlbenchError, match="is gone"):
+        with ShardFileWriter(gone / "shard-000.h5", token="t", layout=layout, shapes={}):
+            pass
+    assert not gone.exists() and list(tmp_path.iterdir()) == []

@@ -15,6 +15,8 @@ before the student, so a run gives the same student whether its teacher was trai
 
 from __future__ import annotations
 
+import abc
+
 import dataclasses
 import hashlib
 import json
@@ -137,11 +139,13 @@ class TeacherStudent(TorchMethod):
     family = "teacher-student"  # part of the teacher cache key
 
     # --- windows of each role (subclasses) ----------------------------------------------------
+    @abc.abstractmethod
     def teacher_windows(self, config: dict) -> dict[str, Any]:
-        raise NotImplementedError
+        """Window settings (``WindowedTagger`` keywords) of the teacher."""
 
+    @abc.abstractmethod
     def student_windows(self, config: dict) -> dict[str, Any]:
-        raise NotImplementedError
+        """Window settings (``WindowedTagger`` keywords) of the student."""
 
     def build(self, config, n_freq, n_classes):
         return {"teacher": WindowedTagger(build_tagger(config, n_freq, n_classes), **self.teacher_windows(config)),
@@ -166,8 +170,9 @@ class TeacherStudent(TorchMethod):
                    "teacher_windows": self.teacher_windows(c), "options": {k: c[k] for k in keys}}
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:24]
 
+    @abc.abstractmethod
     def teacher_stage(self, teacher: WindowedTagger, train: TrainingData, valid: TrainingData, run: Run) -> Stage:
-        raise NotImplementedError
+        """The teacher's training stage on ``train``, selected on ``valid``."""
 
     def windows_stage(self, teacher: WindowedTagger, windows: Windows, step, valid: TrainingData, run: Run) -> Stage:
         """The teacher's stage: ``step(index batch)`` over the training ``windows``, checkpoint by validation mAP

@@ -16,7 +16,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from wlbench.methods.experiments import paired_difference
+from wlbench.methods.experiments import contrast_text
 
 TRIPLET = "turpault2019-triplet"
 BUDGETS = ([1.0, 1.0], [1.0, 4.44], [1.0, 9.0])
@@ -77,13 +77,7 @@ def render(table2: dict, table3: dict | None = None) -> str:
         source = values3[metric] if finding.startswith(("scarce", "S2 beats S3 (Table 3)")) else values[metric]
         if a not in source or b not in source:
             continue
-        ti = paired_difference(source[a], source[b])
-        if ti is None:
-            text, verdict = "-", "too few seeds"
-        else:
-            mean, half = ti
-            text = f"{100 * mean:+.1f} ±{100 * half:.1f}"
-            verdict = "holds" if mean - half > 0 else ("reversed" if mean + half < 0 else "not resolved")
+        text, verdict = contrast_text(source[a], source[b])
         lines.append(f"| {finding} | {metric} | {label} | {text} | {verdict} |")
     return "\n".join(lines) + "\n"
 

@@ -21,7 +21,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from wlbench.methods.experiments import paired_difference
+from wlbench.methods.experiments import contrast_text
 
 METHODS = ("turpault-classifier", "turpault-triplet", "turpault-protonet")
 SEGMENTS = ("200ms", "1s", "10s")
@@ -78,13 +78,7 @@ def render(tables: Sequence[dict]) -> str:
                 for finding, a, b in contrasts(dataset):
                     if a not in values or b not in values:
                         continue
-                    diff = paired_difference(values[a], values[b])
-                    if diff is None:
-                        text, verdict = "-", "too few seeds"
-                    else:
-                        mean, half = diff
-                        text = f"{100 * mean:+.1f} ±{100 * half:.1f}"
-                        verdict = "holds" if mean - half > 0 else ("reversed" if mean + half < 0 else "not resolved")
+                    text, verdict = contrast_text(values[a], values[b])
                     lines.append(f"| {dataset} | {finding} | {metric} | {text} | {verdict} |")
     return "\n".join(lines) + "\n"
 

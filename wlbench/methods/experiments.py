@@ -418,6 +418,18 @@ def paired_difference(a: dict[int, float], b: dict[int, float]) -> tuple[float, 
     return t_interval([a[s] - b[s] for s in seeds]) if len(seeds) >= 2 else None
 
 
+def contrast_text(a: dict[int, float], b: dict[int, float]) -> tuple[str, str]:
+    """A finding ``a > b`` read off seed values: (``"+12.3 ±4.5"`` in points of %, verdict), the verdict
+    ``holds`` when the paired 95 % interval of ``a - b`` lies above 0, ``reversed`` below, ``not resolved``
+    across it, ``too few seeds`` with fewer than two common seeds (text ``-``)."""
+    diff = paired_difference(a, b)
+    if diff is None:
+        return "-", "too few seeds"
+    mean, half = diff
+    verdict_ = "holds" if mean - half > 0 else ("reversed" if mean + half < 0 else "not resolved")
+    return f"{100 * mean:+.1f} ±{100 * half:.1f}", verdict_
+
+
 def verdict(cell: dict[int, float], control: dict[int, float]) -> str:
     """``learned`` when the 95 % t-interval of the per-seed differences cell - control (paired by seed) lies
     above 0; ``not learned`` otherwise; ``n/a`` with fewer than 2 paired seeds."""
