@@ -347,3 +347,33 @@ def test_a_frame_level_method_gets_detection_submissions_scored(view_dataset, tm
     assert run_values(r, "eval", "clip", "psds1") == fs["headline"]["psds1"]["value"]
     assert run_values(r, "eval", "clip", "event_f1_macro") == ev["headline"]["event_f1_macro"]["value"]
     assert run_values(r, "eval", "1s", "psds1") is None  # detection is scored on whole clips only
+
+
+def test_the_prior_predicts_frame_scores_from_the_strong_clips_and_is_scored_as_a_detector(view_dataset, tmp_path):
+    from click.testing import CliRunner
+
+    from wlbench.cli import main
+    from wlbench.store import open_dataset
+
+    run = tmp_path / "prior"
+    res = CliRunner().invoke(main, ["train", "prior", "--dataset", str(view_dataset), "--out", str(run),
+                                    "--bootstrap", "0"])
+    assert res.exit_code == 0, res.output
+    with open_dataset(view_dataset) as ds:
+        train = ds.split("train")
+        strong = train.roles() == train.role_names.index("strong")
+        expected = train.frame_labels()[strong].reshape(-1, len(ds.classes)).mean(axis=0)
+        clip_rate = train.weak_labels()[~(train.roles() == train.role_names.index("unlabeled"))].mean(axis=0)
+    saved = json.loads((run / "prior.json").read_text())
+    # the share of active frames of the strong clips only (weak clips' frames are not the method's to read)
+    np.testing.assert_allclose(saved["frame_prior"], expected, rtol=0, atol=1e-12)
+    assert 0 < min(expected) and max(expected) < 0.5 and not np.allclose(expected, clip_rate)
+    ev = json.loads((run / "reports" / "eval-events.json").read_text())
+    fs = json.loads((run / "reports" / "eval-frame-scores.json").read_text())
+    # below the 0.5 threshold everywhere: no event, so event- and segment-based F1 are 0
+    assert ev["headline"]["event_f1_macro"]["value"] == 0.0
+    assert ev["headline"]["segment_f1_macro"]["value"] == 0.0
+    # one 10 s detection per clip and class at any threshold below its score: never within PSDS1's DTC
+    assert fs["headline"]["psds1"]["value"] < 0.05
+    # only whole clips get frame scores; the segment view is scored on clip scores alone
+    assert not (run / "reports" / "eval-1s-events.json").exists()
