@@ -377,3 +377,59 @@ def test_the_prior_predicts_frame_scores_from_the_strong_clips_and_is_scored_as_
     assert fs["headline"]["psds1"]["value"] < 0.05
     # only whole clips get frame scores; the segment view is scored on clip scores alone
     assert not (run / "reports" / "eval-1s-events.json").exists()
+
+
+DETECTION_GRID = """
+[experiment]
+name = "det"
+methods = ["energy-detector"]
+seeds = [0, 1]
+split = "eval"
+metrics = ["event_f1_macro", "psds1", "map"]
+decoding = {{ threshold = 0.6, median_seconds = 0.3 }}
+controls = ["prior"]
+bootstrap = 0
+
+[[datasets]]
+name = "tiny"
+path = "{path}"
+"""
+
+
+def test_a_detection_grid_gets_verdicts_against_the_frame_prior_and_detection_entries(view_dataset, tmp_path,
+                                                                                      monkeypatch):
+    from importlib.metadata import EntryPoint
+
+    import wlbench.methods.discovery as wd
+    from click.testing import CliRunner
+
+    from wlbench.cli import main
+    from wlbench.leaderboard import load_entries
+
+    real = wd.available_methods()
+    monkeypatch.setattr(wd, "available_methods", lambda: {
+        **real, "energy-detector": EntryPoint("energy-detector", "test_framework:EnergyDetector", wd.GROUP)})
+    grid = tmp_path / "det.toml"
+    grid.write_text(DETECTION_GRID.format(path=view_dataset))
+    out, board = tmp_path / "exp", tmp_path / "board"
+    res = CliRunner().invoke(main, ["experiment", str(grid), "--out", str(out), "--submit", str(board)])
+    assert res.exit_code == 0, res.output
+    cell = json.loads((out / "det" / "table.json").read_text())["cells"][0]
+    for metric in ("event_f1_macro", "psds1"):
+        res_m = cell["results"][metric]["clip"]
+        # the prior now has frame scores: detection metrics get a control and a verdict
+        assert set(res_m["controls"]["prior"]["seeds"]) == {"0", "1"} and res_m["verdicts"]["prior"] == "learned"
+    entries = {(e["method"]["name"], e["method"]["version"]): e for e in load_entries(board)}
+    assert set(entries) == {("energy-detector [det]", "test clip"), ("energy-detector [det]", "test clip; events"),
+                            ("prior (prior) [det]", "test clip"), ("prior (prior) [det]", "test clip; events")}
+    detection = entries[("energy-detector [det]", "test clip; events")]
+    # the detector and the prior are deterministic: their seeds wrote the same event lists, kept once
+    assert detection["task"] == "detection" and len(detection["runs"]) == 1
+    assert "threshold 0.6, median filter 0.3 s" in detection["method"]["description"]
+    run0 = out / "runs" / "tiny" / "energy-detector" / "default" / "seed-0" / "reports" / "eval-events.json"
+    assert detection["runs"][0]["headline"]["event_f1_macro"]["value"] == \
+        json.loads(run0.read_text())["headline"]["event_f1_macro"]["value"]
+    prior_events = entries[("prior (prior) [det]", "test clip; events")]
+    assert len(prior_events["runs"]) == 1 and prior_events["runs"][0]["headline"]["event_f1_macro"]["value"] == 0.0
+    res = CliRunner().invoke(main, ["experiment", str(grid), "--out", str(out), "--table-only", "--submit", str(board)])
+    assert res.exit_code == 0 and res.output.count("already on the board") == 4, res.output

@@ -3,6 +3,7 @@ the losses and their masks, the orthogonality penalty, pseudo-labelling by agree
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -608,3 +609,50 @@ def test_store_training_data_gives_frame_labels_to_strong_clips_only(gap_dataset
     assert not targets.clip_known[unlabeled].any() and targets.clip_known[~unlabeled].all()
     assert targets.frame[strong].sum() > 0 and targets.frame[~strong].sum() == 0
     assert np.array_equal(targets.domain, (~strong).astype(np.float32))
+
+
+def _cell(dataset, method, seeds, controls=None):
+    res = {"seeds": {str(s): v for s, v in seeds.items()},
+           "controls": {n: {"seeds": {str(s): v for s, v in c.items()}} for n, c in (controls or {}).items()}}
+    return {"dataset": dataset, "method": method, "axes": {}, "results": {"event_f1_macro": {"clip": res}}}
+
+
+def test_findings_read_claims_and_pseudo_label_audits(tmp_path):
+    from baselines.park2019.findings import render
+
+    gap, nogap = "gapset", "nogapset"
+    base = {0: 0.30, 1: 0.32, 2: 0.31}
+    prior = {"prior": {0: 0.0, 1: 0.0, 2: 0.0}}
+    cells = [_cell(gap, "park-baseline", base, prior),
+             _cell(gap, "park-adv-time", {s: v + 0.05 + 0.001 * s for s, v in base.items()}, prior),  # +5 pts
+             _cell(gap, "park-tri", {s: v - 0.04 + 0.002 * s for s, v in base.items()},  # -4 pts
+                   {**prior, "no-pseudo": {s: v + 0.01 for s, v in base.items()}})]
+    nogap_cells = [_cell(nogap, "park-baseline", {0: 0.40, 1: 0.41, 2: 0.39}),
+                   _cell(nogap, "park-adv-time", {0: 0.40, 1: 0.42, 2: 0.39})]  # +0.33 pts
+    for grid, cs in (("park2019", cells), ("park2019-nogap", nogap_cells)):
+        (tmp_path / grid).mkdir()
+        (tmp_path / grid / "table.json").write_text(json.dumps({"metrics": ["event_f1_macro"], "cells": cs}))
+    for seed, (pred, correct) in enumerate([(100, 80), (120, 90), (110, 88)]):
+        run = tmp_path / "runs" / gap / "park-tri" / "default" / f"seed-{seed}"
+        run.mkdir(parents=True)
+        (run / "summary.json").write_text("{}")
+        row = {"audit": "pseudo-clip-U", "n_clips": 50, "predicted": pred, "correct": correct, "true": 125,
+               "precision": correct / pred, "recall": correct / 125, "n_pseudo": 450,
+               "per_class": {"true": [25] * 10}}
+        (run / "audit.jsonl").write_text(json.dumps(row) + "\n")
+    text = render(tmp_path)
+    lines = {line.split(" | ")[0].lstrip("| "): line for line in text.splitlines() if line.startswith("| ")}
+    assert "+5.1 ±0.2" in lines["Adv.time beats the baseline"] and "holds" in lines["Adv.time beats the baseline"]
+    assert "reversed" in lines["Tri-training beats the baseline"]
+    pseudo = lines["pseudo-labels help: park-tri - the same two phases without them"]
+    assert "-4.8" in pseudo and "reversed" in pseudo
+    assert "holds" in lines["Adv.time's gain shrinks without the gap: gain(gap) - gain(no gap)"]
+    assert "not resolved" in lines["Adv.time beats the baseline without the gap"]
+    assert "holds" in lines["the gap costs the baseline: no gap - gap"]
+    # rows whose runs are missing say so instead of inventing a number
+    assert "no runs" in lines["Adv.whole beats the baseline"]
+    # pseudo-labels: 3 seeds, mean positives 110, precision mean of 0.8 / 0.75 / 0.8, base rate 125 / 500
+    audit = next(line for line in text.splitlines() if line.startswith("| park-tri | U, clip level"))
+    cols = [c.strip() for c in audit.strip("|").split("|")]
+    assert cols[2] == "3" and cols[3] == "450 ±0" and cols[4].startswith("110 ±")
+    assert cols[5].startswith(f"{np.mean([0.8, 0.75, 0.8]):.3f}") and cols[7] == "0.250 ±0.000"

@@ -560,7 +560,9 @@ def submit_experiment(path: str | Path, out: str | Path, board: str | Path, echo
     """Add every finished cell and control of an experiment to a leaderboard: one entry per dataset x method
     x axis point x test segment (x control), its seeds as the entry's runs (a deterministic control, whose
     seeds wrote identical predictions, with its first seed only), named ``<method> [<experiment>]`` or
-    ``<method> (<control>) [<experiment>]``, the axes and ``test_segment`` (seconds) in its config."""
+    ``<method> (<control>) [<experiment>]``, the axes and ``test_segment`` (seconds) in its config. Runs with
+    frame scores also get a detection entry on whole clips (their decoded event lists, version ``...;
+    events``)."""
     from wlbench.hashing import hash_file
     from wlbench.leaderboard import DuplicateEntryError, load_entries, submit_run
     from wlbench.methods.runs import dataset_meta, read_run
@@ -587,24 +589,32 @@ def submit_experiment(path: str | Path, out: str | Path, board: str | Path, echo
             for seg in exp.test_segments:
                 version = "; ".join([*(f"{k} {plain(v).strip(chr(34))}" for k, v in finished[0].overrides.items()
                                        if k in exp.axes), f"test {seg}"])
-                if (name, version, truth_id) in existing:
-                    echo(f"{cell.dataset} {name} {version}: already on the board")
-                    continue
-                files = [r.run_dir / "predictions" / f"{output_stem(exp.split, seg)}.csv" for r in finished]
-                keep = list(dict((hash_file(f), (f, r.seed)) for f, r in zip(files, finished)).values())
-                try:
-                    entry = submit_run(
-                        board, dataset, name, [f for f, _ in keep], split=exp.split, task="tagging",
-                        method_version=version,
-                        description=f"{name}: {cell.label}, tested on {seg} ({exp.path})",
-                        config={**config, "test_segment": None if seg == CLIP else _seconds(seg),
+                entry_config = {**config, "test_segment": None if seg == CLIP else _seconds(seg),
                                 **({"train_segment": None if config["train_segment"] == CLIP
-                                    else _seconds(config["train_segment"])} if "train_segment" in config else {})},
-                        seeds=[s for _, s in keep])
-                except DuplicateEntryError as exc:
-                    echo(f"{cell.dataset} {name} {version}: skipped, {exc}")
-                    continue
-                echo(f"{cell.dataset} {name} {version}: {entry.name}")
-                written.append(entry)
+                                    else _seconds(config["train_segment"])} if "train_segment" in config else {})}
+                # clip scores (tagging); whole clips of frame-level runs also their decoded events (detection)
+                kinds = [("tagging", version, f"{output_stem(exp.split, seg)}.csv", "")]
+                events = f"{exp.split}-{EVENTS}.tsv"
+                if seg == CLIP and all((r.run_dir / "predictions" / events).is_file() for r in finished):
+                    kinds.append(("detection", f"{version}; events", events,
+                                  f", events at threshold {exp.decoding.threshold}, median filter "
+                                  f"{exp.decoding.median_seconds} s"))
+                for task, label, filename, how in kinds:
+                    if (name, label, truth_id) in existing:
+                        echo(f"{cell.dataset} {name} {label}: already on the board")
+                        continue
+                    files = [r.run_dir / "predictions" / filename for r in finished]
+                    keep = list(dict((hash_file(f), (f, r.seed)) for f, r in zip(files, finished)).values())
+                    try:
+                        entry = submit_run(
+                            board, dataset, name, [f for f, _ in keep], split=exp.split, task=task,
+                            method_version=label,
+                            description=f"{name}: {cell.label}, tested on {seg}{how} ({exp.path})",
+                            config=entry_config, seeds=[s for _, s in keep])
+                    except DuplicateEntryError as exc:
+                        echo(f"{cell.dataset} {name} {label}: skipped, {exc}")
+                        continue
+                    echo(f"{cell.dataset} {name} {label}: {entry.name}")
+                    written.append(entry)
     return written
 

@@ -1,0 +1,183 @@
+"""What the Park et al. (DCASE 2019) grids say: the paper's claims as paired contrasts, and what
+pseudo-labelling did, measured against the truth the store keeps.
+
+    python -m baselines.park2019.findings OUT > findings.md
+
+``OUT`` is the ``--out`` of ``wlbench experiment`` for ``park2019.toml`` (and, when run, its no-gap control
+``park2019-nogap.toml``): the tables are read from ``OUT/<grid name>/table.json``, the pseudo-label counts
+from each tri-training run's ``summary.json`` and ``audit.jsonl`` under ``OUT/runs/``.
+
+Contrasts are read ``a - b`` with the mean of the per-seed differences and its 95 % Student-t half-width;
+a claim *holds* when the interval lies above 0, is *reversed* below it, *not resolved* across it. The
+gain of an adversarial row on the gap dataset and on its no-gap control is paired by seed number (same seed,
+same clips and batches; only the acoustics of the synthetic domain differ).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from wlbench.methods.experiments import contrast_text, t_interval
+
+GRIDS = ("park2019", "park2019-nogap")
+BASELINE, ADV_WHOLE, ADV_TIME = "park-baseline", "park-adv-whole", "park-adv-time"
+TRI, ADV_WHOLE_TRI, ADV_TIME_TRI = "park-tri", "park-adv-whole-tri", "park-adv-time-tri"
+ROWS = (BASELINE, ADV_WHOLE, ADV_TIME, TRI, ADV_WHOLE_TRI, ADV_TIME_TRI)
+NO_PSEUDO = "no-pseudo"
+# the audit rows of a tri-training run: (audit name, what it labels)
+PSEUDO_AUDITS = (("pseudo-clip-U", "U, clip level"), ("pseudo-frame-W", "W, frame level"),
+                 ("pseudo-frame-U", "U, frame level"))
+Key = tuple[str, str]  # dataset, method (or "method (control)")
+
+
+def seed_values(table: dict[str, Any], metric: str) -> dict[Key, dict[int, float]]:
+    """``{(dataset, method): {seed: value}}`` of every cell on whole clips, and ``(dataset, "method
+    (control)")`` for each of its controls (``park-tri (no-pseudo)``, ``prior (prior)``)."""
+    out: dict[Key, dict[int, float]] = {}
+    for cell in table["cells"]:
+        res = cell["results"].get(metric, {}).get("clip")
+        if res is None:
+            continue
+        out[(cell["dataset"], cell["method"])] = {int(s): v for s, v in res["seeds"].items() if v is not None}
+        for name, control in res["controls"].items():
+            owner = "prior" if name == "prior" else cell["method"]
+            out[(cell["dataset"], f"{owner} ({name})")] = \
+                {int(s): v for s, v in control["seeds"].items() if v is not None}
+    return out
+
+
+Side = tuple[str, str, str | None]  # dataset, method a, method b (None: the level of a, not a - b)
+
+
+def side_values(values: dict[Key, dict[int, float]], side: Side) -> dict[int, float]:
+    """Per-seed level of a method, or its difference to another on the same dataset (seeds both have)."""
+    dataset, a, b = side
+    va = values.get((dataset, a), {})
+    if b is None:
+        return dict(va)
+    vb = values.get((dataset, b), {})
+    return {s: va[s] - vb[s] for s in sorted(set(va) & set(vb))}
+
+
+def claims(gap: str, nogap: str | None) -> list[tuple[str, Side, Side | None]]:
+    """``(claim, first, second)``: the claim is ``first - second > 0`` per seed (``second`` None: > 0)."""
+    rows: list[tuple[str, Side, Side | None]] = [
+        ("Adv.whole beats the baseline", (gap, ADV_WHOLE, BASELINE), None),
+        ("Adv.time beats the baseline", (gap, ADV_TIME, BASELINE), None),
+        ("Adv.time beats Adv.whole", (gap, ADV_TIME, ADV_WHOLE), None),
+        ("Tri-training beats the baseline", (gap, TRI, BASELINE), None),
+        ("Adv.whole + Tri beats Adv.whole", (gap, ADV_WHOLE_TRI, ADV_WHOLE), None),
+        ("Adv.time + Tri beats Adv.time", (gap, ADV_TIME_TRI, ADV_TIME), None),
+        ("Adv.time + Tri beats Tri-training", (gap, ADV_TIME_TRI, TRI), None),
+        ("Adv.time + Tri beats the baseline (the paper's best row)", (gap, ADV_TIME_TRI, BASELINE), None),
+    ]
+    for row in (TRI, ADV_WHOLE_TRI, ADV_TIME_TRI):
+        rows.append((f"pseudo-labels help: {row} - the same two phases without them",
+                     (gap, row, f"{row} ({NO_PSEUDO})"), None))
+    if nogap is not None:
+        rows.append(("the gap costs the baseline: no gap - gap", (nogap, BASELINE, None), (gap, BASELINE, None)))
+        for row, name in ((ADV_WHOLE, "Adv.whole"), (ADV_TIME, "Adv.time")):
+            rows.append((f"{name} beats the baseline without the gap", (nogap, row, BASELINE), None))
+            rows.append((f"{name}'s gain shrinks without the gap: gain(gap) - gain(no gap)", (gap, row, BASELINE),
+                         (nogap, row, BASELINE)))
+    return rows
+
+
+def render_claims(tables: dict[str, dict[str, Any]]) -> str:
+    """Markdown table of every claim and metric the tables can answer."""
+    gap_table = tables["park2019"]
+    gap = gap_table["cells"][0]["dataset"]
+    nogap = tables["park2019-nogap"]["cells"][0]["dataset"] if "park2019-nogap" in tables else None
+    lines = ["| claim | metric | a - b (points, 95 % t over seeds) | verdict |", "|---|---|---|---|"]
+    for metric in gap_table["metrics"]:
+        values: dict[Key, dict[int, float]] = {}
+        for table in tables.values():
+            values.update(seed_values(table, metric))
+        for claim, first, second in claims(gap, nogap):
+            a = side_values(values, first)
+            b = side_values(values, second) if second is not None else {s: 0.0 for s in a}
+            text, verdict = contrast_text(a, b) if a and b else ("-", "no runs")
+            lines.append(f"| {claim} | {metric} | {text} | {verdict} |")
+    return "\n".join(lines) + "\n"
+
+
+def pseudo_label_rows(out: Path, dataset: str) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """``{method: {audit name: [audit row per seed]}}`` of the tri-training runs of ``dataset`` under
+    ``out/runs`` (finished runs only; the no-pseudo controls make pseudo-labels too, but do not use them)."""
+    found: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for method in (TRI, ADV_WHOLE_TRI, ADV_TIME_TRI):
+        for run in sorted((out / "runs" / dataset / method / "default").glob("seed-*")):
+            audit = run / "audit.jsonl"
+            if not (run / "summary.json").is_file() or not audit.is_file():
+                continue
+            for line in audit.read_text(encoding="utf-8").splitlines():
+                row = json.loads(line)
+                found.setdefault(method, {}).setdefault(row["audit"], []).append(row)
+    return found
+
+
+def _mean_ci(values: Sequence[float], scale: float = 1.0, digits: int = 3) -> str:
+    values = [v for v in values if v is not None]
+    if not values:
+        return "-"
+    ti = t_interval(values)
+    text = f"{scale * float(np.mean(values)):.{digits}f}"
+    return text + (f" ±{scale * ti[1]:.{digits}f}" if ti is not None else "")
+
+
+def render_pseudo_labels(out: Path, dataset: str) -> str:
+    """Markdown: per tri-training row and audit, positives per seed, their precision and recall against the
+    truth, and the share of true positives among the entries (the precision of labelling at random)."""
+    rows = pseudo_label_rows(out, dataset)
+    lines = ["| row | pseudo-labels | seeds | labels (positive or negative) | positives | precision | recall | "
+             "base rate |", "|---|---|---|---|---|---|---|---|"]
+    for method, audits in rows.items():
+        for name, what in PSEUDO_AUDITS:
+            got = audits.get(name, [])
+            if not got:
+                continue
+            entries = [r.get("n_clips", r.get("n_windows", 0)) * len(r["per_class"]["true"]) for r in got]
+            base = [r["true"] / n if n else None for r, n in zip(got, entries)]
+            lines.append(f"| {method} | {what} | {len(got)} | {_mean_ci([r['n_pseudo'] for r in got], digits=0)} | "
+                         f"{_mean_ci([r['predicted'] for r in got], digits=0)} | "
+                         f"{_mean_ci([r['precision'] for r in got])} | {_mean_ci([r['recall'] for r in got])} | "
+                         f"{_mean_ci(base)} |")
+    return "\n".join(lines) + "\n"
+
+
+def render(out: Path) -> str:
+    tables = {}
+    for grid in GRIDS:
+        path = out / grid / "table.json"
+        if path.is_file():
+            tables[grid] = json.loads(path.read_text(encoding="utf-8"))
+    if "park2019" not in tables:
+        raise SystemExit(f"error: {out / 'park2019' / 'table.json'} not found: run "
+                         f"`wlbench experiment baselines/experiments/park2019.toml --out {out}` first")
+    gap = tables["park2019"]["cells"][0]["dataset"]
+    return ("## Claims of Park et al. (2019) as paired contrasts\n\n" + render_claims(tables)
+            + f"\n## Pseudo-labels of the tri-training rows on {gap} (mean ±95 % t over seeds)\n\n"
+            + "Positives: (clip, class) entries of U pseudo-labelled positive at clip level; (frame, class) "
+              "entries of W and U at the model's frame rate (80 ms). Precision and recall against the true "
+              "labels the store keeps (the method never reads them); base rate: the share of true positives "
+              "among the entries, the precision of labelling at random.\n\n"
+            + render_pseudo_labels(out, gap))
+
+
+def main(argv: Sequence[str]) -> int:
+    if len(argv) != 1:
+        print("usage: python -m baselines.park2019.findings OUT   (the --out of `wlbench experiment`)",
+              file=sys.stderr)
+        return 2
+    sys.stdout.write(render(Path(argv[0])))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
