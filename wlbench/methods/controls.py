@@ -5,9 +5,13 @@ the chosen label view (known entries only). Its mAP is chance level, its F1 at 0
 does not beat it has learned nothing about the audio.
 
 Where the training split has frame labels a method may read (the clips of role ``strong``, or every clip of
-a split without roles), the prior also predicts *frame* scores: each class's share of active frames among
-them, constant over the clip (one frame spanning the clip). Decoded, they give the detection metrics of a
-detector that never listens (event and segment F1 usually 0, PSDS near 0), the control of frame-level methods.
+a split without roles), the prior is also a *detector* that never listens, the control of frame-level
+methods: one frame spanning the clip, score 1 for every class active somewhere in those training frames, 0
+for the others. Of the two detectors that ignore the audio, all-on and all-off, all-on is the one to beat
+in F1: all-off scores 0 by construction, while all-on reaches a segment-based F1 of 2p / (1 + p) for a class
+active in a share p of the segments (and an event-based F1 above 0 for classes whose events fill the clip).
+Threshold-free metrics (PSDS) do not depend on the constant: any constant score gives the same single
+operating point. Each class's share of active training frames is kept in ``prior.json`` for reference.
 """
 
 from __future__ import annotations
@@ -83,7 +87,8 @@ class PriorMethod:
                 ids = ds.split(split).clip_ids
                 pred = Predictions(ids, np.tile(np.clip(prior, 0.0, 1.0), (len(ids), 1)))
                 if frame_prior is not None and segment == CLIP and duration > 0:
-                    pred.frame_scores = np.tile(np.clip(frame_prior, 0.0, 1.0), (len(ids), 1, 1))
+                    active = (frame_prior > 0).astype(float)  # all-on where the class occurs (module docstring)
+                    pred.frame_scores = np.tile(active, (len(ids), 1, 1))
                     pred.frame_hop = duration
                 out[(split, segment)] = pred
         return out

@@ -561,8 +561,8 @@ def submit_experiment(path: str | Path, out: str | Path, board: str | Path, echo
     x axis point x test segment (x control), its seeds as the entry's runs (a deterministic control, whose
     seeds wrote identical predictions, with its first seed only), named ``<method> [<experiment>]`` or
     ``<method> (<control>) [<experiment>]``, the axes and ``test_segment`` (seconds) in its config. Runs with
-    frame scores also get a detection entry on whole clips (their decoded event lists, version ``...;
-    events``)."""
+    frame scores also get a detection entry on whole clips (their decoded event lists, version ``...; events
+    (threshold T, median M s)``, the decoding in its config; seeds whose event lists coincide count once)."""
     from wlbench.hashing import hash_file
     from wlbench.leaderboard import DuplicateEntryError, load_entries, submit_run
     from wlbench.methods.runs import dataset_meta, read_run
@@ -593,24 +593,30 @@ def submit_experiment(path: str | Path, out: str | Path, board: str | Path, echo
                                 **({"train_segment": None if config["train_segment"] == CLIP
                                     else _seconds(config["train_segment"])} if "train_segment" in config else {})}
                 # clip scores (tagging); whole clips of frame-level runs also their decoded events (detection)
-                kinds = [("tagging", version, f"{output_stem(exp.split, seg)}.csv", "")]
+                kinds = [("tagging", version, f"{output_stem(exp.split, seg)}.csv", "", {})]
                 events = f"{exp.split}-{EVENTS}.tsv"
                 if seg == CLIP and all((r.run_dir / "predictions" / events).is_file() for r in finished):
-                    kinds.append(("detection", f"{version}; events", events,
-                                  f", events at threshold {exp.decoding.threshold}, median filter "
-                                  f"{exp.decoding.median_seconds} s"))
-                for task, label, filename, how in kinds:
+                    dec = exp.decoding
+                    kinds.append(("detection", f"{version}; events (threshold {dec.threshold}, median "
+                                               f"{dec.median_seconds} s)", events,
+                                  f", events at threshold {dec.threshold}, median filter {dec.median_seconds} s",
+                                  {"decoding": dataclasses.asdict(dec)}))
+                for task, label, filename, how, extra in kinds:
                     if (name, label, truth_id) in existing:
                         echo(f"{cell.dataset} {name} {label}: already on the board")
                         continue
-                    files = [r.run_dir / "predictions" / filename for r in finished]
-                    keep = list(dict((hash_file(f), (f, r.seed)) for f, r in zip(files, finished)).values())
+                    # identical files (a deterministic control's seeds; seeds whose event lists coincide) once,
+                    # under the first seed that wrote them: the board refuses one file twice
+                    keep: dict[str, tuple[Path, int]] = {}
+                    for r in finished:
+                        f = r.run_dir / "predictions" / filename
+                        keep.setdefault(hash_file(f), (f, r.seed))
                     try:
                         entry = submit_run(
-                            board, dataset, name, [f for f, _ in keep], split=exp.split, task=task,
+                            board, dataset, name, [f for f, _ in keep.values()], split=exp.split, task=task,
                             method_version=label,
                             description=f"{name}: {cell.label}, tested on {seg}{how} ({exp.path})",
-                            config=entry_config, seeds=[s for _, s in keep])
+                            config={**entry_config, **extra}, seeds=[s for _, s in keep.values()])
                     except DuplicateEntryError as exc:
                         echo(f"{cell.dataset} {name} {label}: skipped, {exc}")
                         continue
