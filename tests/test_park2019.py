@@ -611,14 +611,16 @@ def test_store_training_data_gives_frame_labels_to_strong_clips_only(gap_dataset
     assert np.array_equal(targets.domain, (~strong).astype(np.float32))
 
 
-def _cell(dataset, method, seeds, controls=None):
+def _cell(dataset, method, seeds, controls=None, prior_verdict="learned"):
     res = {"seeds": {str(s): v for s, v in seeds.items()},
-           "controls": {n: {"seeds": {str(s): v for s, v in c.items()}} for n, c in (controls or {}).items()}}
+           "controls": {n: {"seeds": {str(s): v for s, v in c.items()}} for n, c in (controls or {}).items()},
+           "verdicts": {"prior": prior_verdict}}
     return {"dataset": dataset, "method": method, "axes": {}, "results": {"event_f1_macro": {"clip": res}}}
 
 
-def test_findings_read_claims_and_pseudo_label_audits(tmp_path):
+def test_findings_read_claims_and_pseudo_label_audits(gap_dataset, tmp_path):
     from baselines.park2019.findings import render
+    from wlbench.store import open_dataset
 
     gap, nogap = "gapset", "nogapset"
     base = {0: 0.30, 1: 0.32, 2: 0.31}
@@ -626,20 +628,33 @@ def test_findings_read_claims_and_pseudo_label_audits(tmp_path):
     cells = [_cell(gap, "park-baseline", base, prior),
              _cell(gap, "park-adv-time", {s: v + 0.05 + 0.001 * s for s, v in base.items()}, prior),  # +5 pts
              _cell(gap, "park-tri", {s: v - 0.04 + 0.002 * s for s, v in base.items()},  # -4 pts
-                   {**prior, "no-pseudo": {s: v + 0.01 for s, v in base.items()}})]
+                   {**prior, "no-pseudo": {s: v + 0.01 for s, v in base.items()}}),
+             _cell(gap, "park-adv-whole", {0: 0.0, 1: 0.01, 2: 0.0}, prior, prior_verdict="not learned")]
     nogap_cells = [_cell(nogap, "park-baseline", {0: 0.40, 1: 0.41, 2: 0.39}),
                    _cell(nogap, "park-adv-time", {0: 0.40, 1: 0.42, 2: 0.39})]  # +0.33 pts
     for grid, cs in (("park2019", cells), ("park2019-nogap", nogap_cells)):
         (tmp_path / grid).mkdir()
         (tmp_path / grid / "table.json").write_text(json.dumps({"metrics": ["event_f1_macro"], "cells": cs}))
+    with open_dataset(gap_dataset) as ds:
+        train = ds.split("train")
+        weak_clips = set(train.clip_ids[train.roles() == train.role_names.index("weak")])
+        frame_rate = train.frame_rate
+        # W's truly positive (clip, class) pairs, counted from the event table
+        pairs = len({(f, c) for f, c in train.events()[["filename", "event_label"]].itertuples(index=False)
+                     if f in weak_clips})
+    windows = 50  # per clip: 100 frames, windows of 2
     for seed, (pred, correct) in enumerate([(100, 80), (120, 90), (110, 88)]):
         run = tmp_path / "runs" / gap / "park-tri" / "default" / f"seed-{seed}"
         run.mkdir(parents=True)
-        (run / "summary.json").write_text("{}")
-        row = {"audit": "pseudo-clip-U", "n_clips": 50, "predicted": pred, "correct": correct, "true": 125,
-               "precision": correct / pred, "recall": correct / 125, "n_pseudo": 450,
-               "per_class": {"true": [25] * 10}}
-        (run / "audit.jsonl").write_text(json.dumps(row) + "\n")
+        (run / "summary.json").write_text(json.dumps({"dataset": {"path": str(gap_dataset)}}))
+        clip_row = {"audit": "pseudo-clip-U", "n_clips": 50, "predicted": pred, "correct": correct, "true": 125,
+                    "precision": correct / pred, "recall": correct / 125, "n_pseudo": 450,
+                    "per_class": {"true": [25] * 10}}
+        frame_row = {"audit": "pseudo-frame-W", "split": "train", "n_windows": len(weak_clips) * windows,
+                     "window_frames": 2, "hop_frames": 2, "predicted": 30, "correct": 24, "true": 40 + seed,
+                     "precision": 0.8, "recall": 24 / (40 + seed), "n_pseudo": 600,
+                     "per_class": {"true": [20, 20 + seed, 0]}}
+        (run / "audit.jsonl").write_text(json.dumps(clip_row) + "\n" + json.dumps(frame_row) + "\n")
     text = render(tmp_path)
     lines = {line.split(" | ")[0].lstrip("| "): line for line in text.splitlines() if line.startswith("| ")}
     assert "+5.1 ±0.2" in lines["Adv.time beats the baseline"] and "holds" in lines["Adv.time beats the baseline"]
@@ -649,10 +664,17 @@ def test_findings_read_claims_and_pseudo_label_audits(tmp_path):
     assert "holds" in lines["Adv.time's gain shrinks without the gap: gain(gap) - gain(no gap)"]
     assert "not resolved" in lines["Adv.time beats the baseline without the gap"]
     assert "holds" in lines["the gap costs the baseline: no gap - gap"]
+    # a cell that does not beat the prior makes no finding, whatever the sign ("reversed" here)
+    assert "no finding: park-adv-whole not learned" in lines["Adv.whole beats the baseline"]
+    assert "no finding: park-adv-whole not learned" in lines["Adv.time beats Adv.whole"]
     # rows whose runs are missing say so instead of inventing a number
-    assert "no runs" in lines["Adv.whole beats the baseline"]
+    assert "no runs" in lines["Adv.whole + Tri beats Adv.whole"]
     # pseudo-labels: 3 seeds, mean positives 110, precision mean of 0.8 / 0.75 / 0.8, base rate 125 / 500
-    audit = next(line for line in text.splitlines() if line.startswith("| park-tri | U, clip level"))
-    cols = [c.strip() for c in audit.strip("|").split("|")]
+    rows = {r.split("|")[2].strip(): [c.strip() for c in r.strip("|").split("|")]
+            for r in text.splitlines() if r.startswith("| park-tri |")}
+    cols = rows["U, clip level"]
     assert cols[2] == "3" and cols[3] == "450 ±0" and cols[4].startswith("110 ±")
     assert cols[5].startswith(f"{np.mean([0.8, 0.75, 0.8]):.3f}") and cols[7] == "0.250 ±0.000"
+    # frame level: active windows (41 on average) among the windows of W's truly positive pairs
+    cols = rows[f"W, frame level ({1000 * 2 / frame_rate:.0f} ms windows)"]
+    assert cols[7].startswith(f"{41 / (pairs * windows):.3f} ±")

@@ -15,6 +15,7 @@ same clips and batches; only the acoustics of the synthetic domain differ).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from collections.abc import Sequence
@@ -34,6 +35,17 @@ NO_PSEUDO = "no-pseudo"
 PSEUDO_AUDITS = (("pseudo-clip-U", "U, clip level"), ("pseudo-frame-W", "W, frame level"),
                  ("pseudo-frame-U", "U, frame level"))
 Key = tuple[str, str]  # dataset, method (or "method (control)")
+
+
+def not_learned(table: dict[str, Any], metric: str) -> set[Key]:
+    """The cells whose ``metric`` does not beat the class prior by its interval (their contrasts are not
+    findings)."""
+    out = set()
+    for cell in table["cells"]:
+        res = cell["results"].get(metric, {}).get("clip")
+        if res is not None and res.get("verdicts", {}).get("prior") == "not learned":
+            out.add((cell["dataset"], cell["method"]))
+    return out
 
 
 def seed_values(table: dict[str, Any], metric: str) -> dict[Key, dict[int, float]]:
@@ -97,12 +109,18 @@ def render_claims(tables: dict[str, dict[str, Any]]) -> str:
     lines = ["| claim | metric | a - b (points, 95 % t over seeds) | verdict |", "|---|---|---|---|"]
     for metric in gap_table["metrics"]:
         values: dict[Key, dict[int, float]] = {}
+        unlearned: set[Key] = set()
         for table in tables.values():
             values.update(seed_values(table, metric))
+            unlearned |= not_learned(table, metric)
         for claim, first, second in claims(gap, nogap):
             a = side_values(values, first)
             b = side_values(values, second) if second is not None else {s: 0.0 for s in a}
             text, verdict = contrast_text(a, b) if a and b else ("-", "no runs")
+            cells = [(side[0], m) for side in (first, second) if side is not None for m in side[1:] if m]
+            weak = sorted({m for d, m in cells if (d, m) in unlearned})
+            if weak and verdict != "no runs":
+                verdict = f"no finding: {', '.join(weak)} not learned †"
             lines.append(f"| {claim} | {metric} | {text} | {verdict} |")
     return "\n".join(lines) + "\n"
 
@@ -131,10 +149,52 @@ def _mean_ci(values: Sequence[float], scale: float = 1.0, digits: int = 3) -> st
     return text + (f" ±{scale * ti[1]:.{digits}f}" if ti is not None else "")
 
 
+@dataclasses.dataclass(frozen=True)
+class RoleTruth:
+    """Of one role of the train split (W or U): its clips, its truly positive (clip, class) pairs, and the
+    dataset's feature frame rate (frames per second)."""
+
+    clips: int
+    positive_pairs: int
+    frame_rate: float
+
+
+def role_truth(out: Path, dataset: str) -> dict[str, RoleTruth]:
+    """``{"W": ..., "U": ...}`` read from the dataset file the runs of ``dataset`` trained on ({} if gone)."""
+    from wlbench.store import open_dataset
+
+    for summary in sorted((out / "runs" / dataset).glob("*/default/seed-*/summary.json")):
+        path = Path(json.loads(summary.read_text(encoding="utf-8"))["dataset"]["path"])
+        if not path.is_file():
+            continue
+        with open_dataset(path) as ds:
+            train = ds.split("train")
+            roles, weak = train.roles(), train.weak_labels()
+            return {short: RoleTruth(int((roles == train.role_names.index(role)).sum()),
+                                     int(weak[roles == train.role_names.index(role)].sum()), float(train.frame_rate))
+                    for short, role in (("W", "weak"), ("U", "unlabeled")) if role in train.role_names}
+    return {}
+
+
+def base_rate(row: dict[str, Any], truth: dict[str, RoleTruth]) -> float | None:
+    """The precision of labelling at random. U's clip level: the share of true positives among all (clip,
+    class) entries. Frame level: the share of active windows among the windows of the role's truly positive
+    (clip, class) pairs (a labeller that knows the clip labels and places frames at random), since frame
+    pseudo-labels are only given inside positive clip labels."""
+    if "n_clips" in row:
+        entries = row["n_clips"] * len(row["per_class"]["true"])
+        return row["true"] / entries if entries else None
+    role = truth.get(row["audit"].rsplit("-", 1)[-1])
+    if role is None or not role.clips or not role.positive_pairs:
+        return None
+    return row["true"] / (role.positive_pairs * row["n_windows"] / role.clips)
+
+
 def render_pseudo_labels(out: Path, dataset: str) -> str:
     """Markdown: per tri-training row and audit, positives per seed, their precision and recall against the
-    truth, and the share of true positives among the entries (the precision of labelling at random)."""
+    truth, and the precision of labelling at random (:func:`base_rate`)."""
     rows = pseudo_label_rows(out, dataset)
+    truth = role_truth(out, dataset)
     lines = ["| row | pseudo-labels | seeds | labels (positive or negative) | positives | precision | recall | "
              "base rate |", "|---|---|---|---|---|---|---|---|"]
     for method, audits in rows.items():
@@ -142,8 +202,10 @@ def render_pseudo_labels(out: Path, dataset: str) -> str:
             got = audits.get(name, [])
             if not got:
                 continue
-            entries = [r.get("n_clips", r.get("n_windows", 0)) * len(r["per_class"]["true"]) for r in got]
-            base = [r["true"] / n if n else None for r, n in zip(got, entries)]
+            base = [base_rate(r, truth) for r in got]
+            role = truth.get(name.rsplit("-", 1)[-1])
+            if "window_frames" in got[0] and role is not None:
+                what = f"{what} ({1000 * got[0]['window_frames'] / role.frame_rate:.0f} ms windows)"
             lines.append(f"| {method} | {what} | {len(got)} | {_mean_ci([r['n_pseudo'] for r in got], digits=0)} | "
                          f"{_mean_ci([r['predicted'] for r in got], digits=0)} | "
                          f"{_mean_ci([r['precision'] for r in got])} | {_mean_ci([r['recall'] for r in got])} | "
@@ -161,12 +223,15 @@ def render(out: Path) -> str:
         raise SystemExit(f"error: {out / 'park2019' / 'table.json'} not found: run "
                          f"`wlbench experiment baselines/experiments/park2019.toml --out {out}` first")
     gap = tables["park2019"]["cells"][0]["dataset"]
-    return ("## Claims of Park et al. (2019) as paired contrasts\n\n" + render_claims(tables)
+    return ("## Claims of Park et al. (2019) as paired contrasts\n\n"
+            + "Per-seed differences a - b in points of %, paired by seed; † a claim involving a cell that does not "
+              "beat the class prior on that metric is no finding.\n\n" + render_claims(tables)
             + f"\n## Pseudo-labels of the tri-training rows on {gap} (mean ±95 % t over seeds)\n\n"
-            + "Positives: (clip, class) entries of U pseudo-labelled positive at clip level; (frame, class) "
-              "entries of W and U at the model's frame rate (80 ms). Precision and recall against the true "
-              "labels the store keeps (the method never reads them); base rate: the share of true positives "
-              "among the entries, the precision of labelling at random.\n\n"
+            + "Positives: (clip, class) entries of U pseudo-labelled positive at clip level; (window, class) "
+              "entries of W and U at the model's frame rate. Precision and recall against the true labels the "
+              "store keeps (the method never reads them). Base rate: the precision of labelling at random (clip "
+              "level: the share of true positives among all entries; frame level: the share of active windows "
+              "inside the truly positive (clip, class) pairs, where frame pseudo-labels can fall).\n\n"
             + render_pseudo_labels(out, gap))
 
 
