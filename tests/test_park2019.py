@@ -632,7 +632,9 @@ def test_findings_read_claims_and_pseudo_label_audits(gap_dataset, tmp_path):
              _cell(gap, "park-adv-whole", {0: 0.0, 1: 0.01, 2: 0.0}, prior, prior_verdict="not learned")]
     nogap_cells = [_cell(nogap, "park-baseline", {0: 0.40, 1: 0.41, 2: 0.39}),
                    _cell(nogap, "park-adv-time", {0: 0.40, 1: 0.42, 2: 0.39})]  # +0.33 pts
-    for grid, cs in (("park2019", cells), ("park2019-nogap", nogap_cells)):
+    strict = _cell(gap, "park-tri", {s: v + 0.02 for s, v in base.items()}, prior)
+    strict.update(axes={"pseudo_threshold": 0.9}, label="pseudo_threshold=0.9")
+    for grid, cs in (("park2019", cells), ("park2019-nogap", nogap_cells), ("park2019-tau", [strict])):
         (tmp_path / grid).mkdir()
         (tmp_path / grid / "table.json").write_text(json.dumps({"metrics": ["event_f1_macro"], "cells": cs}))
     with open_dataset(gap_dataset) as ds:
@@ -664,6 +666,9 @@ def test_findings_read_claims_and_pseudo_label_audits(gap_dataset, tmp_path):
     assert "holds" in lines["Adv.time's gain shrinks without the gap: gain(gap) - gain(no gap)"]
     assert "not resolved" in lines["Adv.time beats the baseline without the gap"]
     assert "holds" in lines["the gap costs the baseline: no gap - gap"]
+    # the tau-0.9 cell is told apart from the tau-0.5 one: +5.8 points over it, +1 over no-pseudo
+    assert "+5.8 ±0.5" in lines["stricter agreement helps: tri-training at tau 0.9 - at 0.5"]
+    assert "+1.0 ±" in lines["pseudo-labels at tau 0.9 help: - the same two phases without them"]
     # a cell that does not beat the prior makes no finding, whatever the sign ("reversed" here)
     assert "no finding: park-adv-whole not learned" in lines["Adv.whole beats the baseline"]
     assert "no finding: park-adv-whole not learned" in lines["Adv.time beats Adv.whole"]

@@ -26,7 +26,8 @@ import numpy as np
 
 from wlbench.methods.experiments import contrast_text, t_interval
 
-GRIDS = ("park2019", "park2019-nogap")
+GRIDS = ("park2019", "park2019-nogap", "park2019-tau")
+STRICT = 0.9  # the agreement threshold of park2019-tau.toml
 BASELINE, ADV_WHOLE, ADV_TIME = "park-baseline", "park-adv-whole", "park-adv-time"
 TRI, ADV_WHOLE_TRI, ADV_TIME_TRI = "park-tri", "park-adv-whole-tri", "park-adv-time-tri"
 ROWS = (BASELINE, ADV_WHOLE, ADV_TIME, TRI, ADV_WHOLE_TRI, ADV_TIME_TRI)
@@ -37,6 +38,11 @@ PSEUDO_AUDITS = (("pseudo-clip-U", "U, clip level"), ("pseudo-frame-W", "W, fram
 Key = tuple[str, str]  # dataset, method (or "method (control)")
 
 
+def cell_name(cell: dict[str, Any]) -> str:
+    """``method``, or ``method [key=value]`` for a cell on an axis (``park-tri [pseudo_threshold=0.9]``)."""
+    return cell["method"] + (f" [{cell['label']}]" if cell.get("axes") else "")
+
+
 def not_learned(table: dict[str, Any], metric: str) -> set[Key]:
     """The cells whose ``metric`` does not beat the class prior by its interval (their contrasts are not
     findings)."""
@@ -44,7 +50,7 @@ def not_learned(table: dict[str, Any], metric: str) -> set[Key]:
     for cell in table["cells"]:
         res = cell["results"].get(metric, {}).get("clip")
         if res is not None and res.get("verdicts", {}).get("prior") == "not learned":
-            out.add((cell["dataset"], cell["method"]))
+            out.add((cell["dataset"], cell_name(cell)))
     return out
 
 
@@ -56,7 +62,7 @@ def seed_values(table: dict[str, Any], metric: str) -> dict[Key, dict[int, float
         res = cell["results"].get(metric, {}).get("clip")
         if res is None:
             continue
-        out[(cell["dataset"], cell["method"])] = {int(s): v for s, v in res["seeds"].items() if v is not None}
+        out[(cell["dataset"], cell_name(cell))] = {int(s): v for s, v in res["seeds"].items() if v is not None}
         for name, control in res["controls"].items():
             owner = "prior" if name == "prior" else cell["method"]
             out[(cell["dataset"], f"{owner} ({name})")] = \
@@ -92,6 +98,10 @@ def claims(gap: str, nogap: str | None) -> list[tuple[str, Side, Side | None]]:
     for row in (TRI, ADV_WHOLE_TRI, ADV_TIME_TRI):
         rows.append((f"pseudo-labels help: {row} - the same two phases without them",
                      (gap, row, f"{row} ({NO_PSEUDO})"), None))
+    strict = f"{TRI} [pseudo_threshold={STRICT}]"
+    rows.append((f"stricter agreement helps: tri-training at tau {STRICT} - at 0.5", (gap, strict, TRI), None))
+    rows.append((f"pseudo-labels at tau {STRICT} help: - the same two phases without them",
+                 (gap, strict, f"{TRI} ({NO_PSEUDO})"), None))
     if nogap is not None:
         rows.append(("the gap costs the baseline: no gap - gap", (nogap, BASELINE, None), (gap, BASELINE, None)))
         for row, name in ((ADV_WHOLE, "Adv.whole"), (ADV_TIME, "Adv.time")):
@@ -130,13 +140,17 @@ def pseudo_label_rows(out: Path, dataset: str) -> dict[str, dict[str, list[dict[
     ``out/runs`` (finished runs only; the no-pseudo controls make pseudo-labels too, but do not use them)."""
     found: dict[str, dict[str, list[dict[str, Any]]]] = {}
     for method in (TRI, ADV_WHOLE_TRI, ADV_TIME_TRI):
-        for run in sorted((out / "runs" / dataset / method / "default").glob("seed-*")):
-            audit = run / "audit.jsonl"
-            if not (run / "summary.json").is_file() or not audit.is_file():
-                continue
-            for line in audit.read_text(encoding="utf-8").splitlines():
-                row = json.loads(line)
-                found.setdefault(method, {}).setdefault(row["audit"], []).append(row)
+        for cell_dir in sorted(p for p in (out / "runs" / dataset / method).glob("*") if p.is_dir()
+                               and not p.name.startswith("control-")):
+            # the folder of a cell on one axis is "key-value": named like its table cell, "method [key=value]"
+            name = method if cell_dir.name == "default" else f"{method} [{cell_dir.name.replace('-', '=', 1)}]"
+            for run in sorted(cell_dir.glob("seed-*")):
+                audit = run / "audit.jsonl"
+                if not (run / "summary.json").is_file() or not audit.is_file():
+                    continue
+                for line in audit.read_text(encoding="utf-8").splitlines():
+                    row = json.loads(line)
+                    found.setdefault(name, {}).setdefault(row["audit"], []).append(row)
     return found
 
 
