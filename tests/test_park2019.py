@@ -683,3 +683,9 @@ def test_findings_read_claims_and_pseudo_label_audits(gap_dataset, tmp_path):
     # frame level: active windows (41 on average) among the windows of W's truly positive pairs
     cols = rows[f"W, frame level ({1000 * 2 / frame_rate:.0f} ms windows)"]
     assert cols[7].startswith(f"{41 / (pairs * windows):.3f} ±")
+    # the figure: one PNG from the same tables (the command's --figure)
+    from baselines.park2019.findings import main as findings_main
+
+    assert findings_main([str(tmp_path), "--figure", str(tmp_path / "rows.png")]) == 0
+    assert (tmp_path / "rows.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert findings_main([str(tmp_path), "--figures"]) == 2

@@ -1,7 +1,7 @@
 """What the Park et al. (DCASE 2019) grids say: the paper's claims as paired contrasts, and what
 pseudo-labelling did, measured against the truth the store keeps.
 
-    python -m baselines.park2019.findings OUT > findings.md
+    python -m baselines.park2019.findings OUT [--figure rows.png] > findings.md
 
 ``OUT`` is the ``--out`` of ``wlbench experiment`` for ``park2019.toml`` (and, when run, its no-gap control
 ``park2019-nogap.toml``): the tables are read from ``OUT/<grid name>/table.json``, the pseudo-label counts
@@ -227,6 +227,56 @@ def render_pseudo_labels(out: Path, dataset: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+# The paper's Table 1 (DCASE 2019 task 4 validation set): event-based, segment-based macro F1 (%)
+PAPER = {BASELINE: (24.15, 57.70), ADV_WHOLE: (30.65, 59.06), ADV_TIME: (31.33, 59.26), TRI: (30.23, 62.86),
+         ADV_WHOLE_TRI: (32.64, 60.48), ADV_TIME_TRI: (35.10, 60.67)}
+FIGURE_METRICS = (("event_f1_macro", "event-based F1 (%)"), ("segment_f1_macro", "segment-based F1 (%)"),
+                  ("psds1", "PSDS1 (%)"))
+
+
+def plot_rows(tables: dict[str, dict[str, Any]], target: Path) -> Path:
+    """One panel per detection metric: each row of Table 1 (mean and 95 % t interval over seeds) on the gap
+    dataset and, where run, its no-gap control, with the rows' controls (prior, no-pseudo) as open marks."""
+    from wlbench.plotting import pyplot, save_png
+
+    plt = pyplot()
+    fig, axes = plt.subplots(1, len(FIGURE_METRICS), figsize=(4.2 * len(FIGURE_METRICS), 3.6), sharey=True)
+    grids = [("park2019", "gap", "tab:red", -0.17), ("park2019-nogap", "no gap", "tab:blue", 0.17)]
+    for ax, (metric, label) in zip(axes, FIGURE_METRICS):
+        for grid, name, color, shift in grids:
+            if grid not in tables:
+                continue
+            values = seed_values(tables[grid], metric)
+            dataset = tables[grid]["cells"][0]["dataset"]
+            for y, row in enumerate(ROWS):
+                seeds = list(values.get((dataset, row), {}).values())
+                if not seeds:
+                    continue
+                ti = t_interval(seeds)
+                ax.errorbar(100 * float(np.mean(seeds)), y + shift, xerr=None if ti is None else 100 * ti[1],
+                            fmt="o", color=color, label=name if y == 0 else None, capsize=2)
+                control = values.get((dataset, f"{row} ({NO_PSEUDO})"))
+                if control:
+                    ax.plot(100 * float(np.mean(list(control.values()))), y + shift, "s", mfc="none", color=color,
+                            label=f"{NO_PSEUDO} ({name})" if row == TRI else None)
+            prior = values.get((dataset, "prior (prior)"))
+            if prior:
+                ax.axvline(100 * float(np.mean(list(prior.values()))), color=color, ls=":", lw=1,
+                           label=f"prior ({name})")
+        if metric in ("event_f1_macro", "segment_f1_macro"):
+            column = 0 if metric == "event_f1_macro" else 1
+            ax.plot([PAPER[r][column] for r in ROWS], range(len(ROWS)), "x", color="black", label="paper")
+        ax.set_yticks(range(len(ROWS)), [r.removeprefix("park-") for r in ROWS])
+        ax.invert_yaxis()
+        ax.set_xlabel(label)
+        ax.grid(axis="x", alpha=0.3)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False)
+    fig.suptitle("Park et al. 2019, Table 1 on wlbench data (mean, 95 % t over seeds)", fontsize=10)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    return save_png(fig, target)
+
+
 def render(out: Path) -> str:
     tables = {}
     for grid in GRIDS:
@@ -250,11 +300,16 @@ def render(out: Path) -> str:
 
 
 def main(argv: Sequence[str]) -> int:
-    if len(argv) != 1:
-        print("usage: python -m baselines.park2019.findings OUT   (the --out of `wlbench experiment`)",
-              file=sys.stderr)
+    if len(argv) not in (1, 3) or (len(argv) == 3 and argv[1] != "--figure"):
+        print("usage: python -m baselines.park2019.findings OUT [--figure PNG]   (OUT: the --out of "
+              "`wlbench experiment`)", file=sys.stderr)
         return 2
-    sys.stdout.write(render(Path(argv[0])))
+    out = Path(argv[0])
+    sys.stdout.write(render(out))
+    if len(argv) == 3:
+        tables = {g: json.loads((out / g / "table.json").read_text(encoding="utf-8")) for g in GRIDS
+                  if (out / g / "table.json").is_file()}
+        plot_rows(tables, Path(argv[2]))
     return 0
 
 
