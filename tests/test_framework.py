@@ -386,6 +386,11 @@ def test_the_prior_is_a_detector_that_never_listens_and_reads_only_the_strong_cl
     assert fs["headline"]["psds1"]["value"] < 0.05
     # only whole clips get frame scores; the segment view is scored on clip scores alone
     assert not (run / "reports" / "eval-1s-events.json").exists()
+    # a prior.json whose frame prior does not fit the dataset's classes, or is damaged: one error, exit 2
+    for frame_prior, message in (([0.1, 0.2], "2 classes, the dataset has 3"), ("x", "missing or damaged")):
+        (run / "prior.json").write_text(json.dumps({**saved, "frame_prior": frame_prior}))
+        res = CliRunner().invoke(main, ["predict", str(run), "--dataset", str(view_dataset), "--split", "eval"])
+        assert res.exit_code == 2 and message in res.output, res.output
 
 
 DETECTION_GRID = """

@@ -689,3 +689,13 @@ def test_findings_read_claims_and_pseudo_label_audits(gap_dataset, tmp_path):
     assert findings_main([str(tmp_path), "--figure", str(tmp_path / "rows.png")]) == 0
     assert (tmp_path / "rows.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert findings_main([str(tmp_path), "--figures"]) == 2
+
+
+def test_findings_without_the_main_table_is_one_error(tmp_path, capsys):
+    from baselines.park2019.findings import main
+
+    assert main([str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "park2019/table.json not found" in err and "wlbench experiment" in err
+    assert len(err.splitlines()) == 1
+

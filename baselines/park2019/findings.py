@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from wlbench.errors import WlbenchError
 from wlbench.methods.experiments import contrast_text, t_interval
 
 GRIDS = ("park2019", "park2019-nogap", "park2019-tau")
@@ -64,6 +65,8 @@ def seed_values(table: dict[str, Any], metric: str) -> dict[Key, dict[int, float
             continue
         out[(cell["dataset"], cell_name(cell))] = {int(s): v for s, v in res["seeds"].items() if v is not None}
         for name, control in res["controls"].items():
+            # a control is keyed by its owner's method, not the cell: park2019-tau's no-pseudo runs repeat the
+            # main grid's (the threshold is unused without pseudo-labels) and wrote the same predictions
             owner = "prior" if name == "prior" else cell["method"]
             out[(cell["dataset"], f"{owner} ({name})")] = \
                 {int(s): v for s, v in control["seeds"].items() if v is not None}
@@ -154,13 +157,12 @@ def pseudo_label_rows(out: Path, dataset: str) -> dict[str, dict[str, list[dict[
     return found
 
 
-def _mean_ci(values: Sequence[float], scale: float = 1.0, digits: int = 3) -> str:
+def _mean_ci(values: Sequence[float | None], digits: int = 3) -> str:
     values = [v for v in values if v is not None]
     if not values:
         return "-"
     ti = t_interval(values)
-    text = f"{scale * float(np.mean(values)):.{digits}f}"
-    return text + (f" ±{scale * ti[1]:.{digits}f}" if ti is not None else "")
+    return f"{float(np.mean(values)):.{digits}f}" + (f" ±{ti[1]:.{digits}f}" if ti is not None else "")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -284,8 +286,8 @@ def render(out: Path) -> str:
         if path.is_file():
             tables[grid] = json.loads(path.read_text(encoding="utf-8"))
     if "park2019" not in tables:
-        raise SystemExit(f"error: {out / 'park2019' / 'table.json'} not found: run "
-                         f"`wlbench experiment baselines/experiments/park2019.toml --out {out}` first")
+        raise WlbenchError(f"{out / 'park2019' / 'table.json'} not found",
+                           hint=f"run `wlbench experiment baselines/experiments/park2019.toml --out {out}` first")
     gap = tables["park2019"]["cells"][0]["dataset"]
     return ("## Claims of Park et al. (2019) as paired contrasts\n\n"
             + "Per-seed differences a - b in points of %, paired by seed; † a claim involving a cell that does not "
@@ -305,7 +307,11 @@ def main(argv: Sequence[str]) -> int:
               "`wlbench experiment`)", file=sys.stderr)
         return 2
     out = Path(argv[0])
-    sys.stdout.write(render(out))
+    try:
+        sys.stdout.write(render(out))
+    except WlbenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if len(argv) == 3:
         tables = {g: json.loads((out / g / "table.json").read_text(encoding="utf-8")) for g in GRIDS
                   if (out / g / "table.json").is_file()}
