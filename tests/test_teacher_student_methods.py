@@ -35,7 +35,7 @@ part = "eval"
 
 [views.missing]
 rate = 0.4
-splits = ["train"]
+splits = ["train", "validation"]
 
 [segments]
 durations = []
@@ -128,3 +128,39 @@ def test_oracle_mask_flags_exactly_the_dropped_positives(ts_dataset, tmp_path):
     with open_dataset(ts_dataset) as ds:
         dropped = int(ds.split("train").label_view("missing").dropped().sum())
     assert dropped > 0 and stages["oracle-mask"]["flagged"] == dropped and "teacher" not in stages
+
+
+def test_flag_audit_identifies_clips_by_id_on_a_subset(ts_dataset, tmp_path):
+    """With train_clips > 0 the student's clips are a subset of a subset: the logged flag precision equals an
+    independent computation from the flagged (clip id, class) entries and the view's dropped positives."""
+    from wlbench.store import open_dataset
+
+    cfg = {**NET, "discard_percent": 50.0, "train_clips": 12, "student_clips": 8}
+    summary, _ = _train("fonseca-masking", ts_dataset, tmp_path / "flags", cfg, seed=3)
+    lines = (tmp_path / "flags" / "flags.tsv").read_text().splitlines()[1:]
+    flagged = [tuple(line.split("\t")) for line in lines]
+    with open_dataset(ts_dataset) as ds:
+        split = ds.split("train")
+        ids = [str(c) for c in split.clip_ids]
+        dropped = split.label_view("missing").dropped()
+        classes = ds.classes
+    hits = sum(int(dropped[ids.index(cid), classes.index(label)]) for cid, label in flagged)
+    stages = {s["stage"]: s for s in summary["stages"]}
+    assert len(flagged) == stages["flags"]["flagged"] > 0 and summary["n_train"] == 12
+    audit = _audit(tmp_path / "flags")["flags"]
+    assert audit["implicit_correct"] == hits
+    assert stages["flags"]["flag_precision"] == pytest.approx(hits / len(flagged))
+
+
+def test_subsets_depend_on_the_clips_never_on_the_labels_read(ts_dataset, tmp_path):
+    """The oracle and the view of one seed train on the same clips; the teacher-student subsets are the
+    same across run seeds (subset_seed)."""
+    cfg = {**NET, "discard_percent": 0.0, "train_clips": 10, "student_clips": 6, "max_epochs": 1}
+    ids = {}
+    for name, over, seed in (("view", {}, 0), ("oracle", {"oracle": "labels"}, 0), ("mask", {"oracle": "mask"}, 0),
+                             ("true", {"labels": "true"}, 0), ("seed1", {}, 1)):
+        summary, _ = _train("fonseca-masking", ts_dataset, tmp_path / name, {**cfg, **over}, seed=seed)
+        ids[name] = summary["train_clips_id"]
+    assert len(set(ids.values())) == 1, ids
+    other, _ = _train("fonseca-masking", ts_dataset, tmp_path / "other", {**cfg, "subset_seed": 5})
+    assert other["train_clips_id"] != ids["view"]

@@ -2,9 +2,10 @@
 
 Arrays are loaded fully in memory (small datasets, CPU, ``num_workers=0``-friendly batching). A trainer
 asks for one split under one label condition (:func:`load_training`); prediction reads only features
-(:class:`FeatureReader`). Nothing here reads the true labels of a training split: validation splits are
-read with their own labels (``valid_labels``, the truth by default, since views are rendered on training
-splits).
+(:class:`FeatureReader`). A trainer never receives the true labels of a split it reads through a view: the
+validation split is read through the training view (see ``validation_labels`` in
+:mod:`baselines.common.method`); :func:`true_labels_of` serves the framework's own data design (the
+``train_clips`` subset) only.
 """
 
 from __future__ import annotations
@@ -51,6 +52,25 @@ def load_training(path: str | Path, split: str, *, labels: str = "true", oracle:
         return ds.split(split).training_data(labels=labels, oracle=None if oracle in (None, "none") else oracle,
                                              segment=None if seg == CLIP else seg, resolution=resolution,
                                              frames=frames)
+
+
+def true_labels_of(path: str | Path, split: str, clip_ids: np.ndarray, *, segment: str | float | None = None
+                   ) -> np.ndarray:
+    """(N, C) uint8 true labels of ``clip_ids`` (in that order) of ``split`` through ``segment`` (the window's
+    labels; whole clips for None / ``"clip"``). For the framework's data design only (the class-balanced
+    ``train_clips`` subset): a method never receives them."""
+    seg = normalize_segment(segment)
+    with open_dataset(path) as ds:
+        truth = ds.split(split).training_data(labels="true", segment=None if seg == CLIP else seg, features=False)
+    where = {cid: i for i, cid in enumerate(np.asarray(truth.clip_ids).astype(str))}
+    rows = np.array([where[c] for c in np.asarray(clip_ids).astype(str)], dtype=np.int64)
+    return truth.labels[rows]
+
+
+def view_names(path: str | Path, split: str) -> list[str]:
+    """The missing-label views ``split`` holds."""
+    with open_dataset(path) as ds:
+        return list(ds.split(split).view_names)
 
 
 class FeatureReader:

@@ -183,7 +183,8 @@ def fit_stage(stage: Stage, *, rng: np.random.Generator, log: Callable[[dict[str
     for k, m in stage.modules.items():
         m.load_state_dict(best_state[k])
         m.eval()
-    return {"stage": stage.name, "epochs": epochs, "best_epoch": stopper.best_epoch, "selection": stage.selection,
+    return {"stage": stage.name, "epochs": epochs, "max_epochs": stage.max_epochs, "best_epoch": stopper.best_epoch,
+            "selection": stage.selection,
             "best_value": stopper.best if math.isfinite(stopper.best) else None, "steps": steps,
             "examples": examples, "train_seconds": round(train_seconds, 3),
             "examples_per_second": round(examples / train_seconds, 3) if train_seconds > 0 else None,

@@ -40,11 +40,17 @@ SHARED = ConfigSchema({
                      doc="oracle upper bound: 'labels' trains on the true labels, 'mask' masks the view's dropped "
                          "positives out of the loss"),
     "device": Option("auto", kind=str, doc="auto (CUDA when present, else CPU), cpu, cuda or cuda:N"),
-    "threads": Option(0, kind=int, min=0, doc="torch CPU threads (0: leave torch's default)"),
+    "threads": Option(1, kind=int, min=0, doc="torch CPU threads (default 1: safe beside other runs on a shared "
+                                              "machine; 0: torch's default, one per core)"),
     "train_split": Option("train", kind=str, doc="split to train on"),
     "valid_split": Option("validation", kind=str, doc="held-out split for checkpoint choice and early stopping"),
+    "valid_labels": Option("view", kind=str, choices=("view", "true"),
+                           doc="labels of the validation split for checkpoint choice and early stopping: 'view' "
+                               "(the training label view; the truth for oracle runs) or 'true' (truth-based "
+                               "selection: an oracle, name it so)"),
     "train_clips": Option(0, kind=int, min=0, doc="0: every labeled training clip; else a seeded class-balanced "
-                                                  "subset of this size"),
+                                                  "subset of this size, drawn on the true labels so that every "
+                                                  "label view and oracle of a seed trains on the same clips"),
     "lr": Option(1e-3, kind=float, min=0, min_inclusive=False, doc="Adam learning rate"),
     "batch_size": Option(20, kind=int, min=1, doc="examples per optimiser step"),
     "max_epochs": Option(100, kind=int, min=1, doc="training epochs at most"),
@@ -111,11 +117,16 @@ class TorchMethod(abc.ABC):
                                   segment=c.get("train_segment"))
 
     def load_valid(self, ctx: TrainContext) -> TrainingData:
-        """The validation split with its own labels (the truth: views are rendered on training splits),
+        """The validation split through the same label condition as training (:func:`validation_labels`),
         labeled clips only, through the same segment view as training."""
         c = ctx.config
-        valid = data.load_training(ctx.dataset, c["valid_split"], segment=c.get("train_segment"))
+        valid = data.load_training(ctx.dataset, c["valid_split"], labels=validation_labels(ctx.dataset, c),
+                                   segment=c.get("train_segment"))
         return valid.subset(valid.labeled)
+
+    def subset_seed(self, config: dict, seed: int) -> int:
+        """Seed of the ``train_clips`` subset: the run's seed (methods with a fixed data seed override)."""
+        return seed
 
     # --- shared -------------------------------------------------------------------------------
     def train(self, ctx: TrainContext) -> dict[str, Any]:
@@ -136,7 +147,12 @@ class TorchMethod(abc.ABC):
         device = select_device(config["device"])
         train, valid = self.load_train(ctx), self.load_valid(ctx)
         if config["train_clips"] > 0:
-            train = train.subset(balanced_subset(train.labels, config["train_clips"], ctx.seed))
+            # drawn on the truth of the same clips (never on the labels this run reads), so the oracle and every
+            # label view of one seed train on the same clips
+            design = data.true_labels_of(ctx.dataset, config["train_split"], train.clip_ids,
+                                         segment=config.get("train_segment"))
+            train = train.subset(balanced_subset(design, config["train_clips"],
+                                                 self.subset_seed(config, ctx.seed)))
         if len(train) == 0 or len(valid) == 0:
             raise WlbenchError(f"{ctx.dataset}: {'no training clips' if len(train) == 0 else 'no labeled validation clips'}"
                                f" for method {self.name!r}", hint="check train_split, valid_split and labels")
@@ -154,6 +170,7 @@ class TorchMethod(abc.ABC):
                         extra={"dataset": info.name, "content_id": info.content_id,
                                "n_freq": int(train.features.shape[-1])})
         return {"stages": stages, "train_seconds": round(seconds, 3), "n_train": len(train), "n_valid": len(valid),
+                "train_clips_id": clip_set_id(train.clip_ids), "valid_labels": valid.view,
                 "device": str(device), "threads": torch.get_num_threads()}
 
     def load(self, run_dir: str | Path) -> tuple[dict, dict, data.Scaler, dict]:
@@ -206,6 +223,31 @@ class TorchMethod(abc.ABC):
                     frames.append(f.cpu().numpy())
         clip = np.concatenate(clips).astype(np.float64) if clips else np.zeros((0, n_classes))
         return clip, (np.concatenate(frames).astype(np.float64) if frames else None)
+
+
+def validation_labels(dataset: str | Path, config: dict) -> str:
+    """The label view model selection reads on the validation split: the training view (so checkpoint choice
+    and early stopping see the same label noise as training); the truth for oracle runs (``oracle`` labels or
+    mask) and for ``valid_labels = "true"`` (truth-based selection is itself an oracle). A view the validation
+    split does not hold is one error naming the two ways out."""
+    view = config.get("labels", "true")
+    if view == "true" or config.get("oracle", "none") not in ("none", None) or config.get("valid_labels") == "true":
+        return "true"
+    split = config["valid_split"]
+    if view not in data.view_names(dataset, split):
+        raise WlbenchError(f"{dataset}: the validation split {split!r} has no label view {view!r}, so model "
+                           f"selection cannot read the labels the run trains on",
+                           hint=f"render the view on the validation split too (the recipe's [views] splits) or set "
+                                f"valid_labels=true (truth-based selection: an oracle)")
+    return view
+
+
+def clip_set_id(clip_ids: np.ndarray) -> str:
+    """A short id of a set of clips (order-free): two runs trained on the same clips have the same id."""
+    import hashlib
+
+    text = "\n".join(sorted(np.asarray(clip_ids).astype(str).tolist()))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
 def _frame_rate(dataset: Path) -> float:

@@ -108,7 +108,7 @@ class PseudoStrongLabels(TeacherStudent):
         coverage = label_coverage(hard, w.expand(sub.labels))
         defined = coverage[~np.isnan(coverage)]
         union = w.pool(hard.astype(np.uint8), "max")
-        clip_audit = run.ctx.audit.labels("teacher_chunk_union", split, union, clip_index=rows, chunk=c["chunk"])
+        clip_audit = run.ctx.audit.labels("teacher_chunk_union", split, union, clip_ids=sub.clip_ids, chunk=c["chunk"])
         summary = {"stage": "relabel", "chunks": int(len(w)), "chunk": c["chunk"],
                    "labels_per_chunk_shares": count_shares(per_chunk, MAX_LABELS).round(6).tolist(),
                    "weak_labels_per_chunk_shares": count_shares(w.expand(sub.labels).sum(1), MAX_LABELS).round(6).tolist(),
@@ -121,7 +121,7 @@ class PseudoStrongLabels(TeacherStudent):
         if lengths.size == 1:  # the audit's windows are equally long
             chunk_audit = run.ctx.audit.windows("teacher_chunks", split, soft.reshape(len(sub), w.per_clip, -1),
                                                 window_frames=int(lengths[0]), hop_frames=int(lengths[0]),
-                                                clip_index=rows, chunk=c["chunk"])
+                                                clip_ids=sub.clip_ids, chunk=c["chunk"])
             summary.update({"chunk_precision": chunk_audit.get("precision"), "chunk_recall": chunk_audit.get("recall"),
                             "true_labels_per_chunk": chunk_audit.get("true_labels_per_window")})
         return summary

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pathlib import Path
+
 import numpy as np
 import torch
 
@@ -69,8 +71,9 @@ class LossMasking(TeacherStudent):
             scores = tw.pool(relabel(teacher, sub.features, tw, batch_size=c["eval_batch_size"], device=run.device))
             flags = flag_top_negatives(scores, implicit, c["discard_percent"])
             flagged = flags.flagged
-            audit = run.ctx.audit.labels("flags", c["train_split"], flagged.astype(np.uint8), clip_index=rows,
+            audit = run.ctx.audit.labels("flags", c["train_split"], flagged.astype(np.uint8), clip_ids=sub.clip_ids,
                                          percent=c["discard_percent"])
+            write_flags(Path(run.ctx.run_dir) / FLAGS_FILE, sub.clip_ids, flagged, run.ctx.dataset)
             stages.append({"stage": "flags", "percent": c["discard_percent"], "flagged": int(flagged.sum()),
                            "flagged_per_class": flags.counts.tolist(), "candidates_per_class": flags.candidates.tolist(),
                            "thresholds": [None if not np.isfinite(t) else float(t) for t in flags.thresholds],
@@ -90,6 +93,20 @@ class LossMasking(TeacherStudent):
 
         stages.append(self.fit_student(student, lambda rng: w.batches(c["batch_size"], rng), step, valid, srun))
         return stages
+
+
+FLAGS_FILE = "flags.tsv"
+
+
+def write_flags(path: Path, clip_ids: np.ndarray, flagged: np.ndarray, dataset: Path) -> None:
+    """The flagged (clip, class) entries as a TSV (``clip_id``, ``event_label``), by clip id, so anyone can
+    check them against the dataset's dropped positives."""
+    from baselines.common.data import dataset_info
+
+    classes = dataset_info(dataset).classes
+    rows, cols = np.nonzero(flagged)
+    lines = ["clip_id\tevent_label"] + [f"{clip_ids[r]}\t{classes[c]}" for r, c in zip(rows, cols)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 MASKING = LossMasking()

@@ -17,7 +17,7 @@ import torch
 
 from baselines.common import data
 from baselines.common.fit import Stage
-from baselines.common.method import Run, TorchMethod
+from baselines.common.method import Run, TorchMethod, validation_labels
 from baselines.park2019.config import OPTIONS, TRI_CONTROLS, VARIANTS, check, time_pool
 from baselines.park2019.grl import alpha_at
 from baselines.park2019.nets import build_networks
@@ -72,7 +72,8 @@ class ParkMethod(TorchMethod):
         return data.load_training(ctx.dataset, c["train_split"], labels=c["labels"], oracle=c["oracle"], frames=True)
 
     def load_valid(self, ctx) -> TrainingData:
-        valid = data.load_training(ctx.dataset, ctx.config["valid_split"], frames=True)
+        valid = data.load_training(ctx.dataset, ctx.config["valid_split"], frames=True,
+                                   labels=validation_labels(ctx.dataset, ctx.config))
         valid = valid.subset(valid.labeled)
         if not valid.frame_known.all():
             raise WlbenchError(f"{ctx.dataset}: split {ctx.config['valid_split']!r} has clips without strong labels; "
@@ -130,7 +131,7 @@ class ParkMethod(TorchMethod):
         """Counts of the pseudo-labels and their precision against the store's truth (through the run's audit:
         the method never sees the truth). Clip level: U's clip pseudo-labels; frame level: W's and U's frame
         pseudo-labels at the model's frame rate."""
-        index = _store_index(run.ctx.dataset, run.config["train_split"], train.clip_ids[rows])
+        ids = train.clip_ids[rows]
         u_part = np.isin(rows, groups[UNLABELED])
         summary: dict[str, Any] = {"stage": "pseudo-labels", "threshold": run.config["pseudo_threshold"],
                                    "used": bool(run.config["pseudo_labels"]), **pl.counts(),
@@ -140,13 +141,13 @@ class ParkMethod(TorchMethod):
         if u_part.any():
             clip_positive = (pl.clip[u_part] == 1) & pl.clip_pseudo[u_part]
             row = audit.labels("pseudo-clip-U", run.config["train_split"], clip_positive.astype(np.uint8),
-                               clip_index=index[u_part], n_pseudo=int(pl.clip_pseudo[u_part].sum()))
+                               clip_ids=ids[u_part], n_pseudo=int(pl.clip_pseudo[u_part].sum()))
             summary["clip_U"] = {k: row[k] for k in ("predicted", "correct", "precision")}
         for part, mask in (("W", ~u_part), ("U", u_part)):
             if mask.any():
                 positive = ((pl.frame[mask] == 1) & pl.frame_known[mask]).astype(np.uint8)
                 row = audit.windows(f"pseudo-frame-{part}", run.config["train_split"], positive, window_frames=pool,
-                                    hop_frames=pool, clip_index=index[mask],
+                                    hop_frames=pool, clip_ids=ids[mask],
                                     n_pseudo=int(pl.frame_known[mask].sum()))
                 summary[f"frame_{part}"] = {k: row[k] for k in ("predicted", "correct", "precision")}
         return summary
@@ -226,16 +227,6 @@ class _Trainer:
         (f1, c1), (f2, c2) = out["labeler1"], out["labeler2"]
         return pseudo_label(clip1=c1, clip2=c2, frame1=f1, frame2=f2, labels=targets.clip[rows],
                             known=targets.clip_known[rows], threshold=self.run.config["pseudo_threshold"])
-
-
-def _store_index(dataset, split: str, clip_ids: np.ndarray) -> np.ndarray:
-    """Positions of ``clip_ids`` in the split's store order (what the audit indexes by)."""
-    from wlbench.store import open_dataset
-
-    with open_dataset(dataset) as ds:
-        ids = np.asarray(ds.split(split).clip_ids).astype(str)
-    where = {cid: i for i, cid in enumerate(ids)}
-    return np.array([where[str(cid)] for cid in clip_ids], dtype=np.int64)
 
 
 METHODS = {name: ParkMethod(name) for name in VARIANTS}

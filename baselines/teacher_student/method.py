@@ -71,7 +71,8 @@ TEACHER_OPTIONS = ConfigSchema({
 STUDENT_OPTIONS = ConfigSchema({
     "student_clips": Option(0, kind=int, min=0, doc="0: the student trains on every training clip; else on a "
                                                     "nested seeded subset of this size (the teacher keeps all)"),
-    "subset_seed": Option(0, kind=int, min=0, doc="seed of the student subset (fixed across run seeds)"),
+    "subset_seed": Option(0, kind=int, min=0, doc="seed of the train_clips and student subsets (fixed across run "
+                                                  "seeds)"),
     "top_k": Option(1, kind=int, min=1, doc="the student's k best checkpoints (validation mAP) are averaged"),
 })
 
@@ -213,6 +214,11 @@ class TeacherStudent(TorchMethod):
         """The run with the student's own generator (independent of the teacher's draws)."""
         torch.manual_seed(run.ctx.seed + 104729)
         return dataclasses.replace(run, rng=np.random.default_rng([run.ctx.seed, 1]))
+
+    def subset_seed(self, config: dict, seed: int) -> int:
+        """The teacher's ``train_clips`` subset is drawn with ``subset_seed`` like the student's: fixed across
+        run seeds, so every seed (and every view and oracle) of a grid trains on the same clips."""
+        return int(config["subset_seed"])
 
     def student_rows(self, train: TrainingData, config: dict) -> np.ndarray:
         from baselines.teacher_student.subsets import nested_subset

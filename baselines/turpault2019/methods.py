@@ -320,7 +320,7 @@ class SemiSupervisedTriplet(TorchMethod):
             return None
         inherited = np.repeat((train.labels * train.known)[lab][:, None, :], per_clip, axis=1)
         row = run.ctx.audit.windows("inherited_subsegment_labels", run.config["train_split"], inherited,
-                                    window_frames=frames, hop_frames=frames, clip_index=lab)
+                                    window_frames=frames, hop_frames=frames, clip_ids=train.clip_ids[lab])
         return {k: row[k] for k in ("predicted", "correct", "precision", "labels_per_window",
                                     "true_labels_per_window")}
 

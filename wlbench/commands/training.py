@@ -55,12 +55,14 @@ def train(method, dataset, config_file, sets, run_dir, seed, force, bootstrap, s
                + f"; run written to {run_dir}")
     if submit:
         from wlbench.leaderboard import submit_run
+        from wlbench.methods.runs import untrained_note
 
         cfg = summary["config"]
         path = submit_run(board, dataset, method, [run_dir / "predictions" / "eval.csv"], split="eval",
                           task="tagging", method_version=method_version,
-                          description=_description(method),
-                          config=cfg, seeds=[seed])
+                          description=_description(method) + untrained_note(summary),
+                          config={**cfg, **({"kept_initial_weights": summary["kept_initial_weights"]}
+                                            if summary.get("kept_initial_weights") else {})}, seeds=[seed])
         click.echo(f"leaderboard entry written to {path}")
 
 

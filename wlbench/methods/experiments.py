@@ -48,8 +48,12 @@ from wlbench.atomic import ensure_writable_dir, write_text_atomic
 from wlbench.errors import WlbenchError
 from wlbench.methods.config import plain, read_table_file, resolve_config
 from wlbench.methods.discovery import get_method
+from wlbench.methods.findings import Arm, Contrast, judge, parse_contrasts
+from wlbench.methods.findings import render as render_findings
 from wlbench.methods.protocol import CLIP
-from wlbench.methods.runs import EVENTS, FRAME_SCORES, LOG, SUMMARY, Decoding, output_stem, segment_key, train_run
+from wlbench.methods.statistics import contrast_text, paired_difference, t_interval, verdict  # noqa: F401 (API)
+from wlbench.methods.runs import EVENTS, FRAME_SCORES, LOG, SUMMARY, Decoding, kept_initial_weights, output_stem, \
+    segment_key, train_run
 
 PRIOR = "prior"
 ORACLE = "oracle"
@@ -79,6 +83,8 @@ class Experiment:
     method_config: dict[str, dict[str, Any]]
     datasets: tuple[dict[str, Any], ...]
     paper: dict[str, Any]
+    headroom: tuple[Contrast, ...] = ()
+    claims: tuple[Contrast, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -118,7 +124,7 @@ def load_experiment(path: str | Path) -> Experiment:
     """Read and check a grid file; recipe paths are relative to the file, dataset paths to the working dir."""
     path = Path(path)
     spec = read_table_file(path, "experiment file")
-    known_tables = {"experiment", "axes", "config", "method_config", "datasets", "paper"}
+    known_tables = {"experiment", "axes", "config", "method_config", "datasets", "paper", "headroom", "claims"}
     unknown = sorted(set(spec) - known_tables)
     if unknown:
         raise WlbenchError(f"{path}: unknown table(s) {unknown}", hint=f"tables are {sorted(known_tables)}")
@@ -158,6 +164,9 @@ def load_experiment(path: str | Path) -> Experiment:
         decoding=_decoding(path, exp.get("decoding", {})),
         axes=dict(axes), config=dict(spec.get("config", {})), method_config=dict(spec.get("method_config", {})),
         datasets=tuple(datasets), paper=dict(spec.get("paper", {})))
+    headroom, claims = parse_contrasts(path, spec, methods=out.methods, metrics=out.metrics,
+                                       segments=out.test_segments, datasets=[d["name"] for d in datasets])
+    out = dataclasses.replace(out, headroom=headroom, claims=claims)
     _check_keys(out)
     return out
 
@@ -186,6 +195,10 @@ def _check_keys(exp: Experiment) -> None:
         if method not in schemas:
             raise WlbenchError(f"{exp.path}: [method_config.{method}] names a method that is not in the grid")
         schemas[method].validate(values, f"{exp.path} [method_config.{method}]", method)
+    for contrast in (*exp.headroom, *exp.claims):
+        for arm in (contrast.first, contrast.second):
+            schema = get_method(arm.method).config_schema()
+            schema.validate(arm.overrides, f"{exp.path} [[{contrast.kind}]] {contrast.name!r}", arm.method)
     if exp.controls is not None:
         known = {PRIOR, ORACLE} | {c for m in exp.methods for c in getattr(get_method(m), "controls", {}) or {}}
         for c in exp.controls:
@@ -195,6 +208,54 @@ def _check_keys(exp: Experiment) -> None:
 
 def _wants(exp: Experiment, control: str) -> bool:
     return exp.controls is None or control in exp.controls
+
+
+def base_config(exp: Experiment, dataset: dict[str, Any], method: str) -> dict[str, Any]:
+    """The grid's config values for ``method`` on ``dataset`` before any axis: ``[config]`` (keys the method
+    declares), ``[method_config.<method>]``, the dataset's ``config`` (keys the method declares)."""
+    schema = get_method(method).config_schema()
+    return {**{k: v for k, v in exp.config.items() if k in schema}, **exp.method_config.get(method, {}),
+            **{k: v for k, v in dataset.get("config", {}).items() if k in schema}}
+
+
+@dataclasses.dataclass(frozen=True)
+class ArmRuns:
+    """The runs of one side of a headroom contrast or claim: a cell's own runs (``cell`` set: its controls
+    judge the arm), a control's, or runs of their own under ``runs/<dataset>/<method>/<overrides>/`` (the
+    folder a cell with those axis values has, so grids sharing ``--out`` share them)."""
+
+    runs: tuple[Run, ...]
+    cell: Cell | None = None
+
+
+def _config_key(dataset: str, method: str, overrides: dict[str, Any]) -> tuple[str, str, str]:
+    config = resolve_config(get_method(method), None, overrides)
+    return dataset, method, json.dumps(config, sort_keys=True, default=str)
+
+
+def plan_arms(exp: Experiment, out: Path, cells: Sequence[Cell]) -> dict[tuple[str, str, int], ArmRuns]:
+    """The runs of every arm of every headroom contrast and claim, keyed by (contrast name, dataset, side 0 or
+    1). An arm whose resolved config is a cell's (or a control's) reuses those runs; otherwise it gets runs of
+    its own (shared by every arm with the same resolved config)."""
+    index: dict[tuple[str, str, str], ArmRuns] = {}
+    for cell in cells:
+        index.setdefault(_config_key(cell.dataset, cell.method, cell.runs[0].overrides), ArmRuns(cell.runs, cell))
+        for runs in cell.controls.values():
+            index.setdefault(_config_key(cell.dataset, runs[0].method, runs[0].overrides), ArmRuns(runs))
+    arms: dict[tuple[str, str, int], ArmRuns] = {}
+    for contrast in (*exp.headroom, *exp.claims):
+        for name in contrast.datasets:
+            for side, arm in enumerate((contrast.first, contrast.second)):
+                on = arm.dataset or name
+                d = next(x for x in exp.datasets if x["name"] == on)
+                over = {**base_config(exp, d, arm.method), **arm.overrides}
+                key = _config_key(on, arm.method, over)
+                if key not in index:
+                    # named like a cell with these axis values: a cell of another grid sharing --out is reused
+                    where = out / "runs" / on / arm.method / _slug(arm.overrides)
+                    index[key] = ArmRuns(tuple(Run(on, arm.method, over, s, where / f"seed-{s}") for s in exp.seeds))
+                arms[(contrast.name, name, side)] = index[key]
+    return arms
 
 
 def plan_cells(exp: Experiment, out: Path) -> list[Cell]:
@@ -209,8 +270,7 @@ def plan_cells(exp: Experiment, out: Path) -> list[Cell]:
             keys = [k for k in exp.axes if k in schema]
             for values in itertools.product(*(exp.axes[k] for k in keys)):
                 axes = dict(zip(keys, values))
-                base = {**{k: v for k, v in exp.config.items() if k in schema}, **exp.method_config.get(method, {}),
-                        **{k: v for k, v in d.get("config", {}).items() if k in schema}, **axes}
+                base = {**base_config(exp, d, method), **axes}
                 resolve_config(m, None, base)  # validate now
                 where = out / "runs" / d["name"] / method / _slug(axes)
                 runs = tuple(Run(d["name"], method, base, s, where / f"seed-{s}") for s in exp.seeds)
@@ -237,11 +297,14 @@ def plan_cells(exp: Experiment, out: Path) -> list[Cell]:
     return cells
 
 
-def all_runs(cells: Sequence[Cell]) -> list[Run]:
-    """Every distinct run of the cells (a prior shared by several cells once)."""
+def all_runs(cells: Sequence[Cell], arms: dict[Any, ArmRuns] | None = None) -> list[Run]:
+    """Every distinct run of the cells and of the contrasts' arms (a run shared by several once)."""
     seen: dict[Path, Run] = {}
     for cell in cells:
         for run in [*cell.runs, *(r for runs in cell.controls.values() for r in runs)]:
+            seen.setdefault(run.run_dir, run)
+    for arm in (arms or {}).values():
+        for run in arm.runs:
             seen.setdefault(run.run_dir, run)
     return list(seen.values())
 
@@ -304,11 +367,14 @@ def run_experiment(path: str | Path, out: str | Path, jobs: int = 1, echo: Echo 
     paths = {d["name"]: dataset_path(d, out, echo, render=not only_table) for d in exp.datasets}
     if not only_table:
         _check_segments(exp, paths)
-    runs = all_runs(cells)
+    arms = plan_arms(exp, out, cells)
+    runs = all_runs(cells, arms)
     _check_finished_runs(runs, paths)
     todo = [r for r in runs if not (r.run_dir / SUMMARY).is_file()] if not only_table else []
-    # seed by seed (a cut-short experiment holds whole seeds), the most expensive runs first
-    todo.sort(key=lambda r: (exp.seeds.index(r.seed), -_cost(r), str(r.run_dir)))
+    # the headroom contrasts first (whether the grid can measure anything), then seed by seed (a cut-short
+    # experiment holds whole seeds), the most expensive runs first
+    first = {r.run_dir for (name, _, _), a in arms.items() if name in {c.name for c in exp.headroom} for r in a.runs}
+    todo.sort(key=lambda r: (r.run_dir not in first, exp.seeds.index(r.seed), -_cost(r), str(r.run_dir)))
     echo(f"{exp.name}: {len(cells)} cells, {len(runs)} runs ({len(runs) - len(todo) if not only_table else 'n/a'} "
          f"finished), {len(todo)} to run with {jobs} job(s)")
     t0 = time.perf_counter()
@@ -402,44 +468,6 @@ def run_values(run: Run, split: str, segment: str, metric: str) -> float | None:
     return None
 
 
-def t_interval(values: Sequence[float]) -> tuple[float, float] | None:
-    """(mean, 95 % Student-t half-width) of ``values`` (ddof 1); None for fewer than 2 values."""
-    a = np.asarray(values, dtype=float)
-    if len(a) < 2:
-        return None
-    from scipy.stats import t as student
-
-    return float(a.mean()), float(student.ppf(0.975, len(a) - 1) * a.std(ddof=1) / math.sqrt(len(a)))
-
-
-def paired_difference(a: dict[int, float], b: dict[int, float]) -> tuple[float, float] | None:
-    """(mean, 95 % Student-t half-width) of ``a - b`` over the seeds both have; None with fewer than two."""
-    seeds = sorted(set(a) & set(b))
-    return t_interval([a[s] - b[s] for s in seeds]) if len(seeds) >= 2 else None
-
-
-def contrast_text(a: dict[int, float], b: dict[int, float]) -> tuple[str, str]:
-    """A finding ``a > b`` read off seed values: (``"+12.3 ±4.5"`` in points of %, verdict), the verdict
-    ``holds`` when the paired 95 % interval of ``a - b`` lies above 0, ``reversed`` below, ``not resolved``
-    across it, ``too few seeds`` with fewer than two common seeds (text ``-``)."""
-    diff = paired_difference(a, b)
-    if diff is None:
-        return "-", "too few seeds"
-    mean, half = diff
-    verdict_ = "holds" if mean - half > 0 else ("reversed" if mean + half < 0 else "not resolved")
-    return f"{100 * mean:+.1f} ±{100 * half:.1f}", verdict_
-
-
-def verdict(cell: dict[int, float], control: dict[int, float]) -> str:
-    """``learned`` when the 95 % t-interval of the per-seed differences cell - control (paired by seed) lies
-    above 0; ``not learned`` otherwise; ``n/a`` with fewer than 2 paired seeds."""
-    diff = paired_difference(cell, control)
-    if diff is None:
-        return "n/a"
-    mean, half = diff
-    return "learned" if mean - half > 0 else "not learned"
-
-
 def collect(exp: Experiment, cells: Sequence[Cell]) -> list[dict[str, Any]]:
     """Per cell, test segment and metric: the values of every seed, of every control, and the verdicts."""
     rows = []
@@ -516,18 +544,106 @@ def render_tables(exp: Experiment, rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def evaluate_contrasts(exp: Experiment, cells: Sequence[Cell], rows: list[dict[str, Any]],
+                       arms: dict[tuple[str, str, int], ArmRuns]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The judged headroom rows and claim rows (see :mod:`wlbench.methods.findings`) of the finished runs.
+    An arm that is a cell is judged against its cell's lower controls; any other arm against the prior of
+    its dataset (when the grid runs it); the prior itself is never judged."""
+    learned_of = {(r["dataset"], r["method"], r["label"]): r for r in rows}
+    priors = {c.dataset: c.controls[PRIOR] for c in cells if PRIOR in c.controls}
+
+    def values(runs: Sequence[Run], contrast: Contrast) -> dict[int, float]:
+        return {r.seed: v for r in runs if (v := run_values(r, exp.split, contrast.segment, contrast.metric)) is not None}
+
+    def learned(arm: ArmRuns, contrast: Contrast, own: dict[int, float]) -> bool | None:
+        if arm.cell is not None:
+            row = learned_of.get((arm.cell.dataset, arm.cell.method, arm.cell.label))
+            return row["results"][contrast.metric][contrast.segment]["learned"] if row else None
+        prior = priors.get(arm.runs[0].dataset)
+        if prior is None or arm.runs[0].method == PRIOR:
+            return None
+        word = verdict(own, values(prior, contrast))
+        return None if word == "n/a" else word == "learned"
+
+    out: dict[str, list[dict[str, Any]]] = {"headroom": [], "claims": []}
+    for contrast in (*exp.headroom, *exp.claims):
+        for name in contrast.datasets:
+            a, b = arms[(contrast.name, name, 0)], arms[(contrast.name, name, 1)]
+            va, vb = values(a.runs, contrast), values(b.runs, contrast)
+            out[contrast.kind].append({
+                "kind": contrast.kind, "name": contrast.name, "dataset": name, "metric": contrast.metric,
+                "segment": contrast.segment, "first": va, "second": vb, "first_label": contrast.first.label,
+                "second_label": contrast.second.label, "requires": list(contrast.requires), "note": contrast.note,
+                "first_learned": learned(a, contrast, va), "second_learned": learned(b, contrast, vb)})
+    headroom = judge(out["headroom"])
+    return headroom, judge(out["claims"], headroom=headroom)
+
+
+BUDGET_TAIL = 0.1  # a best epoch in the last 10 % of the budget: the run was still improving
+
+
+def chosen_epochs(cells: Sequence[Cell]) -> list[dict[str, Any]]:
+    """Per cell and stage: the best (chosen) epoch of every finished seed, the budget, and whether the stage
+    is *budget-limited* (best epoch in the last 10 % of ``max_epochs``: training stopped while improving)."""
+    out = []
+    for cell in cells:
+        by_stage: dict[str, dict[str, Any]] = {}
+        for run in cell.runs:
+            path = run.run_dir / SUMMARY
+            if not path.is_file():
+                continue
+            for st in json.loads(path.read_text(encoding="utf-8")).get("train", {}).get("stages") or []:
+                if not isinstance(st, dict) or "best_epoch" not in st:
+                    continue
+                entry = by_stage.setdefault(st["stage"], {"best": {}, "max": {}})
+                entry["best"][run.seed] = st["best_epoch"]
+                entry["max"][run.seed] = st.get("max_epochs")
+        for stage, e in by_stage.items():
+            limited = [s for s, b in e["best"].items() if e["max"][s] and b > (1 - BUDGET_TAIL) * e["max"][s]]
+            out.append({"dataset": cell.dataset, "method": cell.method, "label": cell.label, "stage": stage,
+                        "best_epochs": e["best"], "max_epochs": e["max"], "budget_limited_seeds": limited,
+                        "kept_initial_seeds": [s for s, b in e["best"].items() if b == 0]})
+    return out
+
+
+def render_epochs(rows: Sequence[dict[str, Any]]) -> str:
+    """Markdown: the chosen epochs per cell and stage, and the grid's budget verdict."""
+    if not rows:
+        return ""
+    n_limited = sum(bool(r["budget_limited_seeds"]) for r in rows)
+    lines = ["## Chosen epochs", "",
+             f"Best (chosen) epoch per seed / the stage's maximum. *budget-limited*: a seed chose an epoch in the "
+             f"last {100 * BUDGET_TAIL:.0f} % of its budget (still improving when stopped); *initial*: best epoch 0 "
+             f"(no epoch beat the untrained weights). {n_limited} of {len(rows)} cell stages are budget-limited.", "",
+             "| Method | Cell | Stage | Chosen epochs | Note |", "|---|---|---|---|---|"]
+    for r in rows:
+        epochs = ", ".join(f"{b}/{r['max_epochs'][s] or '?'}" for s, b in sorted(r["best_epochs"].items()))
+        notes = ([f"budget-limited ({len(r['budget_limited_seeds'])} of {len(r['best_epochs'])} seeds)"]
+                 if r["budget_limited_seeds"] else []) + (
+            [f"initial (seeds {r['kept_initial_seeds']})"] if r["kept_initial_seeds"] else [])
+        lines.append(f"| {r['method']} | {r['label']} | {r['stage']} | {epochs} | {'; '.join(notes) or '-'} |")
+    return "\n".join(lines) + "\n\n"
+
+
 def write_experiment_tables(exp: Experiment, cells: Sequence[Cell], out: Path) -> dict[str, Any]:
     """``table.md``, ``table.json``, ``heatmap-<method>.png`` (first metric) and ``curves/<cell>.png`` under
     ``out/<experiment name>/``: grids that share one ``--out`` (and so their runs) keep their own tables."""
     from wlbench.methods.figures import plot_cell_heatmaps, plot_mean_curves
 
+    arms = plan_arms(exp, out, cells)
     out = ensure_writable_dir(out / exp.name)
     rows = collect(exp, cells)
-    text = render_tables(exp, rows)
+    headroom, claims = evaluate_contrasts(exp, cells, rows, arms)
+    epochs = chosen_epochs(cells)
+    findings = render_findings(headroom, claims)
+    table = render_tables(exp, rows)
+    head, _, rest = table.partition("\n\n")  # the title stays first; headroom and claims before the cells
+    text = head + "\n\n" + findings + rest + ("\n" + render_epochs(epochs) if epochs else "")
     write_text_atomic(out / "table.md", text)
     write_text_atomic(out / "table.json", json.dumps({
         "experiment": exp.name, "split": exp.split, "metrics": list(exp.metrics), "seeds": list(exp.seeds),
-        "test_segments": list(exp.test_segments), "axes": exp.axes, "cells": rows,
+        "test_segments": list(exp.test_segments), "axes": exp.axes, "headroom": headroom, "claims": claims,
+        "chosen_epochs": epochs, "cells": rows,
         "interval": "95 % Student-t over seeds (ddof 1); verdicts paired by seed"},
         indent=1, allow_nan=False, default=str) + "\n")
     figures = []
@@ -553,7 +669,8 @@ def write_experiment_tables(exp: Experiment, cells: Sequence[Cell], out: Path) -
         made = plot_mean_curves(logs, target, f"{cell.method} {cell.label}") if logs else None
         if made:
             figures.append(made)
-    return {"table": str(out / "table.md"), "figures": [str(f) for f in figures], "text": text, "rows": rows}
+    return {"table": str(out / "table.md"), "figures": [str(f) for f in figures], "text": text, "rows": rows,
+            "headroom": headroom, "claims": claims, "chosen_epochs": epochs}
 
 
 def submit_experiment(path: str | Path, out: str | Path, board: str | Path, echo: Echo = print) -> list[Path]:
@@ -586,6 +703,9 @@ def submit_experiment(path: str | Path, out: str | Path, board: str | Path, echo
                 continue
             done_dirs.add(key)
             config = read_run(finished[0].run_dir)["config"]
+            untrained = [r.seed for r in finished if kept_initial_weights(
+                json.loads((r.run_dir / SUMMARY).read_text(encoding="utf-8")).get("train") or {})]
+            note = f" [seeds {untrained} kept their initial weights: best epoch 0]" if untrained else ""
             for seg in exp.test_segments:
                 version = "; ".join([*(f"{k} {plain(v).strip(chr(34))}" for k, v in finished[0].overrides.items()
                                        if k in exp.axes), f"test {seg}"])
@@ -615,7 +735,7 @@ def submit_experiment(path: str | Path, out: str | Path, board: str | Path, echo
                         entry = submit_run(
                             board, dataset, name, [f for f, _ in keep.values()], split=exp.split, task=task,
                             method_version=label,
-                            description=f"{name}: {cell.label}, tested on {seg}{how} ({exp.path})",
+                            description=f"{name}: {cell.label}, tested on {seg}{how} ({exp.path}){note}",
                             config={**entry_config, **extra}, seeds=[s for _, s in keep.values()])
                     except DuplicateEntryError as exc:
                         echo(f"{cell.dataset} {name} {label}: skipped, {exc}")

@@ -97,6 +97,8 @@ class Audit:
     def __init__(self, dataset: Path, view: str, path: Path | None) -> None:
         self.dataset, self.view, self.path = Path(dataset), view, path
         self._cache: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._ids: dict[str, np.ndarray] = {}
+        self._where: dict[str, dict[str, int]] = {}
 
     def _truth(self, split: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if split not in self._cache:
@@ -104,19 +106,34 @@ class Audit:
 
             with open_dataset(self.dataset) as ds:
                 self._cache[split] = ds.split(split).label_audit(self.view)
+                self._ids[split] = np.asarray(ds.split(split).clip_ids).astype(str)
         return self._cache[split]
 
-    def labels(self, name: str, split: str, predicted: np.ndarray, *, clip_index: np.ndarray | None = None,
+    def rows_of(self, split: str, clip_ids: np.ndarray) -> np.ndarray:
+        """Store rows of ``clip_ids`` in ``split`` (the audit identifies clips by id, never by a position in
+        some subset of the split); an id the split does not hold raises ValueError."""
+        self._truth(split)
+        where = self._where.get(split)
+        if where is None:
+            where = self._where[split] = {cid: i for i, cid in enumerate(self._ids[split])}
+        ids = np.asarray(clip_ids).astype(str)
+        missing = [cid for cid in ids[:1000] if cid not in where]
+        if missing:
+            raise ValueError(f"audit: clip id {missing[0]!r} is not in split {split!r}")
+        return np.fromiter((where[cid] for cid in ids), dtype=np.int64, count=len(ids))
+
+    def labels(self, name: str, split: str, predicted: np.ndarray, *, clip_ids: np.ndarray,
                threshold: float = 0.5, **extra: Any) -> dict[str, Any]:
-        """Clip-level labels ``predicted`` (n, C), binary or scores (positive where ``>= threshold``), for
-        the clips ``clip_index`` of ``split`` (default: all, in store order), against the true weak labels.
+        """Clip-level labels ``predicted`` (n, C), binary or scores (positive where ``>= threshold``), of the
+        clips ``clip_ids`` (n,) of ``split`` (row i of ``predicted`` is clip ``clip_ids[i]``; any order, any
+        subset), against the true weak labels.
 
         Returns (and logs) counts, precision and recall against the truth, and for the implicit negatives
         of the view (observed 0): how many predicted positives fall there, their precision against the
         dropped positives, and the share of dropped positives recovered. Per-class values are included.
         """
         truth, observed, dropped = self._truth(split)
-        index = np.arange(len(truth)) if clip_index is None else np.asarray(clip_index)
+        index = self.rows_of(split, clip_ids)
         pred = np.asarray(predicted) >= threshold
         if pred.shape != (len(index), truth.shape[1]):
             raise ValueError(f"audit {name}: predicted has shape {pred.shape}, expected ({len(index)}, "
@@ -130,8 +147,9 @@ class Audit:
         return row
 
     def windows(self, name: str, split: str, predicted: np.ndarray, *, window_frames: int, hop_frames: int,
-                clip_index: np.ndarray | None = None, threshold: float = 0.5, **extra: Any) -> dict[str, Any]:
-        """Window-level labels ``predicted`` (n, K, C) (e.g. a teacher's chunk labels), window ``k`` covering
+                clip_ids: np.ndarray, threshold: float = 0.5, **extra: Any) -> dict[str, Any]:
+        """Window-level labels ``predicted`` (n, K, C) of the clips ``clip_ids`` (n,) of ``split`` (e.g. a
+        teacher's chunk labels), window ``k`` covering
         feature frames ``[k * hop_frames, k * hop_frames + window_frames)``, against the truth of each window
         (a class is present when any of its true frame labels is). Returns and logs counts, precision,
         recall and the mean number of labels per window, predicted and true."""
@@ -139,7 +157,7 @@ class Audit:
 
         with open_dataset(self.dataset) as ds:
             frames = ds.split(split).frame_labels()
-        index = np.arange(len(frames)) if clip_index is None else np.asarray(clip_index)
+        index = self.rows_of(split, clip_ids)
         pred = np.asarray(predicted) >= threshold
         n_windows = pred.shape[1]
         starts = np.arange(n_windows) * hop_frames

@@ -248,6 +248,19 @@ def _check_run_target(run_dir: Path, force: bool) -> None:
                                 "untouched until the new one has finished)")
 
 
+def kept_initial_weights(train_summary: dict[str, Any]) -> list[str]:
+    """The stages of a training summary whose best epoch was 0 (no epoch beat the initial weights on the
+    validation split): such a run is an untrained model and is reported as one."""
+    return [str(s.get("stage")) for s in train_summary.get("stages") or []
+            if isinstance(s, dict) and s.get("improved_on_initial") is False]
+
+
+def untrained_note(summary: dict[str, Any]) -> str:
+    """What a board entry's description says of a run that kept its initial weights (empty otherwise)."""
+    kept = summary.get("kept_initial_weights") or kept_initial_weights(summary.get("train") or {})
+    return f" [kept its initial weights in {', '.join(kept)}: best epoch 0]" if kept else ""
+
+
 def train_run(method_name: str, dataset: str | Path, run_dir: str | Path, config_file: Path | None = None,
               overrides: Sequence[str] | dict = (), *, seed: int = 0, bootstrap: int = 1000, progress: bool = False,
               segments: Sequence[str] | None = None, echo: Echo | None = None, force: bool = False,
@@ -288,7 +301,11 @@ def train_run(method_name: str, dataset: str | Path, run_dir: str | Path, config
         scores = predict_run(tmp, dataset, segments=segs, bootstrap=bootstrap, method=method, echo=echo,
                              final_dir=run_dir, decoding=decoding)
         curves = plot_learning_curves(tmp / LOG, tmp / CURVES, title=f"{method_name} (seed {seed})")
-        summary = {**run_info, "train": train_summary, "malloc_tuned": malloc,
+        kept = kept_initial_weights(train_summary)
+        if kept:
+            echo(f"warning: stage(s) {', '.join(kept)} kept their initial weights (no epoch beat epoch 0 on the "
+                 f"validation split): this run is scored as an untrained model")
+        summary = {**run_info, "train": train_summary, "malloc_tuned": malloc, "kept_initial_weights": kept,
                    "seconds": {"train": round(t1 - t0, 3), "predict": round(time.perf_counter() - t1, 3)},
                    "headline": scores, "curves": CURVES if curves else None,
                    "f1_macro": {sp: {seg: h.get("f1_macro", {}).get("value") for seg, h in v.items()}

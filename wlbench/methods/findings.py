@@ -1,0 +1,227 @@
+"""Headroom contrasts and claims of a grid: declared in the grid file, judged with Holm's correction.
+
+A benchmark can only test a method's claim where the condition the claim is about costs something
+measurable. A grid therefore declares two kinds of paired contrasts between *arms* (a method with config
+overrides on top of the grid's config, one run per seed):
+
+``[[headroom]]`` -- a sensitivity contrast: ``better`` should beat ``worse`` if the benchmark can measure the
+condition at all (the true labels vs a missing-label view, no domain gap vs the gap, a trained trunk vs an
+untrained one, an oracle vs the baseline on the view)::
+
+    [[headroom]]
+    name = "missing-20 costs the baseline"
+    method = "fonseca-masking"                 # optional when the grid has one method
+    better = { labels = "true", discard_percent = 0.0 }
+    worse = { discard_percent = 0.0 }          # an arm may name another method ({ method = "prior" }) or
+                                               # another dataset of the grid ({ dataset = "nogap" })
+    metric = "map"                             # default: the grid's first metric
+    segment = "clip"                           # default: the grid's first test segment
+    dataset = "missing-labels"                 # default: every dataset of the grid (one contrast each)
+
+``[[claims]]`` -- a paper's claim ``a > b``, with the headroom contrasts it presupposes::
+
+    [[claims]]
+    name = "masking 8 % beats p = 0 (tr_large)"
+    a = { discard_percent = 8.0 }
+    b = { discard_percent = 0.0 }
+    requires = ["missing-20 costs the baseline"]
+
+Verdicts (each table is one family, Holm-corrected at alpha 0.05 over the contrasts it tests; the paired
+t-test is over the seeds both arms have):
+
+- headroom: ``resolved`` (better > worse), ``reversed`` (the condition helps), ``not resolved``,
+  ``too few seeds``;
+- claims: ``no headroom`` when a presupposed headroom contrast (same dataset) is not ``resolved``;
+  ``below controls`` when an arm does not beat its lower controls (its cell's, or the prior's) by its
+  interval -- never holds / reversed between such arms; otherwise ``holds``, ``reversed``,
+  ``not resolved`` or ``too few seeds``. Claims judged ``no headroom`` or ``below controls`` are not tested
+  and are not part of the family.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from wlbench.errors import WlbenchError
+from wlbench.methods.statistics import ALPHA, holm, paired_difference, paired_p_value
+
+HEADROOM = "headroom"
+CLAIMS = "claims"
+_KEYS = {HEADROOM: {"name", "method", "better", "worse", "metric", "segment", "dataset", "note"},
+         CLAIMS: {"name", "method", "a", "b", "requires", "metric", "segment", "dataset", "note"}}
+_SIDES = {HEADROOM: ("better", "worse"), CLAIMS: ("a", "b")}
+
+
+@dataclasses.dataclass(frozen=True)
+class Arm:
+    """One side of a contrast: ``method`` trained with ``overrides`` over the grid's config for it."""
+
+    method: str
+    overrides: dict[str, Any]
+    dataset: str | None = None  # another dataset of the grid than the contrast's (e.g. the no-gap control)
+
+    @property
+    def label(self) -> str:
+        from wlbench.methods.config import plain
+
+        text = ", ".join([f"{k}={plain(v).strip(chr(34))}" for k, v in self.overrides.items()]
+                         + ([f"on {self.dataset}"] if self.dataset else []))
+        return f"{self.method}" + (f" ({text})" if text else "")
+
+
+@dataclasses.dataclass(frozen=True)
+class Contrast:
+    """A declared headroom contrast or claim (``kind``); ``first`` should beat ``second``."""
+
+    kind: str
+    name: str
+    first: Arm
+    second: Arm
+    metric: str
+    segment: str
+    datasets: tuple[str, ...]
+    requires: tuple[str, ...] = ()
+    note: str = ""
+
+
+def parse_contrasts(path: Path, spec: Mapping[str, Any], *, methods: Sequence[str], metrics: Sequence[str],
+                    segments: Sequence[str], datasets: Sequence[str]) -> tuple[tuple[Contrast, ...], tuple[Contrast, ...]]:
+    """The ``[[headroom]]`` and ``[[claims]]`` tables of a grid file, checked (unknown keys, names unique,
+    metrics / segments / datasets / required headroom known); config keys of the arms are checked by the
+    caller against each method's schema."""
+    from wlbench.methods.runs import segment_key
+
+    out: dict[str, list[Contrast]] = {HEADROOM: [], CLAIMS: []}
+    names: set[str] = set()
+    for kind in (HEADROOM, CLAIMS):
+        tables = spec.get(kind, [])
+        if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
+            raise WlbenchError(f"{path}: [[{kind}]] must be an array of tables", hint=f"write [[{kind}]] per contrast")
+        for i, t in enumerate(tables, 1):
+            where = f"{path}: [[{kind}]] #{i}"
+            unknown = sorted(set(t) - _KEYS[kind])
+            if unknown:
+                raise WlbenchError(f"{where}: unknown key(s) {unknown}", hint=f"keys are {sorted(_KEYS[kind])}")
+            name = t.get("name")
+            if not isinstance(name, str) or not name.strip():
+                raise WlbenchError(f"{where}: needs a name")
+            if name in names:
+                raise WlbenchError(f"{where}: the name {name!r} is used twice", hint="give every contrast its own name")
+            names.add(name)
+            method = t.get("method", methods[0] if len(methods) == 1 else None)
+            if method is None:
+                raise WlbenchError(f"{where} ({name!r}): the grid has several methods; name the method")
+            arms = []
+            for side in _SIDES[kind]:
+                table = t.get(side)
+                if not isinstance(table, dict):
+                    raise WlbenchError(f"{where} ({name!r}): needs a table {side!r} of config overrides",
+                                       hint=f"e.g. {side} = {{ labels = \"true\" }}")
+                table = dict(table)
+                arm_dataset = table.pop("dataset", None)
+                if arm_dataset is not None and arm_dataset not in datasets:
+                    raise WlbenchError(f"{where} ({name!r}): {side}.dataset {arm_dataset!r} is not a dataset of the "
+                                       f"grid {list(datasets)}")
+                arms.append(Arm(str(table.pop("method", method)), table, arm_dataset))
+            metric = t.get("metric", metrics[0])
+            if metric not in metrics:
+                raise WlbenchError(f"{where} ({name!r}): metric {metric!r} is not one of the grid's metrics {list(metrics)}")
+            segment = segment_key(t.get("segment", segments[0]))
+            if segment not in segments:
+                raise WlbenchError(f"{where} ({name!r}): segment {segment!r} is not a test segment of the grid "
+                                   f"{list(segments)}")
+            ds = t.get("dataset", list(datasets))
+            ds = [ds] if isinstance(ds, str) else ds
+            if not isinstance(ds, list) or not ds or any(d not in datasets for d in ds):
+                raise WlbenchError(f"{where} ({name!r}): dataset {ds!r} is not a dataset of the grid {list(datasets)}")
+            requires = t.get("requires", [])
+            if kind == CLAIMS:
+                if not isinstance(requires, list) or any(r not in {c.name for c in out[HEADROOM]} for r in requires):
+                    raise WlbenchError(f"{where} ({name!r}): requires {requires!r} must list [[headroom]] names",
+                                       hint=f"headroom contrasts: {[c.name for c in out[HEADROOM]]}")
+            out[kind].append(Contrast(kind, name, arms[0], arms[1], metric, segment, tuple(ds), tuple(requires),
+                                      str(t.get("note", ""))))
+    return tuple(out[HEADROOM]), tuple(out[CLAIMS])
+
+
+def judge(rows: list[dict[str, Any]], *, headroom: Sequence[dict[str, Any]] = ()) -> list[dict[str, Any]]:
+    """Add ``diff`` (mean, half-width), ``p``, ``p_holm`` and ``verdict`` to each row of one family.
+
+    A row holds ``kind``, ``name``, ``dataset``, ``first`` / ``second`` (``{seed: value}``) and, for claims,
+    ``requires`` and ``first_learned`` / ``second_learned`` (True / False / None: not known). ``headroom``:
+    the judged headroom rows the claims' ``requires`` refer to."""
+    status = {(h["name"], h["dataset"]): h["verdict"] for h in headroom}
+    tested = []
+    for row in rows:
+        row["diff"] = paired_difference(row["first"], row["second"])
+        row["p"] = paired_p_value(row["first"], row["second"])
+        row["p_holm"] = None
+        missing = [r for r in row.get("requires", ()) if status.get((r, row["dataset"])) != "resolved"]
+        if row["kind"] == CLAIMS and missing:
+            row["verdict"] = "no headroom"
+            row["why"] = f"not resolved: {', '.join(missing)}"
+        elif row["kind"] == CLAIMS and False in (row.get("first_learned"), row.get("second_learned")):
+            row["verdict"] = "below controls"
+            row["why"] = "an arm does not beat its lower controls"
+        elif row["p"] is None:
+            row["verdict"] = "too few seeds"
+        else:
+            tested.append(row)
+    for row, p in zip(tested, holm([r["p"] for r in tested])):
+        row["p_holm"] = p
+        mean = row["diff"][0]
+        if p < ALPHA:
+            better, worse = ("resolved", "reversed") if row["kind"] == HEADROOM else ("holds", "reversed")
+            row["verdict"] = better if mean > 0 else worse
+        else:
+            row["verdict"] = "not resolved"
+    for row in rows:
+        row["family"] = len(tested)
+    return rows
+
+
+def _pct(diff: tuple[float, float] | None) -> str:
+    return "-" if diff is None else f"{100 * diff[0]:+.1f} ±{100 * diff[1]:.1f}"
+
+
+def _mean(values: Mapping[int, float]) -> str:
+    return "-" if not values else f"{100 * sum(values.values()) / len(values):.1f}"
+
+
+def _p(p: float | None) -> str:
+    return "-" if p is None else (f"{p:.3f}" if p >= 0.001 else f"{p:.0e}")
+
+
+def render(headroom: Sequence[dict[str, Any]], claims: Sequence[dict[str, Any]]) -> str:
+    """Markdown: the headroom table first, then the claims, each with its family stated."""
+    lines: list[str] = []
+    if headroom:
+        n = headroom[0]["family"]
+        lines += ["## Headroom: can the grid measure the conditions?", "",
+                  f"Paired by seed, 95 % t-interval of better - worse in points of %; p: paired t-test, Holm-"
+                  f"corrected over the family of the {n} headroom contrast(s) of this table that have >= 2 seeds. "
+                  "A claim that presupposes a contrast that is not `resolved` reads `no headroom`.", "",
+                  "| Headroom contrast | Dataset | Metric (test) | Better | Worse | Better - worse | p (Holm) | Verdict |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for r in headroom:
+            lines.append(f"| {r['name']} | {r['dataset']} | {r['metric']} ({r['segment']}) | {r['first_label']} "
+                         f"{_mean(r['first'])} | {r['second_label']} {_mean(r['second'])} | {_pct(r['diff'])} | "
+                         f"{_p(r['p_holm'] if r['p_holm'] is not None else r['p'])} | **{r['verdict']}** |")
+        lines.append("")
+    if claims:
+        n = claims[0]["family"]
+        lines += ["## Claims", "",
+                  f"a - b paired by seed (points of %); p: paired t-test, Holm-corrected over the family of the {n} "
+                  "claim(s) of this table that were tested (claims without headroom or with an arm below its "
+                  "controls are not tested).", "",
+                  "| Claim | Dataset | Metric (test) | a | b | a - b | p (Holm) | Verdict |", "|---|---|---|---|---|---|---|---|"]
+        for r in claims:
+            why = f" ({r['why']})" if r.get("why") else ""
+            lines.append(f"| {r['name']} | {r['dataset']} | {r['metric']} ({r['segment']}) | {r['first_label']} "
+                         f"{_mean(r['first'])} | {r['second_label']} {_mean(r['second'])} | {_pct(r['diff'])} | "
+                         f"{_p(r['p_holm'])} | **{r['verdict']}**{why} |")
+        lines.append("")
+    return "\n".join(lines) + ("\n" if lines else "")
