@@ -164,3 +164,15 @@ def test_subsets_depend_on_the_clips_never_on_the_labels_read(ts_dataset, tmp_pa
     assert len(set(ids.values())) == 1, ids
     other, _ = _train("fonseca-masking", ts_dataset, tmp_path / "other", {**cfg, "subset_seed": 5})
     assert other["train_clips_id"] != ids["view"]
+
+
+def test_student_steps_cap_gives_equal_optimiser_steps_across_chunk_lengths(ts_dataset, tmp_path):
+    steps = {}
+    for chunk in (10.0, 2.0):
+        summary, _ = _train("dinkel-psl", ts_dataset, tmp_path / str(chunk),
+                            {**NET, "chunk": chunk, "alpha": 0.0, "student_steps": 7, "max_epochs": 20,
+                             "patience": 20, "warmup": 20})
+        student = summary["stages"][-1]
+        steps[chunk] = student["steps"]
+        assert student["max_steps"] == 7
+    assert steps == {10.0: 7, 2.0: 7}  # 16 clips in batches of 8: 2 steps per epoch at 10 s, 10 at 2 s

@@ -90,6 +90,9 @@ class Stage:
             e.g. ``map``).
         max_epochs, patience, warmup: the budget and early stopping (see :class:`EarlyStopping`).
         frozen: modules used by ``step`` but not trained (kept in eval mode).
+        max_steps: optimiser steps at most (0: no cap); the epoch in which the cap is reached ends there, is
+            validated and ends the stage. With it, grids that compare window lengths (more windows per clip,
+            more steps per epoch) give every cell the same number of optimiser steps.
     """
 
     name: str
@@ -103,6 +106,7 @@ class Stage:
     patience: int
     warmup: int = 0
     frozen: dict[str, torch.nn.Module] = dataclasses.field(default_factory=dict)
+    max_steps: int = 0
 
 
 def _state(modules: dict[str, torch.nn.Module]) -> dict[str, dict[str, torch.Tensor]]:
@@ -171,11 +175,13 @@ def fit_stage(stage: Stage, *, rng: np.random.Generator, log: Callable[[dict[str
                 total += float(loss.detach()) * count
                 n += count
                 steps += 1
+                if stage.max_steps and steps >= stage.max_steps:
+                    break
             examples += n
             seconds = time.perf_counter() - t0
             train_seconds += seconds
             epochs = epoch
-            if evaluate(epoch, total / max(n, 1), seconds):
+            if evaluate(epoch, total / max(n, 1), seconds) or (stage.max_steps and steps >= stage.max_steps):
                 break
     finally:
         if bar is not None:
@@ -183,7 +189,8 @@ def fit_stage(stage: Stage, *, rng: np.random.Generator, log: Callable[[dict[str
     for k, m in stage.modules.items():
         m.load_state_dict(best_state[k])
         m.eval()
-    return {"stage": stage.name, "epochs": epochs, "max_epochs": stage.max_epochs, "best_epoch": stopper.best_epoch,
+    return {"stage": stage.name, "epochs": epochs, "max_epochs": stage.max_epochs, "max_steps": stage.max_steps or None,
+            "best_epoch": stopper.best_epoch,
             "selection": stage.selection,
             "best_value": stopper.best if math.isfinite(stopper.best) else None, "steps": steps,
             "examples": examples, "train_seconds": round(train_seconds, 3),

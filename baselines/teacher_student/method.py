@@ -74,6 +74,9 @@ STUDENT_OPTIONS = ConfigSchema({
     "subset_seed": Option(0, kind=int, min=0, doc="seed of the train_clips and student subsets (fixed across run "
                                                   "seeds)"),
     "top_k": Option(1, kind=int, min=1, doc="the student's k best checkpoints (validation mAP) are averaged"),
+    "student_steps": Option(0, kind=int, min=0, doc="the student's optimiser steps at most (0: no cap); equal "
+                                                   "steps for every chunk length of a grid (max_epochs must "
+                                                   "then allow them)"),
 })
 
 
@@ -249,7 +252,8 @@ class TeacherStudent(TorchMethod):
             return metrics
 
         stage = Stage("student", {"student": student}, torch.optim.Adam(student.parameters(), lr=c["lr"]),
-                      batches, step, validate, "map", c["max_epochs"], c["patience"], c["warmup"])
+                      batches, step, validate, "map", c["max_epochs"], c["patience"], c["warmup"],
+                      max_steps=c["student_steps"])
         summary = run.fit(stage)
         if c["top_k"] > 1 and len(top) > 1:
             student.load_state_dict(average_states(top.states()))

@@ -597,7 +597,9 @@ def chosen_epochs(cells: Sequence[Cell]) -> list[dict[str, Any]]:
                     continue
                 entry = by_stage.setdefault(st["stage"], {"best": {}, "max": {}})
                 entry["best"][run.seed] = st["best_epoch"]
-                entry["max"][run.seed] = st.get("max_epochs")
+                # a step cap that was reached ends the budget at the last epoch run
+                capped = st.get("max_steps") and st.get("steps", 0) >= st["max_steps"]
+                entry["max"][run.seed] = st.get("epochs") if capped else st.get("max_epochs")
         for stage, e in by_stage.items():
             limited = [s for s, b in e["best"].items() if e["max"][s] and b > (1 - BUDGET_TAIL) * e["max"][s]]
             out.append({"dataset": cell.dataset, "method": cell.method, "label": cell.label, "stage": stage,
