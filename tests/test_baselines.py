@@ -576,10 +576,20 @@ def test_turpault2020_findings_are_paired_contrasts_with_verdicts():
                                   for test in ("200ms", "1s", "10s")}}}
              for train in ("200ms", "1s", "10s")]
     text = render([{"metrics": ["map"], "cells": cells}])
-    rows = {line.split("|")[2].strip(): line for line in text.splitlines()[2:]}
+    rows = {line.split("|")[2].strip(): line for line in text.splitlines()[4:]}
     best = rows["1 s / 1 s is best (triplet): vs 200ms/200ms"]
     assert "+21.0 ±2.5" in best and best.endswith("| holds |")  # differences 0.20, 0.21, 0.22
-    assert rows["trained E beats untrained E (triplet, 1s/1s)"].endswith("| holds |")
+    assert rows["trained E beats untrained E (triplet, 1s/1s)"].endswith("| resolved |")  # headroom
     assert rows["trained E beats untrained E (triplet, 10s/10s)"].endswith("| reversed |")
     assert rows["trained E beats untrained E (triplet, 200ms/200ms)"].endswith("| not resolved |")
     assert not any("classifier" in k for k in rows)  # no classifier cells: no row needing one
+    assert "Holm-corrected" in text.splitlines()[0]
+    # a claim whose headroom (E learns at 1 s / 1 s) does not resolve is not tested
+    cells[1]["results"]["map"]["1s"]["controls"]["untrained"]["seeds"] = {"0": 0.61, "1": 0.62, "2": 0.62}
+    rows = {line.split("|")[2].strip(): line for line in render([{"metrics": ["map"], "cells": cells}]).splitlines()[4:]}
+    assert rows["1 s / 1 s is best (triplet): vs 200ms/200ms"].endswith("| - | no headroom |")
+    # and a claim between cells one of which does not beat its controls is never holds / reversed
+    cells[1]["results"]["map"]["1s"]["controls"]["untrained"]["seeds"] = {"0": 0.40, "1": 0.41, "2": 0.42}
+    cells[0]["results"]["map"]["200ms"]["learned"] = False
+    rows = {line.split("|")[2].strip(): line for line in render([{"metrics": ["map"], "cells": cells}]).splitlines()[4:]}
+    assert rows["1 s / 1 s is best (triplet): vs 200ms/200ms"].endswith("| below controls |")

@@ -665,13 +665,13 @@ def test_findings_read_claims_and_pseudo_label_audits(gap_dataset, tmp_path):
     assert "-4.8" in pseudo and "reversed" in pseudo
     assert "holds" in lines["Adv.time's gain shrinks without the gap: gain(gap) - gain(no gap)"]
     assert "not resolved" in lines["Adv.time beats the baseline without the gap"]
-    assert "holds" in lines["the gap costs the baseline: no gap - gap"]
+    assert lines["the gap costs the baseline: no gap - gap"].endswith("| resolved |")  # a headroom row
     # the tau-0.9 cell is told apart from the tau-0.5 one: +5.8 points over it, +1 over no-pseudo
     assert "+5.8 ±0.5" in lines["stricter agreement helps: tri-training at tau 0.9 - at 0.5"]
     assert "+1.0 ±" in lines["pseudo-labels at tau 0.9 help: - the same two phases without them"]
     # a cell that does not beat the prior makes no finding, whatever the sign ("reversed" here)
-    assert "no finding: park-adv-whole not learned" in lines["Adv.whole beats the baseline"]
-    assert "no finding: park-adv-whole not learned" in lines["Adv.time beats Adv.whole"]
+    assert lines["Adv.whole beats the baseline"].endswith("| below controls |")
+    assert lines["Adv.time beats Adv.whole"].endswith("| below controls |")
     # rows whose runs are missing say so instead of inventing a number
     assert "no runs" in lines["Adv.whole + Tri beats Adv.whole"]
     # pseudo-labels: 3 seeds, mean positives 110, precision mean of 0.8 / 0.75 / 0.8, base rate 125 / 500

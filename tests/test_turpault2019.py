@@ -693,9 +693,12 @@ def test_findings_are_paired_contrasts_of_the_tables():
                                                 for k, v in base.items()}, base)
              for s in ("S1", "S2", "S3", "S4", "S5") for b in ([1.0, 1.0], [1.0, 4.44], [1.0, 9.0])]
     text = render({"metrics": ["map"], "cells": cells})
-    rows = {tuple(c.strip() for c in line.split("|")[1:4]): line for line in text.splitlines()[2:]}
+    rows = {tuple(c.strip() for c in line.split("|")[1:4]): line for line in text.splitlines()[4:]}
     s2_s1 = rows[("S2 beats S1 (labels help)", "map", "[1, 1]")]
     assert "+10.1 ±0.2" in s2_s1 and s2_s1.endswith("| holds |")  # differences 0.100, 0.101, 0.102
     assert rows[("beats the untrained CNN (S1)", "map", "[1, 1]")].endswith("| not resolved |")  # all zero
+    assert rows[("beats the untrained CNN (S2)", "map", "[1, 1]")].endswith("| resolved |")
+    # S1 never beats the untrained CNN: a claim that S1 is better than anything has no headroom
+    assert rows[("adding unlabeled triplets helps (S1)", "map", "[1, 4.44] - [1, 1]")].endswith("| no headroom |")
     assert rows[("S4 is worst: S2 - S4", "map", "[1, 1]")].endswith("| holds |")
     assert not any(k[0].startswith("the baseline CRNN") for k in rows)  # no such cells: no row

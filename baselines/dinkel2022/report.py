@@ -90,7 +90,7 @@ def tables(cells, prior_metrics) -> tuple[str, dict[str, Any]]:
             lines.append(f"| {chunk:g} | {alpha:g} | {fmt(stats(e['metrics']['map']), 100, 1)} | "
                          f"{fmt(stats(e['metrics']['dprime_of_mean_auc']))} | "
                          f"{fmt(stats(e['metrics']['dprime_mean_of_classes']))} | "
-                         f"{(fmt(vs, 100, 1) + (' (above 0)' if vs['verdict'] == 'learned' else ' (not above 0)')) if vs else '(baseline)'} | {oracle} | "
+                         f"{(fmt(vs, 100, 1) + (' (above 0)' if vs['verdict'] == 'holds' else ' (not above 0)')) if vs else '(baseline)'} | {oracle} | "
                          f"{paper[0]} | {paper[1]} |")
             summary[f"chunk {chunk:g}, alpha {alpha:g}"] = {k: stats(v) for k, v in e["metrics"].items()}
     if prior_metrics:

@@ -106,7 +106,7 @@ def tables(data: dict[str, Any], sizes: dict[int, str]) -> tuple[str, dict[str, 
                 means = {p: stats(e["metrics"][k])["mean"] for p, e in cells.items() if e["metrics"][k]}
                 best_p = max(means, key=means.get)
                 d = paired(cells[best_p]["metrics"][k], base["metrics"][k])
-                word = "p = 0 is best" if best_p == 0 else ("gain" if d["verdict"] == "learned" else "no clear gain")
+                word = "p = 0 is best" if best_p == 0 else ("gain" if d["verdict"] == "holds" else "no clear gain")
                 lines.append(f"| {TITLES[k]} | {fmt(stats(base['metrics'][k]))} | {best_p:g} | "
                              f"{fmt(stats(cells[best_p]['metrics'][k]))} | {fmt(d)} | {word} |")
                 summary[name][k] = {"best_p": best_p, "baseline": stats(base["metrics"][k]),

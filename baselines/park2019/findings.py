@@ -7,8 +7,10 @@ pseudo-labelling did, measured against the truth the store keeps.
 ``park2019-nogap.toml``): the tables are read from ``OUT/<grid name>/table.json``, the pseudo-label counts
 from each tri-training run's ``summary.json`` and ``audit.jsonl`` under ``OUT/runs/``.
 
-Contrasts are read ``a - b`` with the mean of the per-seed differences and its 95 % Student-t half-width;
-a claim *holds* when the interval lies above 0, is *reversed* below it, *not resolved* across it. The
+Contrasts are read ``a - b`` with the mean of the per-seed differences, its 95 % Student-t half-width and a
+paired t-test, judged by :func:`wlbench.methods.findings.judge` (headroom first: the baseline beats the prior,
+the gap costs the baseline; Holm-corrected within each family; claims between cells that do not beat the
+prior read ``below controls``; :func:`judged_claims` says which claim presupposes which headroom). The
 gain of an adversarial row on the gap dataset and on its no-gap control is paired by seed number (same seed,
 same clips and batches; only the acoustics of the synthetic domain differ).
 """
@@ -25,7 +27,8 @@ from typing import Any
 import numpy as np
 
 from wlbench.errors import WlbenchError
-from wlbench.methods.experiments import contrast_text, t_interval
+from wlbench.methods.findings import CLAIMS, HEADROOM, families_text, judge, p_text, pct
+from wlbench.methods.statistics import t_interval
 
 GRIDS = ("park2019", "park2019-nogap", "park2019-tau")
 STRICT = 0.9  # the agreement threshold of park2019-tau.toml
@@ -114,27 +117,57 @@ def claims(gap: str, nogap: str | None) -> list[tuple[str, Side, Side | None]]:
     return rows
 
 
-def render_claims(tables: dict[str, dict[str, Any]]) -> str:
-    """Markdown table of every claim and metric the tables can answer."""
+HEADROOM_BASELINE = "the baseline beats the prior detector"
+HEADROOM_GAP = "the gap costs the baseline: no gap - gap"
+# the claims that adaptation helps *with the gap* presuppose that the gap costs something
+NEED_GAP = {"Adv.whole beats the baseline", "Adv.time beats the baseline", "Adv.time beats Adv.whole",
+            "Adv.time + Tri beats Tri-training"}
+
+
+def judged_claims(tables: dict[str, dict[str, Any]]) -> tuple[list[dict], list[dict]]:
+    """(headroom rows, claim rows) of every metric, judged by :func:`wlbench.methods.findings.judge` (Holm
+    within each family). Headroom: the baseline beats the prior; the gap costs the baseline (with the no-gap
+    grid). A claim about adversarial adaptation presupposes both (same metric), every other claim the first;
+    a claim involving a cell that does not beat the prior reads ``below controls``."""
     gap_table = tables["park2019"]
     gap = gap_table["cells"][0]["dataset"]
     nogap = tables["park2019-nogap"]["cells"][0]["dataset"] if "park2019-nogap" in tables else None
-    lines = ["| claim | metric | a - b (points, 95 % t over seeds) | verdict |", "|---|---|---|---|"]
+    headroom, rows = [], []
     for metric in gap_table["metrics"]:
         values: dict[Key, dict[int, float]] = {}
         unlearned: set[Key] = set()
         for table in tables.values():
             values.update(seed_values(table, metric))
             unlearned |= not_learned(table, metric)
+        base = {"kind": HEADROOM, "metric": metric, "dataset": gap, "claim": HEADROOM_BASELINE,
+                "name": f"{HEADROOM_BASELINE} [{metric}]", "first": side_values(values, (gap, BASELINE, None)),
+                "second": side_values(values, (gap, "prior (prior)", None))}
+        headroom.append(base)
         for claim, first, second in claims(gap, nogap):
             a = side_values(values, first)
             b = side_values(values, second) if second is not None else {s: 0.0 for s in a}
-            text, verdict = contrast_text(a, b) if a and b else ("-", "no runs")
-            cells = [(side[0], m) for side in (first, second) if side is not None for m in side[1:] if m]
-            weak = sorted({m for d, m in cells if (d, m) in unlearned})
-            if weak and verdict != "no runs":
-                verdict = f"no finding: {', '.join(weak)} not learned †"
-            lines.append(f"| {claim} | {metric} | {text} | {verdict} |")
+            learned = [not any((side[0], m) in unlearned for m in side[1:] if m) if side else True
+                       for side in (first, second)]
+            row = {"metric": metric, "dataset": gap, "claim": claim, "name": f"{claim} [{metric}]", "first": a,
+                   "second": b, "first_learned": learned[0], "second_learned": learned[1]}
+            if claim == HEADROOM_GAP:
+                headroom.append({**row, "kind": HEADROOM})
+                continue
+            needs = [f"{HEADROOM_BASELINE} [{metric}]"] + ([f"{HEADROOM_GAP} [{metric}]"] if claim in NEED_GAP else [])
+            rows.append({**row, "kind": CLAIMS, "requires": needs})
+    headroom = judge(headroom)
+    return headroom, judge(rows, headroom=headroom)
+
+
+def render_claims(tables: dict[str, dict[str, Any]]) -> str:
+    """Markdown: the headroom rows, then every claim and metric the tables can answer, with the paired
+    difference, the Holm-adjusted p-value and the verdict."""
+    headroom, rows = judged_claims(tables)
+    lines = [families_text(headroom, rows), "",
+             "| claim | metric | a - b (points, 95 % t over seeds) | p (Holm) | verdict |", "|---|---|---|---|---|"]
+    for row in [*headroom, *rows]:
+        verdict = row["verdict"] if row["first"] and row["second"] else "no runs"
+        lines.append(f"| {row['claim']} | {row['metric']} | {pct(row['diff'])} | {p_text(row)} | {verdict} |")
     return "\n".join(lines) + "\n"
 
 
@@ -290,8 +323,9 @@ def render(out: Path) -> str:
                            hint=f"run `wlbench experiment baselines/experiments/park2019.toml --out {out}` first")
     gap = tables["park2019"]["cells"][0]["dataset"]
     return ("## Claims of Park et al. (2019) as paired contrasts\n\n"
-            + "Per-seed differences a - b in points of %, paired by seed; † a claim involving a cell that does not "
-              "beat the class prior on that metric is no finding.\n\n" + render_claims(tables)
+            + "Per-seed differences a - b in points of %, paired by seed; headroom rows first. A claim involving a "
+              "cell that does not beat the class prior on that metric reads `below controls`.\n\n"
+            + render_claims(tables)
             + f"\n## Pseudo-labels of the tri-training rows on {gap} (mean ±95 % t over seeds)\n\n"
             + "Positives: (clip, class) entries of U pseudo-labelled positive at clip level; (window, class) "
               "entries of W and U at the model's frame rate. Precision and recall against the true labels the "

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from wlbench.methods.experiments import t_interval, verdict
+from wlbench.methods.statistics import contrast_text, t_interval
 
 
 def seed_dirs(cell: Path) -> dict[int, Path]:
@@ -60,10 +60,12 @@ def stats(values: dict[int, float]) -> dict[str, Any]:
 
 
 def paired(cell: dict[int, float], other: dict[int, float]) -> dict[str, Any]:
-    """The per-seed difference cell - other: mean, 95 % t half-width, and the runner's verdict."""
+    """The per-seed difference cell - other: mean, 95 % t half-width, and the contrast's verdict (``holds``:
+    the interval lies above 0, ``reversed``: below, ``not resolved``, ``too few seeds``; uncorrected: the
+    grid's own claims table is the Holm-corrected reading)."""
     seeds = sorted(set(cell) & set(other))
     diff = {s: cell[s] - other[s] for s in seeds}
-    return {**stats(diff), "verdict": verdict(cell, other)}
+    return {**stats(diff), "verdict": contrast_text(cell, other)[1]}
 
 
 def fmt(s: dict[str, Any], scale: float = 1.0, digits: int = 3) -> str:

@@ -3,8 +3,11 @@
 Each finding of Turpault et al. (2019, section 4.6) compares cells: "S2 beats S1", "the transformation beats
 the nearest sample", "S4 is worst", "S3 collapses when labels are scarce", "the benefit of unlabeled data
 saturates". This module reads the ``table.json`` files ``wlbench experiment`` writes and gives, per finding and
-metric, the mean of the per-seed differences (paired by seed) with its 95 % Student-t half-width: a finding
-holds on wlbench data when the interval lies on its side of 0.
+metric, the mean of the per-seed differences (paired by seed) with its 95 % Student-t half-width and a paired
+t-test, judged by :func:`wlbench.methods.findings.judge`: the "beats the untrained CNN" rows are the headroom
+family, every other finding a claim ``a > b`` that presupposes the headroom of a's triplet strategy (same
+metric); Holm-corrected within each family; a claim between cells either of which does not beat its lower
+controls reads ``below controls``, never holds or reversed.
 
     python -m baselines.turpault2019.findings TABLE2_JSON TABLE3_JSON > findings.md
 """
@@ -16,7 +19,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from wlbench.methods.experiments import contrast_text
+from wlbench.methods.findings import CLAIMS, HEADROOM, families_text, judge, p_text, pct
 
 TRIPLET = "turpault2019-triplet"
 BUDGETS = ([1.0, 1.0], [1.0, 4.44], [1.0, 9.0])
@@ -24,18 +27,21 @@ RATIOS = ([1.5, 0.5], [1.0, 1.0], [0.75, 1.25], [0.5, 1.5])
 Key = tuple[str, str | None, tuple[float, ...] | None]
 
 
-def seed_values(table: dict, metric: str, segment: str = "clip") -> dict[Key, dict[int, float]]:
+def seed_values(table: dict, metric: str, segment: str = "clip"
+                ) -> tuple[dict[Key, dict[int, float]], dict[Key, bool | None]]:
     """``{(method, strategy, budget): {seed: value}}`` of every cell, and ``(control name, None, None)`` for the
-    controls (the same runs for every cell of a grid)."""
+    controls (the same runs for every cell of a grid); and whether each cell beats its lower controls."""
     out: dict[Key, dict[int, float]] = {}
+    learned: dict[Key, bool | None] = {}
     for cell in table["cells"]:
         res = cell["results"][metric][segment]
         budget = cell["axes"].get("triplets")
-        out[(cell["method"], cell["axes"].get("strategy"), tuple(budget) if budget else None)] = \
-            {int(s): v for s, v in res["seeds"].items()}
+        key = (cell["method"], cell["axes"].get("strategy"), tuple(budget) if budget else None)
+        out[key] = {int(s): v for s, v in res["seeds"].items()}
+        learned[key] = res.get("learned")
         for name, control in res["controls"].items():
             out.setdefault((name, None, None), {int(s): v for s, v in control["seeds"].items()})
-    return out
+    return out, learned
 
 
 def _t(strategy: str, budget: Sequence[float]) -> Key:
@@ -68,17 +74,41 @@ def contrasts(table2: dict, table3: dict | None = None) -> list[tuple[str, str, 
     return rows
 
 
-def render(table2: dict, table3: dict | None = None) -> str:
-    """Markdown: one row per contrast, the paired difference in points (%) and whether it is above 0."""
+def _headroom(strategy: str, metric: str) -> str:
+    return f"beats the untrained CNN ({strategy}) [{metric}]"
+
+
+def judged(table2: dict, table3: dict | None = None) -> tuple[list[dict], list[dict]]:
+    """(headroom rows, claim rows) of every contrast, judged (Holm within each family)."""
     values = {m: seed_values(table2, m) for m in table2["metrics"]}
     values3 = {m: seed_values(table3, m) for m in table3["metrics"]} if table3 is not None else {}
-    lines = ["| finding | metric | cells | a - b (points, 95 % t over seeds) | verdict |", "|---|---|---|---|---|"]
+    headroom, claims = [], []
     for finding, metric, label, a, b in contrasts(table2, table3):
-        source = values3[metric] if finding.startswith(("scarce", "S2 beats S3 (Table 3)")) else values[metric]
+        source, learned = values3[metric] if finding.startswith(("scarce", "S2 beats S3 (Table 3)")) else values[metric]
         if a not in source or b not in source:
             continue
-        text, verdict = contrast_text(source[a], source[b])
-        lines.append(f"| {finding} | {metric} | {label} | {text} | {verdict} |")
+        row = {"dataset": "-", "finding": finding, "metric": metric, "cells": label, "first": source[a],
+               "second": source[b]}
+        if finding.startswith("beats the untrained CNN"):
+            headroom.append({**row, "kind": HEADROOM, "name": _headroom(a[1], metric)})
+            continue
+        needs = [_headroom(a[1], metric)] if a[0] == TRIPLET else []  # the side claimed better must learn
+        claims.append({**row, "kind": CLAIMS, "name": f"{finding} {label} [{metric}]", "requires": needs,
+                       "first_learned": learned.get(a), "second_learned": learned.get(b)})
+    headroom = judge(headroom)
+    return headroom, judge(claims, headroom=headroom)
+
+
+def render(table2: dict, table3: dict | None = None) -> str:
+    """Markdown: the headroom rows, then the claims: per contrast the paired difference in points (%), the
+    Holm-adjusted p-value and the verdict."""
+    headroom, claims = judged(table2, table3)
+    lines = [families_text(headroom, claims), "",
+             "| finding | metric | cells | a - b (points, 95 % t over seeds) | p (Holm) | verdict |",
+             "|---|---|---|---|---|---|"]
+    for row in [*headroom, *claims]:
+        lines.append(f"| {row['finding']} | {row['metric']} | {row['cells']} | {pct(row['diff'])} | {p_text(row)} | "
+                     f"{row['verdict']} |")
     return "\n".join(lines) + "\n"
 
 

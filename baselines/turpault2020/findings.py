@@ -5,8 +5,11 @@ on 200 ms, training on 1 s does at least as well as training on 200 ms; on the 2
 longer (weakly labelled) segments hurts the embedding methods far more than the end-to-end classifier; and
 10 s segments make the embedding methods unreliable. This module reads the ``table.json`` that
 ``wlbench experiment`` writes for a turpault2020 grid and gives, per contrast and metric, the mean of the
-per-seed differences ``a - b`` (paired by seed) with its 95 % Student-t half-width. A finding *holds* when
-the interval lies above 0, is *reversed* when it lies below, and is *not resolved* otherwise.
+per-seed differences ``a - b`` (paired by seed) with its 95 % Student-t half-width and a paired t-test,
+judged by :func:`wlbench.methods.findings.judge`: "trained E beats untrained E" rows are the headroom family,
+every other finding a claim (Holm-corrected within each family; a finding about an embedding method
+presupposes that its E learns at 1 s / 1 s on the same metric; a finding between cells either of which does
+not beat its lower controls reads ``below controls``, never holds or reversed).
 
     python -m baselines.turpault2020.findings TABLE_JSON [TABLE_JSON ...] > findings.md
 
@@ -21,26 +24,30 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from wlbench.methods.experiments import contrast_text
+from wlbench.methods.findings import CLAIMS, HEADROOM, families_text, judge, p_text, pct
 
 METHODS = ("turpault-classifier", "turpault-triplet", "turpault-protonet")
 SEGMENTS = ("200ms", "1s", "10s")
 Cell = tuple[str, str, str, str]  # dataset, method, train segment, test segment
 
 
-def seed_values(table: dict, metric: str) -> dict[Cell, dict[int, float]]:
+def seed_values(table: dict, metric: str) -> tuple[dict[Cell, dict[int, float]], dict[Cell, bool | None]]:
     """``{(dataset, method, train, test): {seed: value}}`` of every cell, and ``(dataset, method + " (control)",
-    train, test)`` for each control of a cell (``turpault-triplet (untrained)``, ``prior (prior)``)."""
+    train, test)`` for each control of a cell (``turpault-triplet (untrained)``, ``prior (prior)``); and
+    whether each cell beats its lower controls (``learned``; None for controls and unjudged cells)."""
     out: dict[Cell, dict[int, float]] = {}
+    learned: dict[Cell, bool | None] = {}
     for cell in table["cells"]:
         train = cell["axes"].get("train_segment", "")
         for test, res in cell["results"][metric].items():
-            out[(cell["dataset"], cell["method"], train, test)] = {int(s): v for s, v in res["seeds"].items()}
+            key = (cell["dataset"], cell["method"], train, test)
+            out[key] = {int(s): v for s, v in res["seeds"].items()}
+            learned[key] = res.get("learned")
             for name, control in res["controls"].items():
                 owner = "prior" if name == "prior" else cell["method"]
                 out[(cell["dataset"], f"{owner} ({name})", train, test)] = \
                     {int(s): v for s, v in control["seeds"].items()}
-    return out
+    return out, learned
 
 
 def contrasts(dataset: str) -> list[tuple[str, Cell, Cell]]:
@@ -66,20 +73,44 @@ def contrasts(dataset: str) -> list[tuple[str, Cell, Cell]]:
     return rows
 
 
-def render(tables: Sequence[dict]) -> str:
-    """Markdown: one row per contrast and metric, the paired difference in points (%) and the verdict."""
-    lines = ["| dataset | finding | metric | a - b (points, 95 % t over seeds) | verdict |",
-             "|---|---|---|---|---|"]
+def _headroom_name(method: str, metric: str) -> str:
+    return f"trained E beats untrained E ({method.removeprefix('turpault-')}, 1s/1s) [{metric}]"
+
+
+def judged(tables: Sequence[dict]) -> tuple[list[dict], list[dict]]:
+    """(headroom rows, claim rows) of every contrast of every table, judged (Holm within each family)."""
+    headroom, claims = [], []
     for table in tables:
         datasets = list(dict.fromkeys(c["dataset"] for c in table["cells"]))
         for metric in table["metrics"]:
-            values = seed_values(table, metric)
+            values, learned = seed_values(table, metric)
             for dataset in datasets:
                 for finding, a, b in contrasts(dataset):
                     if a not in values or b not in values:
                         continue
-                    text, verdict = contrast_text(values[a], values[b])
-                    lines.append(f"| {dataset} | {finding} | {metric} | {text} | {verdict} |")
+                    row = {"dataset": dataset, "finding": finding, "metric": metric, "first": values[a],
+                           "second": values[b]}
+                    if finding.startswith("trained E beats untrained E"):
+                        headroom.append({**row, "kind": HEADROOM, "name": _headroom_name(a[1], metric)
+                                         if a[2:] == ("1s", "1s") else f"{finding} [{metric}]"})
+                        continue
+                    needs = [_headroom_name(m, metric) for m in {a[1], b[1]} if m in METHODS[1:]]
+                    claims.append({**row, "kind": CLAIMS, "name": f"{finding} [{metric}]", "requires": needs,
+                                   "first_learned": learned.get(a), "second_learned": learned.get(b)})
+    headroom = judge(headroom)
+    return headroom, judge(claims, headroom=headroom)
+
+
+def render(tables: Sequence[dict]) -> str:
+    """Markdown: the headroom rows, then the claims: per contrast and metric the paired difference in points
+    (%), the Holm-adjusted p-value and the verdict."""
+    headroom, claims = judged(tables)
+    lines = [families_text(headroom, claims), "",
+             "| dataset | finding | metric | a - b (points, 95 % t over seeds) | p (Holm) | verdict |",
+             "|---|---|---|---|---|---|"]
+    for row in [*headroom, *claims]:
+        lines.append(f"| {row['dataset']} | {row['finding']} | {row['metric']} | {pct(row['diff'])} | "
+                     f"{p_text(row)} | {row['verdict']} |")
     return "\n".join(lines) + "\n"
 
 

@@ -183,8 +183,24 @@ def judge(rows: list[dict[str, Any]], *, headroom: Sequence[dict[str, Any]] = ()
     return rows
 
 
-def _pct(diff: tuple[float, float] | None) -> str:
+def pct(diff: tuple[float, float] | None) -> str:
+    """A judged row's paired difference as ``"+12.3 ±4.5"`` (points of %), ``-`` without one."""
     return "-" if diff is None else f"{100 * diff[0]:+.1f} ±{100 * diff[1]:.1f}"
+
+
+def p_text(row: dict[str, Any]) -> str:
+    """A judged row's Holm-adjusted p-value (``-`` when it was not tested)."""
+    return _p(row.get("p_holm"))
+
+
+def families_text(headroom: Sequence[dict[str, Any]], claims: Sequence[dict[str, Any]]) -> str:
+    """One sentence stating the two Holm families of a findings table."""
+    h = headroom[0]["family"] if headroom else 0
+    c = claims[0]["family"] if claims else 0
+    return (f"p: paired t-test over seeds, Holm-corrected at 0.05 within each family: the {h} headroom "
+            f"contrast(s) with >= 2 seeds, and the {c} claim(s) tested (a claim whose headroom is not resolved "
+            f"reads `no headroom`; one with an arm that does not beat its lower controls `below controls`; "
+            f"neither is tested).")
 
 
 def _mean(values: Mapping[int, float]) -> str:
@@ -208,7 +224,7 @@ def render(headroom: Sequence[dict[str, Any]], claims: Sequence[dict[str, Any]])
                   "|---|---|---|---|---|---|---|---|"]
         for r in headroom:
             lines.append(f"| {r['name']} | {r['dataset']} | {r['metric']} ({r['segment']}) | {r['first_label']} "
-                         f"{_mean(r['first'])} | {r['second_label']} {_mean(r['second'])} | {_pct(r['diff'])} | "
+                         f"{_mean(r['first'])} | {r['second_label']} {_mean(r['second'])} | {pct(r['diff'])} | "
                          f"{_p(r['p_holm'] if r['p_holm'] is not None else r['p'])} | **{r['verdict']}** |")
         lines.append("")
     if claims:
@@ -221,7 +237,7 @@ def render(headroom: Sequence[dict[str, Any]], claims: Sequence[dict[str, Any]])
         for r in claims:
             why = f" ({r['why']})" if r.get("why") else ""
             lines.append(f"| {r['name']} | {r['dataset']} | {r['metric']} ({r['segment']}) | {r['first_label']} "
-                         f"{_mean(r['first'])} | {r['second_label']} {_mean(r['second'])} | {_pct(r['diff'])} | "
+                         f"{_mean(r['first'])} | {r['second_label']} {_mean(r['second'])} | {pct(r['diff'])} | "
                          f"{_p(r['p_holm'])} | **{r['verdict']}**{why} |")
         lines.append("")
     return "\n".join(lines) + ("\n" if lines else "")
