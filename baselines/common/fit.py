@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import io
 import json
 import math
 import os
@@ -202,12 +203,15 @@ def fit_stage(stage: Stage, *, rng: np.random.Generator, log: Callable[[dict[str
 
 def save_checkpoint(path: Path, *, method: str, config: dict, classes: list[str], scaler: dict,
                     state: dict[str, dict], extra: dict | None = None) -> None:
-    """Weights + scaler + config in one file (written atomically; loadable with ``weights_only=True``)."""
+    """Weights + scaler + config in one file (written atomically; loadable with ``weights_only=True``; the
+    same content gives the same bytes, whatever the file's name)."""
     payload = {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, "method": method,
                "config": json.loads(json.dumps(config)), "classes": list(classes), "scaler": scaler,
                "state": state, "extra": json.loads(json.dumps(extra or {}))}
+    buffer = io.BytesIO()  # a file-like target: torch names the archive's records "archive/...", not after the
+    torch.save(payload, buffer)  # (temporary, random) file name, so equal weights give equal bytes anywhere
     with atomic_path(Path(path), suffix=".pt.partial") as tmp:
-        torch.save(payload, tmp)
+        tmp.write_bytes(buffer.getvalue())
 
 
 def load_checkpoint(path: Path, method: str | None = None) -> dict:

@@ -123,20 +123,31 @@ def methods_cmd(method):
 @click.command()
 @click.argument("grid", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="experiment directory")
-@click.option("--jobs", default=1, show_default=True, type=click.IntRange(min=1), help="runs in parallel")
+@click.option("--jobs", default=1, show_default=True, type=click.IntRange(min=1),
+              help="runs in parallel (local processes; with --executor dask and no --scheduler, the workers of "
+                   "the local Dask cluster)")
+@click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True,
+              help="where the runs train: local processes, or a Dask cluster (one task per run; docs/cluster.md)")
+@click.option("--scheduler", metavar="ADDRESS", default=None,
+              help="with --executor dask: the scheduler of an existing cluster (tcp://host:8786) whose workers see "
+                   "the datasets and --out at the same paths [default: a local cluster of --jobs workers]")
 @click.option("--table-only", is_flag=True, help="only (re)write the table and figures from finished runs")
 @click.option("--submit", "submit_board", default=None, type=click.Path(file_okay=False, path_type=Path),
               help="also add every finished cell and control (seeds as runs) to the leaderboard in this directory")
-def experiment(grid, out, jobs, table_only, submit_board):
+def experiment(grid, out, jobs, executor, scheduler, table_only, submit_board):
     """Run the experiment GRID (a TOML file, e.g. baselines/experiments/turpault2020.toml): every method x
     axis point x dataset x seed, beside its controls (class prior, the method's own such as an untrained
     trunk, the true-label oracle where a label view is used), tested on every test segment. Finished runs are
-    skipped, so an interrupted experiment resumes. Writes table.md/json (cells that do not beat a control by
-    their interval marked "not learned"), heatmap-<method>.png and curves/<cell>.png under --out/<experiment
-    name>/, the runs under --out/runs/ (grids sharing --out share their runs and keep their own tables)."""
+    skipped, so an interrupted experiment resumes; the grid's headroom contrasts run first and its table starts
+    with them and the claims (Holm-corrected; a claim without headroom reads "no headroom"). Writes
+    table.md/json (cells that do not beat a control by their interval marked "not learned"),
+    heatmap-<method>.png and curves/<cell>.png under --out/<experiment name>/, the runs under --out/runs/
+    (grids sharing --out share their runs and keep their own tables). With --executor dask each run is one
+    task on the cluster, with the same results as local runs."""
     from wlbench.methods import run_experiment, submit_experiment
 
-    res = run_experiment(grid, out, jobs, echo=click.echo, only_table=table_only)
+    res = run_experiment(grid, out, jobs, echo=click.echo, only_table=table_only, executor=executor,
+                         scheduler=scheduler)
     click.echo(res["text"])
     click.echo(f"table: {res['table']}; {len(res['figures'])} figures under {out}")
     if res["failures"]:

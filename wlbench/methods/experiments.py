@@ -48,6 +48,7 @@ from wlbench.atomic import ensure_writable_dir, write_text_atomic
 from wlbench.errors import WlbenchError
 from wlbench.methods.config import plain, read_table_file, resolve_config
 from wlbench.methods.discovery import get_method
+from wlbench.methods.execution import check_executor, describe, run_tasks
 from wlbench.methods.findings import Arm, Contrast, judge, parse_contrasts
 from wlbench.methods.findings import render as render_findings
 from wlbench.methods.protocol import CLIP
@@ -329,19 +330,6 @@ def dataset_path(d: dict[str, Any], out: Path, echo: Echo, render: bool = True) 
                       progress=False, filename=target.name).path
 
 
-def _run_one(args: tuple) -> tuple[str, str]:
-    method, dataset, run_dir, overrides, seed, bootstrap, segments, decoding = args
-    import torch
-
-    torch.set_num_threads(int(overrides.get("threads", 1)) or 1)
-    try:
-        train_run(method, dataset, run_dir, overrides=overrides, seed=seed, bootstrap=bootstrap, segments=segments,
-                  force=True, decoding=decoding)
-        return str(run_dir), "done"
-    except WlbenchError as exc:
-        return str(run_dir), f"error: {exc}"
-
-
 def _cost(run: Run) -> float:
     seg = run.overrides.get("train_segment", CLIP)
     return 10.0 if seg == CLIP else _seconds(str(seg))
@@ -357,10 +345,14 @@ def _seconds(segment: str) -> float:
 
 
 def run_experiment(path: str | Path, out: str | Path, jobs: int = 1, echo: Echo = print,
-                   only_table: bool = False) -> dict[str, Any]:
+                   only_table: bool = False, *, executor: str = "local", scheduler: str | None = None
+                   ) -> dict[str, Any]:
     """Run (or resume) every run of the grid, skipping finished ones (``summary.json`` present, trained with
     the config and dataset the grid asks for: :func:`_check_finished_runs`), then write the tables and figures
-    under ``out/<experiment name>/``. Everything is validated before the first run starts."""
+    under ``out/<experiment name>/``. Everything is validated before the first run starts. ``executor``:
+    ``local`` (``jobs`` processes) or ``dask`` (the cluster at ``scheduler``, else a local cluster of ``jobs``
+    workers; see :mod:`wlbench.methods.execution`)."""
+    check_executor(executor, scheduler, jobs)
     exp = load_experiment(path)
     out = ensure_writable_dir(Path(out))
     cells = plan_cells(exp, out)
@@ -376,29 +368,18 @@ def run_experiment(path: str | Path, out: str | Path, jobs: int = 1, echo: Echo 
     first = {r.run_dir for (name, _, _), a in arms.items() if name in {c.name for c in exp.headroom} for r in a.runs}
     todo.sort(key=lambda r: (r.run_dir not in first, exp.seeds.index(r.seed), -_cost(r), str(r.run_dir)))
     echo(f"{exp.name}: {len(cells)} cells, {len(runs)} runs ({len(runs) - len(todo) if not only_table else 'n/a'} "
-         f"finished), {len(todo)} to run with {jobs} job(s)")
+         f"finished), {len(todo)} to run {describe(executor, jobs, scheduler)}")
     t0 = time.perf_counter()
     args = [(r.method, str(paths[r.dataset]), str(r.run_dir), r.overrides, r.seed, exp.bootstrap,
              list(exp.test_segments), exp.decoding) for r in todo]
     failures = []
     if args:
-        if jobs <= 1:
-            results = map(_run_one, args)
-            pool = None
-        else:
-            import multiprocessing as mp
-
-            pool = mp.get_context("spawn").Pool(jobs, maxtasksperchild=1)
-            results = pool.imap_unordered(_run_one, args)
-        try:
-            for i, (run_dir, status) in enumerate(results, 1):
-                echo(f"[{i}/{len(args)} {time.perf_counter() - t0:7.0f}s] {run_dir}: {status}")
-                if status != "done":
-                    failures.append((run_dir, status))
-        finally:
-            if pool is not None:
-                pool.close()
-                pool.join()
+        for i, (run_dir, status, in_flight) in enumerate(
+                run_tasks(args, executor=executor, jobs=jobs, scheduler=scheduler, out=out, echo=echo), 1):
+            flight = f", {in_flight} in flight" if in_flight else ""
+            echo(f"[{i}/{len(args)} {time.perf_counter() - t0:7.0f}s{flight}] {run_dir}: {status}")
+            if status != "done":
+                failures.append((run_dir, status))
     result = write_experiment_tables(exp, cells, out)
     result["failures"] = failures
     return result
