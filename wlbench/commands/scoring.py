@@ -14,7 +14,7 @@ TASK = click.Choice(["tagging", "detection", "embedding", "frame_scores"])
 
 
 def settings_from_options(threshold, k, t_collar, pct, resolution, metric, raw_scores, resamples, seed, ci,
-                          convention: str = "wlbench"):
+                          convention: str = "wlbench", strict: bool = False):
     """The harness :class:`~wlbench.scoring.Settings` from the scoring CLI options (shared by ``score``,
     ``compare`` and ``leaderboard submit``); ``threshold`` is a number or a JSON file {class: threshold}."""
     from wlbench.scoring import Settings
@@ -37,7 +37,7 @@ def settings_from_options(threshold, k, t_collar, pct, resolution, metric, raw_s
             raise WlbenchError(f"{path}: expected a JSON object {{class: threshold}} ({exc})") from None
     return Settings(threshold=thr, k=k, t_collar=t_collar, percentage_of_length=pct, time_resolution=resolution,
                     embedding_metric=metric, probabilities=not raw_scores, n_resamples=resamples, seed=seed, ci=ci,
-                    convention=convention)
+                    convention=convention, strict=strict)
 
 
 def _scoring_options(f):
@@ -68,6 +68,10 @@ def _scoring_options(f):
         click.option("--convention", type=click.Choice(["wlbench", "dcase"]), default="wlbench", show_default=True,
                      help="detection lists: 'dcase' reproduces DESED_task's sed_eval numbers (a class never output "
                           "is left out of the segment macro F1; collars compared as exact floats)"),
+        click.option("--strict", is_flag=True,
+                     help="refuse events, frames and reference events outside their clip, and zero-length "
+                          "reference events (default: clip them to the clip and count it in the report, as the "
+                          "DCASE tools accept them)"),
         click.option("--embedding-metric", "metric", type=click.Choice(["euclidean", "cosine"]),
                      default="euclidean", show_default=True),
         click.option("--raw-scores", is_flag=True, help="scores are not probabilities: allow values outside [0, 1]"),
@@ -96,7 +100,7 @@ def _classes(value: str | None) -> list[str] | None:
 
 
 def _truth_source(dataset: Path | None, truth: Path | None, durations: Path | None, classes: str | None,
-                  what: str):
+                  what: str, strict: bool = False):
     """Check that exactly one of a dataset and --truth/--durations is given; returns a truth for files."""
     if truth is None and durations is None:
         if dataset is None:
@@ -112,7 +116,7 @@ def _truth_source(dataset: Path | None, truth: Path | None, durations: Path | No
                            "evaluated clip, those without events too")
     from wlbench.scoring import truth_from_files
 
-    return truth_from_files(truth, durations, _classes(classes))
+    return truth_from_files(truth, durations, _classes(classes), strict=strict)
 
 
 def _progress(label: str, total: int):
@@ -138,7 +142,8 @@ def _progress(label: str, total: int):
               help="frame scores: write the PSD-ROC figure here (.png, .pdf or .svg)")
 @click.option("--max-classes", default=50, show_default=True, type=int, help="classes shown in the table")
 def score_cmd(paths, split, truth, durations, classes, labels, task, threshold, k, t_collar, percentage_of_length,
-              resolution, convention, metric, raw_scores, resamples, seed, ci, json_out, plot_out, max_classes):
+              resolution, convention, strict, metric, raw_scores, resamples, seed, ci, json_out, plot_out,
+              max_classes):
     """Validate SUBMISSION and score it (exit 2 listing every problem if invalid).
 
     \b
@@ -157,8 +162,8 @@ def score_cmd(paths, split, truth, durations, classes, labels, task, threshold, 
         raise WlbenchError(f"expected [DATASET] SUBMISSION, got {len(paths)} paths")
     dataset, submission = (paths[0], paths[1]) if len(paths) == 2 else (None, paths[0])
     settings = settings_from_options(threshold, k, t_collar, percentage_of_length, resolution, metric, raw_scores,
-                                     resamples, seed, ci, convention)
-    external = _truth_source(dataset, truth, durations, classes, "score")
+                                     resamples, seed, ci, convention, strict)
+    external = _truth_source(dataset, truth, durations, classes, "score", strict)
     for out in (json_out, plot_out):
         if out is not None:
             check_output_path(out)  # before scoring: a bad output path costs nothing
@@ -190,7 +195,8 @@ def score_cmd(paths, split, truth, durations, classes, labels, task, threshold, 
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="write the comparison as JSON (atomically)")
 def compare_cmd(a, b, dataset, split, truth, durations, classes, labels, task, threshold, k, t_collar,
-                percentage_of_length, resolution, convention, metric, raw_scores, resamples, seed, ci, json_out):
+                percentage_of_length, resolution, convention, strict, metric, raw_scores, resamples, seed, ci,
+                json_out):
     """Paired bootstrap test of submissions A and B on the same clips (A - B, interval, p-value)."""
     from wlbench.atomic import check_output_path
     from wlbench.scoring import compare_files, compare_submissions, render_comparison, write_report
@@ -198,11 +204,11 @@ def compare_cmd(a, b, dataset, split, truth, durations, classes, labels, task, t
     if json_out is not None:
         check_output_path(json_out)
     settings = settings_from_options(threshold, k, t_collar, percentage_of_length, resolution, metric, raw_scores,
-                                     resamples, seed, ci, convention)
+                                     resamples, seed, ci, convention, strict)
     if resamples < 1:
         raise WlbenchError("--bootstrap 0: the paired test's interval and p-value come from bootstrap resamples",
                            hint="use --bootstrap 1000 (the default), or at least 200")
-    external = _truth_source(dataset, truth, durations, classes, "compare")
+    external = _truth_source(dataset, truth, durations, classes, "compare", strict)
     update, close = _progress("paired bootstrap", resamples)
     try:
         if external is None:

@@ -24,11 +24,11 @@ import pandas as pd
 
 from wlbench.atomic import write_text_atomic
 from wlbench.errors import WlbenchError, plain
-from wlbench.submissions.expected import (TIME_TOLERANCE, Expected, check_clip_sets, check_declared,
-                                          label_problem)
+from wlbench.submissions.expected import Expected, check_clip_sets, check_declared, label_problem
 from wlbench.submissions.report import ValidationReport
 from wlbench.submissions.text import (DELIMITER_NAMES, TextFile, describe_delimiters, find_header,
                                       parse_numbers, read_text, split_fields)
+from wlbench.submissions.tolerance import TIME_TOLERANCE, ClipFit, outside
 
 DETECTION_COLUMNS = ("filename", "onset", "offset", "event_label")
 ALIASES = {"file": "filename", "event_onset": "onset", "event_offset": "offset"}
@@ -160,6 +160,7 @@ def read_detections(path: str | Path, expected: Expected) -> tuple[Detections | 
     unknown: list[tuple[str, int]] = []
     keep_rows, keep_clip, keep_label = [], [], []
     first_of: dict[tuple, int] = {}
+    fit = ClipFit("events")
     for r in range(len(names)):
         row = int(table.lines[r])
         rest_empty = on_empty[r] and off_empty[r] and labels[r] == ""
@@ -201,10 +202,10 @@ def read_detections(path: str | Path, expected: Expected) -> tuple[Detections | 
             report.add("onset_not_before_offset", f"onset {plain(on[r])} >= offset {plain(off[r])}; an event must "
                        "have positive length", row=row, field="onset")
             ok = False
-        if on[r] < -TIME_TOLERANCE or (dur is not None and off[r] > dur + TIME_TOLERANCE):
+        if expected.strict and outside(on[r], off[r], dur):
             report.add("time_outside_clip", f"event [{plain(on[r])}, {plain(off[r])}] s lies outside the clip "
-                       f"[0, {plain(dur)}] s; clip it to the clip", row=row,
-                       field="onset" if on[r] < -TIME_TOLERANCE else "offset")
+                       f"[0, {plain(dur)}] s; clip it to the clip (or leave out --strict: it is then clipped)",
+                       row=row, field="onset" if on[r] < -TIME_TOLERANCE else "offset")
             ok = False
         key = (cid, int(li), float(on[r]), float(off[r]))
         if key in first_of:
@@ -212,6 +213,11 @@ def read_detections(path: str | Path, expected: Expected) -> tuple[Detections | 
             ok = False
         else:
             first_of[key] = row
+        if ok and outside(on[r], off[r], dur):
+            fitted = fit.fit(float(on[r]), float(off[r]), dur)
+            if fitted is None:
+                continue
+            on[r], off[r] = fitted
         if ok:
             keep_rows.append(r)
             keep_clip.append(cid)
@@ -225,6 +231,7 @@ def read_detections(path: str | Path, expected: Expected) -> tuple[Detections | 
         check_clip_sets(seen, unknown, expected, report, missing_is_problem=False)
     report.notes["clips_without_detections"] = int(len(expected.clip_ids) - len(set(keep_clip)))
     report.notes["n_events"] = len(keep_rows)
+    report.notes.update(fit.notes())
     if not report.ok:
         return None, report
     rows = np.asarray(keep_rows, dtype=np.int64)

@@ -1,0 +1,131 @@
+"""Files as the field exchanges them (issue 27), in small hand-written files of the exact layouts: the
+tolerance policy (times outside the clip, DESED's rounded durations, psds_eval's per-event metadata,
+zero-length reference events), format detection by content, headerless sed_eval layouts."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+
+from wlbench.errors import WlbenchError
+from wlbench.scoring import Settings, score_submission, truth_from_files
+from wlbench.submissions import Expected, read_detections
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    import sed_eval
+
+FAST = Settings(n_resamples=0)
+
+
+def write(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+# --- the tolerance policy ---------------------------------------------------------------------------
+
+def test_desed_rounded_durations_are_clipped_and_counted(tmp_path):
+    """DESED's durations are rounded down to 0.1 s; its offsets run up to 0.115 s past them."""
+    dur = write(tmp_path, "durations.tsv", "filename\tduration\nY1.wav\t9.9\nY2.wav\t2.4\n")
+    gt = write(tmp_path, "gt.tsv", "filename\tonset\toffset\tevent_label\n"
+               "Y1.wav\t1.0\t10.015\tDog\nY2.wav\t0.5\t1.0\tCat\nY2.wav\t2.4\t2.515\tCat\n")
+    truth = truth_from_files(gt, dur)
+    assert truth.notes["reference_events_clipped_to_clip"] == 1
+    assert truth.notes["reference_events_dropped_outside_clip"] == 1  # [2.4, 2.515] on a 2.4 s clip
+    assert truth.events.offset.tolist() == [9.9, 1.0]
+    with pytest.raises(WlbenchError, match="time_outside_clip.*leave out --strict"):
+        truth_from_files(gt, dur, strict=True)
+
+    sub = write(tmp_path, "pred.tsv", "filename\tonset\toffset\tevent_label\n"
+                "Y1.wav\t1.0\t10.0\tDog\nY2.wav\t0.5\t1.1\tCat\nY2.wav\t3.0\t9.98\tCat\nY2.wav\t-0.05\t0.3\tCat\n")
+    report = score_submission(truth, sub, settings=FAST)
+    assert report["submission"]["notes"]["events_clipped_to_clip"] == 2
+    assert report["submission"]["notes"]["events_dropped_outside_clip"] == 1
+    assert report["notes"]["truth"]["reference_events_clipped_to_clip"] == 1
+    # [1, 10] -> [1, 9.9] hits Dog; [0.5, 1.1] hits Cat; [3, 9.98] dropped; [-0.05, 0.3] -> [0, 0.3] is a miss
+    assert report["headline"]["event_f1_micro"]["value"] == pytest.approx(2 * 2 / (2 + 3))
+    strict = Settings(n_resamples=0, strict=True)
+    truth_ok = truth_from_files(write(tmp_path, "gt2.tsv", "filename\tonset\toffset\tevent_label\n"
+                                      "Y1.wav\t1.0\t9.9\tDog\n"), dur)
+    with pytest.raises(WlbenchError, match="time_outside_clip"):
+        score_submission(truth_ok, sub, settings=strict)
+
+
+def test_frame_scores_longer_than_the_clip_are_clipped(tmp_path):
+    """DESED_task's score tables cover the 10 s padding of a shorter clip."""
+    from wlbench.submissions import read_score_files
+
+    d = tmp_path / "scores"
+    d.mkdir()
+    rows = "".join(f"{i * 0.5}\t{(i + 1) * 0.5}\t0.{i}\n" for i in range(8))  # 0-4 s
+    (d / "Y2.tsv").write_text("onset\toffset\tCat\n" + rows)
+    exp = Expected(classes=["Cat"], clip_ids=["Y2"], durations=[2.4])
+    got, rep = read_score_files(d, exp)
+    assert rep.ok and rep.notes["frames_dropped_outside_clip"] == 3 and rep.notes["clips_with_frames_outside_clip"] == 1
+    assert got.frames.offset.tolist()[-1] == 2.4 and len(got.frames.onset) == 5
+    _, rep = read_score_files(d, Expected(classes=["Cat"], clip_ids=["Y2"], durations=[2.4], strict=True))
+    assert [p.kind for p in rep.problems] == ["time_outside_clip"]
+
+
+def test_psds_eval_metadata_layout_as_durations(tmp_path):
+    """psds_eval's metadata: one row per event, the clip's duration repeated (psds_eval keeps the first)."""
+    gt = write(tmp_path, "gt.tsv", "filename\tonset\toffset\tevent_label\n"
+               "a.wav\t0.5\t1.0\tDog\na.wav\t2.0\t3.0\tDog\nb.wav\t1.0\t2.0\tCat\n")
+    meta = write(tmp_path, "meta.tsv", "filename\tonset\toffset\tevent_label\tduration\n"
+                 "a.wav\t0.5\t1.0\tDog\t10.0\na.wav\t2.0\t3.0\tDog\t10.0\nb.wav\t1.0\t2.0\tCat\t4.5\n")
+    truth = truth_from_files(gt, meta)
+    assert truth.clip_ids == ["a", "b"] and truth.durations.tolist() == [10.0, 4.5]
+    assert truth.notes["durations_repeated_rows"] == 1
+    bad = write(tmp_path, "bad.tsv", "filename\tduration\na.wav\t10.0\na.wav\t9.9\n")
+    with pytest.raises(WlbenchError, match=r"duplicate_row.*'a' has duration 10.0 s at line 2 and 9.9 s"):
+        truth_from_files(gt, bad)
+
+
+def test_zero_length_reference_events_are_kept_as_sed_eval_keeps_them(tmp_path):
+    """sed_eval counts a zero-length reference event (Nref), matches it with the onset collar and
+    t_collar as offset collar, and marks no segment for it when it sits on a segment boundary."""
+    dur = write(tmp_path, "dur.tsv", "filename\tduration\na.wav\t10.0\n")
+    gt = write(tmp_path, "gt.tsv", "filename\tonset\toffset\tevent_label\n"
+               "a.wav\t3.0\t3.0\tDog\na.wav\t5.5\t5.5\tCat\na.wav\t1.0\t2.0\tDog\n")
+    sub = write(tmp_path, "sub.tsv", "filename\tonset\toffset\tevent_label\n"
+                "a.wav\t3.1\t3.15\tDog\na.wav\t1.0\t2.0\tDog\na.wav\t5.0\t6.0\tCat\n")
+    truth = truth_from_files(gt, dur)
+    assert truth.notes["reference_events_zero_length"] == 2
+    with pytest.raises(WlbenchError, match="zero-length event"):
+        truth_from_files(gt, dur, strict=True)
+    report = score_submission(truth, sub, settings=Settings(n_resamples=0, convention="dcase"))
+
+    def rows(text):
+        lines = text.splitlines()[1:]
+        return [dict(zip(("filename", "onset", "offset", "event_label"), (f, float(a), float(b), lab)))
+                for f, a, b, lab in (line.split("\t") for line in lines)]
+
+    ref, est = rows(gt.read_text()), rows(sub.read_text())
+    ev = sed_eval.sound_event.EventBasedMetrics(["Cat", "Dog"], t_collar=0.2, percentage_of_length=0.2,
+                                                empty_system_output_handling="zero_score")
+    sg = sed_eval.sound_event.SegmentBasedMetrics(["Cat", "Dog"], time_resolution=1.0)
+    ev.evaluate(ref, est)
+    sg.evaluate(ref, est)
+    e, s = ev.results(), sg.results()
+    head = report["headline"]
+    assert head["event_f1_micro"]["value"] == pytest.approx(e["overall"]["f_measure"]["f_measure"], abs=1e-12)
+    assert head["event_f1_macro"]["value"] == pytest.approx(e["class_wise_average"]["f_measure"]["f_measure"], abs=1e-12)
+    assert head["segment_f1_micro"]["value"] == pytest.approx(s["overall"]["f_measure"]["f_measure"], abs=1e-12)
+    assert report["per_class"]["Dog"]["n_ref_events"] == 2
+
+
+def test_zero_length_reference_events_are_left_out_of_frame_score_metrics(tmp_path):
+    dur = write(tmp_path, "dur.tsv", "filename\tduration\na.wav\t2.0\n")
+    with_zero = write(tmp_path, "gt0.tsv", "filename\tonset\toffset\tevent_label\na.wav\t1.0\t1.0\tDog\n"
+                      "a.wav\t0.2\t0.6\tDog\n")
+    without = write(tmp_path, "gt1.tsv", "filename\tonset\toffset\tevent_label\na.wav\t0.2\t0.6\tDog\n")
+    d = tmp_path / "s"
+    d.mkdir()
+    (d / "a.tsv").write_text("onset\toffset\tDog\n" + "".join(f"{i * 0.5}\t{(i + 1) * 0.5}\t0.{i + 1}\n"
+                                                               for i in range(4)))
+    a = score_submission(truth_from_files(with_zero, dur), d, settings=FAST)
+    b = score_submission(truth_from_files(without, dur), d, settings=FAST)
+    assert a["headline"] == b["headline"] and a["notes"]["reference_zero_length_left_out"] == 1
