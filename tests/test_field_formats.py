@@ -64,7 +64,8 @@ def test_frame_scores_longer_than_the_clip_are_clipped(tmp_path):
     (d / "Y2.tsv").write_text("onset\toffset\tCat\n" + rows)
     exp = Expected(classes=["Cat"], clip_ids=["Y2"], durations=[2.4])
     got, rep = read_score_files(d, exp)
-    assert rep.ok and rep.notes["frames_dropped_outside_clip"] == 3 and rep.notes["clips_with_frames_outside_clip"] == 1
+    assert rep.ok and rep.notes["frames_dropped_outside_clip"] == 3
+    assert rep.notes["clips_with_frames_outside_clip"] == 1
     assert got.frames.offset.tolist()[-1] == 2.4 and len(got.frames.onset) == 5
     _, rep = read_score_files(d, Expected(classes=["Cat"], clip_ids=["Y2"], durations=[2.4], strict=True))
     assert [p.kind for p in rep.problems] == ["time_outside_clip"]
@@ -112,7 +113,8 @@ def test_zero_length_reference_events_are_kept_as_sed_eval_keeps_them(tmp_path):
     e, s = ev.results(), sg.results()
     head = report["headline"]
     assert head["event_f1_micro"]["value"] == pytest.approx(e["overall"]["f_measure"]["f_measure"], abs=1e-12)
-    assert head["event_f1_macro"]["value"] == pytest.approx(e["class_wise_average"]["f_measure"]["f_measure"], abs=1e-12)
+    macro = e["class_wise_average"]["f_measure"]["f_measure"]
+    assert head["event_f1_macro"]["value"] == pytest.approx(macro, abs=1e-12)
     assert head["segment_f1_micro"]["value"] == pytest.approx(s["overall"]["f_measure"]["f_measure"], abs=1e-12)
     assert report["per_class"]["Dog"]["n_ref_events"] == 2
 
@@ -129,3 +131,99 @@ def test_zero_length_reference_events_are_left_out_of_frame_score_metrics(tmp_pa
     a = score_submission(truth_from_files(with_zero, dur), d, settings=FAST)
     b = score_submission(truth_from_files(without, dur), d, settings=FAST)
     assert a["headline"] == b["headline"] and a["notes"]["reference_zero_length_left_out"] == 1
+
+
+# --- format detection by content --------------------------------------------------------------------
+
+IDS2 = ["a", "b"]
+
+
+def exp2(**kw):
+    return Expected(classes=["Cat", "Dog"], clip_ids=IDS2, clip_duration=10.0, **kw)
+
+
+@pytest.mark.parametrize(("name", "text", "task", "reason"), [
+    # DESED_task's predictions*.csv: tab-separated, any column order
+    ("predictions0.5.csv", "event_label\tonset\toffset\tfilename\nDog\t1.0\t2.0\ta.wav\n", "detection",
+     "read as detection list: header names filename, onset, offset, event_label (tab-separated)"),
+    # a pandas index column, comma-separated
+    ("pred.csv", ",filename,onset,offset,event_label\n0,a.wav,1.0,2.0,Dog\n", "detection",
+     "(comma-separated)"),
+    ("scores.tsv", "filename\tCat\tDog\na.wav\t0.1\t0.9\nb.wav\t0.2\t0.3\n", "tagging", "wide clip scores"),
+    ("long.txt", "filename,event_label,score\na.wav,Dog,0.9\n", "tagging", "long clip scores"),
+    # headerless: sed_eval's estimated.txt (long tagging), 4 and 5 columns
+    ("estimated.txt", "a.wav\tDog\t0.9\na.wav\tCat\t0.1\n", "tagging", "long clip scores, tab-separated, no header"),
+    ("events.csv", "a.wav\t1.0\t2.0\tDog\n", "detection", "DCASE detection list, tab-separated, no header"),
+    ("street.txt", "audio/a.wav\tstreet\t1.0\t2.0\tCat\n", "detection",
+     "columns filename, scene_label, onset, offset, event_label"),
+    ("what", "a.wav,1.0,2.0,Dog\n", "detection", "comma-separated, no header"),
+])
+def test_task_told_by_content(tmp_path, name, text, task, reason):
+    from wlbench.submissions import detect_task
+
+    got, why = detect_task(write(tmp_path, name, text))
+    assert got == task and reason in why, why
+
+
+def test_unknown_content_and_extension_names_the_flag(tmp_path):
+    from wlbench.submissions import detect_task
+
+    with pytest.raises(WlbenchError, match="cannot tell the task") as err:
+        detect_task(write(tmp_path, "x.dat", "hello world\n"))
+    assert "--task" in err.value.hint
+    task, why = detect_task(write(tmp_path, "x.csv", "hello world\n"))  # the extension decides, and says so
+    assert task == "tagging" and "by the extension .csv" in why
+
+
+def test_headerless_layouts_are_read_as_meant(tmp_path):
+    from wlbench.submissions import read_clip_scores, read_submission
+
+    five = write(tmp_path, "five.txt", "audio/a.wav\tstreet\t1.0\t2.0\tDog\tm\tx1\n"
+                 "b.wav\tstreet\t0.5\t1.5\tCat\tm\tx2\n")
+    got, rep = read_submission(five, exp2())
+    assert rep.ok, rep.summary()
+    assert got.events[["filename", "event_label", "onset", "offset"]].values.tolist() == [
+        ["a", "Dog", 1.0, 2.0], ["b", "Cat", 0.5, 1.5]]
+    assert "sed_eval event list" in rep.notes["read_as"]
+
+    long = write(tmp_path, "estimated.txt", "a.wav\tDog\t0.9\na.wav\tCat\t0.1\nb.wav\tDog\t0.2\nb.wav\tCat\t0.7\n")
+    got, rep = read_submission(long, exp2())
+    assert rep.ok and got.scores.tolist() == [[0.1, 0.9], [0.7, 0.2]]
+    commas = write(tmp_path, "long.csv", "a.wav,Dog,0.9\na.wav,Cat,0.1\nb.wav,Dog,0.2\nb.wav,Cat,0.7\n")
+    assert read_submission(commas, exp2())[0].scores.tolist() == [[0.1, 0.9], [0.7, 0.2]]
+
+    # sed_eval's per-clip list (onset offset label): read when one clip is scored, else one line naming the fix
+    three = write(tmp_path, "a.ann", "1.0\t2.0\tDog\n3.0\t4.5\tCat\n")
+    got, rep = read_detections(three, Expected(classes=["Cat", "Dog"], clip_ids=["a"], clip_duration=10.0))
+    assert rep.ok and got.events.filename.tolist() == ["a", "a"] and got.events.onset.tolist() == [1.0, 3.0]
+    _, rep = read_detections(three, exp2())
+    assert [p.kind for p in rep.problems] == ["bad_header"] and "add the filename" in rep.problems[0].message
+
+    # an event list forced into the tagging reader: one line naming the flag that resolves it
+    _, rep = read_clip_scores(write(tmp_path, "ev.csv", "a.wav\t1.0\t2.0\tDog\n"), exp2())
+    assert len(rep.problems) == 1 and "--task detection" in rep.problems[0].message
+
+
+def test_headerless_sed_eval_truth_files(tmp_path):
+    """A TUT-style annotation (filename, scene, onset, offset, label, headerless) as --truth."""
+    dur = write(tmp_path, "dur.tsv", "filename\tduration\na.wav\t10.0\nb.wav\t10.0\n")
+    gt = write(tmp_path, "street_evaluate.txt", "audio/a.wav\tstreet\t1.0\t2.0\tcar\n"
+               "audio/b.wav\tstreet\t3.0\t3.0\tpeople walking\n")
+    truth = truth_from_files(gt, dur)
+    assert truth.classes == ["car", "people walking"] and truth.events.onset.tolist() == [1.0, 3.0]
+    one = write(tmp_path, "one.tsv", "filename\tduration\na.wav\t10.0\n")
+    truth = truth_from_files(write(tmp_path, "a.ann", "1.0\t2.0\tcar\n"), one)
+    assert truth.events.filename.tolist() == ["a"]
+
+
+def test_cli_prints_how_the_file_was_read(tmp_path):
+    from click.testing import CliRunner
+
+    from wlbench.cli import main
+
+    dur = write(tmp_path, "dur.tsv", "filename\tduration\na.wav\t10.0\nb.wav\t10.0\n")
+    gt = write(tmp_path, "gt.tsv", "filename\tonset\toffset\tevent_label\na.wav\t1.0\t2.0\tDog\nb.wav\t1.0\t2.0\tCat\n")
+    sub = write(tmp_path, "predictions.csv", "event_label\tonset\toffset\tfilename\nDog\t1.0\t2.0\ta.wav\n")
+    res = CliRunner().invoke(main, ["score", "--truth", str(gt), "--durations", str(dur), "--bootstrap", "0", str(sub)])
+    assert res.exit_code == 0, res.output
+    assert "read as detection list: header names filename, onset, offset, event_label (tab-separated)" in res.output

@@ -177,6 +177,9 @@ def score_cmd(paths, split, truth, durations, classes, labels, task, threshold, 
             report = score_submission(external, submission, task, settings, update)
     finally:
         close()
+    read_as = (report.get("submission") or {}).get("notes", {}).get("read_as")
+    if read_as:
+        click.echo(f"{submission}: {read_as}")
     click.echo(render_report(report, max_classes=max_classes))
     if json_out is not None:
         write_report(report, json_out)

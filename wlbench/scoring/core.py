@@ -25,7 +25,7 @@ from wlbench.scoring.report import Report, json_safe
 from wlbench.scoring.settings import Settings
 from wlbench.scoring.tasks import Task, task_named
 from wlbench.scoring.truth import Truth, truth_from_dataset
-from wlbench.submissions import infer_task, parse_declared, read_submission, submission_sha256
+from wlbench.submissions import detect_task, infer_task, parse_declared, read_submission, submission_sha256
 
 Progress = Callable[[int], None] | None
 
@@ -109,9 +109,12 @@ def score_submission(truth: Truth, submission_path: str | Path, task: str | None
                      settings: Settings | None = None, progress: Progress = None) -> dict[str, Any]:
     """Validate a submission file (or score-file directory) and score it against ``truth``."""
     settings = settings or Settings()
-    task = task or infer_task(submission_path)
+    reason = f"read as {task} (--task {task})" if task else None
+    if task is None:
+        task, reason = detect_task(submission_path)
     _check_task(task_named(task), truth)
     parsed, vreport = _read(truth, submission_path, task, settings)
+    vreport.notes["read_as"] = reason
     vreport.raise_if_invalid()
     report = score(truth, parsed, task, settings, progress)
     report.submission = {"path": str(submission_path), "sha256": submission_sha256(submission_path),

@@ -233,7 +233,8 @@ def truth_from_files(truth_path: str | Path, durations_path: str | Path,
                 rows.append((i + 1, fields[at_f].strip(), np.nan, np.nan, ""))
     else:
         kind = "strong"
-        table = read_event_table(tf, report, what="reference event")
+        table = read_event_table(tf, report, what="reference event",
+                                 default_filename=ids[0] if len(ids) == 1 else None)
         _fail(report)
         on, on_empty, on_bad = parse_numbers(table.columns["onset"])
         off, off_empty, off_bad = parse_numbers(table.columns["offset"])

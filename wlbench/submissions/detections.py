@@ -2,7 +2,9 @@
 
 Accepted layouts, all read the same way (:func:`read_event_table`):
 
-- tab-separated with a header (DCASE), or without one (columns in that order);
+- tab-separated with a header (DCASE), or without one (columns in that order; the headerless layouts of
+  sed_eval / dcase_util -- 3 columns ``onset offset event_label`` for a single clip, 5+ columns ``filename
+  scene_label onset offset event_label ...`` -- are read too: :mod:`wlbench.submissions.layouts`);
 - comma- or space-separated, when the header (or a headerless row) splits into the expected columns
   with that delimiter (a comma-separated ``.tsv``, DESED_task's ``predictions*.csv``);
 - columns in any order, named ``filename``/``file``, ``onset``/``event_onset``, ``offset``/``event_offset``
@@ -25,6 +27,7 @@ import pandas as pd
 from wlbench.atomic import write_text_atomic
 from wlbench.errors import WlbenchError, plain
 from wlbench.submissions.expected import Expected, check_clip_sets, check_declared, label_problem
+from wlbench.submissions.layouts import find_layout
 from wlbench.submissions.report import ValidationReport
 from wlbench.submissions.text import (DELIMITER_NAMES, TextFile, describe_delimiters, find_header,
                                       parse_numbers, read_text, split_fields)
@@ -77,10 +80,14 @@ def _headerless_sep(line: str, n_cols: int) -> str | None:
 
 
 def read_event_table(tf: TextFile, report: ValidationReport, *, required: Sequence[str] = DETECTION_COLUMNS,
-                     aliases: dict[str, str] | None = None, what: str = "detections") -> EventTable | None:
+                     aliases: dict[str, str] | None = None, what: str = "detections",
+                     default_filename: str | None = None) -> EventTable | None:
     """Find the header and delimiter of an event list and split its rows (see the module doc); problems
     go to ``report``. Returns None when the layout cannot be determined (one ``bad_header`` problem that
-    says what was found and what is expected)."""
+    says what was found and what is expected). A headerless file of a DCASE tool's layout
+    (:mod:`wlbench.submissions.layouts`) is read by it; ``default_filename``: the clip of a layout without
+    filenames (sed_eval's ``onset offset event_label``), when only one clip is scored."""
+    rows_prefix: list[str] = []
     aliases = ALIASES if aliases is None else aliases
     n = len(required)
     empty = EventTable({c: np.zeros(0, dtype=object) for c in required}, np.zeros(0, dtype=np.int64), "\t", False)
@@ -99,6 +106,21 @@ def read_event_table(tf: TextFile, report: ValidationReport, *, required: Sequen
         extra = [raw for raw, c in zip(header.names, names) if c not in required and c != ""]
         if extra:
             report.notes["ignored_columns"] = extra
+    elif (layout := find_layout(tf.lines, tf.body_start)) is not None and layout.task == "detection":
+        sep, names, has_header, start, index_column = layout.sep, list(layout.columns), False, tf.body_start, False
+        report.notes["layout"] = layout.describe()
+        if sep != "\t":
+            report.notes["delimiter"] = DELIMITER_NAMES[sep]
+        if "filename" not in names:
+            if default_filename is None:
+                report.add("bad_header", f"line {header_line} holds onset, offset, event_label without a filename "
+                           f"(sed_eval's per-clip event list) but more than one clip is scored; add the filename "
+                           f"as the first column (one file can hold every clip)", row=header_line)
+                return None
+            names = ["filename", *names]  # every row belongs to the one clip
+            rows_prefix = [default_filename]
+        if set(names) - set(required) - {""}:
+            report.notes["ignored_columns"] = sorted(set(names) - set(required) - {""})
     else:
         sep = _headerless_sep(head, n)
         if sep is None:
@@ -124,13 +146,13 @@ def read_event_table(tf: TextFile, report: ValidationReport, *, required: Sequen
         except csv.Error as exc:
             report.add("unreadable", f"cannot split the line: {exc}", row=i + 1)
             continue
-        if len(fields) > width:
+        if len(rows_prefix) + len(fields) > width:
             hint = ("a label containing spaces? Separate the columns by tabs" if sep == " "
                     else f"a stray {DELIMITER_NAMES[sep]}?")
             report.add("bad_row", f"{len(fields)} {DELIMITER_NAMES[sep]}-separated fields but {width} columns ({hint})",
                        row=i + 1)
             continue
-        rows.append(fields + [""] * (width - len(fields)))
+        rows.append(rows_prefix + fields + [""] * (width - len(rows_prefix) - len(fields)))
         lines.append(i + 1)
     if index_column:
         report.notes["ignored_columns"] = ["(unnamed first column: a pandas index)"]
@@ -146,7 +168,8 @@ def read_detections(path: str | Path, expected: Expected) -> tuple[Detections | 
     if tf is None:
         return None, report
     check_declared(tf.declared, expected, report)
-    table = read_event_table(tf, report)
+    table = read_event_table(tf, report,
+                             default_filename=expected.clip_ids[0] if len(expected.clip_ids) == 1 else None)
     if table is None:
         return None, report
     if table.sep != "\t":
