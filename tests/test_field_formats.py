@@ -227,3 +227,59 @@ def test_cli_prints_how_the_file_was_read(tmp_path):
     res = CliRunner().invoke(main, ["score", "--truth", str(gt), "--durations", str(dur), "--bootstrap", "0", str(sub)])
     assert res.exit_code == 0, res.output
     assert "read as detection list: header names filename, onset, offset, event_label (tab-separated)" in res.output
+
+
+# --- export: the full class list, a folder as --truth, true words about audio ----------------------
+
+def _dataset(path, classes, events_of):
+    import numpy as np
+
+    from wlbench.store import DatasetWriter, SplitShape
+
+    with DatasetWriter(path, name="tiny", classes=tuple(classes), sample_rate=16000, clip_duration=10.0,
+                       segment_durations=(), feature_attrs=None, feature_dtype="float32", store_features=False,
+                       store_audio=False, provenance={"spec_id": "spec-tiny"}) as w:
+        for split, count in (("eval", 4), ("train", 2)):
+            w.begin_split(SplitShape(split, count, 0, 0, 0, "strong"))
+            weak = np.zeros((count, len(classes)), dtype=np.uint8)
+            for i in range(count):
+                ev = events_of(i)
+                for lab, _, _ in ev:
+                    weak[i, classes.index(lab)] = 1
+                w.write_clip(split, i, f"{split}_{i:06d}", "{}",
+                             [(lab, a, b, 10.0, "x.wav", 0.0, float("nan")) for lab, a, b in ev], None, None)
+            w.end_split(split, {"weak_labels": weak}, {})
+        w.commit()
+    return path
+
+
+def test_export_keeps_absent_classes_and_the_folder_is_a_truth(tmp_path):
+    from click.testing import CliRunner
+
+    from wlbench.cli import main
+    from wlbench.scoring import score_file, truth_from_folder
+
+    classes = ["Alarm", "Cat", "Dog"]  # Cat has no event in the split
+    path = _dataset(tmp_path / "tiny.h5", classes,
+                    lambda i: [("Dog", 1.0, 2.5)] if i % 2 else [("Alarm", 0.5, 1.0), ("Dog", 4.0, 6.0)])
+    gt = tmp_path / "gt"
+    res = CliRunner().invoke(main, ["export", str(path), "--split", "eval", "--out", str(gt)])
+    assert res.exit_code == 0, res.output
+    assert (gt / "classes.txt").read_text().splitlines() == classes
+    readme = (gt / "README.md").read_text()
+    assert "1 of them without an event in this split: Cat" in readme
+    assert "No audio" in readme and "audio is stored in the dataset" not in readme
+
+    ids = [f"eval_{i:06d}" for i in range(4)]
+    sub = write(tmp_path, "scores.csv", "filename,Alarm,Cat,Dog\n" +
+                "".join(f"{c}.wav,0.{i + 1},0.1,0.{9 - i}\n" for i, c in enumerate(ids)))
+    res = CliRunner().invoke(main, ["score", "--truth", str(gt), "--bootstrap", "0", str(sub)])
+    assert res.exit_code == 0, res.output  # no --durations, no --classes: the folder says both
+    truth = truth_from_folder(gt)
+    assert truth.classes == classes and truth.source["classes"] == "classes.txt"
+    a = score_submission(truth, sub, settings=FAST)
+    b = score_file(path, sub, settings=FAST)
+    assert a["headline"] == b["headline"]
+    with pytest.raises(WlbenchError, match="without durations.tsv"):
+        (gt / "durations.tsv").unlink()
+        truth_from_folder(gt)

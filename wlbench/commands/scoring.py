@@ -44,11 +44,13 @@ def _scoring_options(f):
     """The options every scoring command shares: what is scored against, the task, every metric setting."""
     options = [
         click.option("--split", default="eval", show_default=True, help="dataset split to score against"),
-        click.option("--truth", "truth", type=click.Path(dir_okay=False, path_type=Path), default=None,
+        click.option("--truth", "truth", type=click.Path(path_type=Path), default=None,
                      help="score against a DCASE annotation instead of a dataset: strong "
-                          "(filename onset offset event_label) or weak (filename event_labels) TSV"),
+                          "(filename onset offset event_label) or weak (filename event_labels) TSV, or a folder "
+                          "written by `wlbench export` (strong.tsv, durations.tsv, classes.txt)"),
         click.option("--durations", type=click.Path(dir_okay=False, path_type=Path), default=None,
-                     help="with --truth: DCASE durations TSV (filename duration) listing every evaluated clip"),
+                     help="with --truth: DCASE durations TSV (filename duration) listing every evaluated clip "
+                          "(default in a --truth folder: its durations.tsv)"),
         click.option("--classes", default=None,
                      help="with --truth: the class list (comma-separated, or a file with one class a line); "
                           "default: the labels of the annotation"),
@@ -111,6 +113,10 @@ def _truth_source(dataset: Path | None, truth: Path | None, durations: Path | No
         return None
     if dataset is not None:
         raise WlbenchError("give a dataset or --truth/--durations, not both")
+    if truth is not None and truth.is_dir():
+        from wlbench.scoring import truth_from_folder
+
+        return truth_from_folder(truth, _classes(classes), durations=durations, strict=strict)
     if truth is None or durations is None:
         raise WlbenchError("--truth needs --durations (and the other way round): the durations file lists every "
                            "evaluated clip, those without events too")
@@ -150,6 +156,7 @@ def score_cmd(paths, split, truth, durations, classes, labels, task, threshold, 
     wlbench score DATASET.h5 SUBMISSION                 against a split of a wlbench dataset
     wlbench score --truth strong.tsv --durations durations.tsv SUBMISSION
                                                         against DCASE ground truth files
+    wlbench score --truth EXPORT_FOLDER SUBMISSION      against a folder written by `wlbench export`
 
     SUBMISSION: clip scores (.csv), detections (.tsv), embeddings (.npy/.npz/.h5), or a directory (or .zip /
     .tar.gz) of sed_scores_eval score tables (one <clip id>.tsv per clip: onset, offset, one column per

@@ -304,3 +304,35 @@ def truth_from_files(truth_path: str | Path, durations_path: str | Path,
         source["strict"] = True
     return Truth(classes=known, clip_ids=ids, durations=durations, events=frame, weak_labels=weak, source=source,
                  has_events=kind == "strong", notes=notes)
+
+
+TRUTH_FOLDER_FILES = ("strong.tsv", "weak.tsv", "durations.tsv", "classes.txt")
+
+
+def truth_from_folder(folder: str | Path, classes: Sequence[str] | None = None, *,
+                      durations: str | Path | None = None, strict: bool = False) -> Truth:
+    """The truth of a folder written by ``wlbench export`` (or any folder using its names): ``strong.tsv``
+    (else ``weak.tsv``), ``durations.tsv`` (or ``durations``) and, unless ``classes`` are given,
+    ``classes.txt`` (one class a line; so classes without an event in the split stay known). See
+    :func:`truth_from_files`."""
+    folder = Path(folder)
+    annotation = next((folder / n for n in ("strong.tsv", "weak.tsv") if (folder / n).is_file()), None)
+    durations = Path(durations) if durations is not None else folder / "durations.tsv"
+    if annotation is None or not durations.is_file():
+        missing = (["strong.tsv (or weak.tsv)"] if annotation is None else []) + \
+            ([durations.name] if not durations.is_file() else [])
+        raise WlbenchError(f"--truth {folder} is a folder without {' and '.join(missing)}",
+                           hint="give the folder `wlbench export` wrote, or the annotation file with --durations")
+    given = "given"
+    if classes is None and (folder / "classes.txt").is_file():
+        report = ValidationReport(str(folder / "classes.txt"), "classes", subject="class list")
+        tf = read_text(folder / "classes.txt", report)
+        _fail(report)
+        classes = [line.strip() for line in tf.lines if line.strip()]
+        if not classes or len(set(classes)) != len(classes):
+            raise WlbenchError(f"{folder / 'classes.txt'}: expected distinct class names, one a line")
+        given = "classes.txt"
+    truth = truth_from_files(annotation, durations, classes, strict=strict)
+    if truth.source is not None and classes is not None:
+        truth.source["classes"] = given
+    return truth
