@@ -9,8 +9,8 @@ import numpy as np
 
 from wlbench.errors import WlbenchError
 from wlbench.metrics.detection import TIME_DECIMALS
-from wlbench.metrics.events import EventList
 from wlbench.metrics.detection_curves import CollarStatistics, SegmentStatistics
+from wlbench.metrics.events import EventList
 from wlbench.metrics.frames import FrameDetections, FrameScores
 from wlbench.metrics.operating_points import best_f1_batch, f1_at_batch, fscores
 from wlbench.metrics.psds import PRESETS, IntersectionStatistics

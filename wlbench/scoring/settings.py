@@ -29,7 +29,8 @@ CONVENTIONS = {
     "dcase": Convention(None, "exclude",
                         "as DESED_task's sed_eval wrapper: collars compared as exact floats (sed_eval); in the "
                         "segment-based macro average a class never output is left out (sed_eval's default); "
-                        "the event-based macro scores it 0 (empty_system_output_handling='zero_score')"),
+                        "the event-based macro scores it 0 (empty_system_output_handling='zero_score'); the "
+                        "reference is scored as given, overlapping same-class events not merged"),
 }
 
 
@@ -79,8 +80,8 @@ class Settings:
 
     def to_dict(self) -> dict[str, Any]:
         """The settings as recorded in a report. ``convention`` is recorded only when it is not the default
-        ``"wlbench"``, ``strict`` only when True (so that reports of earlier harness versions keep the same settings, and leaderboard
-        tables keep their settings ids)."""
+        ``"wlbench"``, ``strict`` only when True (so that reports of earlier harness versions keep the same
+        settings, and leaderboard tables keep their settings ids)."""
         d = asdict(self)
         if d["convention"] == "wlbench":
             del d["convention"]
