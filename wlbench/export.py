@@ -31,6 +31,31 @@ def _time(value: float) -> str:
     return repr(float(value))
 
 
+def event_lines(frame) -> list[str]:
+    """``filename onset offset event_label`` lines (header first) of an event DataFrame (filename = clip id),
+    times written exactly."""
+    lines = ["filename\tonset\toffset\tevent_label"]
+    lines += [f"{f}.wav\t{_time(a)}\t{_time(b)}\t{lab}"
+              for f, a, b, lab in zip(frame["filename"], frame["onset"], frame["offset"], frame["event_label"])]
+    return lines
+
+
+def label_lines(clip_ids, classes, labels) -> list[str]:
+    """``filename event_labels`` lines (header first) of (N, C) 0/1 clip labels, labels comma-separated."""
+    lines = ["filename\tevent_labels"]
+    for cid, row in zip(clip_ids, labels):
+        lines.append(f"{cid}.wav\t{','.join(c for c, v in zip(classes, row) if v)}")
+    return lines
+
+
+def truth_tables(truth) -> dict[str, list[str]]:
+    """The lines of ``strong.tsv`` (merged reference), ``weak.tsv`` and ``durations.tsv`` of a truth."""
+    durations = ["filename\tduration"] + [f"{c}.wav\t{_time(d)}" for c, d in zip(truth.clip_ids, truth.durations)]
+    return {"strong.tsv": event_lines(truth.reference_frame()),
+            "weak.tsv": label_lines(truth.clip_ids, truth.classes, truth.weak_labels),
+            "durations.tsv": durations}
+
+
 def export_split(dataset_path: str | Path, split: str, out: str | Path, *, force: bool = False) -> list[Path]:
     """Write the DCASE files of ``split`` of the dataset into ``out`` (see the module doc); refuses to
     replace existing export files unless ``force``. Returns the written paths."""
@@ -51,14 +76,8 @@ def export_split(dataset_path: str | Path, split: str, out: str | Path, *, force
         sp = ds.split(split)
         has_audio = "audio" in sp.group
     ensure_writable_dir(out)
-    names = [f"{c}.wav" for c in truth.clip_ids]
-    strong = ["filename\tonset\toffset\tevent_label"]
-    strong += [f"{f}.wav\t{_time(a)}\t{_time(b)}\t{lab}"
-               for f, a, b, lab in zip(ref["filename"], ref["onset"], ref["offset"], ref["event_label"])]
-    weak = ["filename\tevent_labels"]
-    for name, row in zip(names, truth.weak_labels):
-        weak.append(f"{name}\t{','.join(c for c, v in zip(truth.classes, row) if v)}")
-    durations = ["filename\tduration"] + [f"{n}\t{_time(d)}" for n, d in zip(names, truth.durations)]
+    tables = truth_tables(truth)
+    strong, weak, durations = tables["strong.tsv"], tables["weak.tsv"], tables["durations.tsv"]
     absent = [c for j, c in enumerate(truth.classes) if not truth.weak_labels[:, j].any()]
     if has_audio:
         audio_line = (f"The audio is stored in the dataset file (`{Path(dataset_path).name}`, split group "

@@ -1,5 +1,6 @@
-"""``wlbench score``, ``wlbench compare`` and ``wlbench export``: validate and score submissions against a
-dataset split or DCASE files, paired tests, and the ground truth as DCASE TSVs."""
+"""``wlbench score``, ``wlbench compare``, ``wlbench export`` and ``wlbench import desed``: validate and score
+submissions against a dataset split or DCASE files, paired tests, the ground truth as DCASE TSVs (with the
+audio in DESED's layout), and DESED-layout data into a dataset."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from wlbench.commands.soundbank import resolve_soundbank, soundbank_option
 from wlbench.errors import WlbenchError
 
 TASK = click.Choice(["tagging", "detection", "embedding", "frame_scores"])
@@ -239,17 +241,53 @@ def compare_cmd(a, b, dataset, split, truth, durations, classes, labels, task, t
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="output directory (created if needed)")
 @click.option("--force", is_flag=True, help="replace export files already in --out")
-def export_cmd(dataset, split, out, force):
-    """Write a split's ground truth as DCASE TSVs (strong, weak, durations) and a README of the conventions,
-    for sed_eval, sed_scores_eval, psds_eval or DESED tools."""
-    from wlbench.export import export_split
+@click.option("--audio", is_flag=True,
+              help="write the split in DESED's layout under --out: audio/<split>/*.wav (the stored audio, or "
+                   "re-rendered from the stored JAMS) and metadata/<split>/*.tsv, for DESED_task or any DCASE "
+                   "recipe")
+@soundbank_option
+def export_cmd(dataset, split, out, force, audio, soundbank):
+    """Write a split's ground truth as DCASE TSVs (strong, weak, durations, classes) and a README of the
+    conventions, for sed_eval, sed_scores_eval, psds_eval or DESED tools; with --audio, the split with its
+    audio in DESED's folder layout."""
+    if audio:
+        from wlbench.desed import export_desed, stores_audio
 
-    written = export_split(dataset, split, out, force=force)
+        bank = None if stores_audio(dataset, split) else resolve_soundbank(soundbank)
+        written = export_desed(dataset, split, out, bank=bank, force=force)
+    else:
+        if soundbank is not None:
+            raise WlbenchError("--soundbank goes with --audio (it re-renders audio the dataset does not store)")
+        from wlbench.export import export_split
+
+        written = export_split(dataset, split, out, force=force)
     for path in written:
         click.echo(f"wrote {path}")
+
+
+@click.group("import")
+def import_group():
+    """Read data of other layouts into a wlbench dataset."""
+
+
+@import_group.command("desed")
+@click.argument("root", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="the wlbench dataset to write (.h5)")
+@click.option("--name", default=None, help="dataset name (default: the folder's name)")
+def import_desed_cmd(root, out, name):
+    """Read a DESED-layout folder (audio/<split>/*.wav, metadata/<split>/*.tsv, classes.txt) into a wlbench
+    dataset: log-mel features from the audio, events, clip labels and segment views from the TSVs."""
+    from wlbench.atomic import check_output_path
+    from wlbench.desed import import_desed
+
+    check_output_path(out)
+    writer = import_desed(root, out, name=name)
+    click.echo(f"wrote {out}: truth id {writer.truth_id}, content id {writer.content_id}")
 
 
 def register(group: click.Group) -> None:
     group.add_command(score_cmd)
     group.add_command(compare_cmd)
     group.add_command(export_cmd)
+    group.add_command(import_group)

@@ -1,0 +1,85 @@
+"""wlbench data in DESED's layout and back (issue 27): `export --audio` writes audio/<split>/*.wav and
+metadata/<split>/*.tsv; `import desed` reads them into a dataset with the source's truth id and features."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soundfile
+from click.testing import CliRunner
+
+from wlbench.cli import main
+from wlbench.errors import WlbenchError
+from wlbench.store import open_dataset
+
+SPLITS = ("train", "validation", "eval")
+
+
+@pytest.fixture(scope="module")
+def desed_root(tiny_dataset, tmp_path_factory):
+    root = tmp_path_factory.mktemp("desed") / "tiny_desed"
+    for split in SPLITS:
+        res = CliRunner().invoke(main, ["export", str(tiny_dataset), "--split", split, "--out", str(root), "--audio"])
+        assert res.exit_code == 0, res.output
+    return root
+
+
+def test_export_audio_writes_desed_layout(tiny_dataset, desed_root):
+    with open_dataset(tiny_dataset) as ds:
+        sp = ds.split("eval")
+        ids, stored, rate = sp.clip_ids.tolist(), sp.audio(), int(ds.attr("sample_rate"))
+        classes = ds.classes
+    wavs = sorted(p.stem for p in (desed_root / "audio" / "eval").glob("*.wav"))
+    assert wavs == sorted(ids)
+    audio, sr = soundfile.read(desed_root / "audio" / "eval" / f"{ids[0]}.wav", dtype="float32")
+    assert sr == rate and np.array_equal(audio, stored[0])  # float WAV: the stored samples exactly
+    meta = desed_root / "metadata" / "eval"
+    assert {p.name for p in meta.iterdir()} >= {"strong.tsv", "weak.tsv", "durations.tsv", "events.tsv",
+                                                  "classes.txt", "segments_1s.tsv"}
+    assert (desed_root / "classes.txt").read_text().splitlines() == classes
+    res = CliRunner().invoke(main, ["export", str(tiny_dataset), "--split", "eval", "--out", str(desed_root),
+                                    "--audio"])
+    assert res.exit_code == 2 and "pass --force" in res.output
+
+
+def test_rerendered_audio_is_bit_identical(tiny_dataset, tone_bank):
+    from wlbench.desed import rerendered_audio
+    from wlbench.soundbank import load_soundbank
+
+    with open_dataset(tiny_dataset) as ds:
+        stored = ds.split("eval").audio()
+        again = np.stack([a for _, a in rerendered_audio(ds, tiny_dataset, "eval", load_soundbank(tone_bank))])
+    assert again.dtype == stored.dtype and np.array_equal(again, stored)
+
+
+def test_round_trip_export_import_keeps_truth_id_and_features(tiny_dataset, desed_root, tmp_path):
+    out = tmp_path / "back.h5"
+    res = CliRunner().invoke(main, ["import", "desed", str(desed_root), "--out", str(out), "--name", "tiny"])
+    assert res.exit_code == 0, res.output
+    with open_dataset(tiny_dataset) as src, open_dataset(out) as back:
+        assert back.truth_id == src.truth_id
+        truth_id = src.truth_id
+        for split in SPLITS:
+            assert back.split(split).truth_id == src.split(split).truth_id
+        assert np.array_equal(back.split("eval").features()[:], src.split("eval").features()[:])
+        assert np.array_equal(back.split("eval").frame_labels(), src.split("eval").frame_labels())
+    assert f"truth id {truth_id}" in res.output
+
+
+def test_desed_metadata_folder_scores_and_no_audio_needs_a_bank(tiny_dataset, desed_root, tmp_path):
+    from wlbench.desed import export_desed
+
+    with open_dataset(tiny_dataset) as ds:
+        ids, classes = ds.split("eval").clip_ids.tolist(), ds.classes
+    sub = tmp_path / "s.csv"
+    sub.write_text("filename," + ",".join(classes) + "\n" + "".join(f"{c},0.5,0.2,0.9\n" for c in ids))
+    res = CliRunner().invoke(main, ["score", "--truth", str(desed_root / "metadata" / "eval"), "--bootstrap", "0",
+                                    str(sub)])
+    assert res.exit_code == 0, res.output
+
+    from test_field_formats import _dataset
+
+    silent = _dataset(tmp_path / "silent.h5", ["Dog"], lambda i: [("Dog", 1.0, 2.0)])
+    with pytest.raises(WlbenchError, match="stores no audio"):
+        export_desed(silent, "eval", tmp_path / "x")
+    assert not (tmp_path / "x" / "audio").exists()
