@@ -83,3 +83,36 @@ def test_desed_metadata_folder_scores_and_no_audio_needs_a_bank(tiny_dataset, de
     with pytest.raises(WlbenchError, match="stores no audio"):
         export_desed(silent, "eval", tmp_path / "x")
     assert not (tmp_path / "x" / "audio").exists()
+
+
+def test_import_a_desed_style_folder(tmp_path):
+    """DESED's own layout: strong.tsv (no events.tsv), durations rounded down to 0.1 s with longer WAVs,
+    an offset past the listed duration, a shorter clip (needs --pad), a weak-only split."""
+    root = tmp_path / "DESED"
+    sr = 16000
+    rng = np.random.default_rng(0)
+    for split, clips in (("validation", {"Y1": 9.96, "Y2": 5.0}), ("weak", {"Y3": 10.0})):
+        (root / "audio" / split).mkdir(parents=True)
+        (root / "metadata" / split).mkdir(parents=True)
+        for cid, seconds in clips.items():
+            soundfile.write(root / "audio" / split / f"{cid}.wav",
+                            (0.1 * rng.standard_normal(int(seconds * sr))).astype(np.float32), sr, subtype="FLOAT")
+        listed = {c: np.floor(v * 10) / 10 for c, v in clips.items()}
+        (root / "metadata" / split / "durations.tsv").write_text(
+            "filename\tduration\n" + "".join(f"{c}.wav\t{v}\n" for c, v in listed.items()))
+    (root / "metadata" / "validation" / "strong.tsv").write_text(
+        "filename\tonset\toffset\tevent_label\nY1.wav\t1.0\t9.955\tDog\nY2.wav\t0.5\t1.5\tCat\nY2.wav\t\t\t\n")
+    (root / "metadata" / "weak" / "weak.tsv").write_text("filename\tevent_labels\nY3.wav\tCat,Dog\n")
+    out = tmp_path / "desed.h5"
+    res = CliRunner().invoke(main, ["import", "desed", str(root), "--out", str(out)])
+    assert res.exit_code == 2 and "--pad" in res.output and not out.exists()
+    res = CliRunner().invoke(main, ["import", "desed", str(root), "--out", str(out), "--pad"])
+    assert res.exit_code == 0, res.output
+    with open_dataset(out) as ds:
+        assert ds.classes == ["Cat", "Dog"] and float(ds.attr("clip_duration")) == 10.0
+        events = ds.split("validation").events()
+        assert events.offset.tolist() == [9.9, 1.5]  # clipped to the listed duration
+        assert ds.attr("import_events_clipped") == 1 and ds.attr("import_cut_clips") == 1
+        assert ds.attr("import_padded_clips") == 2  # Y1 (9.9 s) and Y2 (5 s)
+        assert ds.split("weak").weak_labels().tolist() == [[1, 1]]
+        assert ds.split("validation").features().shape[0] == 2

@@ -41,6 +41,7 @@ from wlbench.errors import WlbenchError, plain
 from wlbench.export import _time, event_lines, label_lines, truth_tables
 
 AUDIO_SUBTYPE = "FLOAT"  # 32-bit float WAV: the stored float32 samples, exactly
+ROUNDING_STEP = 0.1  # s: DESED's durations are rounded down to 0.1 s, so a WAV may be up to this much longer
 
 
 # --- out ---------------------------------------------------------------------------------------------
@@ -169,6 +170,23 @@ def _read_table(path: Path, what: str) -> tuple[list[str], list[list[str]]]:
     return [n.strip() for n in lines[0].split("\t")], [[f.strip() for f in line.split("\t")] for line in lines[1:]]
 
 
+def _event_rows(body: list[list[str]], at: list[int], path: Path) -> list[tuple[str, float, float, str]]:
+    """(clip id, onset, offset, label) of every event row; a row holding only a filename (a clip without
+    events) is skipped; a time that is not a number is one error naming the line."""
+    rows = []
+    for line, fields in enumerate(body, start=2):
+        fields = fields + [""] * (max(at) + 1 - len(fields))
+        name, on, off, label = (fields[k] for k in at)
+        if not (on or off or label):
+            continue
+        try:
+            rows.append((Path(name).stem, float(on), float(off), label))
+        except ValueError:
+            raise WlbenchError(f"{path}, line {line}: onset {on!r} / offset {off!r} are not numbers",
+                               hint="write the times in seconds") from None
+    return rows
+
+
 def _column(header: list[str], name: str, path: Path) -> int:
     if name not in header:
         raise WlbenchError(f"{path}: no column {name!r} in the header {header}", hint=f"add a {name} column")
@@ -176,12 +194,22 @@ def _column(header: list[str], name: str, path: Path) -> int:
 
 
 def import_desed(root: str | Path, out: str | Path, *, name: str | None = None,
-                 classes: Sequence[str] | None = None) -> Any:
+                 classes: Sequence[str] | None = None, pad: bool = False) -> Any:
     """Read a DESED-layout folder (module doc) into the wlbench dataset ``out`` (written atomically); returns
     the :class:`~wlbench.store.DatasetWriter` (``truth_id``, ``split_truth_ids``, ``content_id``). Every
-    split under ``metadata/`` with a ``durations.tsv`` is read; its clips must share one duration and every
-    WAV one sample rate. ``classes``: default ``classes.txt``, else the labels of the annotations."""
+    split under ``metadata/`` with a ``durations.tsv`` is read. ``classes``: default ``classes.txt``, else
+    the labels of the annotations.
+
+    A wlbench dataset holds clips of one duration: clips of different listed durations are refused unless
+    ``pad`` (shorter clips are zero-padded to the longest; counted in the attribute ``import_padded_clips``).
+    A WAV must hold its listed duration (rounded to samples), or up to one DESED rounding step (0.1 s) more:
+    durations rounded down are cut to the listed duration (``import_cut_clips``). Events sticking out of their
+    clip are fitted to it by the tolerance policy (:mod:`wlbench.submissions.tolerance`; counted in
+    ``import_events_clipped`` / ``import_events_dropped``). Every WAV must be mono, at one sample rate."""
     import soundfile
+
+    from wlbench.paths import read_text_input
+    from wlbench.submissions.tolerance import ClipFit
 
     from wlbench.features import LogMelParams, log_mel
     from wlbench.labels import frame_labels, weak_labels, window_labels
@@ -203,11 +231,11 @@ def import_desed(root: str | Path, out: str | Path, *, name: str | None = None,
         if events_path is not None:
             header, body = _read_table(events_path, "events file")
             at = [_column(header, c, events_path) for c in ("filename", "onset", "offset", "event_label")]
-            rows = [(Path(r[at[0]]).stem, float(r[at[1]]), float(r[at[2]]), r[at[3]]) for r in body if len(r) >= 4]
+            rows = _event_rows(body, at, events_path)
         weak_rows: dict[str, list[str]] = {}
         if events_path is None and (meta / split / "weak.tsv").is_file():
             header, body = _read_table(meta / split / "weak.tsv", "weak labels file")
-            at_f, at_l = _column(header, "filename", meta / split), _column(header, "event_labels", meta / split)
+            at_f, at_l = (_column(header, c, meta / split / "weak.tsv") for c in ("filename", "event_labels"))
             weak_rows = {Path(r[at_f]).stem: [x for x in (r[at_l] if len(r) > at_l else "").split(",") if x]
                          for r in body}
         segments = []
@@ -219,17 +247,19 @@ def import_desed(root: str | Path, out: str | Path, *, name: str | None = None,
         data[split] = {"ids": ids, "durations": durations, "rows": rows, "weak": weak_rows, "segments": segments}
     if classes is None:
         if (root / "classes.txt").is_file():
-            classes = [c.strip() for c in (root / "classes.txt").read_text(encoding="utf-8").splitlines() if c.strip()]
+            classes = [c.strip() for c in read_text_input(root / "classes.txt", "class list").splitlines() if c.strip()]
         else:
             classes = sorted({r[3] for d in data.values() for r in d["rows"]}
                              | {c for d in data.values() for labels in d["weak"].values() for c in labels})
     classes = list(classes)
     all_durations = {float(v) for d in data.values() for v in d["durations"]}
-    if len(all_durations) != 1:
+    if len(all_durations) != 1 and not pad:
         raise WlbenchError(f"{root}: clips of {len(all_durations)} different durations "
                            f"({', '.join(plain(v) for v in sorted(all_durations)[:5])} s); a wlbench dataset holds "
-                           "clips of one duration", hint="pad or cut the clips to one duration first")
-    clip_duration = all_durations.pop()
+                           "clips of one duration", hint="pass --pad to zero-pad shorter clips to the longest")
+    clip_duration = max(all_durations)
+    fit = ClipFit("events")
+    counts = {"import_padded_clips": 0, "import_cut_clips": 0}
     seg_durations = sorted({s for d in data.values() for s, _ in d["segments"]})
     sample_rate = None
     out = Path(out)
@@ -240,11 +270,11 @@ def import_desed(root: str | Path, out: str | Path, *, name: str | None = None,
     n_samples = int(round(clip_duration * params.sample_rate))
     n_frames = params.n_frames(n_samples)
     class_index = {c: j for j, c in enumerate(classes)}
+    provenance: dict[str, Any] = {"spec_id": "imported", "imported_from": str(root), "import": "wlbench import desed"}
     writer = DatasetWriter(out, name=name or root.name, classes=tuple(classes), sample_rate=params.sample_rate,
                            clip_duration=clip_duration, segment_durations=tuple(seg_durations),
                            feature_attrs=params.as_dict(), feature_dtype="float32", store_features=True,
-                           store_audio=False, provenance={"spec_id": "imported", "imported_from": str(root),
-                                                          "import": "wlbench import desed"})
+                           store_audio=False, provenance=provenance)
     with writer:
         for split in splits:
             d = data[split]
@@ -256,7 +286,11 @@ def import_desed(root: str | Path, out: str | Path, *, name: str | None = None,
                     raise WlbenchError(f"{split}: event of clip {cid!r}, label {label!r}: "
                                        + ("not in durations.tsv" if cid not in index else "not a class"),
                                        hint="list every clip in durations.tsv and every class in classes.txt")
-                events_of[cid].append((label, a, b, float("nan"), "", float("nan"), float("nan")))
+                if a > b:
+                    raise WlbenchError(f"{split}: event of clip {cid!r} has onset {plain(a)} > offset {plain(b)}")
+                fitted = fit.fit(a, b, float(d["durations"][index[cid]]))
+                if fitted is not None:
+                    events_of[cid].append((label, *fitted, float("nan"), "", float("nan"), float("nan")))
             writer.begin_split(SplitShape(split, len(ids), n_frames, params.n_mels, n_samples, "imported"))
             for i, cid in enumerate(ids):
                 wav = root / "audio" / split / f"{cid}.wav"
@@ -264,10 +298,14 @@ def import_desed(root: str | Path, out: str | Path, *, name: str | None = None,
                 if audio.shape[1] != 1:
                     raise WlbenchError(f"{wav}: {audio.shape[1]} channels; wlbench datasets are mono",
                                        hint="mix the audio down to one channel first")
-                if sr != params.sample_rate or audio.shape[0] != n_samples:
-                    raise WlbenchError(f"{wav}: {audio.shape[0]} samples at {sr} Hz; expected {n_samples} at "
-                                       f"{params.sample_rate} Hz ({plain(clip_duration)} s)",
-                                       hint="resample or pad the audio to the durations file")
+                listed = int(round(float(d["durations"][i]) * params.sample_rate))
+                if sr != params.sample_rate or not listed <= audio.shape[0] < listed + ROUNDING_STEP * sr:
+                    raise WlbenchError(f"{wav}: {audio.shape[0]} samples at {sr} Hz; durations.tsv lists "
+                                       f"{plain(float(d['durations'][i]))} s ({listed} samples at "
+                                       f"{params.sample_rate} Hz)", hint="resample the audio, or list its duration")
+                counts["import_cut_clips"] += int(audio.shape[0] > listed)
+                counts["import_padded_clips"] += int(listed < n_samples)
+                audio = np.pad(audio[:listed], ((0, n_samples - listed), (0, 0)))
                 features = log_mel(audio[:, 0].astype(np.float64), params).astype(np.float32)
                 writer.write_clip(split, i, cid, "{}", events_of[cid], features, None)
             pending = writer.pending_events(split)
@@ -278,6 +316,11 @@ def import_desed(root: str | Path, out: str | Path, *, name: str | None = None,
             if d["weak"]:
                 weak = np.zeros((len(ids), len(classes)), dtype=np.uint8)
                 for cid, labels in d["weak"].items():
+                    unknown = [c for c in labels if c not in class_index]
+                    if cid not in index or unknown:
+                        raise WlbenchError(f"{split}/weak.tsv: clip {cid!r}: " + ("not in durations.tsv" if cid not in
+                                           index else f"labels {unknown} are not classes"),
+                                           hint="list every clip in durations.tsv and every class in classes.txt")
                     weak[index[cid], [class_index[c] for c in labels]] = 1
             else:
                 weak = weak_labels(clip, label, len(ids), len(classes))
@@ -287,5 +330,6 @@ def import_desed(root: str | Path, out: str | Path, *, name: str | None = None,
             segments = {s: (starts, window_labels(clip, label, onset, offset, starts, s, len(classes)))
                         for s, starts in d["segments"]}
             writer.end_split(split, labels, segments)
+        provenance.update(counts, import_events_clipped=fit.clipped, import_events_dropped=fit.dropped)
         writer.commit()
     return writer

@@ -275,14 +275,16 @@ def import_group():
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="the wlbench dataset to write (.h5)")
 @click.option("--name", default=None, help="dataset name (default: the folder's name)")
-def import_desed_cmd(root, out, name):
+@click.option("--pad", is_flag=True, help="zero-pad clips shorter than the longest (a dataset holds clips of one "
+                                          "duration; the number padded is recorded in the file)")
+def import_desed_cmd(root, out, name, pad):
     """Read a DESED-layout folder (audio/<split>/*.wav, metadata/<split>/*.tsv, classes.txt) into a wlbench
     dataset: log-mel features from the audio, events, clip labels and segment views from the TSVs."""
     from wlbench.atomic import check_output_path
     from wlbench.desed import import_desed
 
     check_output_path(out)
-    writer = import_desed(root, out, name=name)
+    writer = import_desed(root, out, name=name, pad=pad)
     click.echo(f"wrote {out}: truth id {writer.truth_id}, content id {writer.content_id}")
 
 
