@@ -116,3 +116,32 @@ def test_import_a_desed_style_folder(tmp_path):
         assert ds.attr("import_padded_clips") == 2  # Y1 (9.9 s) and Y2 (5 s)
         assert ds.split("weak").weak_labels().tolist() == [[1, 1]]
         assert ds.split("validation").features().shape[0] == 2
+
+
+def test_label_views_are_exported_as_their_own_weak_tsv(tmp_path):
+    from wlbench.desed import export_desed
+    from wlbench.store import DatasetWriter, SplitShape
+
+    classes = ("Dog", "Cat")
+    path = tmp_path / "views.h5"
+    n, samples = 3, 800
+    with DatasetWriter(path, name="v", classes=classes, sample_rate=8000, clip_duration=0.1, segment_durations=(),
+                       feature_attrs=None, feature_dtype="float32", store_features=False, store_audio=True,
+                       provenance={"spec_id": "spec-v"}) as w:
+        w.begin_split(SplitShape("train", n, 0, 0, samples, "train"))
+        for i in range(n):
+            w.write_clip("train", i, f"c{i}", "{}", [("Dog", 0.0, 0.05, 0.0, "x.wav", 0.0, 0.0),
+                                                     ("Cat", 0.05, 0.1, 0.0, "y.wav", 0.0, 0.0)],
+                         None, np.full(samples, 0.01 * i, dtype=np.float32))
+        truth = np.ones((n, 2), dtype=np.uint8)
+        w.end_split("train", {"weak_labels": truth}, {})
+        observed = np.array([[1, 0], [1, 1], [0, 1]], dtype=np.uint8)
+        w.write_conditions("train", {"half": (observed, truth - observed, {"rate": 0.5})}, {}, None, (), None, (),
+                           None)
+        w.commit()
+    export_desed(path, "train", tmp_path / "out")
+    lines = (tmp_path / "out" / "metadata" / "train" / "weak_half.tsv").read_text().splitlines()
+    assert lines == ["filename\tevent_labels", "c0.wav\tDog", "c1.wav\tDog,Cat", "c2.wav\tCat"]
+    assert "weak_<view>.tsv" in (tmp_path / "out" / "README.md").read_text()
+    audio, _ = soundfile.read(tmp_path / "out" / "audio" / "train" / "c2.wav", dtype="float32")
+    assert np.array_equal(audio, np.full(samples, 0.02, dtype=np.float32))
