@@ -283,3 +283,23 @@ def test_export_keeps_absent_classes_and_the_folder_is_a_truth(tmp_path):
     with pytest.raises(WlbenchError, match="without durations.tsv"):
         (gt / "durations.tsv").unlink()
         truth_from_folder(gt)
+
+
+def test_cli_strict_restores_the_refusal(tmp_path):
+    from click.testing import CliRunner
+
+    from wlbench.cli import main
+
+    dur = write(tmp_path, "dur.tsv", "filename\tduration\na.wav\t9.9\n")
+    gt = write(tmp_path, "gt.tsv", "filename\tonset\toffset\tevent_label\na.wav\t1.0\t10.015\tDog\n")
+    sub = write(tmp_path, "sub.tsv", "filename\tonset\toffset\tevent_label\na.wav\t1.0\t9.9\tDog\n")
+    args = ["score", "--truth", str(gt), "--durations", str(dur), "--bootstrap", "0",
+            "--json", str(tmp_path / "r.json")]
+    res = CliRunner().invoke(main, args + [str(sub)])
+    assert res.exit_code == 0, res.output
+    import json
+
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["notes"]["truth"]["reference_events_clipped_to_clip"] == 1 and "strict" not in report["settings"]
+    res = CliRunner().invoke(main, args + ["--strict", str(sub)])
+    assert res.exit_code == 2 and "time_outside_clip" in res.output
