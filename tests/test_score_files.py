@@ -131,7 +131,10 @@ def test_frames_header_and_range_problems(tmp_path):
     high = ok.replace("0.3\n0.5", "1.3\n0.5")
     nan = ok.replace("0.2\t0.3\n0.5", "nan\t0.3\n0.5")
     assert kinds(read_score_files(table("gap", gap), expected())[1]) == ["bad_frames"] * 3
-    assert kinds(read_score_files(table("late", late), expected())[1]) == ["time_outside_clip"] * 3
+    assert kinds(read_score_files(table("late", late), expected(strict=True))[1]) == ["time_outside_clip"] * 3
+    got, rep = read_score_files(table("late2", late), expected())  # the tolerance policy: clipped, counted
+    assert rep.ok and rep.notes["clips_with_frames_outside_clip"] == 3 and rep.notes["frames_dropped_outside_clip"] == 0
+    assert got.frames.offset.max() == 2.0
     rep = read_score_files(table("wrong", wrong), expected())[1]
     assert kinds(rep) == ["missing_label", "unknown_label"]  # one header, reported once
     assert "did you mean 'Dog'" in rep.summary()

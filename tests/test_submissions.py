@@ -136,7 +136,7 @@ def test_detections_every_problem(tmp_path):
             "eval_000002\t1\t2\tDog\n"
             "eval_000002\t1\t2\tDog\n"            # 9 duplicate
             "eval_123456\t1\t2\tDog\n")           # 10 unknown clip
-    _, rep = read_detections(write(tmp_path, "d.tsv", text), expected())
+    _, rep = read_detections(write(tmp_path, "d.tsv", text), expected(strict=True))
     rows = {p.kind: p.row for p in rep.problems}
     assert rows == {"onset_not_before_offset": 2, "time_outside_clip": 4, "unknown_label": 5,
                     "not_a_number": 6, "not_finite": 7, "duplicate_row": 9, "unknown_clip": 10}

@@ -1,5 +1,6 @@
-"""``wlbench score``, ``wlbench compare`` and ``wlbench export``: validate and score submissions against a
-dataset split or DCASE files, paired tests, and the ground truth as DCASE TSVs."""
+"""``wlbench score``, ``wlbench compare``, ``wlbench export`` and ``wlbench import desed``: validate and score
+submissions against a dataset split or DCASE files, paired tests, the ground truth as DCASE TSVs (with the
+audio in DESED's layout), and DESED-layout data into a dataset."""
 
 from __future__ import annotations
 
@@ -8,13 +9,14 @@ from pathlib import Path
 
 import click
 
+from wlbench.commands.soundbank import resolve_soundbank, soundbank_option
 from wlbench.errors import WlbenchError
 
 TASK = click.Choice(["tagging", "detection", "embedding", "frame_scores"])
 
 
 def settings_from_options(threshold, k, t_collar, pct, resolution, metric, raw_scores, resamples, seed, ci,
-                          convention: str = "wlbench"):
+                          convention: str = "wlbench", strict: bool = False):
     """The harness :class:`~wlbench.scoring.Settings` from the scoring CLI options (shared by ``score``,
     ``compare`` and ``leaderboard submit``); ``threshold`` is a number or a JSON file {class: threshold}."""
     from wlbench.scoring import Settings
@@ -37,18 +39,20 @@ def settings_from_options(threshold, k, t_collar, pct, resolution, metric, raw_s
             raise WlbenchError(f"{path}: expected a JSON object {{class: threshold}} ({exc})") from None
     return Settings(threshold=thr, k=k, t_collar=t_collar, percentage_of_length=pct, time_resolution=resolution,
                     embedding_metric=metric, probabilities=not raw_scores, n_resamples=resamples, seed=seed, ci=ci,
-                    convention=convention)
+                    convention=convention, strict=strict)
 
 
 def _scoring_options(f):
     """The options every scoring command shares: what is scored against, the task, every metric setting."""
     options = [
         click.option("--split", default="eval", show_default=True, help="dataset split to score against"),
-        click.option("--truth", "truth", type=click.Path(dir_okay=False, path_type=Path), default=None,
+        click.option("--truth", "truth", type=click.Path(path_type=Path), default=None,
                      help="score against a DCASE annotation instead of a dataset: strong "
-                          "(filename onset offset event_label) or weak (filename event_labels) TSV"),
+                          "(filename onset offset event_label) or weak (filename event_labels) TSV, or a folder "
+                          "written by `wlbench export` (strong.tsv, durations.tsv, classes.txt)"),
         click.option("--durations", type=click.Path(dir_okay=False, path_type=Path), default=None,
-                     help="with --truth: DCASE durations TSV (filename duration) listing every evaluated clip"),
+                     help="with --truth: DCASE durations TSV (filename duration) listing every evaluated clip "
+                          "(default in a --truth folder: its durations.tsv)"),
         click.option("--classes", default=None,
                      help="with --truth: the class list (comma-separated, or a file with one class a line); "
                           "default: the labels of the annotation"),
@@ -68,6 +72,10 @@ def _scoring_options(f):
         click.option("--convention", type=click.Choice(["wlbench", "dcase"]), default="wlbench", show_default=True,
                      help="detection lists: 'dcase' reproduces DESED_task's sed_eval numbers (a class never output "
                           "is left out of the segment macro F1; collars compared as exact floats)"),
+        click.option("--strict", is_flag=True,
+                     help="refuse events, frames and reference events outside their clip, and zero-length "
+                          "reference events (default: clip them to the clip and count it in the report, as the "
+                          "DCASE tools accept them)"),
         click.option("--embedding-metric", "metric", type=click.Choice(["euclidean", "cosine"]),
                      default="euclidean", show_default=True),
         click.option("--raw-scores", is_flag=True, help="scores are not probabilities: allow values outside [0, 1]"),
@@ -96,7 +104,7 @@ def _classes(value: str | None) -> list[str] | None:
 
 
 def _truth_source(dataset: Path | None, truth: Path | None, durations: Path | None, classes: str | None,
-                  what: str):
+                  what: str, strict: bool = False):
     """Check that exactly one of a dataset and --truth/--durations is given; returns a truth for files."""
     if truth is None and durations is None:
         if dataset is None:
@@ -107,12 +115,16 @@ def _truth_source(dataset: Path | None, truth: Path | None, durations: Path | No
         return None
     if dataset is not None:
         raise WlbenchError("give a dataset or --truth/--durations, not both")
+    if truth is not None and truth.is_dir():
+        from wlbench.scoring import truth_from_folder
+
+        return truth_from_folder(truth, _classes(classes), durations=durations, strict=strict)
     if truth is None or durations is None:
         raise WlbenchError("--truth needs --durations (and the other way round): the durations file lists every "
                            "evaluated clip, those without events too")
     from wlbench.scoring import truth_from_files
 
-    return truth_from_files(truth, durations, _classes(classes))
+    return truth_from_files(truth, durations, _classes(classes), strict=strict)
 
 
 def _progress(label: str, total: int):
@@ -138,13 +150,15 @@ def _progress(label: str, total: int):
               help="frame scores: write the PSD-ROC figure here (.png, .pdf or .svg)")
 @click.option("--max-classes", default=50, show_default=True, type=int, help="classes shown in the table")
 def score_cmd(paths, split, truth, durations, classes, labels, task, threshold, k, t_collar, percentage_of_length,
-              resolution, convention, metric, raw_scores, resamples, seed, ci, json_out, plot_out, max_classes):
+              resolution, convention, strict, metric, raw_scores, resamples, seed, ci, json_out, plot_out,
+              max_classes):
     """Validate SUBMISSION and score it (exit 2 listing every problem if invalid).
 
     \b
     wlbench score DATASET.h5 SUBMISSION                 against a split of a wlbench dataset
     wlbench score --truth strong.tsv --durations durations.tsv SUBMISSION
                                                         against DCASE ground truth files
+    wlbench score --truth EXPORT_FOLDER SUBMISSION      against a folder written by `wlbench export`
 
     SUBMISSION: clip scores (.csv), detections (.tsv), embeddings (.npy/.npz/.h5), or a directory (or .zip /
     .tar.gz) of sed_scores_eval score tables (one <clip id>.tsv per clip: onset, offset, one column per
@@ -157,8 +171,8 @@ def score_cmd(paths, split, truth, durations, classes, labels, task, threshold, 
         raise WlbenchError(f"expected [DATASET] SUBMISSION, got {len(paths)} paths")
     dataset, submission = (paths[0], paths[1]) if len(paths) == 2 else (None, paths[0])
     settings = settings_from_options(threshold, k, t_collar, percentage_of_length, resolution, metric, raw_scores,
-                                     resamples, seed, ci, convention)
-    external = _truth_source(dataset, truth, durations, classes, "score")
+                                     resamples, seed, ci, convention, strict)
+    external = _truth_source(dataset, truth, durations, classes, "score", strict)
     for out in (json_out, plot_out):
         if out is not None:
             check_output_path(out)  # before scoring: a bad output path costs nothing
@@ -172,6 +186,9 @@ def score_cmd(paths, split, truth, durations, classes, labels, task, threshold, 
             report = score_submission(external, submission, task, settings, update)
     finally:
         close()
+    read_as = (report.get("submission") or {}).get("notes", {}).get("read_as")
+    if read_as:
+        click.echo(f"{submission}: {read_as}")
     click.echo(render_report(report, max_classes=max_classes))
     if json_out is not None:
         write_report(report, json_out)
@@ -190,7 +207,8 @@ def score_cmd(paths, split, truth, durations, classes, labels, task, threshold, 
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="write the comparison as JSON (atomically)")
 def compare_cmd(a, b, dataset, split, truth, durations, classes, labels, task, threshold, k, t_collar,
-                percentage_of_length, resolution, convention, metric, raw_scores, resamples, seed, ci, json_out):
+                percentage_of_length, resolution, convention, strict, metric, raw_scores, resamples, seed, ci,
+                json_out):
     """Paired bootstrap test of submissions A and B on the same clips (A - B, interval, p-value)."""
     from wlbench.atomic import check_output_path
     from wlbench.scoring import compare_files, compare_submissions, render_comparison, write_report
@@ -198,11 +216,11 @@ def compare_cmd(a, b, dataset, split, truth, durations, classes, labels, task, t
     if json_out is not None:
         check_output_path(json_out)
     settings = settings_from_options(threshold, k, t_collar, percentage_of_length, resolution, metric, raw_scores,
-                                     resamples, seed, ci, convention)
+                                     resamples, seed, ci, convention, strict)
     if resamples < 1:
         raise WlbenchError("--bootstrap 0: the paired test's interval and p-value come from bootstrap resamples",
                            hint="use --bootstrap 1000 (the default), or at least 200")
-    external = _truth_source(dataset, truth, durations, classes, "compare")
+    external = _truth_source(dataset, truth, durations, classes, "compare", strict)
     update, close = _progress("paired bootstrap", resamples)
     try:
         if external is None:
@@ -223,17 +241,55 @@ def compare_cmd(a, b, dataset, split, truth, durations, classes, labels, task, t
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="output directory (created if needed)")
 @click.option("--force", is_flag=True, help="replace export files already in --out")
-def export_cmd(dataset, split, out, force):
-    """Write a split's ground truth as DCASE TSVs (strong, weak, durations) and a README of the conventions,
-    for sed_eval, sed_scores_eval, psds_eval or DESED tools."""
-    from wlbench.export import export_split
+@click.option("--audio", is_flag=True,
+              help="write the split in DESED's layout under --out: audio/<split>/*.wav (the stored audio, or "
+                   "re-rendered from the stored JAMS) and metadata/<split>/*.tsv, for DESED_task or any DCASE "
+                   "recipe")
+@soundbank_option
+def export_cmd(dataset, split, out, force, audio, soundbank):
+    """Write a split's ground truth as DCASE TSVs (strong, weak, durations, classes) and a README of the
+    conventions, for sed_eval, sed_scores_eval, psds_eval or DESED tools; with --audio, the split with its
+    audio in DESED's folder layout."""
+    if audio:
+        from wlbench.desed import export_desed, stores_audio
 
-    written = export_split(dataset, split, out, force=force)
+        bank = None if stores_audio(dataset, split) else resolve_soundbank(soundbank)
+        written = export_desed(dataset, split, out, bank=bank, force=force)
+    else:
+        if soundbank is not None:
+            raise WlbenchError("--soundbank goes with --audio (it re-renders audio the dataset does not store)")
+        from wlbench.export import export_split
+
+        written = export_split(dataset, split, out, force=force)
     for path in written:
         click.echo(f"wrote {path}")
+
+
+@click.group("import")
+def import_group():
+    """Read data of other layouts into a wlbench dataset."""
+
+
+@import_group.command("desed")
+@click.argument("root", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="the wlbench dataset to write (.h5)")
+@click.option("--name", default=None, help="dataset name (default: the folder's name)")
+@click.option("--pad", is_flag=True, help="zero-pad clips shorter than the longest (a dataset holds clips of one "
+                                          "duration; the number padded is recorded in the file)")
+def import_desed_cmd(root, out, name, pad):
+    """Read a DESED-layout folder (audio/<split>/*.wav, metadata/<split>/*.tsv, classes.txt) into a wlbench
+    dataset: log-mel features from the audio, events, clip labels and segment views from the TSVs."""
+    from wlbench.atomic import check_output_path
+    from wlbench.desed import import_desed
+
+    check_output_path(out)
+    writer = import_desed(root, out, name=name, pad=pad)
+    click.echo(f"wrote {out}: truth id {writer.truth_id}, content id {writer.content_id}")
 
 
 def register(group: click.Group) -> None:
     group.add_command(score_cmd)
     group.add_command(compare_cmd)
     group.add_command(export_cmd)
+    group.add_command(import_group)

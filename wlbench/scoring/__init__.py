@@ -18,12 +18,12 @@ from wlbench.scoring.report import Report, json_safe, write_report
 from wlbench.scoring.settings import CONVENTIONS, Settings
 from wlbench.scoring.tagging import TaggingStat
 from wlbench.scoring.tasks import TASKS
-from wlbench.scoring.truth import Truth, dataset_block, truth_from_dataset, truth_from_files
+from wlbench.scoring.truth import Truth, dataset_block, truth_from_dataset, truth_from_files, truth_from_folder
 
 __all__ = [
     "CONVENTIONS", "Report", "Settings", "TASKS", "TaggingStat", "Truth", "compare", "compare_detection",
     "compare_embedding", "compare_files", "compare_submissions", "compare_tagging", "dataset_block",
     "declared_segment", "json_safe", "plot_psd_roc", "render_comparison", "render_report", "score",
     "score_detection", "score_embedding", "score_file", "score_frame_scores", "score_submission",
-    "score_tagging", "truth_from_dataset", "truth_from_files", "write_report",
+    "score_tagging", "truth_from_dataset", "truth_from_files", "truth_from_folder", "write_report",
 ]

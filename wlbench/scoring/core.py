@@ -25,7 +25,7 @@ from wlbench.scoring.report import Report, json_safe
 from wlbench.scoring.settings import Settings
 from wlbench.scoring.tasks import Task, task_named
 from wlbench.scoring.truth import Truth, truth_from_dataset
-from wlbench.submissions import infer_task, parse_declared, read_submission, submission_sha256
+from wlbench.submissions import detect_task, infer_task, parse_declared, read_submission, submission_sha256
 
 Progress = Callable[[int], None] | None
 
@@ -52,9 +52,21 @@ def score(truth: Truth, parsed: Any, task: str, settings: Settings | None = None
     parts = spec.describe(stat, truth, settings)
     return Report(task=task, classes=list(truth.classes), n_clips=n, settings=settings.to_dict() | parts.get("settings", {}),
                   headline={names.get(k, k): v for k, v in res.items()}, per_class=parts["per_class"],
-                  excluded_classes=parts["excluded"], notes=parts["notes"], curves=parts.get("curves"),
+                  excluded_classes=parts["excluded"], notes=parts["notes"] | _truth_notes(truth, spec),
+                  curves=parts.get("curves"),
                   dataset=truth.source, split=truth.split if truth.source and "content_id" in truth.source else None,
                   labels=truth.labels if truth.source else None, segment=truth.segment if truth.source else None)
+
+
+def _truth_notes(truth: Truth, spec: Task) -> dict[str, Any]:
+    """What reading the truth files did (durations rows repeated; reference events clipped, dropped, of
+    zero length: the tolerance policy), under ``notes.truth`` of every report scored against files."""
+    if not truth.notes:
+        return {}
+    notes = dict(truth.notes)
+    if not spec.needs_events:
+        notes = {k: v for k, v in notes.items() if not k.startswith("reference_")}
+    return {"truth": notes}
 
 
 def compare(truth: Truth, parsed_a: Any, parsed_b: Any, task: str, settings: Settings | None = None,
@@ -89,7 +101,7 @@ def declared_segment(submission_path: str | Path) -> str | None:
 
 
 def _read(truth: Truth, path: str | Path, task: str, settings: Settings):
-    parsed, report = read_submission(path, truth.expected(), task, settings.probabilities)
+    parsed, report = read_submission(path, truth.expected(strict=settings.strict), task, settings.probabilities)
     return parsed, report
 
 
@@ -97,9 +109,12 @@ def score_submission(truth: Truth, submission_path: str | Path, task: str | None
                      settings: Settings | None = None, progress: Progress = None) -> dict[str, Any]:
     """Validate a submission file (or score-file directory) and score it against ``truth``."""
     settings = settings or Settings()
-    task = task or infer_task(submission_path)
+    reason = f"read as {task} (--task {task})" if task else None
+    if task is None:
+        task, reason = detect_task(submission_path)
     _check_task(task_named(task), truth)
     parsed, vreport = _read(truth, submission_path, task, settings)
+    vreport.notes["read_as"] = reason
     vreport.raise_if_invalid()
     report = score(truth, parsed, task, settings, progress)
     report.submission = {"path": str(submission_path), "sha256": submission_sha256(submission_path),

@@ -1,4 +1,5 @@
-"""Task ``detection``: event lists against the merged reference (event- and segment-based F1, ER)."""
+"""Task ``detection``: event lists against the reference (event- and segment-based F1, ER); the reference is
+merged by the DCASE rule, except under ``convention="dcase"`` (sed_eval scores the raw reference)."""
 
 from __future__ import annotations
 
@@ -42,7 +43,8 @@ class DetectionStat:
 def build(truth: Truth, parsed: Any, settings: Settings) -> DetectionStat:
     detections = getattr(parsed, "events", parsed)
     est = events_from_frame(detections, truth.clip_ids, truth.classes)
-    return DetectionStat(truth.reference, est, truth.n_clips, len(truth.classes), truth.durations, settings)
+    return DetectionStat(truth.reference_for(settings.convention), est, truth.n_clips, len(truth.classes),
+                         truth.durations, settings)
 
 
 def describe(stat: DetectionStat, truth: Truth, settings: Settings) -> dict[str, Any]:
@@ -57,7 +59,7 @@ def describe(stat: DetectionStat, truth: Truth, settings: Settings) -> dict[str,
             "segment_recall": sg["recall"][j], "segment_error_rate": sg["error_rate"][j]}
     notes = {"event_substitutions": ev["substitutions"], "event_deletions": ev["deletions"],
              "event_insertions": ev["insertions"], "n_ref_events": stat.n_ref, "n_sys_events": stat.n_sys,
-             "reference_events_merged": truth.n_merged,
+             "reference_events_merged": 0 if settings.convention == "dcase" else truth.n_merged,
              "never_output_classes": [c for j, c in enumerate(truth.classes) if ev["n_sys"][j] == 0],
              "psds": "needs frame scores: submit sed_scores_eval score files (task frame_scores)"}
     excluded = {"no_positives": [c for j, c in enumerate(truth.classes) if ev["n_ref"][j] == 0], "no_negatives": []}

@@ -10,6 +10,7 @@ import numpy as np
 from wlbench.errors import WlbenchError
 from wlbench.metrics.detection import TIME_DECIMALS
 from wlbench.metrics.detection_curves import CollarStatistics, SegmentStatistics
+from wlbench.metrics.events import EventList
 from wlbench.metrics.frames import FrameDetections, FrameScores
 from wlbench.metrics.operating_points import best_f1_batch, f1_at_batch, fscores
 from wlbench.metrics.psds import PRESETS, IntersectionStatistics
@@ -33,7 +34,13 @@ class FrameScoreStat:
     batch_size = 4
 
     def __init__(self, frames: FrameScores, truth: Truth, settings: Settings) -> None:
-        self.det = FrameDetections(frames, truth.reference, truth.durations)
+        ref = truth.reference
+        positive = np.asarray(ref.offset) > np.asarray(ref.onset)
+        # a zero-length reference event has no coverage ratio (0 / 0): left out of frame-score metrics, counted
+        self.zero_length_left_out = int((~positive).sum())
+        if self.zero_length_left_out:
+            ref = EventList(ref.file[positive], ref.label[positive], ref.onset[positive], ref.offset[positive])
+        self.det = FrameDetections(frames, ref, truth.durations)
         self.psds = {name: IntersectionStatistics(self.det, preset, TIME_DECIMALS) for name, preset in PRESETS.items()}
         self.collar = CollarStatistics(self.det, t_collar=settings.t_collar,
                                        percentage_of_length=settings.percentage_of_length, time_decimals=TIME_DECIMALS)
@@ -104,6 +111,7 @@ def describe(stat: FrameScoreStat, truth: Truth, settings: Settings) -> dict[str
                         "segment_threshold_best": sg_best.threshold[j], "event_f1": ev_at.f1[j],
                         "segment_f1": sg_at.f1[j]}
     notes = {"n_ref_events": int(n_ref.sum()), "reference_events_merged": truth.n_merged,
+             "reference_zero_length_left_out": stat.zero_length_left_out,
              "event_f1_best_micro": ev_best.micro, "segment_f1_best_micro": sg_best.micro,
              "event_f1_micro": ev_at.micro, "segment_f1_micro": sg_at.micro,
              "best_threshold": "per class, the F1-maximising threshold of these scores (an oracle: report it "

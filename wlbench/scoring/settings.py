@@ -29,7 +29,8 @@ CONVENTIONS = {
     "dcase": Convention(None, "exclude",
                         "as DESED_task's sed_eval wrapper: collars compared as exact floats (sed_eval); in the "
                         "segment-based macro average a class never output is left out (sed_eval's default); "
-                        "the event-based macro scores it 0 (empty_system_output_handling='zero_score')"),
+                        "the event-based macro scores it 0 (empty_system_output_handling='zero_score'); the "
+                        "reference is scored as given, overlapping same-class events not merged"),
 }
 
 
@@ -55,6 +56,7 @@ class Settings:
     seed: int = 0
     ci: float = 0.95
     convention: str = "wlbench"  # detection-list scoring: "wlbench" or "dcase" (see CONVENTIONS)
+    strict: bool = False  # refuse times outside a clip instead of clipping them (wlbench.submissions.tolerance)
 
     def __post_init__(self) -> None:
         thr = self.threshold
@@ -78,11 +80,13 @@ class Settings:
 
     def to_dict(self) -> dict[str, Any]:
         """The settings as recorded in a report. ``convention`` is recorded only when it is not the default
-        ``"wlbench"`` (so that reports of earlier harness versions keep the same settings, and leaderboard
-        tables keep their settings ids)."""
+        ``"wlbench"``, ``strict`` only when True (so that reports of earlier harness versions keep the same
+        settings, and leaderboard tables keep their settings ids)."""
         d = asdict(self)
         if d["convention"] == "wlbench":
             del d["convention"]
+        if not d["strict"]:
+            del d["strict"]
         d["matching"] = "optimal one-to-one (maximum bipartite matching)"
         d["ties"] = "tied scores enter together (precision at the end of a tie run; AUC ties count 1/2)"
         d["dprime_auc_clip"] = "AUC clipped into [e, 1-e], e = 1/(2 n_pos n_neg)"

@@ -24,7 +24,7 @@ from wlbench.errors import WlbenchError, plain
 from wlbench.hashing import hash_file
 from wlbench.metrics.events import EventList, events_from_frame, events_to_frame, merge_overlaps
 from wlbench.submissions import Expected, ValidationReport, normalize_clip_id, read_event_table, read_text
-from wlbench.submissions.expected import TIME_TOLERANCE
+from wlbench.submissions.tolerance import ClipFit, outside
 from wlbench.submissions.text import DELIMITER_NAMES, find_header, parse_numbers, split_fields
 
 EVENT_COLUMNS = ["filename", "event_label", "onset", "offset"]
@@ -75,19 +75,24 @@ class Truth:
         """How many source events the merging rule absorbed."""
         return self._merged[1]
 
+    def reference_for(self, convention: str = "wlbench") -> EventList:
+        """The reference of detection-list scoring under ``convention``: :attr:`reference` (merged) for
+        ``"wlbench"``; the source events as given for ``"dcase"`` (sed_eval scores raw references)."""
+        return self.source_events if convention == "dcase" else self.reference
+
     def reference_frame(self) -> pd.DataFrame:
         """:attr:`reference` as a DataFrame (filename = clip id, event_label, onset, offset)."""
         return events_to_frame(self.reference, self.clip_ids, self.classes)
 
-    def expected(self) -> Expected:
-        """What a submission for this truth must match."""
+    def expected(self, *, strict: bool = False) -> Expected:
+        """What a submission for this truth must match (``strict``: times outside a clip are refused)."""
         hint = None
         if (self.source or {}).get("classes") == "from the annotation":
             hint = "the classes are the labels found in the truth file; pass --classes with the full class list"
         return Expected(classes=self.classes, clip_ids=self.clip_ids, split=self.split, dataset_name=self.name,
                         content_id=self.content_id, split_truth_id=self.split_truth_id,
                         other_splits=self.other_splits, durations=self.durations,
-                        label_hint=hint)
+                        label_hint=hint, strict=strict)
 
     @staticmethod
     def from_arrays(classes: Sequence[str], *, clip_ids: Sequence[str] | None = None,
@@ -142,8 +147,12 @@ def _fail(report: ValidationReport) -> None:
         raise WlbenchError(report.summary(limit=20))
 
 
-def read_durations(path: str | Path) -> tuple[list[str], np.ndarray]:
-    """A DCASE durations file (``filename duration``, header line): clip ids and durations in seconds."""
+def read_durations(path: str | Path, notes: dict[str, Any] | None = None) -> tuple[list[str], np.ndarray]:
+    """A DCASE durations file (``filename duration``, header line; other columns ignored): clip ids and
+    durations in seconds. psds_eval's metadata layout -- one row per event, the clip's duration repeated --
+    is read too: rows repeating a clip with the same duration are skipped (psds_eval keeps the first row of
+    a clip; counted in ``notes["durations_repeated_rows"]``); a clip given two different durations is a
+    ``duplicate_row`` problem."""
     report = ValidationReport(str(path), "durations", subject="durations file")
     tf = read_text(Path(path), report)
     _fail(report)
@@ -168,25 +177,38 @@ def read_durations(path: str | Path) -> tuple[list[str], np.ndarray]:
         lines.append(i + 1)
     values, empty, bad = parse_numbers(raw)
     first: dict[str, int] = {}
-    for cid, v, e, b, line in zip(ids, values, empty, bad, lines):
-        if cid in first:
-            report.add("duplicate_row", f"clip {cid!r} already has a duration at line {first[cid]}", row=line)
-        first.setdefault(cid, line)
+    keep: list[int] = []
+    for k, (cid, v, e, b, line) in enumerate(zip(ids, values, empty, bad, lines)):
         if e or b or not np.isfinite(v) or v <= 0:
             report.add("not_a_number", "the duration must be a positive number of seconds", row=line, field="duration")
+            continue
+        if cid in first:
+            if values[first[cid]] != v:
+                report.add("duplicate_row", f"clip {cid!r} has duration {plain(values[first[cid]])} s at line "
+                           f"{lines[first[cid]]} and {plain(v)} s here; give each clip one duration", row=line)
+            continue
+        first[cid] = k
+        keep.append(k)
     if not ids:
         report.add("missing_clip", "the durations file lists no clip")
     _fail(report)
-    return ids, values
+    if notes is not None:
+        notes["durations_repeated_rows"] = len(ids) - len(keep)
+    return [ids[k] for k in keep], values[np.asarray(keep, dtype=np.int64)]
 
 
 def truth_from_files(truth_path: str | Path, durations_path: str | Path,
-                     classes: Sequence[str] | None = None) -> Truth:
+                     classes: Sequence[str] | None = None, *, strict: bool = False) -> Truth:
     """Truth from DCASE files: a strong annotation (``filename onset offset event_label``) or a weak one
     (``filename event_labels``, labels comma-separated), and a durations file listing every evaluated
     clip (clips without events included). ``classes``: the class list (default: the labels of the
-    annotation, sorted). Every problem of the files is reported at once (``WlbenchError``)."""
-    ids, durations = read_durations(durations_path)
+    annotation, sorted). Every problem of the files is reported at once (``WlbenchError``).
+
+    Reference events sticking out of their clip are fitted to it by the tolerance policy
+    (:mod:`wlbench.submissions.tolerance`; refused when ``strict``); zero-length events (onset = offset)
+    are kept, as sed_eval keeps them. What was done is counted in :attr:`Truth.notes`."""
+    notes: dict[str, Any] = {}
+    ids, durations = read_durations(durations_path, notes)
     index = {c: i for i, c in enumerate(ids)}
     report = ValidationReport(str(truth_path), "truth", subject="truth file")
     tf = read_text(Path(truth_path), report)
@@ -211,7 +233,8 @@ def truth_from_files(truth_path: str | Path, durations_path: str | Path,
                 rows.append((i + 1, fields[at_f].strip(), np.nan, np.nan, ""))
     else:
         kind = "strong"
-        table = read_event_table(tf, report, what="reference event")
+        table = read_event_table(tf, report, what="reference event",
+                                 default_filename=ids[0] if len(ids) == 1 else None)
         _fail(report)
         on, on_empty, on_bad = parse_numbers(table.columns["onset"])
         off, off_empty, off_bad = parse_numbers(table.columns["offset"])
@@ -229,6 +252,8 @@ def truth_from_files(truth_path: str | Path, durations_path: str | Path,
     class_index = {c: j for j, c in enumerate(known)}
     keep: list[tuple[str, str, float, float]] = []
     unknown_clips: set[str] = set()
+    fit = ClipFit("reference_events")
+    zero_length = 0
     for line, name, a, b, label in rows:
         cid = normalize_clip_id(name)
         if cid not in index:
@@ -244,14 +269,21 @@ def truth_from_files(truth_path: str | Path, durations_path: str | Path,
                        field="event_label")
             continue
         if kind == "strong":
-            dur = durations[index[cid]]
-            if a >= b:
-                report.add("onset_not_before_offset", f"onset {plain(a)} >= offset {plain(b)}", row=line)
+            dur = float(durations[index[cid]])
+            if a > b or (strict and a == b):
+                report.add("onset_not_before_offset", f"onset {plain(a)} > offset {plain(b)}" if a > b else
+                           f"onset = offset = {plain(a)}: a zero-length event (leave out --strict to keep it, "
+                           "as sed_eval does)", row=line)
                 continue
-            if a < -TIME_TOLERANCE or b > dur + TIME_TOLERANCE:
+            if strict and outside(a, b, dur):
                 report.add("time_outside_clip", f"event [{plain(a)}, {plain(b)}] s lies outside the clip "
-                           f"[0, {plain(dur)}] s", row=line)
+                           f"[0, {plain(dur)}] s (leave out --strict to clip it to the clip)", row=line)
                 continue
+            zero_length += a == b
+            fitted = fit.fit(a, b, dur)
+            if fitted is None:
+                continue
+            a, b = fitted
         keep.append((cid, label, a, b))
     if not known:
         report.add("missing_label", "no class: the annotation holds no label; pass the class list")
@@ -262,8 +294,45 @@ def truth_from_files(truth_path: str | Path, durations_path: str | Path,
         weak[frame["filename"].map(index).to_numpy(), frame["event_label"].map(class_index).to_numpy()] = 1
     if kind == "weak":
         frame = pd.DataFrame({c: [] for c in EVENT_COLUMNS})
+    else:
+        notes.update(fit.notes())
+        notes["reference_events_zero_length"] = int(zero_length)
     source = {"truth": str(truth_path), "truth_sha256": hash_file(Path(truth_path)), "truth_kind": kind,
               "durations": str(durations_path), "durations_sha256": hash_file(Path(durations_path)),
               "classes": "given" if classes is not None else "from the annotation"}
+    if strict:
+        source["strict"] = True
     return Truth(classes=known, clip_ids=ids, durations=durations, events=frame, weak_labels=weak, source=source,
-                 has_events=kind == "strong")
+                 has_events=kind == "strong", notes=notes)
+
+
+TRUTH_FOLDER_FILES = ("strong.tsv", "weak.tsv", "durations.tsv", "classes.txt")
+
+
+def truth_from_folder(folder: str | Path, classes: Sequence[str] | None = None, *,
+                      durations: str | Path | None = None, strict: bool = False) -> Truth:
+    """The truth of a folder written by ``wlbench export`` (or any folder using its names): ``strong.tsv``
+    (else ``weak.tsv``), ``durations.tsv`` (or ``durations``) and, unless ``classes`` are given,
+    ``classes.txt`` (one class a line; so classes without an event in the split stay known). See
+    :func:`truth_from_files`."""
+    folder = Path(folder)
+    annotation = next((folder / n for n in ("strong.tsv", "weak.tsv") if (folder / n).is_file()), None)
+    durations = Path(durations) if durations is not None else folder / "durations.tsv"
+    if annotation is None or not durations.is_file():
+        missing = (["strong.tsv (or weak.tsv)"] if annotation is None else []) + \
+            ([durations.name] if not durations.is_file() else [])
+        raise WlbenchError(f"--truth {folder} is a folder without {' and '.join(missing)}",
+                           hint="give the folder `wlbench export` wrote, or the annotation file with --durations")
+    given = "given"
+    if classes is None and (folder / "classes.txt").is_file():
+        report = ValidationReport(str(folder / "classes.txt"), "classes", subject="class list")
+        tf = read_text(folder / "classes.txt", report)
+        _fail(report)
+        classes = [line.strip() for line in tf.lines if line.strip()]
+        if not classes or len(set(classes)) != len(classes):
+            raise WlbenchError(f"{folder / 'classes.txt'}: expected distinct class names, one a line")
+        given = "classes.txt"
+    truth = truth_from_files(annotation, durations, classes, strict=strict)
+    if truth.source is not None and classes is not None:
+        truth.source["classes"] = given
+    return truth

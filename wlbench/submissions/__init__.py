@@ -10,6 +10,10 @@ first problem (mir_eval's order: validate, then compute):
 - :mod:`~wlbench.submissions.scores` -- task ``frame_scores``: sed_scores_eval score files (a directory or
   archive of per-clip frame tables), the input of PSDS.
 
+The task of a file is told by its content (:func:`detect_task`, :mod:`~wlbench.submissions.layouts`), the
+extension deciding only when the content does not. Times outside a clip follow one tolerance policy
+(:mod:`~wlbench.submissions.tolerance`).
+
 Text files may start with ``# key: value`` lines; ``dataset`` (name), ``split_truth_id`` and ``split`` are
 checked against what is scored; a declared ``content_id`` (the features the predictions came from) is only
 recorded, as note ``declared_content_id_differs`` when it is not the scored file's. Filenames may carry a
@@ -42,48 +46,76 @@ from wlbench.submissions.expected import AUDIO_EXTENSIONS, TIME_TOLERANCE, Expec
 from wlbench.submissions.report import KINDS, Problem, SubmissionError, ValidationReport
 from wlbench.submissions.scores import (ScoreFiles, is_archive, is_score_files, read_score_files,
                                         write_score_files)
-from wlbench.submissions.text import parse_declared, read_text
+from wlbench.submissions.layouts import detect_text_task
+from wlbench.submissions.text import parse_declared, read_bytes, read_text, text_file
 
 TASKS = ("tagging", "detection", "embedding", "frame_scores")
 TASK_BY_SUFFIX = {".csv": "tagging", ".tsv": "detection", ".txt": "detection", ".npy": "embedding",
                   ".npz": "embedding", ".h5": "embedding", ".hdf5": "embedding"}
+SNIFF_BYTES = 65536  # bytes of a text file read to tell its task
 READERS = {"tagging": read_clip_scores, "detection": read_detections, "embedding": read_embeddings,
            "frame_scores": read_score_files}
 
 __all__ = [
     "AUDIO_EXTENSIONS", "ClipScores", "DETECTION_COLUMNS", "Detections", "Embeddings", "Expected", "KINDS",
     "Problem", "READERS", "ScoreFiles", "SubmissionError", "TASKS", "TIME_TOLERANCE", "ValidationReport",
-    "infer_task", "is_archive", "is_score_files", "load_submission", "normalize_clip_id", "parse_declared",
+    "detect_task", "infer_task", "is_archive", "is_score_files", "load_submission", "normalize_clip_id",
+    "parse_declared",
     "read_clip_scores", "read_detections", "read_embeddings", "read_event_table", "read_score_files",
     "read_submission", "read_text", "submission_sha256", "write_clip_scores", "write_detections",
     "write_score_files",
 ]
 
 
-def infer_task(path: str | Path) -> str:
-    """tagging (.csv), detection (.tsv, .txt), embedding (.npy, .npz, .h5, .hdf5), frame_scores (a directory
-    or a .zip / .tar / .tar.gz / .tgz archive of score tables)."""
+def detect_task(path: str | Path) -> tuple[str, str]:
+    """(task, reason) of a submission, told by its content: a directory or archive of score tables is
+    ``frame_scores``; ``.npy`` / ``.npz`` / ``.h5`` / ``.hdf5`` is ``embedding``; a text file is read by its
+    header or its first rows (:func:`wlbench.submissions.layouts.detect_text_task`: a ``.csv`` of events is a
+    detection list), and only when the content does not tell, by its extension (``.csv`` tagging, ``.tsv`` /
+    ``.txt`` detection). The reason says which, e.g. "read as detection list: header names filename, onset,
+    offset, event_label (tab-separated)"."""
     if is_score_files(path):
-        return "frame_scores"
+        return "frame_scores", "read as sed_scores_eval score files (a directory or archive of per-clip tables)"
     suffix = Path(path).suffix.lower()
-    if suffix not in TASK_BY_SUFFIX:
-        raise WlbenchError(f"{path}: cannot tell the task from the extension {suffix!r}",
-                           hint="pass --task tagging|detection|embedding|frame_scores, or use .csv, .tsv, "
-                                ".npy/.npz/.h5, or a directory of score tables")
-    return TASK_BY_SUFFIX[suffix]
+    if TASK_BY_SUFFIX.get(suffix) == "embedding":
+        return "embedding", f"read as embeddings (a {suffix} file)"
+    data = read_bytes(Path(path), ValidationReport(str(path), "sniff"), SNIFF_BYTES)
+    if data is not None and b"\0" not in data:
+        tf = text_file(data.decode("utf-8-sig", errors="replace"))
+        found = detect_text_task(tf.lines, tf.body_start)
+        if found is not None:
+            return found
+    if suffix in TASK_BY_SUFFIX:
+        task = TASK_BY_SUFFIX[suffix]
+        return task, f"read as {task} by the extension {suffix} (the first lines name no known columns)"
+    raise WlbenchError(f"{path}: cannot tell the task: its first lines are no header or row of a known layout and "
+                       f"the extension {suffix!r} says nothing",
+                       hint="pass --task tagging|detection|embedding|frame_scores (docs/metrics.md lists the "
+                            "formats read)")
+
+
+def infer_task(path: str | Path) -> str:
+    """The task of a submission (:func:`detect_task` without the reason)."""
+    return detect_task(path)[0]
 
 
 def read_submission(path: str | Path, expected: Expected, task: str | None = None,
                     probabilities: bool = True) -> tuple[Any, ValidationReport]:
-    """Read and validate ``path`` as ``task`` (inferred from the path when None): (parsed or None, report)."""
-    task = task or infer_task(path)
+    """Read and validate ``path`` as ``task`` (told by its content when None, see :func:`detect_task`):
+    (parsed or None, report); ``report.notes["read_as"]`` says how the file was read."""
+    reason = f"read as {task} (--task {task})" if task else None
+    if task is None:
+        task, reason = detect_task(path)
     if task not in READERS:
         raise WlbenchError(f"unknown task {task!r}", hint="use " + ", ".join(TASKS))
     if task == "embedding":
-        return read_embeddings(path, expected)
-    if task == "detection":
-        return read_detections(path, expected)
-    return READERS[task](path, expected, probabilities)
+        parsed, report = read_embeddings(path, expected)
+    elif task == "detection":
+        parsed, report = read_detections(path, expected)
+    else:
+        parsed, report = READERS[task](path, expected, probabilities)
+    report.notes["read_as"] = reason
+    return parsed, report
 
 
 def load_submission(path: str | Path, expected: Expected, task: str | None = None,

@@ -1,5 +1,6 @@
 """Clip scores (task ``tagging``): a CSV of one row per clip, *wide* ``filename,<class 1>,...,<class C>``,
-or *long* ``filename,event_label,score`` (one row per clip and class). The delimiter is read from the
+or *long* ``filename,event_label,score`` (one row per clip and class; without a header too, as sed_eval's
+``estimated.txt``). The delimiter is read from the
 header (comma, tab or spaces); every field is read as text, so clip ids stay strings (``001`` is not
 ``1``), and each row is judged on its own.
 """
@@ -18,6 +19,7 @@ import numpy as np
 
 from wlbench.errors import plain
 from wlbench.submissions.expected import Expected, check_clip_sets, check_declared, label_problem, resolve_clip
+from wlbench.submissions.layouts import find_layout
 from wlbench.submissions.report import ValidationReport
 from wlbench.submissions.text import describe_delimiters, find_header, parse_numbers, read_text, to_float
 
@@ -71,6 +73,15 @@ def read_clip_scores(path: str | Path, expected: Expected, probabilities: bool =
                    row=header_row)
         return None, report
     header = find_header(head, ["filename"])
+    layout = find_layout(tf.lines, tf.body_start) if header is None else None
+    if layout is not None and layout.task == "tagging":  # headerless long scores (sed_eval's estimated.txt)
+        report.notes["layout"] = layout.describe()
+        return _read_long(tf.lines, tf.body_start - 1, layout.sep, list(layout.columns), expected, report,
+                          probabilities)
+    if layout is not None:
+        report.add("bad_header", f"line {header_row} is a row of an event list ({layout.describe()}), not clip "
+                   "scores; score it with --task detection", row=header_row)
+        return None, report
     if header is None:
         report.add("bad_header", f"the header names no 'filename' column (the line holds "
                    f"{describe_delimiters(head)}); expected 'filename,<class 1>,...' or 'filename,event_label,score'"

@@ -2,7 +2,9 @@
 
 Accepted layouts, all read the same way (:func:`read_event_table`):
 
-- tab-separated with a header (DCASE), or without one (columns in that order);
+- tab-separated with a header (DCASE), or without one (columns in that order; the headerless layouts of
+  sed_eval / dcase_util -- 3 columns ``onset offset event_label`` for a single clip, 5+ columns ``filename
+  scene_label onset offset event_label ...`` -- are read too: :mod:`wlbench.submissions.layouts`);
 - comma- or space-separated, when the header (or a headerless row) splits into the expected columns
   with that delimiter (a comma-separated ``.tsv``, DESED_task's ``predictions*.csv``);
 - columns in any order, named ``filename``/``file``, ``onset``/``event_onset``, ``offset``/``event_offset``
@@ -24,11 +26,12 @@ import pandas as pd
 
 from wlbench.atomic import write_text_atomic
 from wlbench.errors import WlbenchError, plain
-from wlbench.submissions.expected import (TIME_TOLERANCE, Expected, check_clip_sets, check_declared,
-                                          label_problem)
+from wlbench.submissions.expected import Expected, check_clip_sets, check_declared, label_problem
+from wlbench.submissions.layouts import find_layout
 from wlbench.submissions.report import ValidationReport
 from wlbench.submissions.text import (DELIMITER_NAMES, TextFile, describe_delimiters, find_header,
                                       parse_numbers, read_text, split_fields)
+from wlbench.submissions.tolerance import TIME_TOLERANCE, ClipFit, outside
 
 DETECTION_COLUMNS = ("filename", "onset", "offset", "event_label")
 ALIASES = {"file": "filename", "event_onset": "onset", "event_offset": "offset"}
@@ -77,10 +80,14 @@ def _headerless_sep(line: str, n_cols: int) -> str | None:
 
 
 def read_event_table(tf: TextFile, report: ValidationReport, *, required: Sequence[str] = DETECTION_COLUMNS,
-                     aliases: dict[str, str] | None = None, what: str = "detections") -> EventTable | None:
+                     aliases: dict[str, str] | None = None, what: str = "detections",
+                     default_filename: str | None = None) -> EventTable | None:
     """Find the header and delimiter of an event list and split its rows (see the module doc); problems
     go to ``report``. Returns None when the layout cannot be determined (one ``bad_header`` problem that
-    says what was found and what is expected)."""
+    says what was found and what is expected). A headerless file of a DCASE tool's layout
+    (:mod:`wlbench.submissions.layouts`) is read by it; ``default_filename``: the clip of a layout without
+    filenames (sed_eval's ``onset offset event_label``), when only one clip is scored."""
+    rows_prefix: list[str] = []
     aliases = ALIASES if aliases is None else aliases
     n = len(required)
     empty = EventTable({c: np.zeros(0, dtype=object) for c in required}, np.zeros(0, dtype=np.int64), "\t", False)
@@ -99,6 +106,21 @@ def read_event_table(tf: TextFile, report: ValidationReport, *, required: Sequen
         extra = [raw for raw, c in zip(header.names, names) if c not in required and c != ""]
         if extra:
             report.notes["ignored_columns"] = extra
+    elif (layout := find_layout(tf.lines, tf.body_start)) is not None and layout.task == "detection":
+        sep, names, has_header, start, index_column = layout.sep, list(layout.columns), False, tf.body_start, False
+        report.notes["layout"] = layout.describe()
+        if sep != "\t":
+            report.notes["delimiter"] = DELIMITER_NAMES[sep]
+        if "filename" not in names:
+            if default_filename is None:
+                report.add("bad_header", f"line {header_line} holds onset, offset, event_label without a filename "
+                           f"(sed_eval's per-clip event list) but more than one clip is scored; add the filename "
+                           f"as the first column (one file can hold every clip)", row=header_line)
+                return None
+            names = ["filename", *names]  # every row belongs to the one clip
+            rows_prefix = [default_filename]
+        if set(names) - set(required) - {""}:
+            report.notes["ignored_columns"] = sorted(set(names) - set(required) - {""})
     else:
         sep = _headerless_sep(head, n)
         if sep is None:
@@ -124,13 +146,13 @@ def read_event_table(tf: TextFile, report: ValidationReport, *, required: Sequen
         except csv.Error as exc:
             report.add("unreadable", f"cannot split the line: {exc}", row=i + 1)
             continue
-        if len(fields) > width:
+        if len(rows_prefix) + len(fields) > width:
             hint = ("a label containing spaces? Separate the columns by tabs" if sep == " "
                     else f"a stray {DELIMITER_NAMES[sep]}?")
             report.add("bad_row", f"{len(fields)} {DELIMITER_NAMES[sep]}-separated fields but {width} columns ({hint})",
                        row=i + 1)
             continue
-        rows.append(fields + [""] * (width - len(fields)))
+        rows.append(rows_prefix + fields + [""] * (width - len(rows_prefix) - len(fields)))
         lines.append(i + 1)
     if index_column:
         report.notes["ignored_columns"] = ["(unnamed first column: a pandas index)"]
@@ -146,7 +168,8 @@ def read_detections(path: str | Path, expected: Expected) -> tuple[Detections | 
     if tf is None:
         return None, report
     check_declared(tf.declared, expected, report)
-    table = read_event_table(tf, report)
+    table = read_event_table(tf, report,
+                             default_filename=expected.clip_ids[0] if len(expected.clip_ids) == 1 else None)
     if table is None:
         return None, report
     if table.sep != "\t":
@@ -160,6 +183,7 @@ def read_detections(path: str | Path, expected: Expected) -> tuple[Detections | 
     unknown: list[tuple[str, int]] = []
     keep_rows, keep_clip, keep_label = [], [], []
     first_of: dict[tuple, int] = {}
+    fit = ClipFit("events")
     for r in range(len(names)):
         row = int(table.lines[r])
         rest_empty = on_empty[r] and off_empty[r] and labels[r] == ""
@@ -201,10 +225,10 @@ def read_detections(path: str | Path, expected: Expected) -> tuple[Detections | 
             report.add("onset_not_before_offset", f"onset {plain(on[r])} >= offset {plain(off[r])}; an event must "
                        "have positive length", row=row, field="onset")
             ok = False
-        if on[r] < -TIME_TOLERANCE or (dur is not None and off[r] > dur + TIME_TOLERANCE):
+        if expected.strict and outside(on[r], off[r], dur):
             report.add("time_outside_clip", f"event [{plain(on[r])}, {plain(off[r])}] s lies outside the clip "
-                       f"[0, {plain(dur)}] s; clip it to the clip", row=row,
-                       field="onset" if on[r] < -TIME_TOLERANCE else "offset")
+                       f"[0, {plain(dur)}] s; clip it to the clip (or leave out --strict: it is then clipped)",
+                       row=row, field="onset" if on[r] < -TIME_TOLERANCE else "offset")
             ok = False
         key = (cid, int(li), float(on[r]), float(off[r]))
         if key in first_of:
@@ -212,6 +236,11 @@ def read_detections(path: str | Path, expected: Expected) -> tuple[Detections | 
             ok = False
         else:
             first_of[key] = row
+        if ok and outside(on[r], off[r], dur):
+            fitted = fit.fit(float(on[r]), float(off[r]), dur)
+            if fitted is None:
+                continue
+            on[r], off[r] = fitted
         if ok:
             keep_rows.append(r)
             keep_clip.append(cid)
@@ -225,6 +254,7 @@ def read_detections(path: str | Path, expected: Expected) -> tuple[Detections | 
         check_clip_sets(seen, unknown, expected, report, missing_is_problem=False)
     report.notes["clips_without_detections"] = int(len(expected.clip_ids) - len(set(keep_clip)))
     report.notes["n_events"] = len(keep_rows)
+    report.notes.update(fit.notes())
     if not report.ok:
         return None, report
     rows = np.asarray(keep_rows, dtype=np.int64)

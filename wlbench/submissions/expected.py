@@ -14,7 +14,7 @@ import numpy as np
 from wlbench.submissions.report import ValidationReport
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg", ".aiff", ".aif")
-TIME_TOLERANCE = 1e-6  # seconds an event or frame may stick out of [0, clip duration] (float round-off)
+from wlbench.submissions.tolerance import TIME_TOLERANCE  # noqa: F401 - re-exported (its old home)
 
 
 def normalize_clip_id(name: Any, known: Mapping[str, int] | None = None) -> str:
@@ -34,7 +34,8 @@ class Expected:
     """What a submission must match: the evaluated clips and classes of one split (or external truth).
 
     ``durations``: seconds of each clip (N,), or None; ``clip_duration`` is their common value when they
-    are all equal. ``dataset_name``/``split_truth_id``/``split`` are compared with a text file's declared
+    are all equal; ``strict``: times outside a clip are refused rather than clipped
+    (:mod:`wlbench.submissions.tolerance`). ``dataset_name``/``split_truth_id``/``split`` are compared with a text file's declared
     ``# key: value`` lines (a declared ``content_id`` other than ``content_id`` is only noted); ``other_splits`` (ids of the dataset's other splits) diagnoses a submission
     made for another split.
     """
@@ -49,6 +50,7 @@ class Expected:
     other_splits: Mapping[str, Sequence[str]] | None = None
     durations: np.ndarray | None = None
     label_hint: str | None = None  # added to unknown-label messages (e.g. where the class list came from)
+    strict: bool = False  # refuse times outside the clip instead of clipping them (wlbench.submissions.tolerance)
 
     def __post_init__(self) -> None:
         self.classes = [str(c) for c in self.classes]

@@ -75,6 +75,9 @@ class ValidationReport:
         """All problems (or the first ``limit``), one per line, after a count line."""
         counts = ", ".join(f"{n} {k}" for k, n in sorted(self.counts().items()))
         lines = [f"invalid {self.subject} {self.path}: {len(self.problems)} problem(s) ({counts})"]
+        read_as = self.notes.get("read_as")
+        if read_as and "(--task" not in read_as:  # told by the content: say how, and how to override it
+            lines.append(f"  ({read_as}; --task reads it as another task)")
         shown = self.problems if limit is None else self.problems[:limit]
         lines += [f"  {p}" for p in shown]
         if len(shown) < len(self.problems):

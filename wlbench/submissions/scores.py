@@ -24,9 +24,10 @@ import numpy as np
 from wlbench.atomic import atomic_dir
 from wlbench.errors import WlbenchError, plain
 from wlbench.metrics.frames import FrameScores
-from wlbench.submissions.expected import TIME_TOLERANCE, Expected, check_clip_sets, label_problem
+from wlbench.submissions.expected import Expected, check_clip_sets, label_problem
 from wlbench.submissions.report import ValidationReport
 from wlbench.submissions.text import decode_text, describe_delimiters, find_header, split_fields, to_float
+from wlbench.submissions.tolerance import TIME_TOLERANCE, outside
 
 SCORE_SUFFIX = ".tsv"
 ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz")
@@ -125,7 +126,8 @@ def read_score_files(path: str | Path, expected: Expected, probabilities: bool =
 
     Checks: one table per expected clip (unknown, missing and duplicate clips), the header (``onset``,
     ``offset`` and exactly the expected classes), numbers (finite; in [0, 1] unless ``probabilities`` is
-    False), frames (positive length, contiguous, inside ``[0, clip duration]``).
+    False), frames (positive length, contiguous; frames outside ``[0, clip duration]`` are fitted to it, or refused
+    when ``expected.strict``: :mod:`wlbench.submissions.tolerance`).
     """
     path = Path(path)
     report = ValidationReport(str(path), "frame_scores")
@@ -178,6 +180,8 @@ def read_score_files(path: str | Path, expected: Expected, probabilities: bool =
     lengths = np.array([f[0].shape[0] for f in frames])
     fs = FrameScores(np.concatenate([f[2] for f in frames]), np.concatenate([f[0] for f in frames]),
                      np.concatenate([f[1] for f in frames]), np.r_[0, np.cumsum(lengths)])
+    report.notes.setdefault("clips_with_frames_outside_clip", 0)
+    report.notes.setdefault("frames_dropped_outside_clip", 0)
     report.notes["n_frames"] = int(lengths.sum())
     report.notes["frames_per_clip"] = (int(lengths.min()), int(lengths.max()))
     return ScoreFiles(fs, report), report
@@ -305,12 +309,34 @@ def _check_frames(block: np.ndarray, positions: list[int], table: _Table, expect
                    "from the same number)", row=line0 + r + 1, file=table.name)
         return None
     dur = expected.duration(table.clip)
-    if on[0] < -TIME_TOLERANCE or (dur is not None and off[-1] > dur + TIME_TOLERANCE):
-        report.add("time_outside_clip", f"frames span [{plain(on[0])}, {plain(off[-1])}] s but the clip lasts "
-                   f"{plain(dur)} s; drop the frames beyond the clip (or give the true durations)",
-                   row=line0 + (0 if on[0] < -TIME_TOLERANCE else len(on) - 1), file=table.name)
-        return None
+    if outside(on[0], off[-1], dur):
+        if expected.strict:
+            report.add("time_outside_clip", f"frames span [{plain(on[0])}, {plain(off[-1])}] s but the clip lasts "
+                       f"{plain(dur)} s; drop the frames beyond the clip (or give the true durations, or leave out "
+                       "--strict: they are then clipped)",
+                       row=line0 + (0 if on[0] < -TIME_TOLERANCE else len(on) - 1), file=table.name)
+            return None
+        return _fit_frames(on, off, scores, dur, table, report)
     return on.copy(), off.copy(), np.ascontiguousarray(scores)
+
+
+def _fit_frames(on: np.ndarray, off: np.ndarray, scores: np.ndarray, dur: float | None, table: _Table,
+                report: ValidationReport) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """The frames of a table that sticks out of its clip, fitted to it (the tolerance policy,
+    :mod:`wlbench.submissions.tolerance`): frames wholly outside are dropped, the first and last frame
+    inside are cut at 0 and at the clip's end; counted in the report's notes."""
+    end = np.inf if dur is None else dur
+    keep = (on < end) & (off > 0)
+    if not keep.any():
+        report.add("bad_frames", f"no frame lies inside the clip [0, {plain(dur)}] s (frames span "
+                   f"[{plain(on[0])}, {plain(off[-1])}] s); give the true durations", file=table.name)
+        return None
+    on, off, scores = on[keep].copy(), off[keep].copy(), np.ascontiguousarray(scores[keep])
+    on[0], off[-1] = max(on[0], 0.0), min(off[-1], end)
+    notes = report.notes
+    notes["clips_with_frames_outside_clip"] = notes.get("clips_with_frames_outside_clip", 0) + 1
+    notes["frames_dropped_outside_clip"] = notes.get("frames_dropped_outside_clip", 0) + int((~keep).sum())
+    return on, off, scores
 
 
 def _check_range(per_clip, tables: list[_Table], expected: Expected, report: ValidationReport) -> None:
