@@ -21,7 +21,8 @@ from wlbench.errors import WlbenchError
 from wlbench.hashing import hash_file
 from wlbench.leaderboard import chain
 from wlbench.paths import require_folder, require_input_file
-from wlbench.leaderboard.entries import HASH_FIELD, build_entry, check_link, self_hash, structure_problems
+from wlbench.leaderboard.entries import (HASH_FIELD, build_entry, check_link, portable_text, self_hash,
+                                        structure_problems)
 
 DEFAULT_BOARD = Path("leaderboard")
 REMOVE_HINT = "take the old entry off with `wlbench leaderboard remove ID --reason TEXT` first"
@@ -154,6 +155,9 @@ def submit_run(board_dir: Path, dataset_path: Path, name: str, predictions: Sequ
     """Score ``predictions`` (one file per seed of the method ``name``) against ``dataset_path`` and add
     one entry to the board. Returns the entry's path.
 
+    Absolute paths in ``description`` are kept from the checkout on (``/home/me/wlbench/baselines/x.toml`` ->
+    ``baselines/x.toml``, :func:`~wlbench.leaderboard.entries.portable_text`).
+
     Refuses (``WlbenchError``): an empty name, a ``link`` other than an http(s) URL, missing files, a file
     declaring another split truth id, dataset name or split, a dataset whose labels changed after it was
     written, an invalid submission (every problem listed), files of different tasks, a
@@ -169,6 +173,7 @@ def submit_run(board_dir: Path, dataset_path: Path, name: str, predictions: Sequ
     if not name or not name.strip():
         raise WlbenchError("a leaderboard entry needs a method name", hint="pass --name")
     link = check_link(link)
+    description = portable_text(description)  # no developer's machine paths in a shared board
     if not preds:
         raise WlbenchError("no predictions files given", hint="pass one file per seed of the method")
     for p in preds:
