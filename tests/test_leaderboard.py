@@ -584,3 +584,29 @@ def test_portable_text_cuts_absolute_paths_only():
     assert portable_text("see /tmp/x/y.toml and C:\\Users\\me\\runs\\a.csv") == "see y.toml and runs/a.csv"
     kept = "ratio 1/2, relative baselines/a.toml, https://example.org/a/b, train_segment=200ms"
     assert portable_text(kept) == kept
+
+
+def test_writing_needs_a_named_board_never_the_reference_one_by_default(tiny_dataset, preds, tmp_path, monkeypatch):
+    """`submit`, `remove`, `migrate` and `train --submit` write only to --board or $WLBENCH_BOARD; the
+    repository's ./leaderboard is written only when named. Reading falls back to it."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("WLBENCH_BOARD", raising=False)
+    (tmp_path / "leaderboard").mkdir()  # a reference board in the working folder, as in a checkout
+    submit = ["leaderboard", "submit", str(preds["good0"]), "--dataset", str(tiny_dataset), "--name", "M",
+              "--bootstrap", "10"]
+    for args in (submit, ["leaderboard", "remove", "some-id", "--reason", "x"],
+                 ["train", "turpault-classifier", "--dataset", str(tiny_dataset), "--out", str(tmp_path / "run"),
+                  "--submit", "--quiet"]):
+        res = CliRunner().invoke(main, args)
+        assert res.exit_code == 2, res.output
+        lines = [line for line in res.output.splitlines() if line.strip()]
+        assert len(lines) == 1 and "--board" in lines[0] and "WLBENCH_BOARD" in lines[0], res.output
+    assert list((tmp_path / "leaderboard").iterdir()) == [] and not (tmp_path / "run").exists()  # before any work
+    mine = tmp_path / "mine"
+    res = CliRunner().invoke(main, submit, env={"WLBENCH_BOARD": str(mine)})
+    assert res.exit_code == 0, res.output
+    assert len(list((mine / "entries").glob("*.json"))) == 1 and list((tmp_path / "leaderboard").iterdir()) == []
+    res = CliRunner().invoke(main, ["leaderboard", "show"], env={"WLBENCH_BOARD": str(mine)})
+    assert res.exit_code == 0 and "ranked by map" in res.output
+    res = CliRunner().invoke(main, ["leaderboard", "show"])  # reading: the reference board
+    assert res.exit_code == 0 and "no entries" in res.output

@@ -26,8 +26,9 @@ from wlbench.errors import WlbenchError
               help="bootstrap resamples of the score reports (0: no intervals)")
 @click.option("--submit", is_flag=True,
               help="add the run's eval predictions (whole clips) to the leaderboard as an entry")
-@click.option("--board", type=click.Path(file_okay=False, path_type=Path), default=Path("leaderboard"),
-              show_default=True, help="leaderboard folder for --submit")
+@click.option("--board", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="leaderboard folder for --submit; required with --submit unless $WLBENCH_BOARD names one "
+                   "(./leaderboard, the reference board, only when named)")
 @click.option("--method-version", default="", help="method version of the leaderboard entry (--submit)")
 @click.option("--quiet", is_flag=True, help="no progress bar")
 @click.option("--detection-threshold", default=0.5, show_default=True, type=click.FloatRange(0, 1),
@@ -45,6 +46,10 @@ def train(method, dataset, config_file, sets, run_dir, seed, force, bootstrap, s
     """
     from wlbench.methods import Decoding, train_run
 
+    if submit:  # a missing board fails before the training, not after it
+        from wlbench.leaderboard.board import board_to_write
+
+        board = board_to_write(board)
     summary = train_run(method, dataset, run_dir, config_file, list(sets), seed=seed, bootstrap=bootstrap,
                         progress=not quiet, echo=click.echo, force=force,
                         decoding=Decoding(detection_threshold, median_filter))

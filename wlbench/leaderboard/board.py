@@ -10,6 +10,7 @@ chain. :func:`remove_entry` is the one way to take an entry off the board.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections.abc import Sequence
 from datetime import datetime, timezone
@@ -25,9 +26,34 @@ from wlbench.leaderboard.entries import (HASH_FIELD, build_entry, check_link, po
                                         structure_problems)
 
 DEFAULT_BOARD = Path("leaderboard")
+# A user's own board: where `submit`, `train --submit`, `remove` and `migrate` write when --board is not given,
+# and what `show`, `render` and `verify` read before falling back to ./leaderboard.
+BOARD_ENV = "WLBENCH_BOARD"
 REMOVE_HINT = "take the old entry off with `wlbench leaderboard remove ID --reason TEXT` first"
 TEXT_SUFFIXES = (".csv", ".tsv", ".txt")
 LOCK_TIMEOUT_S = 600
+
+
+def board_to_read(board: Path | None) -> Path:
+    """``--board`` if given, else ``$WLBENCH_BOARD`` if set, else ``./leaderboard`` (the reference board)."""
+    if board is not None:
+        return Path(board)
+    env = os.environ.get(BOARD_ENV, "").strip()
+    return Path(env) if env else DEFAULT_BOARD
+
+
+def board_to_write(board: Path | None, option: str = "--board") -> Path:
+    """``--board`` if given, else ``$WLBENCH_BOARD`` if set; otherwise :class:`WlbenchError`. A write never
+    lands on the repository's reference board (``./leaderboard``) by default: that one is written only when
+    named. Call it before any work, so that a missing board fails first."""
+    if board is not None:
+        return Path(board)
+    env = os.environ.get(BOARD_ENV, "").strip()
+    if env:
+        return Path(env)
+    raise WlbenchError(f"no board to write to: pass {option} DIR (a board of your own), or set {BOARD_ENV}=DIR",
+                       hint=f"./{DEFAULT_BOARD} is the repository's reference board and is written only when "
+                            f"named: {option} {DEFAULT_BOARD}")
 
 
 def entries_dir(board_dir: Path) -> Path:
