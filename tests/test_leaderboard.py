@@ -610,3 +610,19 @@ def test_writing_needs_a_named_board_never_the_reference_one_by_default(tiny_dat
     assert res.exit_code == 0 and "ranked by map" in res.output
     res = CliRunner().invoke(main, ["leaderboard", "show"])  # reading: the reference board
     assert res.exit_code == 0 and "no entries" in res.output
+
+
+def test_score_refuses_a_plot_it_cannot_draw_before_scoring(tiny_dataset, preds, tmp_path):
+    """`score --json out.json --plot roc.png` on clip scores: one error line before any scoring, nothing
+    written (the PSD-ROC exists for frame scores only); a figure type matplotlib cannot write, the same."""
+    for plot, msg in ((tmp_path / "roc.png", "only frame-score submissions"), (tmp_path / "roc.jpg", "unknown figure")):
+        args = ["score", str(tiny_dataset), str(preds["good0"]), "--bootstrap", "10", "--json",
+                str(tmp_path / "out.json"), "--plot", str(plot)]
+        if plot.suffix == ".jpg":
+            args += ["--task", "frame_scores"]
+        res = CliRunner().invoke(main, args)
+        assert res.exit_code == 2, res.output
+        lines = [line for line in res.output.splitlines() if line.strip()]
+        assert len(lines) == 1 and msg in lines[0] and "--plot" in lines[0], res.output
+        assert "map" not in res.output.lower().replace("--plot", "")  # no scores printed
+        assert not (tmp_path / "out.json").exists() and not plot.exists()

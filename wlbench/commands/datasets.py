@@ -93,7 +93,14 @@ def plan(recipe: Path, soundbank: Path | None, clips: int | None, as_json: bool,
     parsed = load_recipe(recipe)
     if clips is not None:
         parsed = with_total_clips(parsed, clips)
-    cost = measure_planning(parsed, resolve_soundbank(soundbank), progress=not quiet and not as_json)
+    def say_estimate(seconds: float, n: int) -> None:
+        # first, on stderr (stdout stays the report / the JSON): what this command is about to cost
+        when = f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
+        click.echo(f"planning {n:,} clips of {parsed.name}: about {when} in all (estimated from the first clips "
+                   "of each split; Ctrl-C stops it)", err=True)
+
+    cost = measure_planning(parsed, resolve_soundbank(soundbank), progress=not quiet and not as_json,
+                            on_estimate=say_estimate)
     if as_json:
         click.echo(json.dumps(cost.to_dict(), indent=2))
         return

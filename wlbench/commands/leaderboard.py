@@ -17,6 +17,29 @@ BOARD_W = click.option("--board", type=click.Path(file_okay=False, path_type=Pat
                             "$WLBENCH_BOARD names one (./leaderboard, the reference board, only when named)")
 
 
+def _bar(label: str, unit: str, first_line: str = ""):
+    """A ``progress(done, total)`` callback drawing a tqdm bar on stderr (a terminal only), and its close.
+    ``first_line`` is printed (stderr) at the first call: once the inputs have passed their checks, so that
+    a refused command still prints one error line only."""
+    from tqdm import tqdm
+
+    state: dict[str, object] = {}
+
+    def update(done: int, total: int) -> None:
+        bar = state.get("bar")
+        if bar is None:
+            if first_line:
+                click.echo(first_line.replace("{total}", str(total)), err=True)
+            bar = state["bar"] = tqdm(total=total, desc=label, unit=unit, leave=False, disable=None)
+        bar.update(done - bar.n)
+
+    def close() -> None:
+        if state.get("bar") is not None:
+            state["bar"].close()
+
+    return update, close
+
+
 def _short(value: str, limit: int = 60) -> str:
     return repr(value if len(value) <= limit else value[:limit] + "...")
 
@@ -138,7 +161,11 @@ def render_cmd(board, out):
     from wlbench.leaderboard.board import board_to_read
 
     board = board_to_read(board)
-    md, page = render_board(board, out)
+    update, close = _bar("render", "table", f"rendering {board}: " "{total} tables, figures for each (seconds a table)")
+    try:
+        md, page = render_board(board, out, progress=update)
+    finally:
+        close()
     click.echo(f"wrote {md}")
     click.echo(f"wrote {page}")
     click.echo(f"open it: file://{page.resolve()}")
@@ -156,7 +183,13 @@ def verify_cmd(board, datasets):
     from wlbench.leaderboard.verify import check_board
 
     board = board_to_read(board)
-    result = check_board(board, list(datasets))
+    first = (f"verifying {board}: " "{total} entries, re-scoring the kept predictions of those of "
+             f"{', '.join(str(d) for d in datasets)} (seconds an entry)") if datasets else ""
+    update, close = _bar("verify", "entry", first)
+    try:
+        result = check_board(board, list(datasets), progress=update)
+    finally:
+        close()
     if result.problems:
         for p in result.problems:
             click.echo(p, err=True)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import html
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -333,11 +334,18 @@ def _siblings(tables: list[Table]) -> dict[int, list[Row]]:
     return {idx[-1]: [r for i in idx for r in tables[i].rows] for idx in groups.values()}
 
 
-def render_html(tables: list[Table], n_entries: int, head: str) -> str:
+def render_html(tables: list[Table], n_entries: int, head: str,
+                progress: Callable[[int, int], None] | None = None) -> str:
+    """The page; ``progress(done, total)`` after each table (its figures take a few seconds)."""
     toc = "".join(f'<li><a href="#t{i}">{ESC(t.title)}</a> ({plural(len(t.rows), "entry", "entries")})</li>'
                   for i, t in enumerate(tables))
     heat = _siblings(tables)
-    body = "".join(_table_html(t, i, heat.get(i)) for i, t in enumerate(tables)) or "<p>No entries yet.</p>"
+    parts = []
+    for i, t in enumerate(tables):
+        parts.append(_table_html(t, i, heat.get(i)))
+        if progress is not None:
+            progress(i + 1, len(tables))
+    body = "".join(parts) or "<p>No entries yet.</p>"
     return ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
             "<meta name='viewport' content='width=device-width, initial-scale=1'>"
             f"<title>wlbench leaderboard</title><style>{CSS}</style></head><body>"
@@ -353,8 +361,10 @@ def render_html(tables: list[Table], n_entries: int, head: str) -> str:
             f"<ul>{toc}</ul>{body}<script>{JS}</script></body></html>\n")
 
 
-def render_board(board_dir: Path = DEFAULT_BOARD, out_dir: Path | None = None) -> tuple[Path, Path]:
-    """Write ``LEADERBOARD.md`` and ``index.html`` for the board into ``out_dir`` (default: the board)."""
+def render_board(board_dir: Path = DEFAULT_BOARD, out_dir: Path | None = None,
+                 progress: Callable[[int, int], None] | None = None) -> tuple[Path, Path]:
+    """Write ``LEADERBOARD.md`` and ``index.html`` for the board into ``out_dir`` (default: the board);
+    ``progress(done, total)`` after each table of the page."""
     board_dir = Path(board_dir)
     out_dir = ensure_writable_dir(Path(out_dir) if out_dir is not None else board_dir)
     entries = load_entries(board_dir)
@@ -362,5 +372,5 @@ def render_board(board_dir: Path = DEFAULT_BOARD, out_dir: Path | None = None) -
     head = chain.head(chain.read_chain(board_dir))
     md, page = out_dir / "LEADERBOARD.md", out_dir / "index.html"
     write_text_atomic(md, render_markdown(tables, len(entries), head))
-    write_text_atomic(page, render_html(tables, len(entries), head))
+    write_text_atomic(page, render_html(tables, len(entries), head, progress))
     return md, page

@@ -148,6 +148,9 @@ def predict_run(run_dir: str | Path, dataset: str | Path, splits: Sequence[str] 
         splits = [s for s in dict.fromkeys([config.get("valid_split", "validation"), "eval"]) if s in meta["splits"]]
     segs = list(dict.fromkeys(segment_key(s) for s in (segments or [CLIP, *meta["segments"]])))
     asked, same_as = _requests(meta, list(splits), segs)
+    if echo is not None:
+        echo(f"predicting {', '.join(splits)} ({', '.join(segs)}) with {info['method']}, then scoring each "
+             f"({bootstrap} bootstrap resamples)")
     answers = method.predict(PredictContext(run_dir=run_dir, dataset=dataset, requests=tuple(asked),
                                             config=dict(config)))
     missing = [r for r in asked if r not in (answers or {})]

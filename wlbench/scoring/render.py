@@ -83,6 +83,22 @@ def render_comparison(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+PLOT_SUFFIXES = (".png", ".pdf", ".svg")
+
+
+def check_plot_request(task: str, path: str | Path) -> None:
+    """Refuse a PSD-ROC figure that cannot be drawn, before any scoring: only ``frame_scores`` reports have
+    a PSD-ROC, and the figure is written as PNG, PDF or SVG (by suffix)."""
+    if task != "frame_scores":
+        raise WlbenchError(f"--plot {path}: only frame-score submissions (task frame_scores) have a PSD-ROC; this "
+                           f"submission is scored as {task}",
+                           hint="leave out --plot, or score a folder of sed_scores_eval score tables")
+    suffix = Path(path).suffix.lower()
+    if suffix not in PLOT_SUFFIXES:
+        raise WlbenchError(f"--plot {path}: unknown figure type {suffix or '(no suffix)'!r}",
+                           hint="name the figure .png, .pdf or .svg")
+
+
 def plot_psd_roc(report: dict[str, Any], path: str | Path) -> Path:
     """The PSD-ROC curves of a frame-score report (PSDS1 and PSDS2) as a figure (PNG/PDF/SVG by suffix),
     written atomically."""
