@@ -260,7 +260,7 @@ def train_run(method_name: str, dataset: str | Path, run_dir: str | Path, config
     folder is built beside ``run_dir`` and moved into place at the end (``force`` replaces an existing run
     folder; without it an existing non-empty folder is refused). ``decoding``: how frame scores (of methods
     that output them) become event lists. Returns the summary."""
-    from wlbench.methods.figures import plot_learning_curves
+    from wlbench.methods.figures import chosen_epochs, plot_learning_curves
 
     method = get_method(method_name)
     config = resolve_config(method, config_file, overrides)
@@ -290,7 +290,8 @@ def train_run(method_name: str, dataset: str | Path, run_dir: str | Path, config
         t1 = time.perf_counter()
         scores = predict_run(tmp, dataset, segments=segs, bootstrap=bootstrap, method=method, echo=echo,
                              final_dir=run_dir, decoding=decoding)
-        curves = plot_learning_curves(tmp / LOG, tmp / CURVES, title=f"{method_name} (seed {seed})")
+        curves = plot_learning_curves(tmp / LOG, tmp / CURVES, title=f"{method_name} (seed {seed})",
+                                      chosen=chosen_epochs(train_summary))
         summary = {**run_info, "train": train_summary, "malloc_tuned": malloc,
                    "seconds": {"train": round(t1 - t0, 3), "predict": round(time.perf_counter() - t1, 3)},
                    "headline": scores, "curves": CURVES if curves else None,
