@@ -537,16 +537,19 @@ def test_tables_are_split_by_test_condition_and_titled_by_what_they_hold(tiny_da
     from wlbench.leaderboard.tables import build_tables
 
     b = tmp_path / "lb"
-    for i, (seg, key) in enumerate([(1.0, "good0"), (0.2, "good1"), (None, "good2"), (1.0, "noisy")]):
+    for i, (seg, key) in enumerate([(1.0, "good0"), (0.2, "good1"), (None, "good2"), (1.0, "noisy"),
+                                    (10.0, "other")]):
         submit_run(b, tiny_dataset, f"m{i}", [preds[key]], config={"test_segment": seg}, settings=FAST,
                    description=f"run {i} (/home/dev/checkout/baselines/experiments/x.toml)")
     tables = build_tables(load_entries(b))
-    # whole clips first, then segments from short to long; never two conditions in one ranking
+    # whole clips first, then segments from short to long; never two conditions in one ranking; a segment as
+    # long as the clip (10 s of 10 s clips) is the whole clip
     assert [t.title for t in tables] == [f"tiny, scale 1, 6 clips: eval split, tagging, {c}"
-                                         for c in ("whole clips", "0.2 s segments", "1 s segments")]
-    assert [len(t.rows) for t in tables] == [1, 1, 2]
-    md = render_markdown(tables, 4, "h")
-    assert "4 entries" in md and "1 entry;" in md and "1 entries" not in md
+                                         for c in ("whole clips", "200 ms segments", "1 s segments")]
+    assert [len(t.rows) for t in tables] == [2, 1, 2]
+    assert all(e["dataset"]["clip_duration"] == 10.0 for e in load_entries(b))
+    md = render_markdown(tables, 5, "h")
+    assert "5 entries" in md and "1 entry;" in md and "1 entries" not in md
     assert "/home/dev" not in md
     # the description is stored without the developer's path
     assert {e["method"]["description"] for e in load_entries(b)} >= {"run 0 (baselines/experiments/x.toml)"}

@@ -5,7 +5,8 @@ otherwise it starts a new group. (Leader-based, so a long chain of overlapping n
 with last.)
 
 A table is titled by what it holds: dataset name, scale, clip count, split, task and test condition (the
-segment the predictions were made on, ``whole clips`` when none is declared); hashes stay in its details.
+segment the predictions were made on, ``whole clips`` when none is declared or the segment is as long as
+the clip); hashes stay in its details.
 Detection tables also hold ``frame_scores`` entries (their PSDS columns; event lists have none).
 """
 
@@ -34,17 +35,29 @@ def plural(n: int, word: str, words: str | None = None) -> str:
     return f"{n} {word if n == 1 else (words or word + 's')}"
 
 
-def condition_of(entry: dict[str, Any]) -> str:
-    """The segment the entry's predictions were made on: the ``# segment:`` its first file declared, else
-    the ``test_segment`` of its config (seconds), else :data:`CLIP_CONDITION`."""
+def segment_seconds(entry: dict[str, Any]) -> float | None:
+    """The length (s) of the segments the entry's predictions were made on: the ``# segment:`` its first
+    file declared (``200ms``, ``1s``), else ``test_segment`` of its config; None for whole clips."""
     runs = entry.get("runs") or [{}]
     declared = ((runs[0].get("submission") or {}).get("declared") or {}).get("segment")
     if declared and declared != "clip":
-        return f"{declared} segments"
+        m = re.fullmatch(r"\s*([0-9.]+)\s*(ms|s)\s*", str(declared))
+        if m:
+            return float(m.group(1)) / (1000.0 if m.group(2) == "ms" else 1.0)
     seg = (entry.get("method", {}).get("config") or {}).get("test_segment")
     if isinstance(seg, (int, float)) and not isinstance(seg, bool):
-        return f"{seg:g} s segments"
-    return CLIP_CONDITION
+        return float(seg)
+    return None
+
+
+def condition_of(entry: dict[str, Any], clip_duration: float | None = None) -> str:
+    """The test condition: ``<s> s segments``, or :data:`CLIP_CONDITION` for whole clips and for segments as
+    long as the clip (``clip_duration``: the entry's, else one known for its split truth)."""
+    secs = segment_seconds(entry)
+    duration = entry["dataset"].get("clip_duration", clip_duration)
+    if secs is None or (duration is not None and abs(secs - float(duration)) < 1e-9):
+        return CLIP_CONDITION
+    return f"{secs * 1000:g} ms segments" if secs < 1 else f"{secs:g} s segments"
 
 
 def dataset_scale(entry: dict[str, Any]) -> str | None:
@@ -165,16 +178,21 @@ def build_tables(entries: Iterable[dict[str, Any]], dataset: str | None = None,
     """One ranked :class:`Table` per dataset name, task, split, split truth, settings and test condition
     (``dataset``: keep only a dataset name or truth-id prefix; ``metric``: rank by it, leaving out tables
     without it)."""
+    entries = list(entries)
+    # one split truth, one set of clips: a clip duration recorded by any entry holds for all of them
+    durations = {e["dataset"]["split_truth_id"]: e["dataset"]["clip_duration"] for e in entries
+                 if e["dataset"].get("clip_duration") is not None}
     groups: dict[tuple, list[dict[str, Any]]] = {}
     for e in entries:
         truth = e["dataset"]["split_truth_id"]
         if dataset is not None and dataset != e["dataset"]["name"] and not truth.startswith(dataset):
             continue
         task = TABLE_TASK.get(e["task"], e["task"])
-        key = (e["dataset"]["name"], task, e["split"], truth, e.get("settings_id", ""), _condition_key(e))
+        cond = condition_of(e, durations.get(truth))
+        key = (e["dataset"]["name"], task, e["split"], truth, e.get("settings_id", ""), _condition_key(cond), cond)
         groups.setdefault(key, []).append(e)
     tables = []
-    for (name, task, split, truth, sid, _), members in sorted(groups.items()):
+    for (name, task, split, truth, sid, _, cond), members in sorted(groups.items()):
         metrics: list[str] = []
         for e in members:
             metrics += [m for m in e["summary"]["headline"] if m not in metrics]
@@ -183,7 +201,7 @@ def build_tables(entries: Iterable[dict[str, Any]], dataset: str | None = None,
             continue
         scales = {dataset_scale(e) for e in members}
         t = Table(name, truth, members[0]["dataset"].get("spec_id", ""), split, task, sid, m, metrics,
-                  condition=condition_of(members[0]), scale=scales.pop() if len(scales) == 1 else None,
+                  condition=cond, scale=scales.pop() if len(scales) == 1 else None,
                   n_clips=sorted({int(r["n_clips"]) for e in members for r in e["runs"] if "n_clips" in r}))
         t.rows = rank_rows(members, m)
         tables.append(t)
@@ -194,14 +212,12 @@ def build_tables(entries: Iterable[dict[str, Any]], dataset: str | None = None,
     return tables
 
 
-def _condition_key(entry: dict[str, Any]) -> tuple[int, float, str]:
+def _condition_key(cond: str) -> tuple[int, float]:
     """Sort key of a test condition: whole clips first, then segments from short to long."""
-    cond = condition_of(entry)
     if cond == CLIP_CONDITION:
-        return (0, 0.0, cond)
-    m = re.match(r"([0-9.]+)\s*(ms|s)\b", cond)
-    secs = (float(m.group(1)) / (1000.0 if m.group(2) == "ms" else 1.0)) if m else float("inf")
-    return (1, secs, cond)
+        return (0, 0.0)
+    m = re.match(r"([0-9.]+) (ms|s) segments", cond)
+    return (1, (float(m.group(1)) / (1000.0 if m.group(2) == "ms" else 1.0)) if m else float("inf"))
 
 
 def _disambiguate(tables: list[Table]) -> None:
