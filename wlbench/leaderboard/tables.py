@@ -271,13 +271,16 @@ def render_text(tables: list[Table]) -> str:
         ci = t.rows[0].entry["settings"].get("ci", 0.95) if t.rows else 0.95
         out.append(f"== {t.title}")
         out.append(f"   ranked by {t.metric} ({'lower' if lower_is_better(t.metric) else 'higher'} is better); "
-                   f"{int(round(100 * ci))}% bootstrap intervals; '=' marks ranks tied within intervals")
-        width = max([len(r.entry["method"]["name"]) + len(r.entry["method"].get("version") or "") + 1
-                     for r in t.rows] + [6])
-        out.append(f"   {'rank':<5} {'method':<{width}}  {'runs':>4}  {t.metric}")
+                   f"{int(round(100 * ci))}% bootstrap intervals; '=' marks ranks tied within intervals; "
+                   "[control] rows are controls to beat, [upper bound] rows oracles")
+        labels = []
         for r in t.rows:
             m = r.entry["method"]
-            label = m["name"] + (f" {m['version']}" if m.get("version") else "")
+            labels.append(m["name"] + (f" {m['version']}" if m.get("version") else "")
+                          + (f" [{r.kind}]" if r.kind else ""))
+        width = max([len(label) for label in labels] + [6])
+        out.append(f"   {'rank':<5} {'method':<{width}}  {'runs':>4}  {t.metric}")
+        for r, label in zip(t.rows, labels):
             out.append(f"   {rank_label(r):<5} {label:<{width}}  {r.n_runs:>4}  {cell(r)}")
         out.append("")
     return "\n".join(out).rstrip()
