@@ -605,6 +605,11 @@ def test_writing_needs_a_named_board_never_the_reference_one_by_default(tiny_dat
         lines = [line for line in res.output.splitlines() if line.strip()]
         assert len(lines) == 1 and "--board" in lines[0] and "WLBENCH_BOARD" in lines[0], res.output
     assert list((tmp_path / "leaderboard").iterdir()) == [] and not (tmp_path / "run").exists()  # before any work
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    res = CliRunner().invoke(main, ["train", "turpault-classifier", "--dataset", str(tiny_dataset), "--out",
+                                    str(tmp_path / "run"), "--submit", "--quiet", "--board", str(blocker / "b")])
+    assert res.exit_code == 2 and "is a file" in res.output and not (tmp_path / "run").exists(), res.output
     mine = tmp_path / "mine"
     res = CliRunner().invoke(main, submit, env={"WLBENCH_BOARD": str(mine)})
     assert res.exit_code == 0, res.output

@@ -46,10 +46,12 @@ def train(method, dataset, config_file, sets, run_dir, seed, force, bootstrap, s
     """
     from wlbench.methods import Decoding, train_run
 
-    if submit:  # a missing board fails before the training, not after it
+    if submit:  # a missing or unusable board fails before the training, not after it
+        from wlbench.atomic import check_output_path
         from wlbench.leaderboard.board import board_to_write
 
         board = board_to_write(board)
+        check_output_path(board, directory=True)
     summary = train_run(method, dataset, run_dir, config_file, list(sets), seed=seed, bootstrap=bootstrap,
                         progress=not quiet, echo=click.echo, force=force,
                         decoding=Decoding(detection_threshold, median_filter))
