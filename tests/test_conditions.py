@@ -396,7 +396,21 @@ def test_info_and_score_show_the_views(multi_dataset, tmp_path):
     for text in ("missing-20", "missing-50", "quiet", "roles: strong 3, weak 3, unlabeled 6", "domains:",
                  "polyphony max", "resolution views (min overlap 0.05 s): 10s", "events per clip"):
         assert text in result.output, text
+    # what each domain is, the rates, the splits in the order a study uses them
+    far = next(line for line in result.output.splitlines() if line.strip().startswith("far "))
+    assert "backgrounds: noise1" in far and "uniform" in far and "low-pass 2000 Hz" in far, far
+    default = next(line for line in result.output.splitlines() if line.strip().startswith("default "))
+    assert "SNR (foreground)" in default and "EQ: none" in default, default
+    assert "frames/s" in result.output and "frame labels at the same" in result.output
+    assert result.output.index("[train]") < result.output.index("[eval]")
     summary = json.loads(run_cli("info", multi_dataset, "--json").output)
+    assert list(summary["splits"]) == ["train", "eval"]
+    assert summary["rates"]["frame_label_rate"] == summary["rates"]["features"]["frame_rate"] > 0
+    assert [d["name"] for d in summary["domain_specs"]] == ["default", "far"]
+    # a class with no clip in a split is a warning (4 eval clips of up to 4 events may miss one)
+    for name, split in summary["splits"].items():
+        empty = [c for c, row in split["per_class"].items() if row["clips"] == 0]
+        assert bool(empty) == any(f"split {name!r}" in w for w in summary["warnings"])
     view = summary["splits"]["train"]["views"]["missing-50"]
     assert view["kept"] + view["dropped"] == view["positives"]
     with open_dataset(multi_dataset) as ds:
@@ -455,3 +469,18 @@ def test_verify_catches_a_view_that_adds_a_positive(multi_dataset, tmp_path):
         handle["train/views/missing-20/labels"][i, k] = 1
     result = CliRunner().invoke(main, ["verify", str(copy)])
     assert result.exit_code == 2 and "holds positives the true labels lack" in result.output
+
+
+def test_info_warns_of_a_class_without_clips_in_a_split(tiny_dataset, tmp_path):
+    from dataset_edits import edited_copy
+
+    path = tmp_path / "no-cat.h5"
+    with edited_copy(tiny_dataset, path) as handle:
+        weak = handle["validation"]["weak_labels"][:]
+        weak[:, 1] = 0  # no validation clip is labelled Cat any more
+        handle["validation"]["weak_labels"][...] = weak
+    result = run_cli("info", path)
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.output.splitlines() if "warning:" in line]
+    assert len(warnings) == 1 and "split 'validation'" in warnings[0] and "Cat" in warnings[0], result.output
+    assert result.output.index("warning:") < result.output.index("[train]")  # before the split details

@@ -146,6 +146,29 @@ def test_binary_or_missing_grid_file_is_one_clear_error(tmp_path):
         assert "Traceback" not in res.output
 
 
+def test_table_only_without_finished_runs_is_one_error_and_writes_nothing(tmp_path, monkeypatch):
+    """--table-only on an empty or missing --out: one error line, exit 2, no all-"-" table written. The
+    teacher / student reports on such a folder: the same."""
+    from baselines.dinkel2022.report import main as dinkel_report
+    from baselines.fonseca2020.report import main as fonseca_report
+    from wlbench.cli import main
+
+    monkeypatch.chdir(Path(__file__).parents[1])  # grids name their datasets relative to the repository
+    grid = "baselines/experiments/turpault2020.toml"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for out, msg in ((empty, "no finished run of experiment 'turpault2020'"), (tmp_path / "missing", "not found")):
+        res = CliRunner().invoke(main, ["experiment", grid, "--out", str(out), "--table-only"])
+        lines = [line for line in res.output.splitlines() if line.strip()]
+        assert res.exit_code == 2 and len(lines) == 1 and msg in lines[0], res.output
+        assert "wlbench experiment" in lines[0]  # says how to make the runs
+    assert list(empty.iterdir()) == [] and not (tmp_path / "missing").exists()
+    for report in (dinkel_report, fonseca_report):
+        for out in (tmp_path / "missing", empty):
+            assert report([str(out), str(tmp_path / "results")]) == 2
+    assert not (tmp_path / "results").exists()
+
+
 GRIDS = sorted(p.name for p in (Path(__file__).parents[1] / "baselines" / "experiments").glob("*.toml"))
 
 

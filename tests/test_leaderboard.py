@@ -530,3 +530,107 @@ def test_migrate_repins_a_board_from_before_truth_ids(board, tiny_dataset, tmp_p
         assert new == old
     res = CliRunner().invoke(main, ["leaderboard", "migrate", "--board", str(legacy), "--dataset", str(tiny_dataset)])
     assert res.exit_code == 2 and "already has a chain.jsonl" in res.output
+
+
+def test_tables_are_split_by_test_condition_and_titled_by_what_they_hold(tiny_dataset, preds, tmp_path):
+    from wlbench.leaderboard.render import render_markdown
+    from wlbench.leaderboard.tables import build_tables
+
+    b = tmp_path / "lb"
+    for i, (seg, key) in enumerate([(1.0, "good0"), (0.2, "good1"), (None, "good2"), (1.0, "noisy"),
+                                    (10.0, "other")]):
+        submit_run(b, tiny_dataset, f"m{i}", [preds[key]], config={"test_segment": seg}, settings=FAST,
+                   description=f"run {i} (/home/dev/checkout/baselines/experiments/x.toml)")
+    tables = build_tables(load_entries(b))
+    # whole clips first, then segments from short to long; never two conditions in one ranking; a segment as
+    # long as the clip (10 s of 10 s clips) is the whole clip
+    assert [t.title for t in tables] == [f"tiny, scale 1, 6 clips: eval split, tagging, {c}"
+                                         for c in ("whole clips", "200 ms segments", "1 s segments")]
+    assert [len(t.rows) for t in tables] == [2, 1, 2]
+    assert all(e["dataset"]["clip_duration"] == 10.0 for e in load_entries(b))
+    md = render_markdown(tables, 5, "h")
+    assert "5 entries" in md and "1 entry;" in md and "1 entries" not in md
+    assert "/home/dev" not in md
+    # the description is stored without the developer's path
+    assert {e["method"]["description"] for e in load_entries(b)} >= {"run 0 (baselines/experiments/x.toml)"}
+
+
+def test_controls_upper_bounds_and_paper_references():
+    from wlbench.leaderboard.papers import REFERENCES, reference_for
+    from wlbench.leaderboard.tables import control_kind
+
+    def entry(name):
+        return {"method": {"name": name}}
+
+    assert control_kind(entry("prior (prior) [park2019]")) == "control"
+    assert control_kind(entry("turpault-triplet (untrained) [turpault2020]")) == "control"
+    assert control_kind(entry("dinkel-psl (oracle) [dinkel2022-oracle]")) == "upper bound"
+    assert control_kind(entry("fonseca-masking (oracle-mask) [fonseca2020-bounds]")) == "upper bound"
+    assert control_kind(entry("park-tri [park2019]")) is None and control_kind(entry("CNN (v2)")) is None
+    assert reference_for(entry("park-tri [park2019-tau]")) is REFERENCES["park2019"]
+    assert reference_for(entry("x [turpault2019-table2]")) is REFERENCES["turpault2019"]
+    assert reference_for(entry("x [turpault20200]")) is None and reference_for(entry("hand-made")) is None
+    # every docs section named exists as a heading of docs/baselines.md, and its anchor is GitHub's
+    headings = [line.lstrip("#").strip() for line in
+                (Path(__file__).parents[1] / "docs" / "baselines.md").read_text(encoding="utf-8").splitlines()
+                if line.startswith("#")]
+    for ref in REFERENCES.values():
+        assert ref.section in headings
+        assert ref.url is None or ref.url.startswith("https://")
+    assert REFERENCES["park2019"].anchor == "park-et-al-dcase-2019-tri-training-with-adversarial-domain-adaptation"
+
+
+def test_portable_text_cuts_absolute_paths_only():
+    from wlbench.leaderboard.entries import portable_text
+
+    assert portable_text("a (/work/main/baselines/experiments/d.toml)") == "a (baselines/experiments/d.toml)"
+    assert portable_text("see /tmp/x/y.toml and C:\\Users\\me\\runs\\a.csv") == "see y.toml and runs/a.csv"
+    kept = "ratio 1/2, relative baselines/a.toml, https://example.org/a/b, train_segment=200ms"
+    assert portable_text(kept) == kept
+
+
+def test_writing_needs_a_named_board_never_the_reference_one_by_default(tiny_dataset, preds, tmp_path, monkeypatch):
+    """`submit`, `remove`, `migrate` and `train --submit` write only to --board or $WLBENCH_BOARD; the
+    repository's ./leaderboard is written only when named. Reading falls back to it."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("WLBENCH_BOARD", raising=False)
+    (tmp_path / "leaderboard").mkdir()  # a reference board in the working folder, as in a checkout
+    submit = ["leaderboard", "submit", str(preds["good0"]), "--dataset", str(tiny_dataset), "--name", "M",
+              "--bootstrap", "10"]
+    for args in (submit, ["leaderboard", "remove", "some-id", "--reason", "x"],
+                 ["train", "turpault-classifier", "--dataset", str(tiny_dataset), "--out", str(tmp_path / "run"),
+                  "--submit", "--quiet"]):
+        res = CliRunner().invoke(main, args)
+        assert res.exit_code == 2, res.output
+        lines = [line for line in res.output.splitlines() if line.strip()]
+        assert len(lines) == 1 and "--board" in lines[0] and "WLBENCH_BOARD" in lines[0], res.output
+    assert list((tmp_path / "leaderboard").iterdir()) == [] and not (tmp_path / "run").exists()  # before any work
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    res = CliRunner().invoke(main, ["train", "turpault-classifier", "--dataset", str(tiny_dataset), "--out",
+                                    str(tmp_path / "run"), "--submit", "--quiet", "--board", str(blocker / "b")])
+    assert res.exit_code == 2 and "is a file" in res.output and not (tmp_path / "run").exists(), res.output
+    mine = tmp_path / "mine"
+    res = CliRunner().invoke(main, submit, env={"WLBENCH_BOARD": str(mine)})
+    assert res.exit_code == 0, res.output
+    assert len(list((mine / "entries").glob("*.json"))) == 1 and list((tmp_path / "leaderboard").iterdir()) == []
+    res = CliRunner().invoke(main, ["leaderboard", "show"], env={"WLBENCH_BOARD": str(mine)})
+    assert res.exit_code == 0 and "ranked by map" in res.output
+    res = CliRunner().invoke(main, ["leaderboard", "show"])  # reading: the reference board
+    assert res.exit_code == 0 and "no entries" in res.output
+
+
+def test_score_refuses_a_plot_it_cannot_draw_before_scoring(tiny_dataset, preds, tmp_path):
+    """`score --json out.json --plot roc.png` on clip scores: one error line before any scoring, nothing
+    written (the PSD-ROC exists for frame scores only); a figure type matplotlib cannot write, the same."""
+    for plot, msg in ((tmp_path / "roc.png", "only frame-score submissions"), (tmp_path / "roc.jpg", "unknown figure")):
+        args = ["score", str(tiny_dataset), str(preds["good0"]), "--bootstrap", "10", "--json",
+                str(tmp_path / "out.json"), "--plot", str(plot)]
+        if plot.suffix == ".jpg":
+            args += ["--task", "frame_scores"]
+        res = CliRunner().invoke(main, args)
+        assert res.exit_code == 2, res.output
+        lines = [line for line in res.output.splitlines() if line.strip()]
+        assert len(lines) == 1 and msg in lines[0] and "--plot" in lines[0], res.output
+        assert "map" not in res.output.lower().replace("--plot", "")  # no scores printed
+        assert not (tmp_path / "out.json").exists() and not plot.exists()

@@ -103,3 +103,99 @@ def test_board_page_sorts_drills_down_and_is_not_blank(rendered, tmp_path):
     assert img.shape[0] > 200 and img.shape[1] > 200
     assert img.std() > 10, "the screenshot is blank"
     assert len(np.unique(img)) > 20
+
+
+@pytest.fixture(scope="module")
+def many_rows(tiny_dataset, tmp_path_factory) -> Path:
+    """A 15-row table: methods of two experiments (one maps to a paper), a control and an upper bound, one
+    description holding an absolute path."""
+    from wlbench.leaderboard import render_board, submit_run
+    from wlbench.scoring import Settings
+
+    d = tmp_path_factory.mktemp("many")
+    board = d / "leaderboard"
+    fast = Settings(n_resamples=50)
+    names = [f"method-{i} [turpault2020]" for i in range(12)] + [
+        "prior (prior) [turpault2020]", "method-0 (oracle) [turpault2020]", "hand-made"]
+    noises = [0.05 + 0.08 * i for i in range(12)] + [2.0, 0.01, 0.6]
+    for k, (name, noise) in enumerate(zip(names, noises)):
+        f = write_predictions(tiny_dataset, d / f"p{k}.csv", noise, 100 + k)
+        submit_run(board, tiny_dataset, name, [f], settings=fast,
+                   description=f"{name} (/home/someone/checkout/baselines/experiments/turpault2020.toml)")
+    _, page = render_board(board, d / "site")
+    return page
+
+
+@pytest.mark.skipif(CHROMIUM is None or not os.path.exists(CHROMEDRIVER),
+                    reason="chromium / chromium-driver not installed (apt-get install -y chromium chromium-driver)")
+def test_board_layout_sticky_method_column_top_group_and_controls(many_rows, tmp_path):
+    """What a researcher sees at a glance: a title that says what the table is; the rank and method columns
+    stay in view when the metrics scroll sideways, and the header when a long table scrolls down; the top
+    tie group has its own colour; controls and upper bounds are tagged; reference entries link the paper and
+    the docs; no absolute path is shown."""
+    import numpy as np
+    from PIL import Image
+    from selenium.webdriver.common.by import By
+
+    driver = _driver(tmp_path / "profile")
+    try:
+        driver.set_window_size(1000, 1000)  # narrower than the table: it has to scroll sideways
+        driver.get(many_rows.resolve().as_uri())
+        title = driver.find_element(By.CSS_SELECTOR, "section h2").text
+        assert title.startswith("tiny") and "6 clips" in title and "eval split" in title and "tagging" in title
+        assert "whole clips" in title and "truth" not in title
+        toc = driver.find_element(By.CSS_SELECTOR, "ul").text
+        assert "(15 entries)" in toc
+        frame = driver.find_element(By.CSS_SELECTOR, ".scroll")
+        assert "tall" in frame.get_attribute("class")
+        rows = driver.find_elements(By.CSS_SELECTOR, "tbody tr.entry")
+        assert len(rows) == 15
+        first_method = rows[0].find_element(By.CSS_SELECTOR, "td.methodcol")
+        assert driver.execute_script("return arguments[0].scrollWidth > arguments[0].clientWidth", frame)
+        before = first_method.rect["x"]
+        driver.execute_script("arguments[0].scrollLeft = arguments[0].scrollWidth", frame)
+        assert driver.execute_script("return arguments[0].scrollLeft", frame) > 100
+        assert first_method.rect["x"] == pytest.approx(before, abs=1)
+        # not covered by the scrolled metric cells: the method cell is what sits at its own centre
+        hit = driver.execute_script(
+            "var r = arguments[0].getBoundingClientRect();"
+            "return document.elementFromPoint(r.left + r.width / 2, r.top + 8).closest('td');", first_method)
+        assert hit == first_method
+        # the header row stays at the top of the frame when the long table scrolls down
+        header = driver.find_element(By.CSS_SELECTOR, "table.board thead th.methodcol")
+        top = header.rect["y"]
+        driver.execute_script("arguments[0].scrollTop = 400", frame)
+        assert driver.execute_script("return arguments[0].scrollTop", frame) > 100
+        assert header.rect["y"] == pytest.approx(top, abs=1)
+        driver.execute_script("arguments[0].scrollTop = 0; arguments[0].scrollLeft = 0", frame)
+
+        def background(row):
+            return row.find_element(By.CSS_SELECTOR, "td.metric").value_of_css_property("background-color")
+
+        top_rows = [r for r in rows if "top" in r.get_attribute("class").split()]
+        rest = [r for r in rows if "top" not in r.get_attribute("class").split()]
+        assert top_rows and rest
+        assert {background(r) for r in top_rows}.isdisjoint({background(r) for r in rest})
+        by_name = {r.find_element(By.CSS_SELECTOR, "td.methodcol").text.split("\n")[0]: r for r in rows}
+        prior = next(r for n, r in by_name.items() if n.startswith("prior"))
+        oracle = next(r for n, r in by_name.items() if "(oracle)" in n)
+        assert "CONTROL" in prior.text and "control" in prior.get_attribute("class")
+        assert "UPPER BOUND" in oracle.text
+        assert not any(t in r.text for r in rows if r not in (prior, oracle) for t in ("CONTROL", "UPPER BOUND"))
+        links = {a.text: a.get_attribute("href") for a in rows[0].find_elements(By.CSS_SELECTOR, ".refs a")}
+        assert links["paper"].startswith("https://arxiv.org/") and "docs/baselines.md#" in links["docs"]
+        hand = next(r for n, r in by_name.items() if n.startswith("hand-made"))
+        assert not hand.find_elements(By.CSS_SELECTOR, ".refs a")
+        assert "/home/someone" not in driver.page_source
+        shot = tmp_path / "leaderboard-many.png"
+        assert driver.save_screenshot(str(shot))
+        keep = os.environ.get("WLBENCH_SCREENSHOT_DIR")
+        if keep:
+            shutil.copy(shot, Path(keep) / "leaderboard-many.png")
+    finally:
+        driver.quit()
+    img = np.asarray(Image.open(shot).convert("RGB"), dtype=float)
+    assert img.std() > 10, "the screenshot is blank"
+    # the top group's green is on the screen
+    green = (img[..., 1] > img[..., 0] + 8) & (img[..., 1] > img[..., 2] + 4)
+    assert green.sum() > 1000

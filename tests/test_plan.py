@@ -92,3 +92,30 @@ def test_too_many_splits_for_the_source_groups_is_refused(bank):
                                                        else s for s in splits))
     with pytest.raises(WlbenchError, match="gets no foreground file for class"):
         plan_dataset(crowded, bank)
+
+
+def test_plan_command_says_its_cost_first(tone_bank, tiny_recipe_path):
+    """`wlbench plan` estimates its own cost from the first clips of each split and says so on stderr before
+    the rest is planned; the report (stdout) follows, and --json keeps stdout pure JSON."""
+    import json
+
+    from click.testing import CliRunner
+
+    from wlbench.cli import main
+    from wlbench.recipes import load_recipe
+    from wlbench.synth.planning_cost import measure_planning, with_total_clips
+
+    seen = []
+    recipe = with_total_clips(load_recipe(tiny_recipe_path), 600)
+    cost = measure_planning(recipe, load_soundbank(tone_bank), on_estimate=lambda s, n: seen.append((s, n)))
+    assert len(seen) == 1 and seen[0][1] == cost.clips == 600 and seen[0][0] > 0
+    res = CliRunner().invoke(main, ["plan", str(tiny_recipe_path), "--soundbank", str(tone_bank), "--clips", "300",
+                                    "--quiet"])
+    assert res.exit_code == 0, res.output
+    lines = res.output.splitlines()
+    first = next(i for i, line in enumerate(lines) if "about" in line and "in all" in line)
+    report = next(i for i, line in enumerate(lines) if line.startswith("planned "))
+    assert first < report and "300 clips" in lines[first]
+    res = CliRunner().invoke(main, ["plan", str(tiny_recipe_path), "--soundbank", str(tone_bank), "--json"])
+    assert res.exit_code == 0
+    assert json.loads(res.stdout)["clips"] > 0 and "in all" in res.stderr

@@ -67,6 +67,12 @@ def test_detection_and_embedding_reports():
                         "onset": [1.1, 0.0], "offset": [3.0, 9.0]})
     rep = score_detection(CLASSES, ids, ref, 10.0, est, Settings(n_resamples=50))
     assert rep["headline"]["event_f1_micro"]["value"] == pytest.approx(2 * 2 / (2 * 2 + 0 + 1))
+    # the per-class text table shows every column header whole (event_error_rate, segment_precision, ...)
+    text = render_report(rep).splitlines()
+    header = next(line for line in text if line.startswith("class "))
+    shown = header.split()[1:]
+    assert shown == [c for c in rep["per_class"]["Dog"] if not c.endswith("_names")][:8], header
+    assert "segment_precision" in shown or "event_error_rate" in shown
     assert rep["per_class"]["Alarm"]["event_f1"] == 0.0
     assert set(rep["excluded_classes"]["no_positives"]) == {"Speech", "Cat"}
     t, _, y = _data(60)

@@ -11,7 +11,7 @@ import numpy as np
 
 from wlbench.labels import polyphony
 from wlbench.errors import WlbenchError
-from wlbench.store import (EVENT_COLUMNS, Dataset, Split, compute_content_id, compute_split_truth_id,
+from wlbench.store import (EVENT_COLUMNS, Dataset, Split, attr_value, compute_content_id, compute_split_truth_id,
                            dataset_truth_id, open_dataset)
 
 
@@ -77,6 +77,53 @@ def dataset_summary(path: str | Path) -> dict[str, Any]:
                            hint="run `wlbench verify` on it, or render it again") from exc
 
 
+# splits shown in the order a study uses them; any other split follows in stored order
+SPLIT_ORDER = ("train", "validation", "eval")
+
+
+def ordered_splits(names: list[str]) -> list[str]:
+    """``names`` as train, validation, eval first (those present), then the others in their own order."""
+    return [n for n in SPLIT_ORDER if n in names] + [n for n in names if n not in SPLIT_ORDER]
+
+
+def _domains(ds) -> list[dict[str, Any]] | None:
+    """Each acoustic domain of the stored recipe: backgrounds, SNR, EQ (low-pass, high-pass, gain); None when
+    the recipe defines none (one default domain) or cannot be read back."""
+    import json
+
+    from wlbench.recipes import parse_recipe
+
+    try:
+        resources = json.loads(ds.attr("recipe_resources", "{}") or "{}")
+        recipe = parse_recipe(ds.recipe_text, source=f"{ds.path}:recipe", resources=resources)
+    except (WlbenchError, ValueError, TypeError):
+        return None
+    if not recipe.domains:
+        return None
+    out = []
+    for name in recipe.domain_names:
+        d = recipe.domain(name)
+        out.append({"name": name, "backgrounds": list(d.backgrounds) or "all of the split's part",
+                    "snr": (d.snr or recipe.snr).as_dict(), "snr_from": "domain" if d.snr else "foreground",
+                    "lowpass_hz": d.lowpass_hz, "highpass_hz": d.highpass_hz, "gain_db": d.gain_db})
+    return out
+
+
+def _rates(ds, split_names: list[str]) -> dict[str, Any]:
+    """Audio sample rate, and (when features are stored) the feature parameters and frame rate: the frame
+    labels are stored at the feature hop."""
+    out: dict[str, Any] = {"audio_sample_rate": ds.attr("sample_rate"), "clip_duration": ds.attr("clip_duration")}
+    for name in split_names:
+        group = ds.handle[name]
+        if "features" in group:
+            params = {k: attr_value(v) for k, v in group["features"].attrs.items()}
+            rate = params["sample_rate"] / params["hop_length"] if params.get("hop_length") else None
+            out["features"] = {**params, "frame_rate": rate, "frames_per_clip": int(group["features"].shape[1])}
+            out["frame_label_rate"] = rate
+            break
+    return out
+
+
 def _summary(path: str | Path) -> dict[str, Any]:
     with open_dataset(path, check_truth=False) as ds:
         truths = {name: compute_split_truth_id(ds.handle, name) for name in ds.splits}
@@ -88,9 +135,11 @@ def _summary(path: str | Path) -> dict[str, Any]:
             "spec_id": ds.spec_id, "seed": ds.attr("seed"), "scale": ds.attr("scale"),
             "soundbank_fingerprint": ds.attr("soundbank_fingerprint"),
             "versions": {k: ds.attr(f"{k}_version") for k in ("wlbench", "scaper", "numpy", "h5py")},
-            "created_utc": ds.attr("created_utc"), "shards": ds.attr("shard_files"), "splits": {},
+            "created_utc": ds.attr("created_utc"), "shards": ds.attr("shard_files"),
+            "rates": _rates(ds, ordered_splits(ds.splits)), "domain_specs": _domains(ds), "splits": {},
+            "warnings": [],
         }
-        for name in ds.splits:
+        for name in ordered_splits(ds.splits):
             split = ds.split(name)
             weak = split.weak_labels()
             cols = split.event_arrays()
@@ -110,6 +159,10 @@ def _summary(path: str | Path) -> dict[str, Any]:
                 "stored": sorted(k for k in split.group if isinstance(split.group[k], h5py.Dataset)),
                 **condition_summary(split, ds.classes),
             }
+            empty = [cls for cls, row in per_class.items() if row["clips"] == 0]
+            if empty:
+                out["warnings"].append(f"split {name!r}: {len(empty)} class(es) with 0 clips: {', '.join(empty)} "
+                                       "(no positive to learn or score them on)")
         return out
 
 

@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from baselines.teacher_student.report import fmt, headline, paired, seed_dirs, stats, train_stages
+from baselines.teacher_student.report import (fmt, headline, main_guarded, paired, require_runs, seed_dirs, stats,
+                                             train_stages)
 from wlbench.atomic import write_text_atomic
 from wlbench.plotting import pyplot, save_png
 
@@ -172,11 +173,16 @@ def figures(cells, results: Path) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
+    """Write the report; a missing OUT, or one without a finished run, is one error line and exit 2."""
+    return main_guarded(_main, sys.argv[1:] if argv is None else argv)
+
+
+def _main(args: list[str]) -> int:
     if len(args) != 2:
-        print(__doc__)
+        print(__doc__, file=sys.stderr)
         return 2
     out, results = Path(args[0]), Path(args[1])
+    require_runs(out, "missing-labels", (METHOD,), "baselines/experiments/dinkel2022.toml")
     results.mkdir(parents=True, exist_ok=True)
     cells = collect(out)
     text, summary = tables(cells, prior(out))

@@ -18,7 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from baselines.teacher_student.report import audits, fmt, headline, paired, seed_dirs, stats, train_stages
+from baselines.teacher_student.report import (audits, fmt, headline, main_guarded, paired, require_runs, seed_dirs,
+                                             stats, train_stages)
 from wlbench.atomic import write_text_atomic
 from wlbench.plotting import pyplot, save_png
 
@@ -171,11 +172,16 @@ def figures(data: dict[str, Any], sizes: dict[int, str], results: Path) -> list[
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
+    """Write the report; a missing OUT, or one without a finished run, is one error line and exit 2."""
+    return main_guarded(_main, sys.argv[1:] if argv is None else argv)
+
+
+def _main(args: list[str]) -> int:
     if len(args) != 2:
-        print(__doc__)
+        print(__doc__, file=sys.stderr)
         return 2
     out, results = Path(args[0]), Path(args[1])
+    require_runs(out, "missing-labels", (METHOD,), "baselines/experiments/fonseca2020.toml")
     results.mkdir(parents=True, exist_ok=True)
     data = collect(out)
     found = sorted(data["cells"])  # student_clips: the smallest is tr_small, the largest tr_large

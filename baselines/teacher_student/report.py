@@ -12,7 +12,31 @@ from typing import Any
 
 import numpy as np
 
+from wlbench.errors import WlbenchError
 from wlbench.methods.statistics import contrast_text, t_interval
+
+
+def require_runs(out: Path, dataset: str, methods: tuple[str, ...], grid: str) -> None:
+    """The report's input must hold finished runs: a missing ``out`` or one without any run of ``methods``
+    on ``dataset`` is a :class:`WlbenchError` (one error line, exit 2), not a report of empty tables."""
+    run_first = f"run the grid first: wlbench experiment {grid} --out {out}"
+    if not out.is_dir():
+        raise WlbenchError(f"{out}: no such folder (the --out of `wlbench experiment`)", hint=run_first)
+    roots = [out / "runs" / dataset / m for m in methods]
+    if not any(seed_dirs(cell) for root in roots if root.is_dir() for cell in root.iterdir() if cell.is_dir()):
+        raise WlbenchError(f"{out}: no finished run of {', '.join(methods)} on {dataset} under {out / 'runs'}",
+                           hint=run_first)
+
+
+def main_guarded(main, argv: list[str] | None) -> int:
+    """``main(argv)`` with an expected failure printed as one ``error:`` line on stderr and exit status 2."""
+    import sys
+
+    try:
+        return main(argv)
+    except WlbenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
 
 def seed_dirs(cell: Path) -> dict[int, Path]:

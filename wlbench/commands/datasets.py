@@ -93,7 +93,14 @@ def plan(recipe: Path, soundbank: Path | None, clips: int | None, as_json: bool,
     parsed = load_recipe(recipe)
     if clips is not None:
         parsed = with_total_clips(parsed, clips)
-    cost = measure_planning(parsed, resolve_soundbank(soundbank), progress=not quiet and not as_json)
+    def say_estimate(seconds: float, n: int) -> None:
+        # first, on stderr (stdout stays the report / the JSON): what this command is about to cost
+        when = f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
+        click.echo(f"planning {n:,} clips of {parsed.name}: about {when} in all (estimated from the first clips "
+                   "of each split; Ctrl-C stops it)", err=True)
+
+    cost = measure_planning(parsed, resolve_soundbank(soundbank), progress=not quiet and not as_json,
+                            on_estimate=say_estimate)
     if as_json:
         click.echo(json.dumps(cost.to_dict(), indent=2))
         return
@@ -165,6 +172,25 @@ def info(dataset: Path, as_json: bool) -> None:
                f", versions {', '.join(f'{k} {v}' for k, v in summary['versions'].items())}")
     if summary["shards"]:
         click.echo(f"  shards: {len(summary['shards'])} files beside the index ({summary['shards'][0]}, ...)")
+    rates = summary["rates"]
+    feats = rates.get("features")
+    click.echo(f"  audio {rates['audio_sample_rate']} Hz, clips of {rates['clip_duration']:g} s; "
+               + (f"features: {feats.get('n_mels', '?')} mel bands, {feats['frame_rate']:g} frames/s (hop "
+                  f"{feats.get('hop_length')} samples at {feats.get('sample_rate')} Hz, {feats['frames_per_clip']} "
+                  f"frames a clip); frame labels at the same {rates['frame_label_rate']:g} frames/s"
+                  if feats else "no features stored (so no frame labels)"))
+    if summary["domain_specs"]:
+        click.echo("  domains (what differs between the clips of each; the split sections say which clips):")
+        for d in summary["domain_specs"]:
+            bg = d["backgrounds"] if isinstance(d["backgrounds"], str) else ", ".join(d["backgrounds"])
+            snr = ", ".join(f"{k} {v}" for k, v in d["snr"].items())
+            eq = [f"low-pass {d['lowpass_hz']:g} Hz" if d["lowpass_hz"] else "",
+                  f"high-pass {d['highpass_hz']:g} Hz" if d["highpass_hz"] else "",
+                  f"gain {d['gain_db']:+g} dB" if d["gain_db"] else ""]
+            click.echo(f"    {d['name']:<12} backgrounds: {bg}; SNR ({d['snr_from']}): {snr}; "
+                       f"EQ: {', '.join(e for e in eq if e) or 'none'}")
+    for line in summary["warnings"]:
+        click.echo(f"  warning: {line}")
     for name, split in summary["splits"].items():
         click.echo(f"\n[{name}] {split['clips']} clips from part {split['part']!r}, {split['events']} events; "
                    f"event duration (s) min/median/max {_fmt_stats(split['event_duration'])}; "

@@ -9,8 +9,35 @@ import click
 
 from wlbench.errors import WlbenchError
 
-BOARD = click.option("--board", type=click.Path(file_okay=False, path_type=Path), default=Path("leaderboard"),
-                     show_default=True, help="the board directory (entries/, submissions/)")
+BOARD = click.option("--board", type=click.Path(file_okay=False, path_type=Path), default=None,
+                     help="the board directory (entries/, submissions/); default: $WLBENCH_BOARD, else ./leaderboard")
+# commands that change a board: never the reference board ./leaderboard unless it is named
+BOARD_W = click.option("--board", type=click.Path(file_okay=False, path_type=Path), default=None,
+                       help="the board directory to change (entries/, submissions/); required unless "
+                            "$WLBENCH_BOARD names one (./leaderboard, the reference board, only when named)")
+
+
+def _bar(label: str, unit: str, first_line: str = ""):
+    """A ``progress(done, total)`` callback drawing a tqdm bar on stderr (a terminal only), and its close.
+    ``first_line`` is printed (stderr) at the first call: once the inputs have passed their checks, so that
+    a refused command still prints one error line only."""
+    from tqdm import tqdm
+
+    state: dict[str, object] = {}
+
+    def update(done: int, total: int) -> None:
+        bar = state.get("bar")
+        if bar is None:
+            if first_line:
+                click.echo(first_line.replace("{total}", str(total)), err=True)
+            bar = state["bar"] = tqdm(total=total, desc=label, unit=unit, leave=False, disable=None)
+        bar.update(done - bar.n)
+
+    def close() -> None:
+        if state.get("bar") is not None:
+            state["bar"].close()
+
+    return update, close
 
 
 def _short(value: str, limit: int = 60) -> str:
@@ -64,7 +91,7 @@ def leaderboard() -> None:
 @click.option("--dataset", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="the dataset file (HDF5) the predictions were made for")
 @click.option("--name", required=True, help="method name")
-@BOARD
+@BOARD_W
 @click.option("--method-version", default="", help="method version (a new version of a method is a new entry)")
 @click.option("--description", default="", help="free text")
 @click.option("--link", default="", help="paper or code URL")
@@ -90,9 +117,10 @@ def submit_cmd(predictions, dataset, name, board, method_version, description, l
     """Score PREDICTIONS (one file per seed of one method) against --dataset and add one entry."""
     from wlbench.commands.scoring import settings_from_options
     from wlbench.leaderboard import submit_run
-    from wlbench.leaderboard.board import read_entry
+    from wlbench.leaderboard.board import board_to_write, read_entry
     from wlbench.leaderboard.tables import cell
 
+    board = board_to_write(board)
     settings = settings_from_options(threshold, k, t_collar, percentage_of_length, resolution, metric, raw_scores,
                                      resamples, bootstrap_seed, ci)
     path = submit_run(board, dataset, name, list(predictions), split=split, task=task,
@@ -117,7 +145,9 @@ def submit_cmd(predictions, dataset, name, board, method_version, description, l
 def show_cmd(board, dataset, metric):
     """Ranked tables grouped by dataset version and task, with intervals; '=' marks ties within intervals."""
     from wlbench.leaderboard import show_board
+    from wlbench.leaderboard.board import board_to_read
 
+    board = board_to_read(board)
     click.echo(show_board(board, dataset, metric))
 
 
@@ -128,8 +158,14 @@ def show_cmd(board, dataset, metric):
 def render_cmd(board, out):
     """Write LEADERBOARD.md and a self-contained index.html (open it from disk, offline)."""
     from wlbench.leaderboard import render_board
+    from wlbench.leaderboard.board import board_to_read
 
-    md, page = render_board(board, out)
+    board = board_to_read(board)
+    update, close = _bar("render", "table", f"rendering {board}: " "{total} tables, figures for each (seconds a table)")
+    try:
+        md, page = render_board(board, out, progress=update)
+    finally:
+        close()
     click.echo(f"wrote {md}")
     click.echo(f"wrote {page}")
     click.echo(f"open it: file://{page.resolve()}")
@@ -143,9 +179,17 @@ def verify_cmd(board, datasets):
     """Check every entry: self-hash, kept predictions, summary, the hash chain (each entry as submitted) and
     the rendered page; with --dataset, also re-score the kept predictions against the pinned truth.
     docs/leaderboard.md says what each check catches. Exit 0 if the board checks out, 2 otherwise."""
+    from wlbench.leaderboard.board import board_to_read
     from wlbench.leaderboard.verify import check_board
 
-    result = check_board(board, list(datasets))
+    board = board_to_read(board)
+    first = (f"verifying {board}: " "{total} entries, re-scoring the kept predictions of those of "
+             f"{', '.join(str(d) for d in datasets)} (seconds an entry)") if datasets else ""
+    update, close = _bar("verify", "entry", first)
+    try:
+        result = check_board(board, list(datasets), progress=update)
+    finally:
+        close()
     if result.problems:
         for p in result.problems:
             click.echo(p, err=True)
@@ -160,18 +204,19 @@ def verify_cmd(board, datasets):
 
 @leaderboard.command("remove")
 @click.argument("entry_id")
-@BOARD
+@BOARD_W
 @click.option("--reason", required=True, help="why the entry leaves the board (recorded in the chain)")
 def remove_cmd(entry_id, board, reason):
     """Take entry ENTRY_ID off the board (its file and kept predictions), recording it in the chain."""
-    from wlbench.leaderboard.board import remove_entry
+    from wlbench.leaderboard.board import board_to_write, remove_entry
 
+    board = board_to_write(board)
     remove_entry(board, entry_id, reason)
     click.echo(f"removed {entry_id} from {board}; render the board with: wlbench leaderboard render --board {board}")
 
 
 @leaderboard.command("migrate")
-@BOARD
+@BOARD_W
 @click.option("--dataset", "datasets", multiple=True, required=True,
               type=click.Path(dir_okay=False, path_type=Path),
               help="a dataset file of each spec id the entries were scored on (repeatable)")
@@ -179,8 +224,10 @@ def migrate_cmd(board, datasets):
     """Re-pin a board made before truth ids: re-score every entry's kept predictions against --dataset,
     check they reproduce the recorded scores, rebuild the entries pinned to the split truth id, write the
     chain and render the pages. Nothing changes unless every entry reproduces."""
+    from wlbench.leaderboard.board import board_to_write
     from wlbench.leaderboard.migrate import migrate_board
 
+    board = board_to_write(board)
     moved = migrate_board(board, list(datasets), echo=click.echo)
     truths = sorted({m.split_truth_id for m in moved})
     click.echo(f"board {board}: {len(moved)} entries re-pinned to {len(truths)} split truth id(s) "

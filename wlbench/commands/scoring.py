@@ -176,6 +176,11 @@ def score_cmd(paths, split, truth, durations, classes, labels, task, threshold, 
     for out in (json_out, plot_out):
         if out is not None:
             check_output_path(out)  # before scoring: a bad output path costs nothing
+    if plot_out is not None:  # a figure that cannot be drawn is refused before the scoring, not after it
+        from wlbench.scoring.render import check_plot_request
+        from wlbench.submissions import infer_task
+
+        check_plot_request(task or infer_task(submission), plot_out)
     update, close = _progress("bootstrap", resamples)
     try:
         if external is None:

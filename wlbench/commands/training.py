@@ -26,8 +26,9 @@ from wlbench.errors import WlbenchError
               help="bootstrap resamples of the score reports (0: no intervals)")
 @click.option("--submit", is_flag=True,
               help="add the run's eval predictions (whole clips) to the leaderboard as an entry")
-@click.option("--board", type=click.Path(file_okay=False, path_type=Path), default=Path("leaderboard"),
-              show_default=True, help="leaderboard folder for --submit")
+@click.option("--board", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="leaderboard folder for --submit; required with --submit unless $WLBENCH_BOARD names one "
+                   "(./leaderboard, the reference board, only when named)")
 @click.option("--method-version", default="", help="method version of the leaderboard entry (--submit)")
 @click.option("--quiet", is_flag=True, help="no progress bar")
 @click.option("--detection-threshold", default=0.5, show_default=True, type=click.FloatRange(0, 1),
@@ -45,6 +46,12 @@ def train(method, dataset, config_file, sets, run_dir, seed, force, bootstrap, s
     """
     from wlbench.methods import Decoding, train_run
 
+    if submit:  # a missing or unusable board fails before the training, not after it
+        from wlbench.atomic import check_output_path
+        from wlbench.leaderboard.board import board_to_write
+
+        board = board_to_write(board)
+        check_output_path(board, directory=True)
     summary = train_run(method, dataset, run_dir, config_file, list(sets), seed=seed, bootstrap=bootstrap,
                         progress=not quiet, echo=click.echo, force=force,
                         decoding=Decoding(detection_threshold, median_filter))
@@ -146,6 +153,8 @@ def experiment(grid, out, jobs, executor, scheduler, table_only, submit_board):
     task on the cluster, with the same results as local runs."""
     from wlbench.methods import run_experiment, submit_experiment
 
+    if table_only:
+        _require_finished_runs(grid, out)
     res = run_experiment(grid, out, jobs, echo=click.echo, only_table=table_only, executor=executor,
                          scheduler=scheduler)
     click.echo(res["text"])
@@ -158,6 +167,23 @@ def experiment(grid, out, jobs, executor, scheduler, table_only, submit_board):
         entries = submit_experiment(grid, out, submit_board, echo=click.echo)
         click.echo(f"{len(entries)} leaderboard entries added to {submit_board}; render it with "
                    f"`wlbench leaderboard render --board {submit_board}`")
+
+
+def _require_finished_runs(grid: Path, out: Path) -> None:
+    """``--table-only`` tabulates finished runs and runs none: an --out without any finished run of the grid
+    is one error line (not an all-"-" table), checked before anything is written."""
+    from wlbench.atomic import check_output_path
+    from wlbench.methods.experiments import SUMMARY, all_runs, load_experiment, plan_cells
+    from wlbench.paths import require_folder
+
+    run_first = f"run the grid first: wlbench experiment {grid} --out {out}"
+    check_output_path(out, directory=True)  # a file in the way, or no permission: its own error
+    require_folder(out, "experiment folder (--out)", hint=f"--table-only reads finished runs; {run_first}")
+    exp = load_experiment(grid)
+    runs = all_runs(plan_cells(exp, out))
+    if not any((r.run_dir / SUMMARY).is_file() for r in runs):
+        raise WlbenchError(f"{out}: no finished run of experiment {exp.name!r} ({len(runs)} runs expected under "
+                           f"{out / 'runs'}); --table-only tabulates finished runs and runs none", hint=run_first)
 
 
 def register(group: click.Group) -> None:

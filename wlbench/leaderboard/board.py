@@ -10,6 +10,7 @@ chain. :func:`remove_entry` is the one way to take an entry off the board.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections.abc import Sequence
 from datetime import datetime, timezone
@@ -21,12 +22,38 @@ from wlbench.errors import WlbenchError
 from wlbench.hashing import hash_file
 from wlbench.leaderboard import chain
 from wlbench.paths import require_folder, require_input_file
-from wlbench.leaderboard.entries import HASH_FIELD, build_entry, check_link, self_hash, structure_problems
+from wlbench.leaderboard.entries import (HASH_FIELD, build_entry, check_link, portable_text, self_hash,
+                                        structure_problems)
 
 DEFAULT_BOARD = Path("leaderboard")
+# A user's own board: where `submit`, `train --submit`, `remove` and `migrate` write when --board is not given,
+# and what `show`, `render` and `verify` read before falling back to ./leaderboard.
+BOARD_ENV = "WLBENCH_BOARD"
 REMOVE_HINT = "take the old entry off with `wlbench leaderboard remove ID --reason TEXT` first"
 TEXT_SUFFIXES = (".csv", ".tsv", ".txt")
 LOCK_TIMEOUT_S = 600
+
+
+def board_to_read(board: Path | None) -> Path:
+    """``--board`` if given, else ``$WLBENCH_BOARD`` if set, else ``./leaderboard`` (the reference board)."""
+    if board is not None:
+        return Path(board)
+    env = os.environ.get(BOARD_ENV, "").strip()
+    return Path(env) if env else DEFAULT_BOARD
+
+
+def board_to_write(board: Path | None, option: str = "--board") -> Path:
+    """``--board`` if given, else ``$WLBENCH_BOARD`` if set; otherwise :class:`WlbenchError`. A write never
+    lands on the repository's reference board (``./leaderboard``) by default: that one is written only when
+    named. Call it before any work, so that a missing board fails first."""
+    if board is not None:
+        return Path(board)
+    env = os.environ.get(BOARD_ENV, "").strip()
+    if env:
+        return Path(env)
+    raise WlbenchError(f"no board to write to: pass {option} DIR (a board of your own), or set {BOARD_ENV}=DIR",
+                       hint=f"./{DEFAULT_BOARD} is the repository's reference board and is written only when "
+                            f"named: {option} {DEFAULT_BOARD}")
 
 
 def entries_dir(board_dir: Path) -> Path:
@@ -154,6 +181,9 @@ def submit_run(board_dir: Path, dataset_path: Path, name: str, predictions: Sequ
     """Score ``predictions`` (one file per seed of the method ``name``) against ``dataset_path`` and add
     one entry to the board. Returns the entry's path.
 
+    Absolute paths in ``description`` are kept from the checkout on (``/home/me/wlbench/baselines/x.toml`` ->
+    ``baselines/x.toml``, :func:`~wlbench.leaderboard.entries.portable_text`).
+
     Refuses (``WlbenchError``): an empty name, a ``link`` other than an http(s) URL, missing files, a file
     declaring another split truth id, dataset name or split, a dataset whose labels changed after it was
     written, an invalid submission (every problem listed), files of different tasks, a
@@ -169,6 +199,7 @@ def submit_run(board_dir: Path, dataset_path: Path, name: str, predictions: Sequ
     if not name or not name.strip():
         raise WlbenchError("a leaderboard entry needs a method name", hint="pass --name")
     link = check_link(link)
+    description = portable_text(description)  # no developer's machine paths in a shared board
     if not preds:
         raise WlbenchError("no predictions files given", hint="pass one file per seed of the method")
     for p in preds:

@@ -74,6 +74,26 @@ def http_link(link: Any) -> str | None:
     return quote(text, safe=_LINK_SAFE)
 
 
+# An absolute path in free text: a ``/`` or a drive letter at the start of a word, then path components.
+_ABS_PATH = re.compile(r"(?<![\w.~/:-])(?:[A-Za-z]:[\\/]|/)(?:[^\s()\[\]{}<>\"',;:]+[\\/])+[^\s()\[\]{}<>\"',;:]*")
+# Folders of a checkout a path is shown from (``/home/me/wlbench/baselines/x.toml`` -> ``baselines/x.toml``).
+REPO_FOLDERS = ("baselines", "datasets", "docs", "leaderboard", "runs", "scripts", "tests", "wlbench")
+
+
+def _portable_path(match: re.Match) -> str:
+    parts = re.split(r"[\\/]+", match.group(0))
+    for i, part in enumerate(parts):
+        if part in REPO_FOLDERS and i + 1 < len(parts):
+            return "/".join(parts[i:])
+    return parts[-1] or match.group(0)
+
+
+def portable_text(text: str) -> str:
+    """``text`` with every absolute path shortened to its part inside a checkout (from one of
+    :data:`REPO_FOLDERS` on), else to its file name: a description must not carry a developer's machine."""
+    return _ABS_PATH.sub(_portable_path, text or "")
+
+
 def check_link(link: str) -> str:
     """``link`` stripped, or :class:`WlbenchError` unless it is empty or an http(s) URL."""
     text = (link or "").strip()
@@ -165,7 +185,8 @@ def build_entry(*, reports: list[dict[str, Any]], stored: list[dict[str, Any]], 
         "method": {"name": name, "version": method_version, "description": description, "link": link,
                    "config": config, "seeds": list(seeds)},
         "dataset": {"name": ds["name"], "split_truth_id": ds["split_truth_id"], "truth_id": ds["truth_id"],
-                    "spec_id": ds["spec_id"], "content_id": ds["content_id"], "file": ds.get("file")},
+                    "spec_id": ds["spec_id"], "content_id": ds["content_id"], "file": ds.get("file"),
+                    **({"clip_duration": ds["clip_duration"]} if ds.get("clip_duration") is not None else {})},
         "split": first["split"],
         "labels": first.get("labels", "true"),
         "task": first["task"],

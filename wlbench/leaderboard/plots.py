@@ -10,6 +10,8 @@ from typing import Any
 from wlbench.leaderboard.entries import PER_CLASS_METRIC, lower_is_better
 from wlbench.plotting import draw_heatmap
 
+TOP_COLOUR = "#2e8b57"
+
 
 def _plt():
     from wlbench.plotting import pyplot
@@ -41,13 +43,16 @@ def overview(table) -> str | None:
     # a percentile interval need not contain the point estimate (e.g. F1 near 0): draw the part that does
     lo = [max(0.0, r.value - r.ci_low) if r.ci_low is not None else 0 for r in rows]
     hi = [max(0.0, r.ci_high - r.value) if r.ci_high is not None else 0 for r in rows]
-    colors = ["#e8a33d" if r.tied else "#3b6ea5" for r in rows]
+    # green: the top tie group (not distinguishable from the best); grey: controls and upper bounds
+    colors = ["#9aa3ad" if r.kind else TOP_COLOUR if r.top else "#3b6ea5" for r in rows]
     ax.barh(ys, vals, xerr=[lo, hi], color=colors, capsize=3, ecolor="#333")
-    ax.set_yticks(ys, [f"{r.rank}{'=' if r.tied else ''}  {_label(r.entry)}" for r in rows])
+    ax.set_yticks(ys, [f"{r.rank}{'=' if r.tied else ''}  {_label(r.entry)}" + (f" ({r.kind})" if r.kind else "")
+                       for r in rows])
     ax.set_xlabel(f"{table.metric} ({'lower' if lower_is_better(table.metric) else 'higher'} is better)")
     ax.set_xlim(0, max(1.0, max((r.ci_high or r.value) for r in rows) * 1.05))
     ax.grid(axis="x", alpha=0.3)
-    ax.set_title("orange: tied within intervals", fontsize=8, loc="right")
+    ax.set_title("green: the top group (tied with the best within intervals); grey: controls", fontsize=8,
+                 loc="right")
     return _png(fig)
 
 
@@ -71,11 +76,12 @@ def per_class(entry: dict[str, Any]) -> str | None:
     return _png(fig)
 
 
-def segment_heatmaps(table) -> list[tuple[str, str]]:
-    """For the segment experiments: entries whose config has numeric ``train_segment`` and ``test_segment``
-    give, per method name, a train-segment x test-segment heatmap of the ranking metric."""
+def segment_heatmaps(rows, metric: str) -> list[tuple[str, str]]:
+    """For the segment experiments: rows (of the tables of every test condition of one dataset and task)
+    whose config has numeric ``train_segment`` and ``test_segment`` give, per method name, a train-segment x
+    test-segment heatmap of ``metric``."""
     by_method: dict[str, dict[tuple[float, float], float]] = {}
-    for r in table.rows:
+    for r in rows:
         cfg = r.entry["method"].get("config") or {}
         try:
             tr, te = float(cfg["train_segment"]), float(cfg["test_segment"])
@@ -86,7 +92,7 @@ def segment_heatmaps(table) -> list[tuple[str, str]]:
     out = []
     plt = _plt()
     for name, cells in sorted(by_method.items()):
-        if len(cells) < 2:
+        if len({k[0] for k in cells}) < 2 or len({k[1] for k in cells}) < 2:
             continue
         trs = sorted({k[0] for k in cells})
         tes = sorted({k[1] for k in cells})
@@ -95,7 +101,7 @@ def segment_heatmaps(table) -> list[tuple[str, str]]:
         im = draw_heatmap(ax, grid, [f"{v:g}" for v in trs], [f"{v:g}" for v in tes], origin="lower")
         ax.set_xlabel("test segment (s)")
         ax.set_ylabel("train segment (s)")
-        ax.set_title(f"{name}: {table.metric}", fontsize=9)
+        ax.set_title(f"{name}: {metric}", fontsize=9)
         fig.colorbar(im, ax=ax, fraction=0.046)
         out.append((name, _png(fig)))
     return out

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -180,8 +180,9 @@ def _page_problems(board_dir: Path, entries: list[dict[str, Any]], head: str) ->
 
 
 def check_board(board_dir: Path = DEFAULT_BOARD, datasets: Sequence[Path] = (),
-                tol: float = TOLERANCE) -> BoardCheck:
-    """Every problem found on the board (see :func:`verify_board`), with counts and the board head."""
+                tol: float = TOLERANCE, progress: Callable[[int, int], None] | None = None) -> BoardCheck:
+    """Every problem found on the board (see :func:`verify_board`), with counts and the board head.
+    ``progress(done, total)`` is called after each entry (re-scoring one takes seconds)."""
     board_dir = require_board(Path(board_dir))
     index = dataset_index(datasets)
     problems: list[str] = []
@@ -189,8 +190,10 @@ def check_board(board_dir: Path = DEFAULT_BOARD, datasets: Sequence[Path] = (),
     files = sorted(d.glob("*.json")) if d.is_dir() else []
     parsed: dict[str, dict[str, Any]] = {}
     rescored = 0
-    for path in files:
+    for done, path in enumerate(files, 1):
         found = verify_entry(board_dir, path, index, tol)
+        if progress is not None:
+            progress(done, len(files))
         problems += found
         try:
             entry = json.loads(path.read_text(encoding="utf-8"))

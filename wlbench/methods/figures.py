@@ -1,4 +1,8 @@
-"""Figures of runs and experiments: learning curves and cell heatmaps (shared helpers in wlbench.plotting)."""
+"""Figures of runs and experiments: learning curves and cell heatmaps (shared helpers in wlbench.plotting).
+
+Learning curves mark the epoch whose weights were kept (``best_epoch`` of each stage in the run's training
+summary, with the metric that chose it), draw a series that repeats another point for point once (labelled
+``a = b``), and keep the legend below the axes, off the data."""
 
 from __future__ import annotations
 
@@ -38,18 +42,65 @@ def curves_by_stage(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, list[
     return out
 
 
-def _draw_stage(ax, series: dict[str, list[tuple[float, float]]], title: str, bands: dict | None = None) -> None:
+Chosen = dict[str, tuple[float, str]]  # stage -> (epoch whose weights were kept, the metric that chose it)
+
+
+def chosen_epochs(train_summary: dict[str, Any] | None) -> Chosen:
+    """``{stage: (best_epoch, selection)}`` from a run's training summary (``train.stages``); stages without a
+    ``best_epoch`` are left out."""
+    out: Chosen = {}
+    for st in (train_summary or {}).get("stages") or []:
+        if isinstance(st, dict) and isinstance(st.get("best_epoch"), (int, float)) and st["best_epoch"] >= 0:
+            out[str(st.get("stage", "train"))] = (float(st["best_epoch"]), str(st.get("selection") or ""))
+    return out
+
+
+def _summary_chosen(log_path: Path) -> Chosen:
+    """The chosen epochs of the run whose ``log.jsonl`` is ``log_path`` (its ``summary.json``), if finished."""
+    summary = Path(log_path).parent / "summary.json"
+    try:
+        return chosen_epochs(json.loads(summary.read_text(encoding="utf-8")).get("train"))
+    except (OSError, ValueError, AttributeError):
+        return {}
+
+
+def merge_duplicates(series: dict[str, list[tuple[float, float]]]) -> dict[str, list[tuple[float, float]]]:
+    """Series equal point for point drawn once, named ``first = second`` (e.g. park2019's ``frame_map`` and
+    ``final_frame_map`` when the final head is the one selected)."""
+    out: dict[str, list[tuple[float, float]]] = {}
+    names: dict[str, str] = {}
+    for name, points in series.items():
+        twin = next((k for k, v in out.items() if v == points and k.startswith("val_") == name.startswith("val_")),
+                    None)
+        if twin is None:
+            out[name] = points
+            names[name] = name
+        else:
+            names[twin] = f"{names[twin]} = {name[4:] if name.startswith('val_') else name}"
+    return {names[k]: v for k, v in out.items()}
+
+
+def _draw_stage(ax, series: dict[str, list[tuple[float, float]]], title: str, bands: dict | None = None,
+                chosen: tuple[float, str] | None = None, rug: Sequence[float] = ()) -> None:
     twin = ax.twinx()
     if "loss" in series:
         e, v = zip(*series["loss"])
         ax.plot(e, v, color="#888", lw=1.2, label="training loss")
     colors = ["#3b6ea5", "#e8a33d", "#5a9e5a", "#b04a4a", "#7d5ba6"]
-    for i, name in enumerate(k for k in series if k.startswith("val_")):
-        e, v = zip(*series[name])
+    drawn = merge_duplicates({k: v for k, v in series.items() if k.startswith("val_")})
+    for i, (name, points) in enumerate(drawn.items()):
+        e, v = zip(*points)
         twin.plot(e, v, color=colors[i % len(colors)], lw=1.5, label=name[4:])
-        if bands and name in bands:
-            lo, hi = bands[name]
+        first = name.split(" = ")[0]
+        if bands and first in bands:
+            lo, hi = bands[first]
             twin.fill_between(e, lo, hi, color=colors[i % len(colors)], alpha=0.2, lw=0)
+    if chosen is not None:
+        epoch, selection = chosen
+        ax.axvline(epoch, color="#2e8b57", ls="--", lw=1.2,
+                   label=f"kept: epoch {epoch:g}" + (f" (best {selection})" if selection else ""))
+    for k, epoch in enumerate(rug):  # the epoch each seed kept
+        ax.axvline(epoch, color="#2e8b57", ls=":", lw=1.0, alpha=0.8, label="kept epoch of a seed" if k == 0 else None)
     ax.set_xlabel("epoch (0: before training)")
     ax.set_ylabel("training loss")
     twin.set_ylabel("validation")
@@ -57,32 +108,38 @@ def _draw_stage(ax, series: dict[str, list[tuple[float, float]]], title: str, ba
     ax.set_title(title, fontsize=9)
     handles = ax.get_legend_handles_labels()[0] + twin.get_legend_handles_labels()[0]
     labels = ax.get_legend_handles_labels()[1] + twin.get_legend_handles_labels()[1]
-    if handles:
-        twin.legend(handles, labels, fontsize=7, loc="lower right")
+    if handles:  # below the axes: never over the curves
+        ax.legend(handles, labels, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2,
+                  frameon=False)
 
 
-def plot_learning_curves(log_path: Path, target: Path, title: str = "") -> Path | None:
-    """One panel per stage of a run: training loss and validation metrics per epoch. None without rows."""
+def plot_learning_curves(log_path: Path, target: Path, title: str = "", chosen: Chosen | None = None) -> Path | None:
+    """One panel per stage of a run: training loss and validation metrics per epoch, the kept epoch of each
+    stage marked (``chosen``, :func:`chosen_epochs`; default: read from the run's ``summary.json``). None
+    without rows."""
     stages = curves_by_stage(read_log(log_path))
     if not stages:
         return None
+    chosen = _summary_chosen(log_path) if chosen is None else chosen
     plt = pyplot()
-    fig, axes = plt.subplots(1, len(stages), figsize=(4.6 * len(stages), 3.2), squeeze=False)
+    fig, axes = plt.subplots(1, len(stages), figsize=(4.6 * len(stages), 3.6), squeeze=False)
     for ax, (stage, series) in zip(axes[0], stages.items()):
-        _draw_stage(ax, series, f"{title}: {stage}" if title else stage)
+        _draw_stage(ax, series, f"{title}: {stage}" if title else stage, chosen=chosen.get(stage))
     fig.tight_layout()
     return save_png(fig, target)
 
 
 def plot_mean_curves(logs: Sequence[Path], target: Path, title: str) -> Path | None:
-    """Learning curves of several seeds of one cell: the mean per epoch, min-max band over the seeds."""
+    """Learning curves of several seeds of one cell: the mean per epoch, min-max band over the seeds, and the
+    epoch each seed kept (dotted; read from each run's ``summary.json``)."""
     per_seed = [curves_by_stage(read_log(p)) for p in logs]
     per_seed = [s for s in per_seed if s]
     if not per_seed:
         return None
     stages = list(dict.fromkeys(st for s in per_seed for st in s))
+    kept = [_summary_chosen(p) for p in logs]
     plt = pyplot()
-    fig, axes = plt.subplots(1, len(stages), figsize=(4.6 * len(stages), 3.2), squeeze=False)
+    fig, axes = plt.subplots(1, len(stages), figsize=(4.6 * len(stages), 3.6), squeeze=False)
     for ax, stage in zip(axes[0], stages):
         names = list(dict.fromkeys(n for s in per_seed for n in s.get(stage, {})))
         mean, bands = {}, {}
@@ -94,18 +151,33 @@ def plot_mean_curves(logs: Sequence[Path], target: Path, title: str) -> Path | N
             epochs = sorted(by_epoch)
             mean[name] = [(e, float(np.mean(by_epoch[e]))) for e in epochs]
             bands[name] = ([min(by_epoch[e]) for e in epochs], [max(by_epoch[e]) for e in epochs])
-        _draw_stage(ax, mean, f"{title}: {stage} ({len(per_seed)} seeds)", bands)
+        _draw_stage(ax, mean, f"{title}: {stage} ({len(per_seed)} seeds)", bands,
+                    rug=sorted(c[stage][0] for c in kept if stage in c))
     fig.tight_layout()
     return save_png(fig, target)
+
+
+def readable_label(text: str) -> str:
+    """An axis label as a reader writes it: ``triplets=[1.0, 4.44], lr=0.001`` -> ``triplets [1, 4.44] · lr 0.001``
+    (``key=value`` as ``key value``, settings separated by ``·``, whole floats without ``.0``)."""
+    import re
+
+    parts = re.split(r",\s*(?=[A-Za-z_][\w.-]*=)", str(text))
+    out = [re.sub(r"(?<![^\s])([A-Za-z_][\w.-]*)=(?!=)", r"\1 ", p.strip()) for p in parts]
+    return re.sub(r"(?<![\w.])(-?\d+)\.0(?![\d])", r"\1", " · ".join(out))
 
 
 def plot_cell_heatmaps(target: Path, title: str, panels: Sequence[tuple[str, list[list[float]], list[list[str]]]],
                        rows: Sequence[str], cols: Sequence[str], metric: str) -> Path:
     """One heatmap per panel (e.g. per dataset): rows x cols of a metric in %, each cell marked with a string
-    (``"*"``: not learned). ``panels``: (panel title, values in [0, 100] or NaN, marks)."""
+    (``"*"``: not learned). ``panels``: (panel title, values in [0, 100] or NaN, marks). Row labels are made
+    readable (:func:`readable_label`); the layout is sized to the cells (a one-column heatmap stays narrow,
+    its title close above it)."""
     plt = pyplot()
-    fig, axes = plt.subplots(1, len(panels), figsize=(1.15 * len(cols) * len(panels) + 2.2, 0.55 * len(rows) + 1.8),
-                             squeeze=False)
+    rows = [readable_label(r) for r in rows]
+    label_width = 0.07 * max((len(r) for r in rows), default=0)  # inches the row labels take
+    fig, axes = plt.subplots(1, len(panels), squeeze=False, layout="constrained",
+                             figsize=(1.15 * len(cols) * len(panels) + 1.6 + label_width, 0.55 * len(rows) + 1.8))
     image = None
     for ax, (panel, grid, marks) in zip(axes[0], panels):
         image = draw_heatmap(ax, grid, rows if ax is axes[0][0] else [""] * len(rows), cols, vmin=0, vmax=100,
@@ -113,6 +185,6 @@ def plot_cell_heatmaps(target: Path, title: str, panels: Sequence[tuple[str, lis
         ax.set_title(panel, fontsize=9)
         ax.set_xlabel("test segment")
     if image is not None:
-        fig.colorbar(image, ax=axes[0].tolist(), label=f"{metric} (%)")
-    fig.suptitle(f"{title}   (* not learned: does not beat its control)", fontsize=9, y=1.06)
+        fig.colorbar(image, ax=axes[0].tolist(), label=f"{metric} (%)", shrink=0.9)
+    fig.suptitle(f"{title}\n(* not learned: does not beat its control)", fontsize=9)
     return save_png(fig, target)

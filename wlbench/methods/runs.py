@@ -148,6 +148,9 @@ def predict_run(run_dir: str | Path, dataset: str | Path, splits: Sequence[str] 
         splits = [s for s in dict.fromkeys([config.get("valid_split", "validation"), "eval"]) if s in meta["splits"]]
     segs = list(dict.fromkeys(segment_key(s) for s in (segments or [CLIP, *meta["segments"]])))
     asked, same_as = _requests(meta, list(splits), segs)
+    if echo is not None:
+        echo(f"predicting {', '.join(splits)} ({', '.join(segs)}) with {info['method']}, then scoring each "
+             f"({bootstrap} bootstrap resamples)")
     answers = method.predict(PredictContext(run_dir=run_dir, dataset=dataset, requests=tuple(asked),
                                             config=dict(config)))
     missing = [r for r in asked if r not in (answers or {})]
@@ -270,7 +273,7 @@ def train_run(method_name: str, dataset: str | Path, run_dir: str | Path, config
     folder is built beside ``run_dir`` and moved into place at the end (``force`` replaces an existing run
     folder; without it an existing non-empty folder is refused). ``decoding``: how frame scores (of methods
     that output them) become event lists. Returns the summary."""
-    from wlbench.methods.figures import plot_learning_curves
+    from wlbench.methods.figures import chosen_epochs, plot_learning_curves
 
     method = get_method(method_name)
     config = resolve_config(method, config_file, overrides)
@@ -300,7 +303,8 @@ def train_run(method_name: str, dataset: str | Path, run_dir: str | Path, config
         t1 = time.perf_counter()
         scores = predict_run(tmp, dataset, segments=segs, bootstrap=bootstrap, method=method, echo=echo,
                              final_dir=run_dir, decoding=decoding)
-        curves = plot_learning_curves(tmp / LOG, tmp / CURVES, title=f"{method_name} (seed {seed})")
+        curves = plot_learning_curves(tmp / LOG, tmp / CURVES, title=f"{method_name} (seed {seed})",
+                                      chosen=chosen_epochs(train_summary))
         kept = kept_initial_weights(train_summary)
         if kept:
             echo(f"warning: stage(s) {', '.join(kept)} kept their initial weights (no epoch beat epoch 0 on the "

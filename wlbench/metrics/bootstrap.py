@@ -12,7 +12,10 @@ statistic with the attribute ``batched = True`` receives a (B, n) matrix of B re
 returns (B,) arrays (wlbench's tagging statistic does: one sparse product serves a whole batch); any
 other is called once per resample with an (n,) vector. Both see the same resamples in the same order.
 
-Intervals are percentile intervals: ``[q((1-ci)/2), q((1+ci)/2)]`` of the resampled values.
+Intervals are percentile intervals: ``[q((1-ci)/2), q((1+ci)/2)]`` of the resampled values. On a degenerate
+input every resample can give the point value itself, computed in another order (a sum of ``1/10`` over 6
+clips is ``0.0999...``, over 60 clips ``0.1``): a bound that misses the point value by round-off only
+(:data:`ROUND_OFF`, relative) is moved onto it, so such an interval holds its own value.
 The paired test uses the *same* resamples for both systems and reports the observed difference A - B,
 the percentile interval of the resampled differences and a two-sided p-value
 ``min(1, 2 * min(1 + #{d* <= 0}, 1 + #{d* >= 0}) / (B + 1))``.
@@ -27,6 +30,8 @@ import numpy as np
 from wlbench.errors import WlbenchError
 
 StatFn = Callable[[np.ndarray | None], Mapping[str, float]]
+# relative distance below which an interval bound and the point value are the same number up to round-off
+ROUND_OFF = 1e-9
 
 
 def resample_counts(n: int, n_resamples: int, seed: int) -> Iterator[np.ndarray]:
@@ -95,13 +100,26 @@ def percentile_interval(samples: np.ndarray, ci: float = 0.95) -> tuple[float, f
     return float(lo), float(hi)
 
 
+def hold_point(value: float, lo: float, hi: float) -> tuple[float, float]:
+    """``(lo, hi)`` with a bound that differs from ``value`` by round-off only moved onto ``value``."""
+    if not (np.isfinite(value) and np.isfinite(lo) and np.isfinite(hi)):
+        return lo, hi
+    tol = ROUND_OFF * max(1.0, abs(value))
+    if value < lo <= value + tol:
+        lo = value
+    if value - tol <= hi < value:
+        hi = value
+    return lo, hi
+
+
 def bootstrap_ci(stat: StatFn, n: int, n_resamples: int = 1000, seed: int = 0, ci: float = 0.95,
                  progress: Callable[[int], None] | None = None) -> dict[str, dict[str, float]]:
     """Point value and percentile interval of every metric ``stat`` returns.
 
     ``stat(None)`` must give the point values (all clips once); ``stat(counts)`` the value on a resample.
     Returns ``{name: {"value", "ci_low", "ci_high", "n_valid"}}`` (n_valid = resamples where it was defined).
-    With ``n_resamples == 0`` the interval is (nan, nan).
+    With ``n_resamples == 0`` the interval is (nan, nan). A bound off the value by round-off only is moved
+    onto it (:func:`hold_point`).
     """
     _check(n_resamples, ci)
     point = dict(stat(None))
@@ -109,7 +127,7 @@ def bootstrap_ci(stat: StatFn, n: int, n_resamples: int = 1000, seed: int = 0, c
     out = {}
     for key, value in point.items():
         s = samples.get(key, np.zeros(0))
-        lo, hi = percentile_interval(s, ci)
+        lo, hi = hold_point(float(value), *percentile_interval(s, ci))
         out[key] = {"value": float(value), "ci_low": lo, "ci_high": hi, "n_valid": int(np.isfinite(s).sum())}
     return out
 

@@ -44,12 +44,14 @@ def render_report(report: dict[str, Any], max_classes: int | None = None) -> str
     rows = list(report["per_class"].items())
     if rows:
         cols = [c for c in rows[0][1].keys() if not c.endswith("_names")][:8]
-        width = max(12, min(28, max(len(c) for c, _ in rows) + 2))
+        # every header and class name whole: each column as wide as its name (at least a 4-decimal value)
+        width = max(12, max(len(c) for c, _ in rows) + 2)
+        widths = [max(len(c), 9) + 2 for c in cols]
         lines.append("")
-        lines.append(f"{'class':<{width}}" + "".join(f"{c[:12]:>13}" for c in cols))
+        lines.append(f"{'class':<{width}}" + "".join(f"{c:>{w}}" for c, w in zip(cols, widths)))
         shown = rows if max_classes is None else rows[:max_classes]
         for cname, vals in shown:
-            lines.append(f"{cname[:width - 1]:<{width}}" + "".join(f"{fmt(vals.get(c)):>13}" for c in cols))
+            lines.append(f"{cname:<{width}}" + "".join(f"{fmt(vals.get(c)):>{w}}" for c, w in zip(cols, widths)))
         if len(shown) < len(rows):
             lines.append(f"... {len(rows) - len(shown)} more classes in the JSON report")
     ex = report.get("excluded_classes", {})
@@ -81,6 +83,22 @@ def render_comparison(result: dict[str, Any]) -> str:
     lines.append(f"paired bootstrap, {b} resamples (seed {s['seed']}): the smallest p-value it can give is "
                  f"{smallest:.4f}" + ("; use more resamples for a finer test" if smallest > 0.01 else ""))
     return "\n".join(lines)
+
+
+PLOT_SUFFIXES = (".png", ".pdf", ".svg")
+
+
+def check_plot_request(task: str, path: str | Path) -> None:
+    """Refuse a PSD-ROC figure that cannot be drawn, before any scoring: only ``frame_scores`` reports have
+    a PSD-ROC, and the figure is written as PNG, PDF or SVG (by suffix)."""
+    if task != "frame_scores":
+        raise WlbenchError(f"--plot {path}: only frame-score submissions (task frame_scores) have a PSD-ROC; this "
+                           f"submission is scored as {task}",
+                           hint="leave out --plot, or score a folder of sed_scores_eval score tables")
+    suffix = Path(path).suffix.lower()
+    if suffix not in PLOT_SUFFIXES:
+        raise WlbenchError(f"--plot {path}: unknown figure type {suffix or '(no suffix)'!r}",
+                           hint="name the figure .png, .pdf or .svg")
 
 
 def plot_psd_roc(report: dict[str, Any], path: str | Path) -> Path:

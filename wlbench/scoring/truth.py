@@ -116,9 +116,12 @@ class Truth:
 
 def dataset_block(ds, path: str | Path, split: str) -> dict[str, Any]:
     """The ``dataset`` block of every report scored against split ``split`` of a wlbench dataset (the one
-    place it is built): the truth ids (checked when the split was opened), content and spec id."""
+    place it is built): the truth ids (checked when the split was opened), content and spec id, the clip
+    duration (seconds)."""
+    duration = ds.attr("clip_duration")
     return {"name": ds.name, "truth_id": ds.truth_id, "split_truth_id": ds.split(split).truth_id,
-            "content_id": ds.content_id, "spec_id": ds.spec_id, "path": str(path)}
+            "content_id": ds.content_id, "spec_id": ds.spec_id, "path": str(path),
+            "clip_duration": None if duration is None else float(duration)}
 
 
 def truth_from_dataset(ds, path: str | Path, split: str, *, labels: str = "true", segment: str = "clip") -> Truth:

@@ -12,6 +12,7 @@ import dataclasses
 import resource
 import time
 import tracemalloc
+from collections.abc import Callable
 
 from tqdm import tqdm
 
@@ -48,8 +49,17 @@ def with_total_clips(recipe: Recipe, clips: int) -> Recipe:
     return dataclasses.replace(recipe, splits=splits)
 
 
-def measure_planning(recipe: Recipe, bank: Soundbank, *, progress: bool = False) -> PlanningCost:
-    """Plan every clip of ``recipe`` (the specs are made and dropped one by one) and measure the cost."""
+# clips of each split planned first, to estimate the whole cost before paying it
+ESTIMATE_SAMPLE = 200
+
+
+def measure_planning(recipe: Recipe, bank: Soundbank, *, progress: bool = False,
+                     on_estimate: Callable[[float, int], None] | None = None) -> PlanningCost:
+    """Plan every clip of ``recipe`` (the specs are made and dropped one by one) and measure the cost.
+
+    ``on_estimate(seconds, clips)`` is called once the split-level draws and the first
+    :data:`ESTIMATE_SAMPLE` clip specs of each split are done: the measured time so far plus each split's
+    remaining clips at its sampled time per clip, before the rest is planned."""
     tracemalloc.start()
     try:
         started = time.perf_counter()
@@ -60,11 +70,21 @@ def measure_planning(recipe: Recipe, bank: Soundbank, *, progress: bool = False)
         tracemalloc.stop()
     clips = sum(len(p) for p in planners.values())
     started = time.perf_counter()
-    with tqdm(total=clips, unit="clip", desc=f"planning {recipe.name}", disable=not progress,
-              dynamic_ncols=True, mininterval=1.0) as bar:
-        for planner in planners.values():
+    sampled = {}
+    for name, planner in planners.items():  # a sample of each split first: the estimate
+        n = min(ESTIMATE_SAMPLE, len(planner))
+        t0 = time.perf_counter()
+        for index in range(n):
+            planner.clip(index)
+        sampled[name] = (n, time.perf_counter() - t0)
+    if on_estimate is not None:
+        rest = sum((len(planners[k]) - n) * (dt / max(n, 1)) for k, (n, dt) in sampled.items())
+        on_estimate(split_seconds + (time.perf_counter() - started) + rest, clips)
+    with tqdm(total=clips, initial=sum(n for n, _ in sampled.values()), unit="clip", desc=f"planning {recipe.name}",
+              disable=not progress, dynamic_ncols=True, mininterval=1.0) as bar:
+        for name, planner in planners.items():
             step = 10_000
-            for first in range(0, len(planner), step):
+            for first in range(sampled[name][0], len(planner), step):
                 for index in range(first, min(first + step, len(planner))):
                     planner.clip(index)
                 bar.update(min(step, len(planner) - first))
