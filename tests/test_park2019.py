@@ -699,3 +699,17 @@ def test_findings_without_the_main_table_is_one_error(tmp_path, capsys):
     assert err.startswith("error: ") and "park2019/table.json not found" in err and "wlbench experiment" in err
     assert len(err.splitlines()) == 1
 
+
+
+def test_each_preset_refuses_the_options_it_does_not_use():
+    """park-baseline has no pseudo-labels and no domain classifier: setting their options is an error naming
+    the options it does use, not a value recorded and ignored."""
+    from wlbench.errors import WlbenchError
+    from wlbench.methods import get_method, resolve_config
+
+    for name, key, value in (("park-baseline", "pseudo_threshold", 0.9), ("park-baseline", "penalty_weight", 5.0),
+                             ("park-baseline", "alpha", 0.3), ("park-tri", "alpha", 0.3),
+                             ("park-adv-time", "pseudo_labels", False)):
+        with pytest.raises(WlbenchError, match=f"unknown config key '{key}'.*valid keys: .*batch_roles"):
+            resolve_config(get_method(name), None, {key: value})
+    assert resolve_config(get_method("park-adv-time-tri"), None, {"alpha": 0.3, "pseudo_threshold": 0.9})["alpha"] == 0.3

@@ -68,6 +68,18 @@ OPTIONS = ConfigSchema({
 })
 
 
+# options only some presets use: a preset's schema leaves the others out, so setting one is refused
+ADVERSARIAL_KEYS = ("alpha", "alpha_schedule", "domain_hidden")
+TRI_TRAINING_KEYS = ("penalty_weight", "pseudo_threshold", "pseudo_labels", "phase2_max_epochs")
+
+
+def variant_options(adversarial: str, tri_training: bool) -> ConfigSchema:
+    """The options a preset uses: every option but the adversarial ones without adaptation and the
+    tri-training ones without tri-training."""
+    unused = set(() if adversarial != "none" else ADVERSARIAL_KEYS) | set(() if tri_training else TRI_TRAINING_KEYS)
+    return ConfigSchema({k: v for k, v in OPTIONS.items() if k not in unused})
+
+
 def time_pool(config: dict[str, Any]) -> int:
     """Input feature frames per output frame of F."""
     pool = 1

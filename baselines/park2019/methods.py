@@ -18,7 +18,7 @@ import torch
 from baselines.common import data
 from baselines.common.fit import Stage
 from baselines.common.method import Run, TorchMethod, validation_labels
-from baselines.park2019.config import OPTIONS, TRI_CONTROLS, VARIANTS, check, time_pool
+from baselines.park2019.config import OPTIONS, TRI_CONTROLS, VARIANTS, check, time_pool, variant_options
 from baselines.park2019.grl import alpha_at
 from baselines.park2019.nets import build_networks
 from baselines.park2019.pseudo import pseudo_label
@@ -49,6 +49,7 @@ class ParkMethod(TorchMethod):
         self.name = name
         self.adversarial, self.tri_training, self.description = VARIANTS[name]
         self.controls = dict(TRI_CONTROLS) if self.tri_training else {}
+        self.options = variant_options(self.adversarial, self.tri_training)
 
     # --- framework hooks -----------------------------------------------------------------------
     def build(self, config, n_freq, n_classes):
@@ -102,8 +103,8 @@ class ParkMethod(TorchMethod):
                                f"pseudo-label", hint="use park-baseline")
         per = {r: (k if len(groups[r]) else 0) for r, k in zip(ROLES, c["batch_roles"])}
         steps_per_epoch = -(-len(groups[STRONG]) // per[STRONG])
-        phase2_epochs = c["phase2_max_epochs"] or c["max_epochs"]
-        budget = steps_per_epoch * (c["max_epochs"] + (phase2_epochs if self.tri_training else 0))
+        phase2_epochs = (c["phase2_max_epochs"] or c["max_epochs"]) if self.tri_training else 0
+        budget = steps_per_epoch * (c["max_epochs"] + phase2_epochs)
         trainer = _Trainer(modules, train.features, run, budget)
         valid_frames = valid.frame_labels_at(pool)[:, : valid.features.shape[1] // pool]
 
@@ -175,8 +176,10 @@ class _Trainer:
 
         def step(idx):
             batch = Batch.from_arrays(self.x[idx], targets.rows(idx), run.device)
-            loss, parts = batch_loss(step_modules, batch, heads=heads, alpha=self.alpha(),
-                                     penalty_weight=c["penalty_weight"])
+            # the domain loss exists only with adaptation, the penalty only with both labelers (tri-training)
+            loss, parts = batch_loss(step_modules, batch, heads=heads,
+                                     alpha=self.alpha() if "domain" in step_modules else 0.0,
+                                     penalty_weight=c.get("penalty_weight", 0.0))
             self.steps += 1
             for k, v in parts.items():
                 parts_sum[k] = parts_sum.get(k, 0.0) + v

@@ -563,7 +563,7 @@ def evaluate_contrasts(exp: Experiment, cells: Sequence[Cell], rows: list[dict[s
 BUDGET_TAIL = 0.1  # a best epoch in the last 10 % of the budget: the run was still improving
 
 
-def chosen_epochs(cells: Sequence[Cell]) -> list[dict[str, Any]]:
+def chosen_epochs_of_cells(cells: Sequence[Cell]) -> list[dict[str, Any]]:
     """Per cell and stage: the best (chosen) epoch of every finished seed, the budget, and whether the stage
     is *budget-limited* (best epoch in the last 10 % of ``max_epochs``: training stopped while improving)."""
     out = []
@@ -617,7 +617,7 @@ def write_experiment_tables(exp: Experiment, cells: Sequence[Cell], out: Path) -
     out = ensure_writable_dir(out / exp.name)
     rows = collect(exp, cells)
     headroom, claims = evaluate_contrasts(exp, cells, rows, arms)
-    epochs = chosen_epochs(cells)
+    epochs = chosen_epochs_of_cells(cells)
     findings = render_findings(headroom, claims)
     table = render_tables(exp, rows)
     head, _, rest = table.partition("\n\n")  # the title stays first; headroom and claims before the cells
