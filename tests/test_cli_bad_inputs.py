@@ -9,8 +9,12 @@ For train / predict / experiment only the inputs that are not config values are 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
+import signal
+import socket
+import stat
 from pathlib import Path
 
 import pytest
@@ -168,3 +172,270 @@ def test_every_command_refuses_every_bad_path_cleanly(command, slot, kind, good,
     assert_one_clean_error(result)
     assert _tree(ws) == before, "something was written"
 
+
+
+# ------------------------------------------------------------------------------------- the output guard
+# wlbench.atomic.check_output_path, run by every atomic writer and before the work by the commands: an
+# output is never a device, a FIFO, a socket, a folder where a file goes, nor an input of the same command.
+
+def _fifo(path: Path) -> Path:
+    os.mkfifo(path)
+    return path
+
+
+def _char_device(path: Path) -> Path:
+    """A character device node in a temporary folder (the numbers of /dev/full; needs root)."""
+    if os.geteuid() != 0:
+        pytest.skip("creating a device node needs root")
+    os.mknod(path, 0o666 | stat.S_IFCHR, os.makedev(1, 7))
+    return path
+
+
+def _socket(path: Path) -> Path:
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(str(path))
+    sock.close()
+    return path
+
+
+@pytest.fixture()
+def no_hang():
+    """A read that blocks (a FIFO opened) fails the test after 20 s instead of hanging the suite."""
+    def alarm(*_):
+        raise TimeoutError("blocked: something was opened that should have been refused")
+    previous = signal.signal(signal.SIGALRM, alarm)
+    signal.alarm(20)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.mark.parametrize("make, words", [(_fifo, "FIFO"), (_char_device, "device"), (_socket, "socket")])
+def test_output_guard_refuses_special_files_and_keeps_them(make, words, tmp_path):
+    from wlbench.atomic import check_output_path, write_text_atomic
+    from wlbench.errors import WlbenchError
+
+    target = make(tmp_path / "out.json")
+    mode = os.lstat(target).st_mode
+    with pytest.raises(WlbenchError, match=words):
+        check_output_path(target)
+    with pytest.raises(WlbenchError, match=words):
+        write_text_atomic(target, "{}")
+    assert os.lstat(target).st_mode == mode  # still what it was, not replaced by a regular file
+    link = tmp_path / "link.json"
+    os.symlink(target, link)
+    with pytest.raises(WlbenchError, match=words):
+        write_text_atomic(link, "{}")  # through a link too
+    assert os.path.islink(link)
+
+
+def test_output_guard_refuses_an_input_of_the_same_command_through_any_link(tmp_path):
+    from wlbench.atomic import check_output_path, write_text_atomic
+    from wlbench.errors import WlbenchError
+    from wlbench.paths import command_scope, read_input_bytes
+
+    source = tmp_path / "input.txt"
+    source.write_text("precious")
+    hard, soft = tmp_path / "hard.txt", tmp_path / "soft.txt"
+    os.link(source, hard)
+    os.symlink(source, soft)
+    with pytest.raises(WlbenchError, match="input of this command"):
+        check_output_path(hard, inputs=[soft])  # named inputs, before any work
+    with command_scope():
+        read_input_bytes(soft, "input")
+        for target in (source, hard, soft):
+            with pytest.raises(WlbenchError, match="input of this command"):
+                write_text_atomic(target, "replaced")
+        with pytest.raises(WlbenchError, match="input of this command"):
+            check_output_path(tmp_path, directory=True)  # a folder holding an input is not replaced either
+        write_text_atomic(tmp_path / "other.txt", "fine")
+    assert source.read_text() == "precious"
+    write_text_atomic(hard, "outside a command, a library caller may replace its own file")
+
+
+def test_output_guard_refuses_names_the_file_system_cannot_hold(tmp_path):
+    from wlbench.atomic import check_output_path
+    from wlbench.errors import WlbenchError
+
+    with pytest.raises(WlbenchError, match="shorter name"):
+        check_output_path(tmp_path / ("x" * 300 + ".json"))
+    with pytest.raises(WlbenchError, match="shorter name"):
+        check_output_path(tmp_path / ("d" * 250) / "out.json")  # a folder to create
+    with pytest.raises(WlbenchError, match="shorter name"):
+        check_output_path(tmp_path / ("x" * 240 + ".json"))  # fits, but its temporary name would not
+    check_output_path(tmp_path / ("x" * 200 + ".json"))
+    assert list(tmp_path.iterdir()) == []
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_score_never_writes_over_its_inputs(tiny_dataset, tmp_path):
+    dataset = tmp_path / "data.h5"
+    shutil.copyfile(tiny_dataset, dataset)
+    sub = write_predictions(dataset, tmp_path / "sub.csv", 0.3, 0)
+    os.link(sub, tmp_path / "alias.csv")
+    before = {p: _digest(p) for p in (dataset, sub)}
+    for json_out in (dataset, sub, tmp_path / "alias.csv"):
+        result = run(["score", str(dataset), str(sub), "--bootstrap", "0", "--json", str(json_out)])
+        assert_one_clean_error(result, "input of this command")
+    result = run(["compare", str(sub), str(sub), "--dataset", str(dataset), "--bootstrap", "10",
+                  "--json", str(tmp_path / "alias.csv")])
+    assert_one_clean_error(result, "input of this command")
+    assert {p: _digest(p) for p in before} == before
+
+
+def test_score_refuses_special_and_overlong_outputs_before_scoring(tiny_dataset, tmp_path, no_hang):
+    sub = write_predictions(tiny_dataset, tmp_path / "sub.csv", 0.3, 0)
+    fifo = _fifo(tmp_path / "pipe.json")
+    for out, words in ((fifo, "FIFO"), (tmp_path / ("r" * 300 + ".json"), "shorter name")):
+        result = run(["score", str(tiny_dataset), str(sub), "--bootstrap", "0", "--json", str(out)])
+        assert_one_clean_error(result, words)
+        assert "mAP" not in result.output  # refused before the work
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+
+
+def test_predict_into_a_run_of_another_dataset_is_refused(tiny_dataset, tmp_path):
+    import json
+
+    run_dir = tmp_path / "run"
+    (run_dir / "reports").mkdir(parents=True)
+    (run_dir / "reports" / "eval.json").write_text("{}")
+    (run_dir / "run.json").write_text(json.dumps({
+        "method": "turpault-classifier", "config": {}, "seed": 0,
+        "dataset": {"path": "other.h5", "name": "other", "content_id": "f" * 64, "spec_id": "e" * 64}}))
+    result = run(["predict", str(run_dir), "--dataset", str(tiny_dataset)])
+    assert_one_clean_error(result, "not the dataset", "trained on")
+    assert (run_dir / "reports" / "eval.json").read_text() == "{}"
+
+
+# -------------------------------------------------------------------------------------- the input guard
+# wlbench.paths.read_input_bytes / read_text_input / open_input / ReadBudget: regular files only (a FIFO or a
+# device is named, never opened), at most MAX_INPUT_BYTES, archives expanded within MAX_EXPANSION.
+
+def test_input_guard_names_special_files_without_opening_them(tmp_path, no_hang):
+    from wlbench.errors import WlbenchError
+    from wlbench.paths import open_input, read_input_bytes, read_text_input
+
+    for path, words in ((_fifo(tmp_path / "pipe"), "FIFO"), (_socket(tmp_path / "sock"), "socket")):
+        for read in (read_input_bytes, read_text_input, open_input):
+            with pytest.raises(WlbenchError, match=words):
+                read(path, "input")
+
+
+def test_input_guard_refuses_a_char_device(tmp_path, no_hang):
+    from wlbench.errors import WlbenchError
+    from wlbench.paths import read_input_bytes
+
+    with pytest.raises(WlbenchError, match="device"):
+        read_input_bytes(_char_device(tmp_path / "zero"), "input")
+
+
+def test_input_guard_limits_size_before_reading(tmp_path):
+    from wlbench.errors import WlbenchError
+    from wlbench.paths import MAX_INPUT_BYTES, read_input_bytes, read_text_input
+
+    big = tmp_path / "big.tsv"
+    with open(big, "wb") as handle:  # sparse: costs no disk
+        handle.truncate(MAX_INPUT_BYTES + 1)
+    with pytest.raises(WlbenchError, match="more than the"):
+        read_input_bytes(big, "input")
+    small = tmp_path / "small.txt"
+    small.write_text("x" * 100)
+    with pytest.raises(WlbenchError, match="100 bytes, more than the 99 bytes"):
+        read_text_input(small, "input", limit=99)
+    assert read_text_input(small, "input", limit=100) == "x" * 100
+
+
+def test_input_guard_refuses_an_archive_bomb(tmp_path):
+    import io
+    import zipfile
+
+    from wlbench.errors import WlbenchError
+    from wlbench.paths import MAX_EXPANSION, ReadBudget
+
+    bomb = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("a.tsv", b"0" * 20_000_000)
+    assert bomb.stat().st_size * MAX_EXPANSION < 20_000_000
+    budget = ReadBudget.for_archive(bomb, "archive")
+    with zipfile.ZipFile(bomb) as archive, archive.open("a.tsv") as member, \
+            pytest.raises(WlbenchError, match="archive bomb"):
+        budget.read(member)
+    fine = ReadBudget.for_archive(bomb, "archive")
+    assert fine.read(io.BytesIO(b"1" * 1000)) == b"1" * 1000
+
+
+@pytest.fixture(scope="module")
+def truth_files(tiny_dataset, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("truth")
+    result = run(["export", str(tiny_dataset), "--split", "eval", "--out", str(out / "tsv")])
+    assert result.exit_code == 0, result.output
+    return out / "tsv"
+
+
+def _named(folder: Path, part: str) -> Path:
+    return next(p for p in sorted(folder.iterdir()) if part in p.name)
+
+
+@pytest.mark.parametrize("which", ["truth", "durations", "submission"])
+def test_score_names_a_fifo_input_and_does_not_hang(which, truth_files, tiny_dataset, tmp_path, no_hang):
+    strong, durations = _named(truth_files, "strong"), _named(truth_files, "durations")
+    sub = write_predictions(tiny_dataset, tmp_path / "sub.csv", 0.3, 0)
+    paths = {"truth": strong, "durations": durations, "submission": sub}
+    paths[which] = _fifo(tmp_path / f"{which}.tsv")
+    result = run(["score", "--truth", str(paths["truth"]), "--durations", str(paths["durations"]),
+                  str(paths["submission"]), "--bootstrap", "0", "--task", "tagging"])
+    assert result.exit_code == 2, result.output
+    assert "FIFO" in result.output and "Traceback" not in result.output
+
+
+def test_score_refuses_an_oversized_truth_file(truth_files, tiny_dataset, tmp_path):
+    from wlbench.paths import MAX_INPUT_BYTES
+
+    big = tmp_path / "strong.tsv"
+    with open(big, "wb") as handle:
+        handle.truncate(MAX_INPUT_BYTES + 1)
+    sub = write_predictions(tiny_dataset, tmp_path / "sub.csv", 0.3, 0)
+    result = run(["score", "--truth", str(big), "--durations", str(_named(truth_files, "durations")), str(sub),
+                  "--bootstrap", "0", "--task", "tagging"])
+    assert result.exit_code == 2, result.output
+    assert "more than the" in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("container", ["folder", "zip"])
+def test_frame_scores_members_are_guarded(container, tiny_dataset, tmp_path, no_hang):
+    import zipfile
+
+    if container == "folder":
+        path = tmp_path / "scores"
+        path.mkdir()
+        _fifo(path / "clip.tsv")
+        words = "FIFO"
+    else:
+        path = tmp_path / "scores.zip"
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr("clip.tsv", b"onset\toffset\n" + b"0\t1\n" * 5_000_000)
+        words = "archive bomb"
+    result = run(["score", str(tiny_dataset), str(path), "--task", "frame_scores", "--bootstrap", "0"])
+    assert result.exit_code == 2, result.output
+    assert words in result.output and "Traceback" not in result.output
+
+
+def test_leaderboard_config_and_recipe_cooccurrence_are_guarded(tiny_dataset, tiny_recipe_path, tmp_path, no_hang):
+    from wlbench.errors import WlbenchError
+    from wlbench.recipes import load_recipe
+
+    sub = write_predictions(tiny_dataset, tmp_path / "sub.csv", 0.3, 0)
+    result = run(["leaderboard", "submit", str(sub), "--dataset", str(tiny_dataset), "--name", "M",
+                  "--board", str(tmp_path / "board"), "--bootstrap", "10", "--config", str(_fifo(tmp_path / "c"))])
+    assert_one_clean_error(result, "FIFO")
+    assert not (tmp_path / "board").exists()
+    recipe = tmp_path / "recipe.toml"
+    text = tiny_recipe_path.read_text()
+    assert "[foreground]" in text
+    recipe.write_text(text.replace("[foreground]", '[foreground]\ncooccurrence = "occ.json"', 1))
+    _fifo(tmp_path / "occ.json")
+    with pytest.raises(WlbenchError, match="FIFO"):
+        load_recipe(recipe)

@@ -17,6 +17,9 @@ def _short(value: str, limit: int = 60) -> str:
     return repr(value if len(value) <= limit else value[:limit] + "...")
 
 
+_CONFIG_LIMIT = 1_000_000  # bytes: a config is a few settings
+
+
 def _config(value: str | None) -> dict:
     """``--config``: inline JSON when the value starts with ``{`` (or ``[``), else the path of a JSON file."""
     if not value:
@@ -26,15 +29,12 @@ def _config(value: str | None) -> dict:
         where, text = "--config", value
     else:
         where = f"--config file {_short(value)}"
-        try:
-            text = Path(value).read_text(encoding="utf-8")
-        except FileNotFoundError:
+        from wlbench.paths import file_kind, read_text_input
+
+        if file_kind(value) == "missing":
             raise WlbenchError(f"--config {_short(value)} is neither inline JSON (which starts with '{{') nor an "
                                "existing file", hint=hint) from None
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            raise WlbenchError(f"--config {_short(value)} is neither inline JSON (which starts with '{{') nor a "
-                               f"readable file ({reason})", hint=hint) from None
+        text = read_text_input(value, "--config file", hint=hint, limit=_CONFIG_LIMIT)
     try:
         obj = json.loads(text)
     except ValueError as exc:

@@ -23,12 +23,15 @@ def settings_from_options(threshold, k, t_collar, pct, resolution, metric, raw_s
     try:
         thr = float(threshold)
     except ValueError:
+        from wlbench.paths import file_kind, read_text_input
+
         path = Path(threshold)
-        if not path.is_file():
+        if file_kind(path) == "missing":
             raise WlbenchError(f"--threshold {threshold!r} is neither a number nor a JSON file",
                                hint="give e.g. 0.5 or a JSON file {class: threshold}") from None
+        text = read_text_input(path, "--threshold file", hint="a JSON file {class: threshold}", limit=10_000_000)
         try:
-            obj = json.loads(path.read_text(encoding="utf-8"))
+            obj = json.loads(text)
             if not isinstance(obj, dict):
                 raise TypeError(f"got a JSON {type(obj).__name__}")
             # values are checked by Settings (finite numbers only, naming the class at fault)
@@ -85,9 +88,12 @@ def _scoring_options(f):
 def _classes(value: str | None) -> list[str] | None:
     if value is None:
         return None
+    from wlbench.paths import file_kind, read_text_input
+
     path = Path(value)
-    if path.is_file():
-        names = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if file_kind(path) not in ("missing", "directory") and "," not in value:  # a file, or what must not be opened
+        text = read_text_input(path, "--classes file", hint="one class name a line", limit=10_000_000)
+        names = [line.strip() for line in text.splitlines() if line.strip()]
     else:
         names = [v.strip() for v in value.split(",") if v.strip()]
     if not names or len(set(names)) != len(names):
@@ -160,8 +166,8 @@ def score_cmd(paths, split, truth, durations, classes, labels, task, threshold, 
                                      resamples, seed, ci, convention)
     external = _truth_source(dataset, truth, durations, classes, "score")
     for out in (json_out, plot_out):
-        if out is not None:
-            check_output_path(out)  # before scoring: a bad output path costs nothing
+        if out is not None:  # before scoring: a bad output path costs nothing, an input is never overwritten
+            check_output_path(out, inputs=(*paths, truth, durations))
     update, close = _progress("bootstrap", resamples)
     try:
         if external is None:
@@ -196,7 +202,7 @@ def compare_cmd(a, b, dataset, split, truth, durations, classes, labels, task, t
     from wlbench.scoring import compare_files, compare_submissions, render_comparison, write_report
 
     if json_out is not None:
-        check_output_path(json_out)
+        check_output_path(json_out, inputs=(a, b, dataset, truth, durations))
     settings = settings_from_options(threshold, k, t_collar, percentage_of_length, resolution, metric, raw_scores,
                                      resamples, seed, ci, convention)
     if resamples < 1:

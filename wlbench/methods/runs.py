@@ -143,6 +143,11 @@ def predict_run(run_dir: str | Path, dataset: str | Path, splits: Sequence[str] 
     info = read_run(run_dir)
     method = method or get_method(info["method"])
     meta = dataset_meta(dataset)
+    trained_on = info.get("dataset", {}).get("content_id") if isinstance(info.get("dataset"), dict) else None
+    if trained_on and trained_on != meta["content_id"]:  # its predictions and reports would contradict run.json
+        raise WlbenchError(f"{dataset} is not the dataset run {run_dir} was trained on (content id "
+                           f"{meta['content_id'][:12]}, run.json names {trained_on[:12]}): its predictions and "
+                           "reports would be replaced by another dataset's", hint="predict with the dataset named in its run.json")
     config = info["config"]
     if splits is None:
         splits = [s for s in dict.fromkeys([config.get("valid_split", "validation"), "eval"]) if s in meta["splits"]]
