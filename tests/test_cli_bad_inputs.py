@@ -439,3 +439,12 @@ def test_leaderboard_config_and_recipe_cooccurrence_are_guarded(tiny_dataset, ti
     _fifo(tmp_path / "occ.json")
     with pytest.raises(WlbenchError, match="FIFO"):
         load_recipe(recipe)
+
+
+def test_a_fifo_submission_is_named_by_score_and_submit(tiny_dataset, tmp_path, no_hang):
+    fifo = _fifo(tmp_path / "sub.csv")
+    result = run(["score", str(tiny_dataset), str(fifo), "--bootstrap", "0"])
+    assert result.exit_code == 2 and "FIFO" in result.output and "Traceback" not in result.output, result.output
+    result = run(["leaderboard", "submit", str(fifo), "--dataset", str(tiny_dataset), "--name", "M",
+                  "--board", str(tmp_path / "board"), "--bootstrap", "10"])
+    assert_one_clean_error(result, "FIFO")

@@ -91,10 +91,14 @@ def declared_meta(path: Path) -> dict[str, str]:
 
     if Path(path).suffix.lower() not in TEXT_SUFFIXES:
         return {}
-    try:
-        with open(path, encoding="utf-8-sig") as handle:
+    import io
+
+    from wlbench.paths import open_input
+
+    try:  # the input guard: a FIFO or device is never opened
+        with open_input(path, "predictions file") as raw, io.TextIOWrapper(raw, encoding="utf-8-sig") as handle:
             return parse_declared(handle)
-    except (OSError, UnicodeDecodeError):
+    except (OSError, UnicodeDecodeError, WlbenchError):
         return {}  # the validator reports unreadable files with the full story
 
 

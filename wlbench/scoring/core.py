@@ -81,10 +81,14 @@ def declared_segment(submission_path: str | Path) -> str | None:
     """The segment view a text submission declares in a ``# segment: <name>`` header line, else None."""
     if Path(submission_path).suffix.lower() not in (".csv", ".tsv", ".txt") or Path(submission_path).is_dir():
         return None
-    try:
-        with open(submission_path, encoding="utf-8-sig") as handle:
+    import io
+
+    from wlbench.paths import open_input
+
+    try:  # the input guard: a FIFO or device is never opened
+        with open_input(submission_path, "submission") as raw, io.TextIOWrapper(raw, encoding="utf-8-sig") as handle:
             return parse_declared(handle).get("segment")
-    except (OSError, UnicodeDecodeError):
+    except (OSError, UnicodeDecodeError, WlbenchError):
         return None  # the validator reports unreadable files
 
 
