@@ -448,3 +448,103 @@ def test_a_fifo_submission_is_named_by_score_and_submit(tiny_dataset, tmp_path, 
     result = run(["leaderboard", "submit", str(fifo), "--dataset", str(tiny_dataset), "--name", "M",
                   "--board", str(tmp_path / "board"), "--bootstrap", "10"])
     assert_one_clean_error(result, "FIFO")
+
+
+# ---------------------------------------------------------------------------------- values before work
+# Finite numbers and ranges, sizes within what the machine can allocate, addresses parsed and probed.
+
+@pytest.mark.parametrize("option, value, words", [
+    ("--segment", "nan", "time_resolution"), ("--segment", "0", "time_resolution"),
+    ("--percentage-of-length", "nan", "percentage_of_length"), ("--t-collar", "-1", "t_collar"),
+    ("--threshold", "nan", "finite"), ("--threshold", "-0.5", "outside [0, 1]"), ("--threshold", "inf", "finite"),
+    ("--max-classes", "-1", "--max-classes"), ("--seed", "-1", "seed"), ("--seed", str(2 ** 63), "seed"),
+    ("--plot", "roc.txt", "suffix"),
+])
+def test_score_refuses_bad_values_before_scoring(option, value, words, tiny_dataset, tmp_path):
+    sub = write_predictions(tiny_dataset, tmp_path / "sub.csv", 0.3, 0)
+    result = run(["score", str(tiny_dataset), str(sub), "--bootstrap", "0", option, value])
+    assert_one_clean_error(result, words)
+    assert "mAP" not in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sub.csv"]
+
+
+def test_a_per_class_threshold_file_outside_the_range_is_refused(tiny_dataset, tmp_path):
+    import json
+
+    sub = write_predictions(tiny_dataset, tmp_path / "sub.csv", 0.3, 0)
+    (tmp_path / "thr.json").write_text(json.dumps({"Dog": -1, "Cat": 0.5, "Speech": 0.5}))
+    result = run(["score", str(tiny_dataset), str(sub), "--bootstrap", "0", "--threshold", str(tmp_path / "thr.json")])
+    assert_one_clean_error(result, "'Dog'", "outside [0, 1]")
+    result = run(["score", str(tiny_dataset), str(sub), "--bootstrap", "0", "--threshold", "-0.5", "--raw-scores"])
+    assert result.exit_code == 0, result.output  # raw scores: any finite threshold
+
+
+@pytest.mark.parametrize("seeds, words", [("0,0", "given twice"), (f"0,{2 ** 63}", "not in [0, 2**63)"),
+                                          ("-1", "not in [0, 2**63)")])
+def test_submit_refuses_bad_seeds(seeds, words, tiny_dataset, tmp_path):
+    a = write_predictions(tiny_dataset, tmp_path / "a.csv", 0.3, 0)
+    b = write_predictions(tiny_dataset, tmp_path / "b.csv", 0.3, 1)
+    result = run(["leaderboard", "submit", str(a), str(b), "--dataset", str(tiny_dataset), "--name", "M",
+                  "--board", str(tmp_path / "board"), "--bootstrap", "10", "--seeds", seeds])
+    assert_one_clean_error(result, words)
+    assert not (tmp_path / "board").exists()
+
+
+def test_train_refuses_a_seed_beyond_int64(tiny_dataset, tmp_path):
+    result = run(["train", "turpault-classifier", "--dataset", str(tiny_dataset), "--out", str(tmp_path / "run"),
+                  "--seed", str(2 ** 63), "--quiet"])
+    assert_one_clean_error(result, "--seed")
+    assert not (tmp_path / "run").exists()
+
+
+def test_plan_refuses_a_size_the_machine_cannot_allocate(tiny_recipe_path, tone_bank):
+    result = run(["plan", str(tiny_recipe_path), "--soundbank", str(tone_bank), "--clips", "1000000000000",
+                  "--quiet"])
+    assert_one_clean_error(result, "planning 1,000,000,000,000 clips needs about", "available")
+
+
+def test_memory_guard_compares_with_available_memory():
+    from wlbench.errors import WlbenchError
+    from wlbench.memory import available_memory, check_memory
+
+    assert available_memory() > 0
+    check_memory(1000, "a small thing", hint="-")
+    with pytest.raises(WlbenchError, match="needs about .* of memory"):
+        check_memory(available_memory() * 4, "a big thing", hint="ask for less")
+
+
+def _silent_server():
+    """A plain HTTP server on loopback (it answers requests, never speaks first), stopped after the test."""
+    import http.server
+    import threading
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+@pytest.mark.parametrize("address, words", [
+    ("not a url", "not a scheduler address"), ("http://127.0.0.1:8786", "scheme 'http'"),
+    ("tcp://127.0.0.1", "host and port"), ("127.0.0.1:99999", "not a scheduler address"),
+    ("tcp://127.0.0.1:1", "cannot reach"), ("http-server", "not a Dask scheduler")])
+def test_scheduler_addresses_are_parsed_and_probed_with_a_timeout(address, words, tiny_recipe_path, tone_bank,
+                                                                  tmp_path, no_hang):
+    server = _silent_server() if address == "http-server" else None
+    if server is not None:
+        address = f"tcp://127.0.0.1:{server.server_port}"
+    try:
+        result = run(["synth", str(tiny_recipe_path), "--soundbank", str(tone_bank), "--out", str(tmp_path / "o"),
+                      "--executor", "dask", "--scheduler", address, "--quiet"])
+    finally:
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+    assert_one_clean_error(result, words)
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_network_too_big_for_memory_is_one_error_line(tiny_dataset, tmp_path):
+    result = run(["train", "turpault-classifier", "--dataset", str(tiny_dataset), "--out", str(tmp_path / "run"),
+                  "--set", "filters=[16, 100000, 100000, 16]", "--set", "max_epochs=1", "--quiet"])
+    assert_one_clean_error(result, "filters")  # refused by the option's bound, or by the memory it would need
+    assert not (tmp_path / "run").exists()

@@ -49,9 +49,17 @@ def _seeds(value: str | None) -> list[int] | None:
     if not value:
         return None
     try:
-        return [int(s) for s in value.split(",") if s.strip()]
+        seeds = [int(s) for s in value.split(",") if s.strip()]
     except ValueError:
         raise WlbenchError(f"--seeds {value!r}: expected integers separated by commas, e.g. 0,1,2") from None
+    bad = [s for s in seeds if not 0 <= s < 2 ** 63]
+    if bad:
+        raise WlbenchError(f"--seeds {_short(value)}: seed {bad[0]} is not in [0, 2**63)", hint="e.g. --seeds 0,1,2")
+    if len(set(seeds)) != len(seeds):
+        twice = next(s for s in seeds if seeds.count(s) > 1)
+        raise WlbenchError(f"--seeds {_short(value)}: seed {twice} is given twice; each predictions file is one "
+                           "run of its own seed", hint="e.g. --seeds 0,1,2")
+    return seeds
 
 
 @click.group("leaderboard")

@@ -142,7 +142,8 @@ def _progress(label: str, total: int):
               help="write the full JSON report here (atomically)")
 @click.option("--plot", "plot_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="frame scores: write the PSD-ROC figure here (.png, .pdf or .svg)")
-@click.option("--max-classes", default=50, show_default=True, type=int, help="classes shown in the table")
+@click.option("--max-classes", default=50, show_default=True, type=click.IntRange(min=1),
+              help="classes shown in the table")
 def score_cmd(paths, split, truth, durations, classes, labels, task, threshold, k, t_collar, percentage_of_length,
               resolution, convention, metric, raw_scores, resamples, seed, ci, json_out, plot_out, max_classes):
     """Validate SUBMISSION and score it (exit 2 listing every problem if invalid).
@@ -165,6 +166,10 @@ def score_cmd(paths, split, truth, durations, classes, labels, task, threshold, 
     settings = settings_from_options(threshold, k, t_collar, percentage_of_length, resolution, metric, raw_scores,
                                      resamples, seed, ci, convention)
     external = _truth_source(dataset, truth, durations, classes, "score")
+    if plot_out is not None:
+        from wlbench.scoring.render import check_plot_path
+
+        check_plot_path(plot_out)
     for out in (json_out, plot_out):
         if out is not None:  # before scoring: a bad output path costs nothing, an input is never overwritten
             check_output_path(out, inputs=(*paths, truth, durations))

@@ -18,7 +18,7 @@ from wlbench.errors import WlbenchError
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
               help="override one config value (TOML syntax: 5, 1e-3, true, [16, 32], \"1s\"); repeatable")
 @click.option("--out", "run_dir", required=True, type=click.Path(file_okay=False, path_type=Path), help="run directory")
-@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0),
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0, max=2 ** 63 - 1),
               help="the run's seed (every random draw of the run derives from it)")
 @click.option("--force", is_flag=True,
               help="replace an existing run folder (the old one stays untouched until the new run has finished)")

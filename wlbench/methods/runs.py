@@ -253,6 +253,17 @@ def _check_run_target(run_dir: Path, force: bool) -> None:
                                 "untouched until the new one has finished)")
 
 
+def _out_of_memory(exc: BaseException) -> bool:
+    """An allocation failure of torch (CPU or GPU), told from any other RuntimeError by its message."""
+    text = str(exc).lower()
+    return type(exc).__name__ == "OutOfMemoryError" or any(
+        sign in text for sign in ("can't allocate memory", "out of memory", "not enough memory"))
+
+
+def one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
+
+
 def train_run(method_name: str, dataset: str | Path, run_dir: str | Path, config_file: Path | None = None,
               overrides: Sequence[str] | dict = (), *, seed: int = 0, bootstrap: int = 1000, progress: bool = False,
               segments: Sequence[str] | None = None, echo: Echo | None = None, force: bool = False,
@@ -266,8 +277,8 @@ def train_run(method_name: str, dataset: str | Path, run_dir: str | Path, config
 
     method = get_method(method_name)
     config = resolve_config(method, config_file, overrides)
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise WlbenchError(f"seed {seed!r} is not a non-negative integer", hint="e.g. --seed 0")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2 ** 63:
+        raise WlbenchError(f"seed {seed!r} is not an integer in [0, 2**63)", hint="e.g. --seed 0")
     dataset, run_dir = Path(dataset), Path(run_dir)
     _check_run_target(run_dir, force)
     meta = dataset_meta(dataset)
@@ -288,7 +299,14 @@ def train_run(method_name: str, dataset: str | Path, run_dir: str | Path, config
                            log=_json_line_writer(tmp / LOG),
                            audit=Audit(dataset, str(config.get("labels", "true")), tmp / AUDIT), echo=echo)
         t0 = time.perf_counter()
-        train_summary = method.train(ctx) or {}
+        try:
+            train_summary = method.train(ctx) or {}
+        except (MemoryError, RuntimeError) as exc:  # torch's OutOfMemoryError is a RuntimeError
+            if not isinstance(exc, MemoryError) and not _out_of_memory(exc):
+                raise
+            raise WlbenchError(f"training {method_name} ran out of memory with this config ({one_line(exc)[:160]})",
+                               hint="reduce the sizes in the config (filters, hidden sizes, batch_size); "
+                                    "`wlbench methods METHOD` lists them") from None
         t1 = time.perf_counter()
         scores = predict_run(tmp, dataset, segments=segs, bootstrap=bootstrap, method=method, echo=echo,
                              final_dir=run_dir, decoding=decoding)

@@ -83,9 +83,20 @@ def render_comparison(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+PLOT_SUFFIXES = (".png", ".pdf", ".svg")
+
+
+def check_plot_path(path: str | Path) -> None:
+    """Refuse, before any work, a figure path whose suffix is not a format written here."""
+    if Path(path).suffix.lower() not in PLOT_SUFFIXES:
+        raise WlbenchError(f"--plot {path}: the figure format is told by the suffix, one of "
+                           f"{', '.join(PLOT_SUFFIXES)}", hint="e.g. --plot roc.png")
+
+
 def plot_psd_roc(report: dict[str, Any], path: str | Path) -> Path:
     """The PSD-ROC curves of a frame-score report (PSDS1 and PSDS2) as a figure (PNG/PDF/SVG by suffix),
     written atomically."""
+    check_plot_path(path)
     curves = report.get("curves") or {}
     if not curves:
         raise WlbenchError("this report has no PSD-ROC: only frame-score submissions (task frame_scores) have one",
