@@ -548,3 +548,41 @@ def test_a_network_too_big_for_memory_is_one_error_line(tiny_dataset, tmp_path):
                   "--set", "filters=[16, 100000, 100000, 16]", "--set", "max_epochs=1", "--quiet"])
     assert_one_clean_error(result, "filters")  # refused by the option's bound, or by the memory it would need
     assert not (tmp_path / "run").exists()
+
+
+# ------------------------------------------------------------------------------------------- the board
+# Text escaped in LEADERBOARD.md as in index.html; a folder that is not a board, a dataset not on it, named.
+
+def test_a_method_name_cannot_inject_markdown(tiny_dataset, tmp_path):
+    sub = write_predictions(tiny_dataset, tmp_path / "sub.csv", 0.3, 0)
+    board = tmp_path / "board"
+    name = "A | B | 99.9 | <script>x</script> [click](http://evil) `code`\nrow"
+    result = run(["leaderboard", "submit", str(sub), "--dataset", str(tiny_dataset), "--name", name,
+                  "--board", str(board), "--bootstrap", "10", "--link", "http://x.org/a b)(c"])
+    assert result.exit_code == 0, result.output
+    assert run(["leaderboard", "render", "--board", str(board), "--out", str(board)]).exit_code == 0
+    text = (board / "LEADERBOARD.md").read_text()
+    rows = [line for line in text.splitlines() if line.startswith("| 1 |")]
+    assert len(rows) == 1, text
+    header = next(line for line in text.splitlines() if line.startswith("| rank |"))
+    unescaped = rows[0].replace("\\|", "")
+    assert unescaped.count("|") == header.count("|")  # no column added
+    assert "<script>" not in text and "&lt;script&gt;" in rows[0]
+    assert "](http://evil)" not in rows[0] and "](http://x.org/a%20b%29%28c)" in rows[0]  # (the <summary> is HTML)
+    assert "\nrow" not in text
+    assert run(["leaderboard", "verify", "--board", str(board)]).exit_code == 0
+
+
+def test_verify_of_a_folder_that_is_not_a_board_is_an_error(tmp_path):
+    (tmp_path / "notes.txt").write_text("not a board")
+    assert_one_clean_error(run(["leaderboard", "verify", "--board", str(tmp_path)]), "is not a leaderboard")
+
+
+def test_show_names_a_dataset_the_board_does_not_have(tiny_dataset, tmp_path):
+    sub = write_predictions(tiny_dataset, tmp_path / "sub.csv", 0.3, 0)
+    board = tmp_path / "board"
+    assert run(["leaderboard", "submit", str(sub), "--dataset", str(tiny_dataset), "--name", "M",
+                "--board", str(board), "--bootstrap", "10"]).exit_code == 0
+    line = assert_one_clean_error(run(["leaderboard", "show", "--board", str(board), "--dataset", "nosuch"]),
+                                  "'nosuch'", "1 entries")
+    assert "tiny" in line
