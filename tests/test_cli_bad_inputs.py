@@ -586,3 +586,119 @@ def test_show_names_a_dataset_the_board_does_not_have(tiny_dataset, tmp_path):
     line = assert_one_clean_error(run(["leaderboard", "show", "--board", str(board), "--dataset", "nosuch"]),
                                   "'nosuch'", "1 entries")
     assert "tiny" in line
+
+
+# ------------------------------------------------------------------------------------------------ trust
+# What is trained, ranked and compared is what it says it is.
+
+def test_training_refuses_a_dataset_edited_after_rendering(tiny_dataset, tmp_path):
+    import h5py
+
+    from wlbench.errors import WlbenchError
+    from wlbench.intact import require_intact
+
+    edited = tmp_path / "edited.h5"
+    shutil.copyfile(tiny_dataset, edited)
+    assert require_intact(edited)  # intact: passes (and is remembered)
+    with h5py.File(edited, "r+") as handle:
+        handle["train/features"][0, 0, 0] += 1.0  # features only: no truth id covers them
+    with pytest.raises(WlbenchError, match="modified after it was written"):
+        require_intact(edited)
+    result = run(["train", "turpault-classifier", "--dataset", str(edited), "--out", str(tmp_path / "run"),
+                  "--quiet"])
+    assert_one_clean_error(result, "modified after it was written", "wlbench verify")
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_model_trained_on_the_scored_split_is_not_ranked(tiny_dataset, tmp_path):
+    result = run(["train", "turpault-classifier", "--dataset", str(tiny_dataset), "--out", str(tmp_path / "run"),
+                  "--set", "train_split=eval", "--submit", "--board", str(tmp_path / "board"), "--quiet"])
+    assert_one_clean_error(result, "train_split = 'eval'", "does not rank")
+    assert not (tmp_path / "run").exists() and not (tmp_path / "board").exists()  # refused before training
+    sub = write_predictions(tiny_dataset, tmp_path / "sub.csv", 0.3, 0)
+    result = run(["leaderboard", "submit", str(sub), "--dataset", str(tiny_dataset), "--name", "M",
+                  "--board", str(tmp_path / "board"), "--bootstrap", "10", "--config", '{"valid_split": "eval"}'])
+    assert_one_clean_error(result, "valid_split = 'eval'")
+    assert not (tmp_path / "board").exists()
+
+
+def test_compare_names_files_of_two_tasks(tiny_dataset, truth_files, tmp_path):
+    sub = write_predictions(tiny_dataset, tmp_path / "sub.csv", 0.3, 0)
+    detections = _named(truth_files, "strong")
+    result = run(["compare", str(sub), str(detections), "--dataset", str(tiny_dataset), "--bootstrap", "10"])
+    assert_one_clean_error(result, "tagging submission", "detection one")
+
+
+# ------------------------------------------------------------------------------------------------ grids
+# Grid files validated like recipes before anything is planned; finished runs reused only when intact.
+
+GOOD_GRID = """
+[experiment]
+name = "g"
+methods = ["turpault-classifier"]
+seeds = [0]
+metrics = ["map"]
+bootstrap = 0
+
+[axes]
+train_segment = ["1s", "10s"]
+
+[[datasets]]
+name = "tiny"
+path = "{path}"
+"""
+
+
+@pytest.mark.parametrize("old, new, words", [
+    ('bootstrap = 0', 'bootstrap = -5', "bootstrap = -5"),
+    ('bootstrap = 0', 'bootstrap = 0\nbootsrap = 10', "unknown key(s) ['bootsrap']"),
+    ('metrics = ["map"]', 'metrics = ["mAP"]', 'unknown metric "mAP"'),
+    ('metrics = ["map"]', 'metrics = ["map", "map"]', "distinct"),
+    ('name = "g"', 'name = "../../escape"', "plain folder name"),
+    ('name = "tiny"', 'name = "../up"', "plain folder name"),
+    ('train_segment = ["1s", "10s"]', 'train_segment = ["1s", "1s"]', "given twice"),
+    ('seeds = [0]', f'seeds = [{2 ** 63}]', "seeds"),
+    ('path = "{path}"', 'path = "{path}"\nscale = -1', "scale = -1"),
+    ('path = "{path}"', 'path = "{path}"\ncolour = "red"', "unknown key(s) ['colour']"),
+])
+def test_grid_values_are_checked_before_any_run(old, new, words, tiny_dataset, tmp_path):
+    grid = tmp_path / "grid.toml"
+    grid.write_text(GOOD_GRID.replace(old, new).replace("{path}", str(tiny_dataset)))
+    result = run(["experiment", str(grid), "--out", str(tmp_path / "out")])
+    assert_one_clean_error(result, words)
+    assert not (tmp_path / "out").exists() and not (tmp_path.parent / "escape").exists()
+
+
+def test_a_grid_dataset_file_of_another_recipe_is_refused(tiny_dataset, tiny_recipe_path, tmp_path):
+    grid = tmp_path / "grid.toml"
+    other = Path("datasets/waa.toml").resolve()
+    grid.write_text(GOOD_GRID.replace("{path}", str(tiny_dataset)) + f'recipe = "{other}"\n')
+    result = run(["experiment", str(grid), "--out", str(tmp_path / "out"), "--table-only"])
+    assert_one_clean_error(result, "was not rendered from")
+    grid.write_text(GOOD_GRID.replace("{path}", str(tiny_dataset)) + f'recipe = "{tiny_recipe_path}"\n')
+    assert run(["experiment", str(grid), "--out", str(tmp_path / "out"), "--table-only"]).exit_code == 0
+
+
+def test_a_run_edited_after_it_finished_is_not_reused(tiny_dataset, tmp_path):
+    import json
+
+    from wlbench.methods import predict_run, train_run
+    from wlbench.methods.runs import is_finished, unfinished_reason
+
+    run_dir = tmp_path / "run"
+    train_run("prior", tiny_dataset, run_dir, bootstrap=0)
+    assert unfinished_reason(run_dir) is None and is_finished(run_dir)
+    report = run_dir / "reports" / "eval.json"
+    for path, edit, words in (
+            (run_dir / "run.json", lambda t: t.replace('"seed": 0', '"seed": 1'), "run.json was changed"),
+            (run_dir / "summary.json", lambda t: "{broken", "summary.json cannot be read"),
+            (run_dir / "summary.json", lambda t: t.replace('"seed": 0', '"seed": 7'), "summary.json was edited"),
+            (report, lambda t: json.dumps({**json.loads(t), "headline": {}}), "reports/eval.json was changed")):
+        before = path.read_text()
+        path.write_text(edit(before))
+        assert words in (unfinished_reason(run_dir) or ""), words
+        assert not is_finished(run_dir)
+        path.write_text(before)
+        assert unfinished_reason(run_dir) is None
+    predict_run(run_dir, tiny_dataset, splits=["eval"], bootstrap=10)  # predicted again: sealed again
+    assert unfinished_reason(run_dir) is None

@@ -45,6 +45,11 @@ def train(method, dataset, config_file, sets, run_dir, seed, force, bootstrap, s
     """
     from wlbench.methods import Decoding, train_run
 
+    if submit:  # before training: the board would refuse a model that learned from the split it is ranked on
+        from wlbench.leaderboard.board import check_not_trained_on
+        from wlbench.methods import get_method, resolve_config
+
+        check_not_trained_on("eval", resolve_config(get_method(method), config_file, list(sets)))
     summary = train_run(method, dataset, run_dir, config_file, list(sets), seed=seed, bootstrap=bootstrap,
                         progress=not quiet, echo=click.echo, force=force,
                         decoding=Decoding(detection_threshold, median_filter))

@@ -115,7 +115,12 @@ def compare_submissions(truth: Truth, path_a: str | Path, path_b: str | Path, ta
                         settings: Settings | None = None, progress: Progress = None) -> dict[str, Any]:
     """Validate two submissions for the same truth (every problem of both listed) and run the paired test."""
     settings = settings or Settings()
-    task = task or infer_task(path_a)
+    if task is None:
+        task, task_b = infer_task(path_a), infer_task(path_b)
+        if task != task_b:
+            raise WlbenchError(f"A {path_a} is a {task} submission and B {path_b} a {task_b} one: a paired test "
+                               "compares two submissions of the same task",
+                               hint="compare two files of one task (or pass --task to read both as one)")
     _check_task(task_named(task), truth)
     if int(settings.n_resamples) < 1:
         raise WlbenchError("compare needs bootstrap resamples: its interval and p-value come from them (got 0)",
