@@ -702,3 +702,23 @@ def test_a_run_edited_after_it_finished_is_not_reused(tiny_dataset, tmp_path):
         assert unfinished_reason(run_dir) is None
     predict_run(run_dir, tiny_dataset, splits=["eval"], bootstrap=10)  # predicted again: sealed again
     assert unfinished_reason(run_dir) is None
+
+
+def test_an_empty_truth_file_is_refused(truth_files, tiny_dataset, tmp_path):
+    empty = tmp_path / "strong.tsv"
+    empty.write_bytes(b"")
+    sub = write_predictions(tiny_dataset, tmp_path / "sub.csv", 0.3, 0)
+    result = run(["score", "--truth", str(empty), "--durations", str(_named(truth_files, "durations")), str(sub),
+                  "--classes", "Dog,Cat,Speech", "--bootstrap", "0", "--task", "tagging"])
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    assert "mAP" not in result.output
+
+
+def test_a_recipe_name_too_long_for_the_file_system_is_refused_before_rendering(tiny_recipe_path, tone_bank,
+                                                                               tmp_path):
+    recipe = tmp_path / "long.toml"
+    recipe.write_text(tiny_recipe_path.read_text().replace('name = "tiny"', f'name = "{"n" * 300}"', 1))
+    result = run(["synth", str(recipe), "--soundbank", str(tone_bank), "--out", str(tmp_path / "out"),
+                  "--workers", "1", "--quiet"])
+    assert_one_clean_error(result, "shorter name")
+    assert not (tmp_path / "out").exists()
