@@ -404,7 +404,8 @@ def _cooccurrence(fg: _Section, source: str, base_dir: str | Path | None, resour
             path = folder / raw
             from wlbench.paths import read_text_input
 
-            text = read_text_input(path, f"{where}: file", hint="give a path relative to the recipe file")
+            text = read_text_input(path, f"{where}: cannot read the file",
+                                   hint="give a path relative to the recipe file")
             resources[raw] = text
         try:
             raw = json.loads(text)

@@ -150,7 +150,8 @@ def predict_run(run_dir: str | Path, dataset: str | Path, splits: Sequence[str] 
     if trained_on and trained_on != meta["content_id"]:  # its predictions and reports would contradict run.json
         raise WlbenchError(f"{dataset} is not the dataset run {run_dir} was trained on (content id "
                            f"{meta['content_id'][:12]}, run.json names {trained_on[:12]}): its predictions and "
-                           "reports would be replaced by another dataset's", hint="predict with the dataset named in its run.json")
+                           "reports would be replaced by another dataset's",
+                           hint="predict with the dataset named in its run.json")
     config = info["config"]
     if splits is None:
         splits = [s for s in dict.fromkeys([config.get("valid_split", "validation"), "eval"]) if s in meta["splits"]]
