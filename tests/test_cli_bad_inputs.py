@@ -722,3 +722,13 @@ def test_a_recipe_name_too_long_for_the_file_system_is_refused_before_rendering(
                   "--workers", "1", "--quiet"])
     assert_one_clean_error(result, "shorter name")
     assert not (tmp_path / "out").exists()
+
+
+def test_the_first_bytes_of_a_large_input_can_be_read(tmp_path):
+    from wlbench.paths import read_input_bytes
+
+    big = tmp_path / "big.h5"
+    with open(big, "wb") as handle:
+        handle.write(b"\x89HDF")
+        handle.truncate(4096)
+    assert read_input_bytes(big, "input", size=4, limit=100) == b"\x89HDF"  # a format sniff: any size

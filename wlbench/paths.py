@@ -157,13 +157,14 @@ def open_input(path: str | Path, what: str, *, hint: str | None = None, limit: i
 
 def read_input_bytes(path: str | Path, what: str, *, hint: str | None = None, limit: int | None = None,
                      size: int = -1) -> bytes:
-    """The bytes of the input file ``path`` (the first ``size`` ones when ``size >= 0``), through
-    :func:`open_input`; never more than ``limit`` bytes (default :data:`MAX_INPUT_BYTES`): a file that grows
-    past it while being read is refused too."""
+    """The bytes of the input file ``path`` (the first ``size`` ones when ``0 <= size <= limit``, whatever the
+    file's size), through :func:`open_input`; never more than ``limit`` bytes (default
+    :data:`MAX_INPUT_BYTES`): a larger file, or one that grows past it while being read, is refused."""
     limit = MAX_INPUT_BYTES if limit is None else limit
-    with open_input(path, what, hint=hint, limit=limit) as handle:
+    whole = size < 0 or size > limit  # reading the first bytes only (a format sniff) is fine at any file size
+    with open_input(path, what, hint=hint, limit=limit if whole else 2 ** 63 - 1) as handle:
         try:
-            data = handle.read(size if 0 <= size <= limit else limit + 1)
+            data = handle.read(limit + 1 if whole else size)
         except OSError as exc:
             raise WlbenchError(f"{what} {path} cannot be read ({exc.strerror})", hint=hint) from None
     if len(data) > limit:
