@@ -26,6 +26,9 @@ def _truth_line(report: dict[str, Any]) -> str | None:
         return None
     where = (f"dataset {ds.get('name')} split {report.get('split')} (truth id {str(ds.get('split_truth_id'))[:12]})"
              if "content_id" in ds else f"truth {ds.get('truth')} ({ds.get('truth_kind')}, durations {ds.get('durations')})")
+    view = report.get("labels")
+    if view and view != "true":  # scored against a missing-label view, not the true labels: say so
+        where += f" labels: view {view!r}"
     return f"{where} task {report['task']}  n_clips={report['n_clips']}"
 
 
