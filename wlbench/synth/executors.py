@@ -241,6 +241,11 @@ def check_scheduler_address(address: str, *, timeout: float = PROBE_SECONDS) -> 
     return full
 
 
+def _the_context(context: RenderContext) -> RenderContext:
+    """The render context as the result of a task (see :meth:`DaskExecutor.start`)."""
+    return context
+
+
 class DaskExecutor:
     """Jobs on a ``dask.distributed`` cluster: the scheduler at ``scheduler`` (``tcp://host:8786``), or a
     ``LocalCluster`` of ``workers`` single-threaded processes started for the ``with`` block."""
@@ -305,9 +310,11 @@ class DaskExecutor:
                                "was rendered", hint=SHARED_STORAGE_HINT)
 
     def start(self, context: RenderContext, **_: Any) -> None:
-        """Check the workers (:meth:`check_workers`), then send them the context once."""
+        """Check the workers (:meth:`check_workers`), then send them the context once, as a task (not scattered
+        data): the scheduler keeps the task, so when the worker holding the context dies (the only one,
+        say) it is computed again on a replacement and the lost jobs rerun, as Dask does for any task."""
         self.check_workers(context)
-        self._context = self.client.scatter(context, broadcast=True, hash=False)
+        self._context = self.client.submit(_the_context, context, pure=False)
 
     def map_ordered(self, jobs: Iterable, window: int) -> Iterator[list[Piece]]:
         distributed = _require_dask()
