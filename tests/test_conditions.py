@@ -428,6 +428,7 @@ def test_info_and_score_show_the_views(multi_dataset, tmp_path):
     t, v = json.loads((tmp_path / "t.json").read_text()), json.loads((tmp_path / "v.json").read_text())
     assert t["labels"] == "true" and v["labels"] == "missing-50"
     assert t != v
+    assert "labels: view 'missing-50'" in view_report.output and "labels: view" not in true_report.output
 
 
 def test_desed_like_renders_at_scale_0_1_and_info_shows_each_view(tmp_path):

@@ -152,3 +152,42 @@ def test_scheduler_needs_the_dask_executor(tiny_recipe_path, tone_bank, tmp_path
     result = CliRunner().invoke(main, ["synth", str(tiny_recipe_path), "--soundbank", str(tone_bank), "--out",
                                        str(tmp_path), "--scheduler", "tcp://127.0.0.1:8786"])
     assert_one_clean_error(result, "--scheduler needs --executor dask")
+
+
+def test_the_only_worker_killed_mid_render_is_replaced_and_its_work_rerun(tone_bank, tmp_path):
+    """With one worker, nothing the render needs may live only on that worker: the render context is a task
+    the scheduler can run again (not scattered data), so the replacement worker finishes the render."""
+    from wlbench.recipes import load_recipe
+    from wlbench.soundbank import load_soundbank
+    from wlbench.synth.executors import DaskExecutor
+    from wlbench.synth.pipeline import synthesize
+
+    recipe, bank = load_recipe(_recipe(tmp_path, 48)), load_soundbank(tone_bank)
+    reference = synthesize(recipe, bank, tmp_path / "local", workers=1, progress=False, shards=2)
+    out = tmp_path / "dask"
+    outcome: dict = {}
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None,
+                                  silence_logs=50) as single:
+        def render():
+            try:
+                outcome["result"] = synthesize(recipe, bank, out, progress=False, shards=2,
+                                               executor=DaskExecutor(scheduler=single.scheduler_address))
+            except BaseException as exc:  # noqa: BLE001 - handed to the test thread
+                outcome["error"] = exc
+
+        thread = threading.Thread(target=render)
+        thread.start()
+        killed = None
+        deadline = time.monotonic() + 120
+        while killed is None and thread.is_alive() and time.monotonic() < deadline:
+            partials = glob.glob(str(out / ".long.shards.*" / ".shard-*.partial"))
+            if partials:
+                pid = int(os.path.basename(partials[0]).split(".")[-3].split("-")[1])
+                time.sleep(0.2)
+                os.kill(pid, signal.SIGKILL)
+                killed = pid
+            time.sleep(0.01)
+        thread.join(timeout=300)
+    assert killed is not None, "no shard was seen being written by the worker"
+    assert "error" not in outcome, outcome.get("error")
+    assert (outcome["result"].content_id, outcome["result"].truth_id) == (reference.content_id, reference.truth_id)

@@ -289,7 +289,8 @@ def test_oracle_controls_are_upper_bounds_never_controls_to_beat(tmp_path):
             run_dir = tmp_path / name / f"seed-{seed}"
             (run_dir / "reports").mkdir(parents=True)
             (run_dir / "reports" / "eval.json").write_text(json.dumps({"headline": {"map": {"value": v}}}))
-            (run_dir / "summary.json").write_text("{}")
+            (run_dir / "run.json").write_text(json.dumps({"method": "m", "config": {}}))
+            (run_dir / "summary.json").write_text(json.dumps({"method": "m", "config": {}}))  # as run.json says
             out.append(Run("d", "m", {}, seed, run_dir))
         return tuple(out)
 

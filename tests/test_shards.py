@@ -4,6 +4,7 @@ the local executor's bounded window."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 
 import h5py
@@ -99,6 +100,10 @@ def test_a_missing_or_foreign_shard_is_refused_when_the_index_is_opened(sharded,
         open_dataset(folder / "index.h5").__enter__()
     result = CliRunner().invoke(main, ["verify", str(folder / "index.h5")])
     assert result.exit_code == 2 and "is missing" in result.output and "Traceback" not in result.output
+    os.mkfifo(folder / "shard-00001-of-00003.h5")  # named for what it is, never opened
+    with pytest.raises(WlbenchError, match="is a FIFO .named pipe., not a shard file"):
+        open_dataset(folder / "index.h5").__enter__()
+    (folder / "shard-00001-of-00003.h5").unlink()
     shutil.copy(sharded.path.parent / "shard-00001-of-00003.h5", folder / "shard-00001-of-00003.h5")
     with h5py.File(folder / "shard-00001-of-00003.h5", "r+") as shard:
         shard.attrs["shard_token"] = "another render"

@@ -3,9 +3,11 @@
 A failed or interrupted write leaves neither a partial file under the final name nor damage to an
 existing file of that name; the temporary file is removed on any exception (KeyboardInterrupt too).
 
-Output paths are checked before any work (:func:`check_output_path`): a parent that is a file, a folder
-where a file goes (or the reverse), a folder that cannot be written, a file that cannot be replaced, or a
-disk too small for the expected size each give one :class:`WlbenchError` naming the path.
+Output paths are checked before any work (:func:`check_output_path`, the one output guard, which every
+writer here runs again just before it writes): a name too long for the file system, a parent that is a
+file, a folder where a file goes (or the reverse), a FIFO, socket or device at the target, an input of the
+same command at the target (same inode), a folder that cannot be written, a file that cannot be replaced,
+or a disk too small for the expected size each give one :class:`WlbenchError` naming the path.
 
 A process killed outright (SIGKILL, power loss) cannot remove its temporary file. So every temporary name
 carries its owner, ``.<target name>.<host>-<pid>-<random><suffix>`` (``host``: 8 hex digits of a hash of
@@ -25,11 +27,11 @@ import secrets
 import shutil
 import socket
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from wlbench.errors import WlbenchError
-from wlbench.paths import describe, file_kind
+from wlbench.paths import describe, file_kind, noted_input, noted_inputs
 
 _OWNED = re.compile(r"^\.(?P<target>.+)\.(?P<host>[0-9a-f]{8})-(?P<pid>[0-9]+)-[0-9a-f]{8}(?P<suffix>(\.[A-Za-z0-9]+)*)$")
 _UNOWNED = re.compile(r"^\..+\.(partial|old)$")  # temporaries of wlbench before owners were recorded
@@ -60,15 +62,69 @@ def _existing_ancestor(path: Path) -> Path:
     return path
 
 
-def check_output_path(target: Path, *, directory: bool = False, expected_bytes: int | None = None) -> None:
-    """Refuse, before any work, an output path that cannot be written atomically.
+_TEMPORARY_OVERHEAD = len(".") + len(".12345678-4194304-12345678") + len(".h5.partial") + 8
+"""Characters a temporary name adds to its target's name (owner, the longest suffix, some room)."""
+
+
+def _name_max(folder: Path) -> int:
+    try:
+        return os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        return 255
+
+
+def check_name_length(target: Path) -> None:
+    """Refuse a path the file system cannot hold: a name (or one of the folders to create) longer than its
+    folder allows, with room for the temporary name an atomic write uses beside it; a whole path over
+    ``PATH_MAX``. Creates nothing."""
+    target = Path(os.path.abspath(target))
+    ancestor = _existing_ancestor(target.parent)
+    limit = _name_max(ancestor if ancestor.is_dir() else Path("/"))
+    names = [target.name] + [part.name for part in target.parents if not os.path.lexists(part)]
+    for name in names:
+        size = len(os.fsencode(name))
+        if size + _TEMPORARY_OVERHEAD > limit:
+            raise WlbenchError(f"cannot write {target}: the name {name[:40]}... is {size} bytes long, and the file "
+                               f"system holds names of at most {limit} bytes (less {_TEMPORARY_OVERHEAD} for the "
+                               "temporary name of an atomic write)", hint="choose a shorter name")
+    with contextlib.suppress(OSError, ValueError):
+        if len(os.fsencode(str(target))) + _TEMPORARY_OVERHEAD > os.pathconf(ancestor, "PC_PATH_MAX"):
+            raise WlbenchError(f"cannot write {str(target)[:60]}...: the path is longer than the file system allows",
+                               hint="choose a shorter output path")
+
+
+def _same_file(a: Path, b: str | Path) -> bool:
+    with contextlib.suppress(OSError):
+        return os.path.samefile(a, b)
+    return False
+
+
+def _input_inside(folder: Path) -> Path | None:
+    """A noted input of the running command that lies inside the existing ``folder`` (replacing the folder
+    would delete it), or None."""
+    real = Path(os.path.realpath(folder))
+    for found in noted_inputs():
+        with contextlib.suppress(ValueError):
+            Path(os.path.realpath(found)).relative_to(real)
+            return found
+    return None
+
+
+def check_output_path(target: Path, *, directory: bool = False, expected_bytes: int | None = None,
+                      inputs: Iterable[str | Path | None] = (), rebuilds: bool = False) -> None:
+    """Refuse, before any work, an output path that cannot be written atomically or that must not be.
 
     ``target`` is a file (``directory=False``) or a folder (``directory=True``) to be created or replaced.
-    Raises :class:`WlbenchError` when a parent is a file, a folder stands where a file goes (or a file where
-    a folder goes), the folder is not writable, an existing target cannot be replaced (a sticky folder and
-    another owner), or ``expected_bytes`` exceed the free space of the disk. Creates nothing.
+    Raises :class:`WlbenchError` when a name is longer than the file system holds, a parent is a file, a
+    folder stands where a file goes (or a file where a folder goes), a FIFO, socket or device stands at the
+    target (it is never replaced), the target is an input of the same command (one of ``inputs``, or one
+    noted by :func:`wlbench.paths.note_input`: the same inode, through any link; or, for a folder, one
+    holding such an input, unless ``rebuilds``: a folder rebuilt from its own contents), the folder is not
+    writable, an existing target cannot be replaced (a sticky
+    folder and another owner), or ``expected_bytes`` exceed the free space of the disk. Creates nothing.
     """
     target = Path(target)
+    check_name_length(target)
     ancestor = _existing_ancestor(target.parent)
     if not ancestor.is_dir():
         raise WlbenchError(f"cannot write {target}: {ancestor} is {describe(file_kind(ancestor))}, not a folder",
@@ -81,6 +137,17 @@ def check_output_path(target: Path, *, directory: bool = False, expected_bytes: 
         if directory and kind != "directory":
             raise WlbenchError(f"cannot write folder {target}: {describe(kind)} of that name is in the way",
                                hint="remove or rename it, or choose another output path")
+        if kind not in ("file", "directory", "a broken symbolic link"):
+            raise WlbenchError(f"cannot write {target}: it is {describe(kind)}, and an output is only ever a "
+                               "regular file", hint="choose another output path")
+        same = noted_input(target) or next((Path(p) for p in inputs if p is not None and _same_file(target, p)),
+                                           None)
+        if same is None and directory and not rebuilds:
+            same = _input_inside(target)
+        if same is not None:
+            what = "holds" if directory and not _same_file(target, same) else "is"
+            raise WlbenchError(f"cannot write {target}: it {what} {same}, an input of this command; writing "
+                               "would destroy it", hint="choose another output path")
     if not os.access(ancestor, os.W_OK | os.X_OK):
         raise WlbenchError(f"cannot write {target}: folder {ancestor} is not writable",
                            hint="fix its permissions or choose another output path")
@@ -246,10 +313,13 @@ def atomic_path(target: Path, suffix: str | None = None) -> Iterator[Path]:
 
 
 @contextlib.contextmanager
-def atomic_dir(target: Path) -> Iterator[Path]:
-    """Like :func:`atomic_path` for a directory: fill the yielded directory, then it replaces ``target``."""
+def atomic_dir(target: Path, *, rebuilds: bool = False) -> Iterator[Path]:
+    """Like :func:`atomic_path` for a directory: fill the yielded directory, then it replaces ``target``.
+
+    ``rebuilds``: the new folder is built from the inputs inside the old one (they are carried over), so
+    an input of the command inside ``target`` does not refuse it (see :func:`check_output_path`)."""
     target = Path(target)
-    check_output_path(target, directory=True)
+    check_output_path(target, directory=True, rebuilds=rebuilds)
     ensure_writable_dir(target.parent)
     remove_abandoned(target.parent)
     tmp = _temporary_name(target, ".partial")

@@ -17,8 +17,11 @@ from wlbench.errors import WlbenchError
 
 class _Group(click.Group):
     def invoke(self, ctx: click.Context):  # noqa: D401 - click hook
+        from wlbench.paths import command_scope
+
         try:
-            return super().invoke(ctx)
+            with command_scope():  # inputs are noted, and outputs refused over them (docs/errors.md)
+                return super().invoke(ctx)
         except WlbenchError as exc:
             click.echo(f"error: {one_line(str(exc))}", err=True)
             sys.exit(2)

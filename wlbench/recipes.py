@@ -402,11 +402,10 @@ def _cooccurrence(fg: _Section, source: str, base_dir: str | Path | None, resour
         else:
             folder = Path(base_dir) if base_dir is not None else Path(source).parent
             path = folder / raw
-            try:
-                text = path.read_text(encoding="utf-8")
-            except OSError as exc:
-                raise WlbenchError(f"{where}: cannot read {path} ({exc})",
-                                   hint="give a path relative to the recipe file") from exc
+            from wlbench.paths import read_text_input
+
+            text = read_text_input(path, f"{where}: cannot read the file",
+                                   hint="give a path relative to the recipe file")
             resources[raw] = text
         try:
             raw = json.loads(text)

@@ -26,6 +26,7 @@ import numpy as np
 from wlbench.atomic import atomic_path
 from wlbench.content_id import GROUP_ROWS
 from wlbench.errors import WlbenchError
+from wlbench.paths import describe, file_kind
 from wlbench.store import ClipLayout, ShardRows, SplitShape, RowWriter
 
 SHARD_FORMAT = "wlbench-shard"
@@ -155,7 +156,9 @@ def shard_problems(handle: h5py.File) -> list[str]:
         for name in attr_value(handle.attrs["shard_files"]):
             path = _describe_source(index_dir, str(name))
             if not path.is_file():
-                problems.append(f"shard {name} is missing (expected at {path})")
+                kind = file_kind(path)
+                problems.append(f"shard {name} is missing (expected at {path})" if kind == "missing" else
+                                f"shard {name} at {path} is {describe(kind)}, not a shard file")
                 opened[str(name)] = None
                 continue
             try:

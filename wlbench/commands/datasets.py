@@ -49,12 +49,14 @@ def synth(recipe: Path, soundbank: Path | None, out_dir: Path, workers: int | No
       wlbench synth datasets/waa.toml --executor dask --scheduler tcp://head:8786 --shards 64 --out /shared/out
     """
     from wlbench.recipes import load_recipe
-    from wlbench.synth.executors import DaskExecutor, LocalExecutor
+    from wlbench.synth.executors import DaskExecutor, LocalExecutor, check_scheduler_address
     from wlbench.synth.pipeline import synthesize
 
     n_workers = _workers(workers)
     if scheduler is not None and executor != "dask":
         raise WlbenchError("--scheduler needs --executor dask")
+    if scheduler is not None:
+        scheduler = check_scheduler_address(scheduler)  # parsed and probed before any work
     if shards is not None and shards < 1:
         raise WlbenchError(f"--shards must be at least 1, got {shards}")
     parsed = load_recipe(recipe)
@@ -86,7 +88,8 @@ def plan(recipe: Path, soundbank: Path | None, clips: int | None, as_json: bool,
     Planning is what the parent of a render does alone: the split-level draws (small arrays); each clip's
     spec is planned by the worker that renders it. Use --clips to see how the cost grows with size."""
     from wlbench.recipes import load_recipe
-    from wlbench.synth.planning_cost import measure_planning, with_total_clips
+    from wlbench.memory import check_memory
+    from wlbench.synth.planning_cost import estimate_split_bytes, measure_planning, with_total_clips
 
     if clips is not None and clips < 1:
         raise WlbenchError(f"--clips must be at least 1, got {clips}")
@@ -99,8 +102,11 @@ def plan(recipe: Path, soundbank: Path | None, clips: int | None, as_json: bool,
         click.echo(f"planning {n:,} clips of {parsed.name}: about {when} in all (estimated from the first clips "
                    "of each split; Ctrl-C stops it)", err=True)
 
-    cost = measure_planning(parsed, resolve_soundbank(soundbank), progress=not quiet and not as_json,
-                            on_estimate=say_estimate)
+    bank = resolve_soundbank(soundbank)
+    total = sum(split.clips for split in parsed.splits)
+    check_memory(estimate_split_bytes(parsed, bank), f"planning {total:,} clips",
+                 hint="plan fewer clips (--clips), or plan on a machine with more memory")
+    cost = measure_planning(parsed, bank, progress=not quiet and not as_json, on_estimate=say_estimate)
     if as_json:
         click.echo(json.dumps(cost.to_dict(), indent=2))
         return

@@ -44,6 +44,9 @@ def _short(value: str, limit: int = 60) -> str:
     return repr(value if len(value) <= limit else value[:limit] + "...")
 
 
+_CONFIG_LIMIT = 1_000_000  # bytes: a config is a few settings
+
+
 def _config(value: str | None) -> dict:
     """``--config``: inline JSON when the value starts with ``{`` (or ``[``), else the path of a JSON file."""
     if not value:
@@ -53,15 +56,12 @@ def _config(value: str | None) -> dict:
         where, text = "--config", value
     else:
         where = f"--config file {_short(value)}"
-        try:
-            text = Path(value).read_text(encoding="utf-8")
-        except FileNotFoundError:
+        from wlbench.paths import file_kind, read_text_input
+
+        if file_kind(value) == "missing":
             raise WlbenchError(f"--config {_short(value)} is neither inline JSON (which starts with '{{') nor an "
                                "existing file", hint=hint) from None
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            raise WlbenchError(f"--config {_short(value)} is neither inline JSON (which starts with '{{') nor a "
-                               f"readable file ({reason})", hint=hint) from None
+        text = read_text_input(value, "--config file", hint=hint, limit=_CONFIG_LIMIT)
     try:
         obj = json.loads(text)
     except ValueError as exc:
@@ -76,9 +76,17 @@ def _seeds(value: str | None) -> list[int] | None:
     if not value:
         return None
     try:
-        return [int(s) for s in value.split(",") if s.strip()]
+        seeds = [int(s) for s in value.split(",") if s.strip()]
     except ValueError:
         raise WlbenchError(f"--seeds {value!r}: expected integers separated by commas, e.g. 0,1,2") from None
+    bad = [s for s in seeds if not 0 <= s < 2 ** 63]
+    if bad:
+        raise WlbenchError(f"--seeds {_short(value)}: seed {bad[0]} is not in [0, 2**63)", hint="e.g. --seeds 0,1,2")
+    if len(set(seeds)) != len(seeds):
+        twice = next(s for s in seeds if seeds.count(s) > 1)
+        raise WlbenchError(f"--seeds {_short(value)}: seed {twice} is given twice; each predictions file is one "
+                           "run of its own seed", hint="e.g. --seeds 0,1,2")
+    return seeds
 
 
 @click.group("leaderboard")

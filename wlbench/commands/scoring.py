@@ -25,12 +25,15 @@ def settings_from_options(threshold, k, t_collar, pct, resolution, metric, raw_s
     try:
         thr = float(threshold)
     except ValueError:
+        from wlbench.paths import file_kind, read_text_input
+
         path = Path(threshold)
-        if not path.is_file():
+        if file_kind(path) == "missing":
             raise WlbenchError(f"--threshold {threshold!r} is neither a number nor a JSON file",
                                hint="give e.g. 0.5 or a JSON file {class: threshold}") from None
+        text = read_text_input(path, "--threshold file", hint="a JSON file {class: threshold}", limit=10_000_000)
         try:
-            obj = json.loads(path.read_text(encoding="utf-8"))
+            obj = json.loads(text)
             if not isinstance(obj, dict):
                 raise TypeError(f"got a JSON {type(obj).__name__}")
             # values are checked by Settings (finite numbers only, naming the class at fault)
@@ -93,9 +96,12 @@ def _scoring_options(f):
 def _classes(value: str | None) -> list[str] | None:
     if value is None:
         return None
+    from wlbench.paths import file_kind, read_text_input
+
     path = Path(value)
-    if path.is_file():
-        names = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if file_kind(path) not in ("missing", "directory") and "," not in value:  # a file, or what must not be opened
+        text = read_text_input(path, "--classes file", hint="one class name a line", limit=10_000_000)
+        names = [line.strip() for line in text.splitlines() if line.strip()]
     else:
         names = [v.strip() for v in value.split(",") if v.strip()]
     if not names or len(set(names)) != len(names):
@@ -148,7 +154,8 @@ def _progress(label: str, total: int):
               help="write the full JSON report here (atomically)")
 @click.option("--plot", "plot_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="frame scores: write the PSD-ROC figure here (.png, .pdf or .svg)")
-@click.option("--max-classes", default=50, show_default=True, type=int, help="classes shown in the table")
+@click.option("--max-classes", default=50, show_default=True, type=click.IntRange(min=1),
+              help="classes shown in the table")
 def score_cmd(paths, split, truth, durations, classes, labels, task, threshold, k, t_collar, percentage_of_length,
               resolution, convention, strict, metric, raw_scores, resamples, seed, ci, json_out, plot_out,
               max_classes):
@@ -173,14 +180,15 @@ def score_cmd(paths, split, truth, durations, classes, labels, task, threshold, 
     settings = settings_from_options(threshold, k, t_collar, percentage_of_length, resolution, metric, raw_scores,
                                      resamples, seed, ci, convention, strict)
     external = _truth_source(dataset, truth, durations, classes, "score", strict)
-    for out in (json_out, plot_out):
-        if out is not None:
-            check_output_path(out)  # before scoring: a bad output path costs nothing
     if plot_out is not None:  # a figure that cannot be drawn is refused before the scoring, not after it
-        from wlbench.scoring.render import check_plot_request
+        from wlbench.scoring.render import check_plot_path, check_plot_request
         from wlbench.submissions import infer_task
 
+        check_plot_path(plot_out)
         check_plot_request(task or infer_task(submission), plot_out)
+    for out in (json_out, plot_out):
+        if out is not None:  # before scoring: a bad output path costs nothing, an input is never overwritten
+            check_output_path(out, inputs=(*paths, truth, durations))
     update, close = _progress("bootstrap", resamples)
     try:
         if external is None:
@@ -219,7 +227,7 @@ def compare_cmd(a, b, dataset, split, truth, durations, classes, labels, task, t
     from wlbench.scoring import compare_files, compare_submissions, render_comparison, write_report
 
     if json_out is not None:
-        check_output_path(json_out)
+        check_output_path(json_out, inputs=(a, b, dataset, truth, durations))
     settings = settings_from_options(threshold, k, t_collar, percentage_of_length, resolution, metric, raw_scores,
                                      resamples, seed, ci, convention, strict)
     if resamples < 1:

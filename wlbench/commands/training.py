@@ -18,7 +18,7 @@ from wlbench.errors import WlbenchError
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
               help="override one config value (TOML syntax: 5, 1e-3, true, [16, 32], \"1s\"); repeatable")
 @click.option("--out", "run_dir", required=True, type=click.Path(file_okay=False, path_type=Path), help="run directory")
-@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0),
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0, max=2 ** 63 - 1),
               help="the run's seed (every random draw of the run derives from it)")
 @click.option("--force", is_flag=True,
               help="replace an existing run folder (the old one stays untouched until the new run has finished)")
@@ -46,12 +46,15 @@ def train(method, dataset, config_file, sets, run_dir, seed, force, bootstrap, s
     """
     from wlbench.methods import Decoding, train_run
 
-    if submit:  # a missing or unusable board fails before the training, not after it
+    if submit:  # before training: a missing or unusable board, or a model that would learn from the split it
+        # is ranked on, fails now, not after the training
         from wlbench.atomic import check_output_path
-        from wlbench.leaderboard.board import board_to_write
+        from wlbench.leaderboard.board import board_to_write, check_not_trained_on
+        from wlbench.methods import get_method, resolve_config
 
         board = board_to_write(board)
         check_output_path(board, directory=True)
+        check_not_trained_on("eval", resolve_config(get_method(method), config_file, list(sets)))
     summary = train_run(method, dataset, run_dir, config_file, list(sets), seed=seed, bootstrap=bootstrap,
                         progress=not quiet, echo=click.echo, force=force,
                         decoding=Decoding(detection_threshold, median_filter))

@@ -118,10 +118,14 @@ def declared_meta(path: Path) -> dict[str, str]:
 
     if Path(path).suffix.lower() not in TEXT_SUFFIXES:
         return {}
-    try:
-        with open(path, encoding="utf-8-sig") as handle:
+    import io
+
+    from wlbench.paths import open_input
+
+    try:  # the input guard: a FIFO or device is never opened
+        with open_input(path, "predictions file") as raw, io.TextIOWrapper(raw, encoding="utf-8-sig") as handle:
             return parse_declared(handle)
-    except (OSError, UnicodeDecodeError):
+    except (OSError, UnicodeDecodeError, WlbenchError):
         return {}  # the validator reports unreadable files with the full story
 
 
@@ -174,6 +178,17 @@ def entry_with_kept_files(*, reports: list[dict[str, Any]], stored: list[dict[st
     return build_entry(reports=reports, stored=stored, **fields)
 
 
+def check_not_trained_on(split: str, config: dict[str, Any]) -> None:
+    """Refuse an entry whose config names the scored ``split`` as a split it learned from: any key ending in
+    ``split`` (``train_split``, ``valid_split``: a model trained, or its epochs chosen, on the split it is
+    scored on) whose value is ``split``."""
+    seen = sorted(key for key, value in config.items() if str(key).endswith("split") and value == split)
+    if seen:
+        raise WlbenchError(f"config {seen[0]} = {split!r}: this model learned from split {split!r}, the split it "
+                           "would be ranked on; the board does not rank it",
+                           hint=f"train on another split (the default), or score on a split other than {split!r}")
+
+
 def submit_run(board_dir: Path, dataset_path: Path, name: str, predictions: Sequence[Path], *,
                split: str = "eval", task: str | None = None, method_version: str = "", description: str = "",
                link: str = "", config: dict[str, Any] | None = None, seeds: Sequence[int] | None = None,
@@ -188,7 +203,8 @@ def submit_run(board_dir: Path, dataset_path: Path, name: str, predictions: Sequ
     declaring another split truth id, dataset name or split, a dataset whose labels changed after it was
     written, an invalid submission (every problem listed), files of different tasks, a
     duplicate (same predictions file already on the board for this dataset version/split/task, or the
-    same method name + version there).
+    same method name + version there), a ``config`` that trained on the scored split
+    (:func:`check_not_trained_on`).
     """
     from wlbench.scoring import Settings, score_file
     from wlbench.store import open_dataset
@@ -210,6 +226,7 @@ def submit_run(board_dir: Path, dataset_path: Path, name: str, predictions: Sequ
     if len(seeds_l) != len(preds):
         raise WlbenchError(f"{len(seeds_l)} seeds for {len(preds)} predictions files",
                            hint="give one seed per predictions file, in the same order")
+    check_not_trained_on(split, config or {})
     settings = settings or Settings()
     with open_dataset(dataset_path) as ds:
         ds_name = ds.name

@@ -133,7 +133,7 @@ def migrate_board(board_dir: Path, datasets: Sequence[Path], *, tol: float = TOL
         if len(set(ids)) != len(ids):
             raise WlbenchError("two entries would get the same id after migration (same method, version, "
                                "predictions and truth)", hint="remove one of them first")
-        with atomic_dir(board_dir) as tmp:
+        with atomic_dir(board_dir, rebuilds=True) as tmp:  # the board re-pinned from its own files
             for item in sorted(board_dir.iterdir()):
                 if _kept(item):
                     (shutil.copytree if item.is_dir() else shutil.copy2)(item, tmp / item.name)

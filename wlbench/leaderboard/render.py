@@ -71,6 +71,29 @@ def _per_class_cols(e: dict[str, Any]) -> list[str]:
 
 # --- Markdown -------------------------------------------------------------------------------------
 
+_MD_ESCAPES = {"\\": "\\\\", "|": "\\|", "`": "\\`", "<": "&lt;", ">": "&gt;", "&": "&amp;", "\r": " ", "\n": " "}
+
+
+def _md(text: Any) -> str:
+    """Submitted text in Markdown: as inert as in the HTML page. A ``|`` cannot add a column, a line break
+    a row, ``<...>`` a tag, ``[...](...)`` a link, a backtick a code span."""
+    out = "".join(_MD_ESCAPES.get(ch, ch) for ch in str(text))
+    return out.replace("](", "]\\(")
+
+
+def _md_code(text: Any) -> str:
+    """Submitted text inside a Markdown code span (no escapes work there): no backtick, ``|`` or line break."""
+    return str(text).replace("`", "'").replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+
+
+def _md_href(href: str) -> str:
+    """An http(s) link as a Markdown link target: what could end it (space, parentheses, ``|``, ``<>``)
+    percent-encoded."""
+    for ch, code in ((" ", "%20"), ("(", "%28"), (")", "%29"), ("|", "%7C"), ("<", "%3C"), (">", "%3E")):
+        href = href.replace(ch, code)
+    return href
+
+
 def render_markdown(tables: list[Table], n_entries: int, head: str) -> str:
     """The board as Markdown; ``head``: the board head (:mod:`wlbench.leaderboard.chain`)."""
     lines = ["# wlbench leaderboard", "",
@@ -88,11 +111,11 @@ def render_markdown(tables: list[Table], n_entries: int, head: str) -> str:
         preferred = [m for m in MD_METRICS.get(t.task, []) if m in ordered and m != t.metric]
         metrics = ([t.metric] + preferred + [m for m in ordered if m not in preferred and m != t.metric]
                    )[:MAX_MD_METRICS]
-        lines += [f"## {t.title}", "",
+        lines += [f"## {_md(t.title)}", "",
                   f"{plural(len(t.rows), 'entry', 'entries')}; ranked by **{t.metric}** "
-                  f"({'lower' if lower_is_better(t.metric) else 'higher'} is better). Dataset `{t.dataset}`, "
-                  f"split `{t.split}` truth id `{t.split_truth_id}`, spec id `{t.spec_id}`, metric settings "
-                  f"`{t.settings_id}`.", ""]
+                  f"({'lower' if lower_is_better(t.metric) else 'higher'} is better). Dataset `{_md_code(t.dataset)}`, "
+                  f"split `{_md_code(t.split)}` truth id `{_md_code(t.split_truth_id)}`, spec id "
+                  f"`{_md_code(t.spec_id)}`, metric settings `{_md_code(t.settings_id)}`.", ""]
         if any(m in ALWAYS.get(t.task, []) for m in metrics):
             lines += [PSDS_NOTE + ".", ""]
         lines.append("| rank | method | runs | " + " | ".join(metrics) + " | harness |")
@@ -100,19 +123,19 @@ def render_markdown(tables: list[Table], n_entries: int, head: str) -> str:
         for r in t.rows:
             e = r.entry
             href = http_link(e["method"].get("link"))
-            name = f"[{_label(e)}]({href})" if href else _label(e)
+            name = f"[{_md(_label(e))}]({_md_href(href)})" if href else _md(_label(e))
             cells = [cell(e["summary"]["headline"].get(m)) for m in metrics]
             rank = f"**{rank_label(r)}**" if r.top else rank_label(r)
             lines.append(f"| {rank} | {name}{_kind_md(r)}{_reference_md(e)} | {r.n_runs} | " + " | ".join(cells)
-                         + f" | {e['harness_version']} |")
+                         + f" | {_md(e['harness_version'])} |")
         lines.append("")
         for r in t.rows:
             e = r.entry
             cols = _per_class_cols(e)[:6]
-            lines += [f"<details><summary>{ESC(_label(e))}: per class</summary>", "",
+            lines += [f"<details><summary>{ESC(_md_code(_label(e)))}: per class</summary>", "",
                       "| class | " + " | ".join(cols) + " |", "|---|" + "---:|" * len(cols)]
             for cls, vals in e["summary"]["per_class"].items():
-                lines.append(f"| {cls} | " + " | ".join(_num(vals.get(c), c) for c in cols) + " |")
+                lines.append(f"| {_md(cls)} | " + " | ".join(_num(vals.get(c), c) for c in cols) + " |")
             lines += ["", "</details>", ""]
     return "\n".join(lines).rstrip() + "\n"
 

@@ -290,4 +290,11 @@ def show_board(board_dir: Path, dataset: str | None = None, metric: str | None =
     """The ranked terminal tables of a board."""
     from wlbench.leaderboard.board import load_entries
 
-    return render_text(build_tables(load_entries(board_dir), dataset, metric))
+    entries = load_entries(board_dir)
+    tables = build_tables(entries, dataset, metric)
+    if dataset is not None and entries and not tables:
+        names = sorted({e["dataset"]["name"] for e in entries})
+        raise WlbenchError(f"--dataset {dataset!r}: no entry of the board ({len(entries)} entries) is on a dataset "
+                           f"of that name or content id prefix; its datasets: {', '.join(names)}",
+                           hint="give one of those names, or leave --dataset out")
+    return render_text(tables)

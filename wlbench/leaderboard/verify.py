@@ -184,6 +184,9 @@ def check_board(board_dir: Path = DEFAULT_BOARD, datasets: Sequence[Path] = (),
     """Every problem found on the board (see :func:`verify_board`), with counts and the board head.
     ``progress(done, total)`` is called after each entry (re-scoring one takes seconds)."""
     board_dir = require_board(Path(board_dir))
+    if not entries_dir(board_dir).is_dir() and not chain.chain_path(board_dir).is_file():
+        raise WlbenchError(f"{board_dir} is not a leaderboard: it has neither entries/ nor {chain.CHAIN_FILE}",
+                           hint="pass --board with the folder `wlbench leaderboard submit` wrote")
     index = dataset_index(datasets)
     problems: list[str] = []
     d = entries_dir(board_dir)

@@ -222,13 +222,9 @@ def read_table_file(path: Path, what: str = "config file") -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise WlbenchError(f"{what} {path} not found" if not path.exists() else f"{what} {path} is not a file")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise WlbenchError(f"{what} {path} is not UTF-8 text (a binary file?)",
-                           hint="give a TOML file (or JSON for *.json)") from None
-    except OSError as exc:
-        raise WlbenchError(f"{what} {path} cannot be read ({exc.strerror})") from None
+    from wlbench.paths import read_text_input
+
+    text = read_text_input(path, what, hint="give a TOML file (or JSON for *.json)", limit=10_000_000)
     try:
         data = json.loads(text) if path.suffix.lower() == ".json" else tomllib.loads(text)
     except (ValueError, tomllib.TOMLDecodeError) as exc:

@@ -52,9 +52,9 @@ from wlbench.methods.execution import check_executor, describe, run_tasks
 from wlbench.methods.findings import Arm, Contrast, judge, parse_contrasts
 from wlbench.methods.findings import render as render_findings
 from wlbench.methods.protocol import CLIP
+from wlbench.methods.runs import (EVENTS, FRAME_SCORES, LOG, SUMMARY, Decoding, is_finished, kept_initial_weights,
+                                  output_stem, segment_key, train_run, unfinished_reason)
 from wlbench.methods.statistics import contrast_text, paired_difference, t_interval, verdict  # noqa: F401 (API)
-from wlbench.methods.runs import EVENTS, FRAME_SCORES, LOG, SUMMARY, Decoding, kept_initial_weights, output_stem, \
-    segment_key, train_run
 
 PRIOR = "prior"
 ORACLE = "oracle"
@@ -132,12 +132,14 @@ def load_experiment(path: str | Path) -> Experiment:
     exp = spec.get("experiment")
     if not isinstance(exp, dict):
         raise WlbenchError(f"{path}: needs an [experiment] table")
+    _check_grid_values(path, exp, spec)
     for key in ("methods", "seeds"):
         if not isinstance(exp.get(key), list) or not exp[key]:
             raise WlbenchError(f"{path}: [experiment] needs a non-empty list {key!r}")
     seeds = exp["seeds"]
-    if not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds) or len(set(seeds)) != len(seeds):
-        raise WlbenchError(f"{path}: [experiment] seeds must be distinct non-negative integers, got {plain(seeds)}")
+    if not all(isinstance(s, int) and not isinstance(s, bool) and 0 <= s < 2 ** 63 for s in seeds) \
+            or len(set(seeds)) != len(seeds):
+        raise WlbenchError(f"{path}: [experiment] seeds must be distinct integers in [0, 2**63), got {plain(seeds)}")
     metrics = exp.get("metrics", [exp.get("metric", "f1_macro")])
     if isinstance(metrics, str):
         metrics = [metrics]
@@ -170,6 +172,95 @@ def load_experiment(path: str | Path) -> Experiment:
     out = dataclasses.replace(out, headroom=headroom, claims=claims)
     _check_keys(out)
     return out
+
+
+EXPERIMENT_KEYS = {"name", "methods", "seeds", "split", "metrics", "metric", "test_segments", "controls",
+                   "bootstrap", "decoding"}
+DATASET_KEYS = {"name", "path", "recipe", "scale", "soundbank", "workers", "title", "config"}
+_FOLDER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+=-]{0,99}$")
+
+
+def _grid_metrics() -> set[str]:
+    from wlbench.scoring import detection, embedding, frame_scores, tagging
+
+    return {*tagging.HEADLINE, *detection.HEADLINE, *frame_scores.HEADLINE, *embedding.HEADLINE}
+
+
+def _check_grid_values(path: Path, exp: dict[str, Any], spec: dict[str, Any]) -> None:
+    """Every value of a grid file that is not a method option, checked before anything is planned: known
+    keys, known metrics, names that are plain folder names (they become folders under ``--out``: no
+    ``../``), no duplicated axis value, sizes and counts in range."""
+    def bad(what: str, hint: str | None = None) -> WlbenchError:
+        return WlbenchError(f"{path}: {what}", hint=hint)
+
+    unknown = sorted(set(exp) - EXPERIMENT_KEYS)
+    if unknown:
+        raise bad(f"[experiment] unknown key(s) {unknown}", hint=f"keys: {', '.join(sorted(EXPERIMENT_KEYS))}")
+    name = exp.get("name", path.stem)
+    if not isinstance(name, str) or not _FOLDER_NAME.match(name) or name in (".", ".."):
+        raise bad(f"[experiment] name {plain(name)} must be a plain folder name (letters, digits, . _ + = -; at "
+                  "most 100): the tables go to --out/<name>/", hint='e.g. name = "turpault2020"')
+    metrics = exp.get("metrics", [exp.get("metric", "f1_macro")])
+    metrics = [metrics] if isinstance(metrics, str) else metrics
+    known = _grid_metrics()
+    if not isinstance(metrics, list) or not metrics or len(set(map(str, metrics))) != len(metrics):
+        raise bad(f"[experiment] metrics must be a non-empty list of distinct names, got {plain(metrics)}")
+    for metric in metrics:
+        if metric not in known:
+            raise bad(f"[experiment] unknown metric {plain(metric)}", hint=f"metrics: {', '.join(sorted(known))}")
+    bootstrap = exp.get("bootstrap", 0)
+    if isinstance(bootstrap, bool) or not isinstance(bootstrap, int) or bootstrap < 0:
+        raise bad(f"[experiment] bootstrap = {plain(bootstrap)}: expected an integer >= 0 (resamples of the reports)")
+    if not isinstance(exp.get("split", "eval"), str):
+        raise bad(f"[experiment] split = {plain(exp['split'])}: expected a split name such as \"eval\"")
+    for key in ("methods", "test_segments", "controls"):
+        values = exp.get(key, [])
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values) \
+                or len(set(values)) != len(values):
+            raise bad(f"[experiment] {key} must be a list of distinct names, got {plain(values)}")
+    for axis, values in (spec.get("axes") or {}).items() if isinstance(spec.get("axes"), dict) else ():
+        seen = [json.dumps(v, sort_keys=True, default=str) for v in values] if isinstance(values, list) else []
+        twice = next((v for v, text in zip(values, seen) if seen.count(text) > 1), None) if seen else None
+        if twice is not None:
+            raise bad(f"[axes] {axis}: the value {plain(twice)} is given twice (two identical rows)")
+    for d in spec.get("datasets") or [] if isinstance(spec.get("datasets"), list) else []:
+        if not isinstance(d, dict):
+            continue
+        extra = sorted(set(d) - DATASET_KEYS)
+        if extra:
+            raise bad(f"[[datasets]] unknown key(s) {extra}", hint=f"keys: {', '.join(sorted(DATASET_KEYS))}")
+        if "name" in d and (not isinstance(d["name"], str) or not _FOLDER_NAME.match(d["name"])):
+            raise bad(f"[[datasets]] name {plain(d['name'])} must be a plain folder name (letters, digits, "
+                      ". _ + = -): runs go to --out/runs/<name>/")
+        scale = d.get("scale", 1.0)
+        if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not (0 < scale <= 1e6):
+            raise bad(f"[[datasets]] {d.get('name')}: scale = {plain(scale)}: expected a number > 0")
+        workers = d.get("workers", 1)
+        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+            raise bad(f"[[datasets]] {d.get('name')}: workers = {plain(workers)}: expected an integer >= 1")
+        if not isinstance(d.get("config", {}), dict):
+            raise bad(f"[[datasets]] {d.get('name')}: config must be a table of method options")
+
+
+def _check_dataset_file(d: dict[str, Any], target: Path) -> None:
+    """A grid dataset's file at ``path`` must be a render of the grid's ``recipe`` (at its ``scale``), when the
+    file records its recipe: another file there would be trained and labelled as this dataset."""
+    if "recipe" not in d:
+        return
+    from wlbench.hashing import canonical_json
+    from wlbench.recipes import load_recipe
+    from wlbench.store import open_dataset
+
+    with open_dataset(target, check_truth=False) as ds:
+        stored = ds.attr("recipe_canonical")
+    if not stored:
+        return
+    recipe = load_recipe(Path(d["recipe"]))
+    scale = float(d.get("scale", 1.0))
+    if canonical_json((recipe.scaled(scale) if scale != 1.0 else recipe).canonical()) != str(stored):
+        raise WlbenchError(f"dataset {d['name']!r}: {target} was not rendered from {d['recipe']}"
+                           + (f" at scale {plain(scale)}" if scale != 1.0 else "") + " (its stored recipe differs)",
+                           hint="point path at a render of that recipe, or remove the file to render it again")
 
 
 def _decoding(path: Path, table: Any) -> Decoding:
@@ -313,6 +404,8 @@ def all_runs(cells: Sequence[Cell], arms: dict[Any, ArmRuns] | None = None) -> l
 def dataset_path(d: dict[str, Any], out: Path, echo: Echo, render: bool = True) -> Path:
     """The file of a grid dataset, rendered from its recipe when missing (and ``render``)."""
     target = Path(d["path"]) if "path" in d else out / "data" / f"{d['name']}.h5"
+    if target.is_file():
+        _check_dataset_file(d, target)
     if target.is_file() or not render:
         return target
     if "recipe" not in d:
@@ -362,7 +455,10 @@ def run_experiment(path: str | Path, out: str | Path, jobs: int = 1, echo: Echo 
     arms = plan_arms(exp, out, cells)
     runs = all_runs(cells, arms)
     _check_finished_runs(runs, paths)
-    todo = [r for r in runs if not (r.run_dir / SUMMARY).is_file()] if not only_table else []
+    todo = [r for r in runs if not is_finished(r.run_dir)] if not only_table else []
+    for r in todo:  # a run folder whose recorded hashes do not match is trained again, said so
+        if (r.run_dir / SUMMARY).exists():
+            echo(f"{r.run_dir}: not reused ({unfinished_reason(r.run_dir)}); it is trained again")
     # the headroom contrasts first (whether the grid can measure anything), then seed by seed (a cut-short
     # experiment holds whole seeds), the most expensive runs first
     first = {r.run_dir for (name, _, _), a in arms.items() if name in {c.name for c in exp.headroom} for r in a.runs}
@@ -395,7 +491,7 @@ def _check_finished_runs(runs: Sequence[Run], paths: dict[str, Path]) -> None:
 
     contents: dict[str, str | None] = {}
     for run in runs:
-        if not (run.run_dir / SUMMARY).is_file():
+        if not is_finished(run.run_dir):
             continue
         info = read_run(run.run_dir)
         fix = f"remove {run.run_dir} to train it again, or give this grid its own --out"
@@ -436,7 +532,7 @@ def run_values(run: Run, split: str, segment: str, metric: str) -> float | None:
     """The headline ``metric`` of a finished run for ``split`` / ``segment`` (None if absent): from the
     tagging report, else (whole clips of frame-level methods) the decoded event list's report, else the
     score files' threshold-free report (PSDS)."""
-    if not (run.run_dir / SUMMARY).is_file():
+    if not is_finished(run.run_dir):
         return None
     stem = output_stem(split, segment)
     names = [stem] + ([f"{split}-{EVENTS}", f"{split}-{FRAME_SCORES}"] if segment == CLIP else [])
@@ -647,7 +743,7 @@ def write_experiment_tables(exp: Experiment, cells: Sequence[Cell], out: Path) -
             figures.append(plot_cell_heatmaps(out / f"heatmap-{method}.png", f"{method}: {metric}", panels, labels,
                                               list(exp.test_segments), metric))
     for cell in cells:
-        logs = [r.run_dir / LOG for r in cell.runs if (r.run_dir / SUMMARY).is_file()]
+        logs = [r.run_dir / LOG for r in cell.runs if is_finished(r.run_dir)]
         target = out / "curves" / f"{cell.dataset}-{cell.method}-{_slug(cell.axes)}.png"
         made = plot_mean_curves(logs, target, f"{cell.method} {cell.label}") if logs else None
         if made:
@@ -680,7 +776,7 @@ def submit_experiment(path: str | Path, out: str | Path, board: str | Path, echo
             (f"{runs[0].method if name == PRIOR else cell.method} ({name}) [{exp.name}]", runs)
             for name, runs in cell.controls.items()]
         for name, runs in groups:
-            finished = [r for r in runs if (r.run_dir / SUMMARY).is_file()]
+            finished = [r for r in runs if is_finished(r.run_dir)]
             key = tuple(r.run_dir for r in finished)
             if not finished or key in done_dirs:
                 continue

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -25,6 +26,7 @@ import numpy as np
 
 from wlbench.atomic import atomic_dir, ensure_writable_dir, write_text_atomic
 from wlbench.errors import WlbenchError
+from wlbench.intact import require_intact
 from wlbench.methods.config import resolve_config
 from wlbench.methods.discovery import get_method
 from wlbench.methods.protocol import CLIP, Audit, PredictContext, Predictions, TrainContext
@@ -141,8 +143,15 @@ def predict_run(run_dir: str | Path, dataset: str | Path, splits: Sequence[str] 
     run_dir, dataset = Path(run_dir), Path(dataset)
     final_dir = Path(final_dir or run_dir)
     info = read_run(run_dir)
+    sealed = (run_dir / SUMMARY).is_file() and unfinished_reason(run_dir) is None  # re-sealed after predicting
     method = method or get_method(info["method"])
     meta = dataset_meta(dataset)
+    trained_on = info.get("dataset", {}).get("content_id") if isinstance(info.get("dataset"), dict) else None
+    if trained_on and trained_on != meta["content_id"]:  # its predictions and reports would contradict run.json
+        raise WlbenchError(f"{dataset} is not the dataset run {run_dir} was trained on (content id "
+                           f"{meta['content_id'][:12]}, run.json names {trained_on[:12]}): its predictions and "
+                           "reports would be replaced by another dataset's",
+                           hint="predict with the dataset named in its run.json")
     config = info["config"]
     if splits is None:
         splits = [s for s in dict.fromkeys([config.get("valid_split", "validation"), "eval"]) if s in meta["splits"]]
@@ -187,6 +196,10 @@ def predict_run(run_dir: str | Path, dataset: str | Path, splits: Sequence[str] 
                 line += (f"  event_f1 {_num(head.get('event_f1_macro', {}).get('value'))}"
                          f"  psds1 {_num(head['psds1'].get('value'))}")
             echo(line)
+    if sealed:  # a finished run predicted again: its summary records the new files
+        summary = json.loads((run_dir / SUMMARY).read_text(encoding="utf-8"))
+        write_text_atomic(run_dir / SUMMARY, json.dumps(seal_summary(summary, run_dir), indent=2, sort_keys=True,
+                                                        allow_nan=False) + "\n")
     return results
 
 
@@ -241,6 +254,100 @@ def _plain(value: Any) -> Any:
     raise TypeError(f"not JSON-able: {type(value).__name__}")
 
 
+RECORDED = ("run.json", "reports", "predictions")
+"""What ``summary.json`` records the sha256 of (files, or every file under folders): what tables and boards read."""
+SELF_HASH = "summary_sha256"
+
+
+def record_files(run_dir: Path) -> dict[str, str]:
+    """``{relative path: sha256}`` of the :data:`RECORDED` files of a run folder."""
+    from wlbench.hashing import hash_file
+
+    found: dict[str, str] = {}
+    for name in RECORDED:
+        top = run_dir / name
+        for path in ([top] if top.is_file() else sorted(q for q in top.rglob("*") if q.is_file())):
+            found[path.relative_to(run_dir).as_posix()] = hash_file(path)
+    return found
+
+
+def seal_summary(summary: dict[str, Any], run_dir: Path) -> dict[str, Any]:
+    """``summary`` with the hashes of the run's files and its own hash (see :func:`unfinished_reason`)."""
+    from wlbench.hashing import hash_json
+
+    sealed = {k: v for k, v in summary.items() if k != SELF_HASH}
+    sealed["files"] = record_files(run_dir)
+    sealed = json.loads(json.dumps(sealed, allow_nan=False, default=_plain))
+    sealed[SELF_HASH] = hash_json(sealed)
+    return sealed
+
+
+def unfinished_reason(run_dir: Path) -> str | None:
+    """None when ``run_dir`` holds a finished run that may be reused as it is; else why not: no or broken
+    ``summary.json``, a summary edited (its own hash), or a recorded file (``run.json``, a report, a
+    prediction) changed or missing. A run from before hashes were recorded is checked as far as it can be:
+    its ``run.json`` must say what its summary says."""
+    from wlbench.hashing import hash_file, hash_json
+
+    path = run_dir / SUMMARY
+    if not path.is_file():
+        return "no summary.json"
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        return f"summary.json cannot be read ({exc})"
+    if not isinstance(summary, dict):
+        return "summary.json is not a run summary"
+    recorded = summary.get("files")
+    if recorded is None:  # written before hashes were recorded
+        try:
+            info = read_run(run_dir)
+        except WlbenchError as exc:
+            return str(exc)
+        if any(info.get(k) != summary.get(k) for k in ("method", "seed", "dataset", "config")):
+            return "run.json differs from what summary.json recorded"
+        return None
+    if not isinstance(recorded, dict) or summary.get(SELF_HASH) != hash_json(
+            {k: v for k, v in summary.items() if k != SELF_HASH}):
+        return "summary.json was edited after the run finished"
+    for rel, digest in sorted(recorded.items()):
+        file = run_dir / rel
+        if not file.is_file() or hash_file(file) != digest:
+            return f"{rel} was {'changed' if file.is_file() else 'removed'} after the run finished"
+    return None
+
+
+_FINISHED: dict[tuple, bool] = {}
+
+
+def _stat_key(run_dir: Path) -> tuple:
+    """The stat (inode, size, modification time) of ``summary.json`` and of every recorded file."""
+    paths = [run_dir / SUMMARY] + [run_dir / name for name in RECORDED]
+    for name in RECORDED[1:]:
+        if (run_dir / name).is_dir():
+            paths += sorted((run_dir / name).rglob("*"))
+    key = []
+    for path in paths:
+        try:
+            info = os.stat(path)
+            key.append((str(path), info.st_ino, info.st_size, info.st_mtime_ns))
+        except OSError:
+            key.append((str(path),))
+    return tuple(key)
+
+
+def is_finished(run_dir: Path) -> bool:
+    """:func:`unfinished_reason` is None (remembered in this process while no recorded file's stat changes:
+    the tables read every run several times, and hash its files once)."""
+    run_dir = Path(run_dir)
+    if not (run_dir / SUMMARY).is_file():
+        return False
+    key = _stat_key(run_dir)
+    if key not in _FINISHED:
+        _FINISHED[key] = unfinished_reason(run_dir) is None
+    return _FINISHED[key]
+
+
 def _check_run_target(run_dir: Path, force: bool) -> None:
     if run_dir.exists() and not run_dir.is_dir():
         raise WlbenchError(f"run folder {run_dir} exists and is not a directory", hint="choose another --out")
@@ -264,6 +371,17 @@ def untrained_note(summary: dict[str, Any]) -> str:
     return f" [kept its initial weights in {', '.join(kept)}: best epoch 0]" if kept else ""
 
 
+def _out_of_memory(exc: BaseException) -> bool:
+    """An allocation failure of torch (CPU or GPU), told from any other RuntimeError by its message."""
+    text = str(exc).lower()
+    return type(exc).__name__ == "OutOfMemoryError" or any(
+        sign in text for sign in ("can't allocate memory", "out of memory", "not enough memory"))
+
+
+def one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
+
+
 def train_run(method_name: str, dataset: str | Path, run_dir: str | Path, config_file: Path | None = None,
               overrides: Sequence[str] | dict = (), *, seed: int = 0, bootstrap: int = 1000, progress: bool = False,
               segments: Sequence[str] | None = None, echo: Echo | None = None, force: bool = False,
@@ -277,11 +395,12 @@ def train_run(method_name: str, dataset: str | Path, run_dir: str | Path, config
 
     method = get_method(method_name)
     config = resolve_config(method, config_file, overrides)
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise WlbenchError(f"seed {seed!r} is not a non-negative integer", hint="e.g. --seed 0")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2 ** 63:
+        raise WlbenchError(f"seed {seed!r} is not an integer in [0, 2**63)", hint="e.g. --seed 0")
     dataset, run_dir = Path(dataset), Path(run_dir)
     _check_run_target(run_dir, force)
     meta = dataset_meta(dataset)
+    require_intact(dataset)  # labels, features, shards as written: what `wlbench verify` passes (cached)
     segs = [segment_key(s) for s in (segments or [CLIP, *meta["segments"]])]
     for seg in segs:
         if seg != CLIP and seg not in meta["segments"]:
@@ -299,7 +418,14 @@ def train_run(method_name: str, dataset: str | Path, run_dir: str | Path, config
                            log=_json_line_writer(tmp / LOG),
                            audit=Audit(dataset, str(config.get("labels", "true")), tmp / AUDIT), echo=echo)
         t0 = time.perf_counter()
-        train_summary = method.train(ctx) or {}
+        try:
+            train_summary = method.train(ctx) or {}
+        except (MemoryError, RuntimeError) as exc:  # torch's OutOfMemoryError is a RuntimeError
+            if not isinstance(exc, MemoryError) and not _out_of_memory(exc):
+                raise
+            raise WlbenchError(f"training {method_name} ran out of memory with this config ({one_line(exc)[:160]})",
+                               hint="reduce the sizes in the config (filters, hidden sizes, batch_size); "
+                                    "`wlbench methods METHOD` lists them") from None
         t1 = time.perf_counter()
         scores = predict_run(tmp, dataset, segments=segs, bootstrap=bootstrap, method=method, echo=echo,
                              final_dir=run_dir, decoding=decoding)
@@ -316,6 +442,6 @@ def train_run(method_name: str, dataset: str | Path, run_dir: str | Path, config
                                 for sp, v in scores.items()},
                    "map": {sp: {seg: h.get("map", {}).get("value") for seg, h in v.items()}
                            for sp, v in scores.items()}}
-        write_text_atomic(tmp / SUMMARY, json.dumps(summary, indent=2, sort_keys=True, allow_nan=False,
-                                                    default=_plain) + "\n")
+        write_text_atomic(tmp / SUMMARY, json.dumps(seal_summary(summary, tmp), indent=2, sort_keys=True,
+                                                    allow_nan=False, default=_plain) + "\n")
     return summary

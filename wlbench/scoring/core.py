@@ -93,10 +93,14 @@ def declared_segment(submission_path: str | Path) -> str | None:
     """The segment view a text submission declares in a ``# segment: <name>`` header line, else None."""
     if Path(submission_path).suffix.lower() not in (".csv", ".tsv", ".txt") or Path(submission_path).is_dir():
         return None
-    try:
-        with open(submission_path, encoding="utf-8-sig") as handle:
+    import io
+
+    from wlbench.paths import open_input
+
+    try:  # the input guard: a FIFO or device is never opened
+        with open_input(submission_path, "submission") as raw, io.TextIOWrapper(raw, encoding="utf-8-sig") as handle:
             return parse_declared(handle).get("segment")
-    except (OSError, UnicodeDecodeError):
+    except (OSError, UnicodeDecodeError, WlbenchError):
         return None  # the validator reports unreadable files
 
 
@@ -126,7 +130,12 @@ def compare_submissions(truth: Truth, path_a: str | Path, path_b: str | Path, ta
                         settings: Settings | None = None, progress: Progress = None) -> dict[str, Any]:
     """Validate two submissions for the same truth (every problem of both listed) and run the paired test."""
     settings = settings or Settings()
-    task = task or infer_task(path_a)
+    if task is None:
+        task, task_b = infer_task(path_a), infer_task(path_b)
+        if task != task_b:
+            raise WlbenchError(f"A {path_a} is a {task} submission and B {path_b} a {task_b} one: a paired test "
+                               "compares two submissions of the same task",
+                               hint="compare two files of one task (or pass --task to read both as one)")
     _check_task(task_named(task), truth)
     if int(settings.n_resamples) < 1:
         raise WlbenchError("compare needs bootstrap resamples: its interval and p-value come from them (got 0)",

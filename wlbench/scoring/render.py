@@ -26,6 +26,9 @@ def _truth_line(report: dict[str, Any]) -> str | None:
         return None
     where = (f"dataset {ds.get('name')} split {report.get('split')} (truth id {str(ds.get('split_truth_id'))[:12]})"
              if "content_id" in ds else f"truth {ds.get('truth')} ({ds.get('truth_kind')}, durations {ds.get('durations')})")
+    view = report.get("labels")
+    if view and view != "true":  # scored against a missing-label view, not the true labels: say so
+        where += f" labels: view {view!r}"
     return f"{where} task {report['task']}  n_clips={report['n_clips']}"
 
 
@@ -88,22 +91,27 @@ def render_comparison(result: dict[str, Any]) -> str:
 PLOT_SUFFIXES = (".png", ".pdf", ".svg")
 
 
+def check_plot_path(path: str | Path) -> None:
+    """Refuse, before any work, a figure path whose suffix is not a format written here."""
+    if Path(path).suffix.lower() not in PLOT_SUFFIXES:
+        raise WlbenchError(f"--plot {path}: unknown figure type: the format is told by the suffix, one of "
+                           f"{', '.join(PLOT_SUFFIXES)}", hint="e.g. --plot roc.png")
+
+
 def check_plot_request(task: str, path: str | Path) -> None:
     """Refuse a PSD-ROC figure that cannot be drawn, before any scoring: only ``frame_scores`` reports have
-    a PSD-ROC, and the figure is written as PNG, PDF or SVG (by suffix)."""
+    a PSD-ROC, and the figure is written as PNG, PDF or SVG (by suffix, :func:`check_plot_path`)."""
     if task != "frame_scores":
         raise WlbenchError(f"--plot {path}: only frame-score submissions (task frame_scores) have a PSD-ROC; this "
                            f"submission is scored as {task}",
                            hint="leave out --plot, or score a folder of sed_scores_eval score tables")
-    suffix = Path(path).suffix.lower()
-    if suffix not in PLOT_SUFFIXES:
-        raise WlbenchError(f"--plot {path}: unknown figure type {suffix or '(no suffix)'!r}",
-                           hint="name the figure .png, .pdf or .svg")
+    check_plot_path(path)
 
 
 def plot_psd_roc(report: dict[str, Any], path: str | Path) -> Path:
     """The PSD-ROC curves of a frame-score report (PSDS1 and PSDS2) as a figure (PNG/PDF/SVG by suffix),
     written atomically."""
+    check_plot_path(path)
     curves = report.get("curves") or {}
     if not curves:
         raise WlbenchError("this report has no PSD-ROC: only frame-score submissions (task frame_scores) have one",

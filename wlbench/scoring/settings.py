@@ -69,6 +69,26 @@ class Settings:
             raise WlbenchError(f"threshold {plain(thr)} is not a finite number",
                                hint="give a finite decision threshold such as 0.5, or a JSON file "
                                     "{class: threshold} of finite numbers")
+        if self.probabilities:
+            values = thr.items() if isinstance(thr, dict) else [(None, thr)]
+            for cls, value in values:
+                if not 0.0 <= float(value) <= 1.0:
+                    where = "threshold" if cls is None else f"threshold for class {cls!r}"
+                    raise WlbenchError(f"{where} is {plain(value)}, outside [0, 1] where probabilities lie",
+                                       hint="give a threshold in [0, 1], or --raw-scores for scores that are "
+                                            "not probabilities")
+        for name, value, low, low_open in (("t_collar", self.t_collar, 0.0, False),
+                                           ("percentage_of_length", self.percentage_of_length, 0.0, False),
+                                           ("time_resolution (segment length)", self.time_resolution, 0.0, True)):
+            if not _is_finite_number(value) or value < low or (low_open and value == low):
+                raise WlbenchError(f"{name} is {plain(value)}: expected a finite number "
+                                   f"{'>' if low_open else '>='} {plain(low)}", hint="e.g. 0.2 (1.0 for a segment)")
+        if not _is_finite_number(self.ci) or not 0.0 < self.ci < 1.0:
+            raise WlbenchError(f"ci is {plain(self.ci)}: expected a level strictly between 0 and 1, e.g. 0.95")
+        if isinstance(self.k, bool) or not isinstance(self.k, (int, np.integer)) or self.k < 1:
+            raise WlbenchError(f"k (of mAP@k) is {plain(self.k)}: expected an integer >= 1")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or not 0 <= self.seed < 2 ** 63:
+            raise WlbenchError(f"seed is {plain(self.seed)}: expected an integer in [0, 2**63)")
         if self.convention not in CONVENTIONS:
             raise WlbenchError(f"unknown convention {self.convention!r}", hint="use " + " or ".join(CONVENTIONS))
         if int(self.n_resamples) < 0:

@@ -251,6 +251,10 @@ def truth_from_files(truth_path: str | Path, durations_path: str | Path,
                 report.add("not_a_number", "onset and offset must be numbers", row=int(line))
                 continue
             rows.append((int(line), name, float(on[r]), float(off[r]), label))
+    if not rows and report.ok:
+        report.add("missing_clip", "the annotation lists no clip and no event: is it the right file? (a clip "
+                   "without events is a row with an empty label)")
+        _fail(report)
     known = list(classes) if classes is not None else sorted({r[4] for r in rows if r[4]})
     class_index = {c: j for j, c in enumerate(known)}
     keep: list[tuple[str, str, float, float]] = []

@@ -24,6 +24,7 @@ import numpy as np
 from wlbench.atomic import atomic_dir
 from wlbench.errors import WlbenchError, plain
 from wlbench.metrics.frames import FrameScores
+from wlbench.paths import ReadBudget, open_input, read_input_bytes
 from wlbench.submissions.expected import Expected, check_clip_sets, label_problem
 from wlbench.submissions.report import ValidationReport
 from wlbench.submissions.text import decode_text, describe_delimiters, find_header, split_fields, to_float
@@ -59,6 +60,7 @@ def _members(path: Path, report: ValidationReport) -> list[tuple[str, bytes]] | 
     try:
         if path.is_dir():
             report.format = "sed_scores directory"
+            budget = ReadBudget(f"score folder {path}")
             for entry in sorted(path.iterdir()):
                 if entry.name.startswith("."):
                     continue
@@ -66,13 +68,15 @@ def _members(path: Path, report: ValidationReport) -> list[tuple[str, bytes]] | 
                     report.add("unexpected_file", f"{entry.name} is not a score table ({SCORE_SUFFIX}); remove it",
                                file=entry.name)
                     continue
-                found.append((entry.name, entry.read_bytes()))
+                found.append((entry.name, read_input_bytes(entry, "score table", limit=max(budget.left, 0))))
+                budget.take(len(found[-1][1]))
         elif not path.exists():
             report.add("unreadable", "not found; check the path")
             return None
         elif str(path).lower().endswith(".zip"):
             report.format = "sed_scores zip"
-            with zipfile.ZipFile(path) as archive:
+            with open_input(path, "score archive") as handle, zipfile.ZipFile(handle) as archive:
+                budget = ReadBudget.for_archive(path, "score archive")
                 for info in archive.infolist():
                     name = info.filename.rsplit("/", 1)[-1]
                     if info.is_dir() or not name or name.startswith(".") or info.filename.startswith("__MACOSX/"):
@@ -80,10 +84,12 @@ def _members(path: Path, report: ValidationReport) -> list[tuple[str, bytes]] | 
                     if not name.endswith(SCORE_SUFFIX):
                         report.add("unexpected_file", f"{info.filename} is not a score table; remove it", file=name)
                         continue
-                    found.append((name, archive.read(info)))
+                    with archive.open(info) as member:
+                        found.append((name, budget.read(member)))
         else:
             report.format = "sed_scores tar"
-            with tarfile.open(path, "r:*") as archive:
+            with open_input(path, "score archive") as raw, tarfile.open(fileobj=raw, mode="r:*") as archive:
+                budget = ReadBudget.for_archive(path, "score archive")
                 for info in archive.getmembers():
                     name = info.name.rsplit("/", 1)[-1]
                     if not info.isfile() or not name or name.startswith("."):
@@ -92,9 +98,12 @@ def _members(path: Path, report: ValidationReport) -> list[tuple[str, bytes]] | 
                         report.add("unexpected_file", f"{info.name} is not a score table; remove it", file=name)
                         continue
                     handle = archive.extractfile(info)
-                    found.append((name, handle.read() if handle is not None else b""))
+                    found.append((name, b"" if handle is None else budget.read(handle)))
     except (OSError, zipfile.BadZipFile, tarfile.TarError, EOFError) as exc:
         report.add("unreadable", f"cannot read the score files: {exc}")
+        return None
+    except WlbenchError as exc:  # the input guard: not a regular file, too large, an archive bomb
+        report.add("unreadable", str(exc))
         return None
     return found
 

@@ -64,17 +64,21 @@ def decode_text(data: bytes, report: ValidationReport, file: str | None = None) 
 def read_bytes(path: Path, report: ValidationReport, size: int = -1) -> bytes | None:
     """The bytes of a file (the first ``size`` ones when >= 0); None (with an ``unreadable`` problem saying
     why) for a directory, a missing or an unreadable file."""
+    from wlbench.errors import WlbenchError
+    from wlbench.paths import file_kind, read_input_bytes
+
     path = Path(path)
-    if path.is_dir():
+    kind = file_kind(path)
+    if kind == "directory":
         report.add("unreadable", "this is a directory, not a file; give the submission file")
         return None
-    try:
-        with open(path, "rb") as handle:
-            return handle.read(size)
-    except FileNotFoundError:
+    if kind == "missing":
         report.add("unreadable", "file not found; check the path")
-    except OSError as exc:
-        report.add("unreadable", f"cannot read the file: {exc.strerror or exc}")
+        return None
+    try:  # the input guard: regular files only, never opened if a FIFO or device, at most MAX_INPUT_BYTES
+        return read_input_bytes(path, "file", size=size)
+    except WlbenchError as exc:
+        report.add("unreadable", str(exc))
     return None
 
 

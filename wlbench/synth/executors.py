@@ -196,6 +196,56 @@ def _require_dask():
     return distributed
 
 
+SCHEDULER_SCHEMES = ("tcp", "tls")
+PROBE_SECONDS = 5.0
+
+
+def check_scheduler_address(address: str, *, timeout: float = PROBE_SECONDS) -> str:
+    """Parse a Dask scheduler address (``tcp://host:port``, ``tls://host:port`` or ``host:port``) and probe it
+    within ``timeout`` seconds: a TCP connection, and for ``tcp`` the scheduler's opening message (a Dask
+    scheduler speaks first; an HTTP or other server stays silent, or answers with text). Returns the address
+    with its scheme; one :class:`WlbenchError` naming what is wrong otherwise. Never waits longer."""
+    import socket
+    from urllib.parse import urlsplit
+
+    hint = "give the address `dask scheduler` prints, e.g. tcp://host:8786"
+    text = address.strip()
+    full = text if "://" in text else f"tcp://{text}"
+    try:
+        parts = urlsplit(full)
+        host, port = parts.hostname, parts.port
+    except ValueError as exc:
+        raise WlbenchError(f"--scheduler {address!r} is not a scheduler address ({exc})", hint=hint) from None
+    if parts.scheme not in SCHEDULER_SCHEMES:
+        raise WlbenchError(f"--scheduler {address!r}: the scheme {parts.scheme!r} is not one of a Dask scheduler "
+                           f"({', '.join(SCHEDULER_SCHEMES)})", hint=hint)
+    if not host or port is None or (parts.path not in ("", "/")) or parts.query or " " in text:
+        raise WlbenchError(f"--scheduler {address!r} is not a scheduler address (host and port needed)", hint=hint)
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as sock:
+            if parts.scheme == "tcp":
+                sock.settimeout(timeout)
+                first = sock.recv(16)
+                if len(first) < 8 or int.from_bytes(first[:8], "little") >= 2 ** 32:
+                    said = first[:24].decode("ascii", "replace").split("\n")[0].strip()
+                    raise WlbenchError(f"the server at {full} is not a Dask scheduler (it "
+                                       + (f"answered {said!r})" if first else "did not speak first, as one does)"),
+                                       hint=hint)
+    except socket.timeout:
+        raise WlbenchError(f"the server at {full} is not a Dask scheduler (nothing answered within {timeout:g} s)",
+                           hint=hint) from None
+    except OSError as exc:
+        raise WlbenchError(f"cannot reach the Dask scheduler at {full} ({exc.strerror or exc})",
+                           hint="start one with `dask scheduler` and workers with `dask worker ADDRESS`, or leave "
+                                "--scheduler out for a local cluster") from None
+    return full
+
+
+def _the_context(context: RenderContext) -> RenderContext:
+    """The render context as the result of a task (see :meth:`DaskExecutor.start`)."""
+    return context
+
+
 class DaskExecutor:
     """Jobs on a ``dask.distributed`` cluster: the scheduler at ``scheduler`` (``tcp://host:8786``), or a
     ``LocalCluster`` of ``workers`` single-threaded processes started for the ``with`` block."""
@@ -214,6 +264,7 @@ class DaskExecutor:
                                                      dashboard_address=None, silence_logs=40)
             self.client = distributed.Client(self._cluster)
         else:
+            self.scheduler = check_scheduler_address(self.scheduler)
             try:
                 self.client = distributed.Client(self.scheduler, timeout="20s")
             except OSError as exc:
@@ -259,9 +310,11 @@ class DaskExecutor:
                                "was rendered", hint=SHARED_STORAGE_HINT)
 
     def start(self, context: RenderContext, **_: Any) -> None:
-        """Check the workers (:meth:`check_workers`), then send them the context once."""
+        """Check the workers (:meth:`check_workers`), then send them the context once, as a task (not scattered
+        data): the scheduler keeps the task, so when the worker holding the context dies (the only one,
+        say) it is computed again on a replacement and the lost jobs rerun, as Dask does for any task."""
         self.check_workers(context)
-        self._context = self.client.scatter(context, broadcast=True, hash=False)
+        self._context = self.client.submit(_the_context, context, pure=False)
 
     def map_ordered(self, jobs: Iterable, window: int) -> Iterator[list[Piece]]:
         distributed = _require_dask()

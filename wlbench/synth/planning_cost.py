@@ -52,6 +52,25 @@ def with_total_clips(recipe: Recipe, clips: int) -> Recipe:
 # clips of each split planned first, to estimate the whole cost before paying it
 ESTIMATE_SAMPLE = 200
 
+SAMPLE_CLIPS = 2000
+"""Clips planned to estimate the memory of a larger plan (:func:`estimate_split_bytes`)."""
+
+
+def estimate_split_bytes(recipe: Recipe, bank: Soundbank) -> int:
+    """The peak memory the split-level draws of ``recipe`` need, extrapolated (with a margin of 2) from
+    planning :data:`SAMPLE_CLIPS` clips of the same recipe: checked before a large plan is drawn."""
+    total = sum(split.clips for split in recipe.splits)
+    if total <= SAMPLE_CLIPS:
+        return 0
+    sample = with_total_clips(recipe, SAMPLE_CLIPS)
+    tracemalloc.start()
+    try:
+        plan_splits(sample, bank)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return int(2 * peak * total / sum(split.clips for split in sample.splits))
+
 
 def measure_planning(recipe: Recipe, bank: Soundbank, *, progress: bool = False,
                      on_estimate: Callable[[float, int], None] | None = None) -> PlanningCost:
