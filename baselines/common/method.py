@@ -33,6 +33,11 @@ from wlbench.training_data import TrainingData
 
 CHECKPOINT = "checkpoint.pt"
 
+MAX_WIDTH = 4096
+"""The most channels / units a layer of a reference network may have: a wider one is refused by the config
+schema before anything is built (``filters=[100000, ...]`` would otherwise exhaust memory mid-run)."""
+WIDTH = Option(1, kind=int, min=1, max=MAX_WIDTH, doc=f"a layer's channels or units (1-{MAX_WIDTH})")
+
 SHARED = ConfigSchema({
     "labels": Option("true", kind=str, doc="label view to train on: 'true' or a missing-label view of the training "
                                            "split"),

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from wlbench.errors import WlbenchError
+from baselines.common.method import MAX_WIDTH, WIDTH
 from wlbench.methods import ConfigSchema, Option
 
 # entry point name -> (adversarial, tri_training, description)
@@ -30,7 +31,7 @@ _INT = Option(1, kind=int, min=1)
 _POOL = Option([1, 1], kind=list, length=2, items=_INT)
 
 OPTIONS = ConfigSchema({
-    "filters": Option([16, 32, 64], kind=list, items=_INT,
+    "filters": Option([16, 32, 64], kind=list, items=WIDTH,
                       doc="output channels of F's conv blocks, one per block (the paper has 7 blocks)"),
     "pools": Option([[2, 4], [1, 4], [1, 4]], kind=list, items=_POOL,
                     doc="(time, freq) max-pool of each conv block; the product of the time pools is the number "
@@ -38,15 +39,15 @@ OPTIONS = ConfigSchema({
     "activation": Option("relu", kind=str, choices=("relu", "leaky_relu"), doc="activation of F, the heads and D"),
     "dropout": Option(0.0, kind=float, min=0, max=0.95, doc="dropout after each conv block"),
     "batch_norm": Option(True, kind=bool, doc="batch norm in the conv blocks"),
-    "rnn_hidden": Option(32, kind=int, min=1, doc="BiGRU units per direction (F's features: twice this)"),
+    "rnn_hidden": Option(32, kind=int, min=1, max=MAX_WIDTH, doc="BiGRU units per direction (F's features: twice this)"),
     "rnn_layers": Option(2, kind=int, min=1, doc="BiGRU layers (the paper: 2)"),
     "rnn_dropout": Option(0.0, kind=float, min=0, max=0.95, doc="dropout between BiGRU layers"),
-    "head_hidden": Option([], kind=list, items=_INT,
+    "head_hidden": Option([], kind=list, items=WIDTH,
                           doc="hidden frame-wise layers of F1, F2 and Ft; [] = one dense layer to the classes (the "
                               "CRNN head), whose weights are then the 'first layer' of the orthogonality penalty"),
     "pooling": Option("attention", kind=str, choices=("attention", "mean", "max"),
                       doc="frame -> clip pooling of each head"),
-    "domain_hidden": Option([64], kind=list, items=_INT, doc="hidden layers of the domain classifier D"),
+    "domain_hidden": Option([64], kind=list, items=WIDTH, doc="hidden layers of the domain classifier D"),
     "alpha": Option(1.0, kind=float, min=0, doc="gradient reversal coefficient (its final value under 'dann')"),
     "alpha_schedule": Option("dann", kind=str, choices=("fixed", "dann"),
                              doc="fixed: alpha throughout; dann: alpha * (2 / (1 + exp(-10 p)) - 1), p = steps done / "

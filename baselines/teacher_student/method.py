@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from baselines.common.fit import Stage
-from baselines.common.method import Run, TorchMethod
+from baselines.common.method import MAX_WIDTH, WIDTH, Run, TorchMethod
 from baselines.common.validation import score_metrics
 from baselines.teacher_student.averaging import TopK
 from baselines.teacher_student.nets import DEFAULT_NET, FramePoolingTagger, build_tagger
@@ -40,14 +40,14 @@ from wlbench.training_data import TrainingData
 _POOL_PAIR = Option([2, 2], kind=list, length=2, items=Option(1, kind=int, min=1))
 
 NET_OPTIONS = ConfigSchema({
-    "filters": Option(DEFAULT_NET["filters"], kind=list, items=Option(1, kind=int, min=1),
+    "filters": Option(DEFAULT_NET["filters"], kind=list, items=WIDTH,
                       doc="conv channels per block (teacher and student share the architecture)"),
     "pools": Option(DEFAULT_NET["pools"], kind=list, items=_POOL_PAIR, doc="(time, frequency) max-pool per block"),
     "activation": Option(DEFAULT_NET["activation"], kind=str, choices=("relu", "leaky_relu")),
     "conv_dropout": Option(DEFAULT_NET["conv_dropout"], kind=float, min=0, max=0.95),
     "batch_norm": Option(DEFAULT_NET["batch_norm"], kind=bool),
-    "rnn_hidden": Option(DEFAULT_NET["rnn_hidden"], kind=int, min=0, doc="BiGRU units after the trunk (0: none)"),
-    "hidden": Option(DEFAULT_NET["hidden"], kind=list, items=Option(1, kind=int, min=1),
+    "rnn_hidden": Option(DEFAULT_NET["rnn_hidden"], kind=int, min=0, max=MAX_WIDTH, doc="BiGRU units after the trunk (0: none)"),
+    "hidden": Option(DEFAULT_NET["hidden"], kind=list, items=WIDTH,
                      doc="hidden layers of the frame-wise classifier"),
     "head_dropout": Option(DEFAULT_NET["head_dropout"], kind=float, min=0, max=0.95,
                            doc="dropout before the frame-wise classifier"),

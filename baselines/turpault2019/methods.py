@@ -19,7 +19,7 @@ import torch
 
 from baselines.common.fit import Stage
 from baselines.common.losses import masked_bce_probs
-from baselines.common.method import Run, TorchMethod
+from baselines.common.method import MAX_WIDTH, WIDTH, Run, TorchMethod
 from baselines.common.nets import CRNN, PatchEmbedder
 from baselines.common.sampling import batches
 from baselines.common.validation import score_metrics
@@ -36,7 +36,7 @@ from wlbench.training_data import TrainingData
 _POOL_PAIR = Option([1, 4], kind=list, length=2, items=Option(1, kind=int, min=1))
 
 CNN_OPTIONS = ConfigSchema({
-    "filters": Option([64, 64, 64], kind=list, items=Option(1, kind=int, min=1),
+    "filters": Option([64, 64, 64], kind=list, items=WIDTH,
                       doc="conv 3x3 channels per layer (paper: 3 layers of 64)"),
     "pools": Option([[1, 4], [1, 4], [1, 4]], kind=list, items=_POOL_PAIR,
                     doc="(time, frequency) max-pool per conv layer (paper: 4 in frequency, none in time)"),
@@ -46,7 +46,7 @@ CNN_OPTIONS = ConfigSchema({
 })
 
 CLASSIFIER_OPTIONS = ConfigSchema({
-    "rnn_hidden": Option(64, kind=int, min=1, doc="BiGRU cells per direction (paper: 64)"),
+    "rnn_hidden": Option(64, kind=int, min=1, max=MAX_WIDTH, doc="BiGRU cells per direction (paper: 64)"),
     "rnn_layers": Option(2, kind=int, min=1, doc="BiGRU layers (paper: 2 on embeddings and on log-mel)"),
 })
 

@@ -13,7 +13,7 @@ import torch
 
 from baselines.common.fit import Stage
 from baselines.common.losses import masked_bce, prototypical_loss, triplet_loss
-from baselines.common.method import Run, TorchMethod
+from baselines.common.method import MAX_WIDTH, WIDTH, Run, TorchMethod
 from baselines.common.nets import MLP, PatchEmbedder
 from baselines.common.sampling import batches, episode, label_triplets
 from baselines.common.validation import centroid_map, score_metrics
@@ -25,17 +25,17 @@ _POOL_PAIR = Option([2, 2], kind=list, length=2, items=Option(1, kind=int, min=1
 E_OPTIONS = ConfigSchema({
     "train_segment": Option("1s", kind=str, doc="segment view the model is trained on ('clip': whole clips)"),
     "patch": Option(20, kind=int, min=1, doc="frames per patch of E (20 = 200 ms at a 10 ms hop)"),
-    "filters": Option([16, 16, 32, 65], kind=list, items=Option(1, kind=int, min=1),
+    "filters": Option([16, 16, 32, 65], kind=list, items=WIDTH,
                       doc="conv channels per layer of E (walle's; 65 x 2 bands = the paper's 130-d embedding)"),
     "pools": Option([[2, 2], [2, 2], [1, 4], [1, 2]], kind=list, items=_POOL_PAIR,
                     doc="(time, frequency) max-pool per conv layer"),
     "activation": Option("leaky_relu", kind=str, choices=("leaky_relu", "relu")),
     "dropout": Option(0.2, kind=float, min=0, max=0.95),
     "batch_norm": Option(False, kind=bool),
-    "embedding_dim": Option(130, kind=int, min=1, doc="a linear projection is added when the trunk output differs"),
+    "embedding_dim": Option(130, kind=int, min=1, max=MAX_WIDTH, doc="a linear projection is added when the trunk output differs"),
     "pooling": Option("mean", kind=str, choices=("mean", "max"),
                       doc="pooling of patch embeddings into the embedding of a longer input (paper: mean)"),
-    "hidden": Option([32], kind=list, items=Option(1, kind=int, min=1), doc="hidden layers of the classifier G"),
+    "hidden": Option([32], kind=list, items=WIDTH, doc="hidden layers of the classifier G"),
 })
 
 G_OPTIONS = ConfigSchema({  # G trained on frozen embeddings (triplet / prototypical networks)
