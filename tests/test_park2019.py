@@ -505,7 +505,8 @@ def train_park(name, dataset, run_dir, **over):
     from baselines.park2019 import METHODS
     from wlbench.methods import Audit, TrainContext, resolve_config
 
-    config = resolve_config(METHODS[name], None, {**TINY, **over})
+    schema = METHODS[name].config_schema()  # a preset refuses the options it does not use (domain_hidden...)
+    config = resolve_config(METHODS[name], None, {**{k: v for k, v in TINY.items() if k in schema}, **over})
     run_dir.mkdir(parents=True, exist_ok=True)
 
     def log(row):

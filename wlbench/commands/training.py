@@ -156,8 +156,6 @@ def experiment(grid, out, jobs, executor, scheduler, table_only, submit_board):
     task on the cluster, with the same results as local runs."""
     from wlbench.methods import run_experiment, submit_experiment
 
-    if table_only:
-        _require_finished_runs(grid, out)
     res = run_experiment(grid, out, jobs, echo=click.echo, only_table=table_only, executor=executor,
                          scheduler=scheduler)
     click.echo(res["text"])
@@ -170,23 +168,6 @@ def experiment(grid, out, jobs, executor, scheduler, table_only, submit_board):
         entries = submit_experiment(grid, out, submit_board, echo=click.echo)
         click.echo(f"{len(entries)} leaderboard entries added to {submit_board}; render it with "
                    f"`wlbench leaderboard render --board {submit_board}`")
-
-
-def _require_finished_runs(grid: Path, out: Path) -> None:
-    """``--table-only`` tabulates finished runs and runs none: an --out without any finished run of the grid
-    is one error line (not an all-"-" table), checked before anything is written."""
-    from wlbench.atomic import check_output_path
-    from wlbench.methods.experiments import SUMMARY, all_runs, load_experiment, plan_cells
-    from wlbench.paths import require_folder
-
-    run_first = f"run the grid first: wlbench experiment {grid} --out {out}"
-    check_output_path(out, directory=True)  # a file in the way, or no permission: its own error
-    require_folder(out, "experiment folder (--out)", hint=f"--table-only reads finished runs; {run_first}")
-    exp = load_experiment(grid)
-    runs = all_runs(plan_cells(exp, out))
-    if not any((r.run_dir / SUMMARY).is_file() for r in runs):
-        raise WlbenchError(f"{out}: no finished run of experiment {exp.name!r} ({len(runs)} runs expected under "
-                           f"{out / 'runs'}); --table-only tabulates finished runs and runs none", hint=run_first)
 
 
 def register(group: click.Group) -> None:

@@ -44,7 +44,7 @@ from typing import Any
 
 import numpy as np
 
-from wlbench.atomic import ensure_writable_dir, write_text_atomic
+from wlbench.atomic import check_output_path, ensure_writable_dir, write_text_atomic
 from wlbench.errors import WlbenchError
 from wlbench.methods.config import plain, read_table_file, resolve_config
 from wlbench.methods.discovery import get_method
@@ -55,6 +55,7 @@ from wlbench.methods.protocol import CLIP
 from wlbench.methods.runs import (EVENTS, FRAME_SCORES, LOG, SUMMARY, Decoding, is_finished, kept_initial_weights,
                                   output_stem, segment_key, train_run, unfinished_reason)
 from wlbench.methods.statistics import contrast_text, paired_difference, t_interval, verdict  # noqa: F401 (API)
+from wlbench.paths import require_folder
 
 PRIOR = "prior"
 ORACLE = "oracle"
@@ -447,7 +448,12 @@ def run_experiment(path: str | Path, out: str | Path, jobs: int = 1, echo: Echo 
     workers; see :mod:`wlbench.methods.execution`)."""
     check_executor(executor, scheduler, jobs)
     exp = load_experiment(path)
-    out = ensure_writable_dir(Path(out))
+    out = Path(out)
+    run_first = f"run the grid first: wlbench experiment {path} --out {out}"
+    if only_table:  # tabulates finished runs, creates nothing
+        check_output_path(out, directory=True)
+        require_folder(out, "experiment folder (--out)", hint=f"--table-only reads finished runs; {run_first}")
+    out = ensure_writable_dir(out)
     cells = plan_cells(exp, out)
     paths = {d["name"]: dataset_path(d, out, echo, render=not only_table) for d in exp.datasets}
     if not only_table:
@@ -455,6 +461,9 @@ def run_experiment(path: str | Path, out: str | Path, jobs: int = 1, echo: Echo 
     arms = plan_arms(exp, out, cells)
     runs = all_runs(cells, arms)
     _check_finished_runs(runs, paths)
+    if only_table and not any(is_finished(r.run_dir) for r in runs):
+        raise WlbenchError(f"{out}: no finished run of experiment {exp.name!r} ({len(runs)} runs expected under "
+                           f"{out / 'runs'}); --table-only tabulates finished runs and runs none", hint=run_first)
     todo = [r for r in runs if not is_finished(r.run_dir)] if not only_table else []
     for r in todo:  # a run folder whose recorded hashes do not match is trained again, said so
         if (r.run_dir / SUMMARY).exists():
