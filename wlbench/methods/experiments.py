@@ -746,7 +746,9 @@ def write_experiment_tables(exp: Experiment, cells: Sequence[Cell], out: Path) -
                 row = next((r for r in mrows if r["dataset"] == d["name"] and r["label"] == label), None)
                 res = [row["results"][metric][s] if row else {} for s in exp.test_segments]
                 grid.append([100 * r["mean"] if r.get("mean") is not None else float("nan") for r in res])
-                marks.append(["*" if r.get("learned") is False else "" for r in res])
+                # the seeds' 95 % t half-width under the value, "*" for a cell that is not learned
+                marks.append([(f"\n±{100 * r['ci95']:.1f}" if r.get("ci95") is not None else "")
+                              + ("*" if r.get("learned") is False else "") for r in res])
             panels.append((d.get("title", d["name"]), grid, marks))
         if any(np.isfinite(v) for _, g, _ in panels for row in g for v in row):
             figures.append(plot_cell_heatmaps(out / f"heatmap-{method}.png", f"{method}: {metric}", panels, labels,

@@ -170,7 +170,7 @@ def readable_label(text: str) -> str:
 def plot_cell_heatmaps(target: Path, title: str, panels: Sequence[tuple[str, list[list[float]], list[list[str]]]],
                        rows: Sequence[str], cols: Sequence[str], metric: str) -> Path:
     """One heatmap per panel (e.g. per dataset): rows x cols of a metric in %, each cell marked with a string
-    (``"*"``: not learned). ``panels``: (panel title, values in [0, 100] or NaN, marks). Row labels are made
+    written under or after its value (the grid passes ``"\n±half-width"`` and ``"*"``: not learned). ``panels``: (panel title, values in [0, 100] or NaN, marks). Row labels are made
     readable (:func:`readable_label`); the layout is sized to the cells (a one-column heatmap stays narrow,
     its title close above it)."""
     plt = pyplot()
@@ -186,5 +186,6 @@ def plot_cell_heatmaps(target: Path, title: str, panels: Sequence[tuple[str, lis
         ax.set_xlabel("test segment")
     if image is not None:
         fig.colorbar(image, ax=axes[0].tolist(), label=f"{metric} (%)", shrink=0.9)
-    fig.suptitle(f"{title}\n(* not learned: does not beat its control)", fontsize=9)
+    fig.suptitle(f"{title}\n(mean ± 95 % t half-width over seeds; * not learned: does not beat its control)",
+                 fontsize=9)
     return save_png(fig, target)
