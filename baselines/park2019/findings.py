@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from wlbench.errors import WlbenchError
-from wlbench.methods.findings import CLAIMS, HEADROOM, families_text, judge, p_text, pct
+from wlbench.methods.findings import CLAIMS, HEADROOM, findings_table, judge
 from wlbench.methods.statistics import t_interval
 
 GRIDS = ("park2019", "park2019-nogap", "park2019-tau")
@@ -163,12 +163,7 @@ def render_claims(tables: dict[str, dict[str, Any]]) -> str:
     """Markdown: the headroom rows, then every claim and metric the tables can answer, with the paired
     difference, the Holm-adjusted p-value and the verdict."""
     headroom, rows = judged_claims(tables)
-    lines = [families_text(headroom, rows), "",
-             "| claim | metric | a - b (points, 95 % t over seeds) | p (Holm) | verdict |", "|---|---|---|---|---|"]
-    for row in [*headroom, *rows]:
-        verdict = row["verdict"] if row["first"] and row["second"] else "no runs"
-        lines.append(f"| {row['claim']} | {row['metric']} | {pct(row['diff'])} | {p_text(row)} | {verdict} |")
-    return "\n".join(lines) + "\n"
+    return findings_table(headroom, rows, (("claim", "claim"), ("metric", "metric")))
 
 
 def pseudo_label_rows(out: Path, dataset: str) -> dict[str, dict[str, list[dict[str, Any]]]]:

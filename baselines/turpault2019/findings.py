@@ -19,7 +19,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from wlbench.methods.findings import CLAIMS, HEADROOM, families_text, judge, p_text, pct
+from wlbench.methods.findings import CLAIMS, HEADROOM, findings_table, judge
 
 TRIPLET = "turpault2019-triplet"
 BUDGETS = ([1.0, 1.0], [1.0, 4.44], [1.0, 9.0])
@@ -103,13 +103,7 @@ def render(table2: dict, table3: dict | None = None) -> str:
     """Markdown: the headroom rows, then the claims: per contrast the paired difference in points (%), the
     Holm-adjusted p-value and the verdict."""
     headroom, claims = judged(table2, table3)
-    lines = [families_text(headroom, claims), "",
-             "| finding | metric | cells | a - b (points, 95 % t over seeds) | p (Holm) | verdict |",
-             "|---|---|---|---|---|---|"]
-    for row in [*headroom, *claims]:
-        lines.append(f"| {row['finding']} | {row['metric']} | {row['cells']} | {pct(row['diff'])} | {p_text(row)} | "
-                     f"{row['verdict']} |")
-    return "\n".join(lines) + "\n"
+    return findings_table(headroom, claims, (("finding", "finding"), ("metric", "metric"), ("cells", "cells")))
 
 
 def main(argv: Sequence[str]) -> int:

@@ -24,7 +24,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from wlbench.methods.findings import CLAIMS, HEADROOM, families_text, judge, p_text, pct
+from wlbench.methods.findings import CLAIMS, HEADROOM, findings_table, judge
 
 METHODS = ("turpault-classifier", "turpault-triplet", "turpault-protonet")
 SEGMENTS = ("200ms", "1s", "10s")
@@ -105,13 +105,7 @@ def render(tables: Sequence[dict]) -> str:
     """Markdown: the headroom rows, then the claims: per contrast and metric the paired difference in points
     (%), the Holm-adjusted p-value and the verdict."""
     headroom, claims = judged(tables)
-    lines = [families_text(headroom, claims), "",
-             "| dataset | finding | metric | a - b (points, 95 % t over seeds) | p (Holm) | verdict |",
-             "|---|---|---|---|---|---|"]
-    for row in [*headroom, *claims]:
-        lines.append(f"| {row['dataset']} | {row['finding']} | {row['metric']} | {pct(row['diff'])} | "
-                     f"{p_text(row)} | {row['verdict']} |")
-    return "\n".join(lines) + "\n"
+    return findings_table(headroom, claims, (("dataset", "dataset"), ("finding", "finding"), ("metric", "metric")))
 
 
 def main(argv: Sequence[str]) -> int:

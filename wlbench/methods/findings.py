@@ -193,6 +193,21 @@ def p_text(row: dict[str, Any]) -> str:
     return _p(row.get("p_holm"))
 
 
+def findings_table(headroom: Sequence[dict[str, Any]], claims: Sequence[dict[str, Any]],
+                   columns: Sequence[tuple[str, str]]) -> str:
+    """Markdown for a findings module: the families sentence, then one table of the judged headroom rows and
+    claims, the row keys ``columns`` ((header, key) pairs) first, then a - b, the Holm-adjusted p-value and
+    the verdict (``no runs`` where an arm has no finished run)."""
+    lines = [families_text(headroom, claims), "",
+             "| " + " | ".join(h for h, _ in columns) + " | a - b (points, 95 % t over seeds) | p (Holm) | verdict |",
+             "|" + "---|" * (len(columns) + 3)]
+    for row in [*headroom, *claims]:
+        verdict = row["verdict"] if row["first"] and row["second"] else "no runs"
+        lines.append("| " + " | ".join(str(row[k]) for _, k in columns)
+                     + f" | {pct(row['diff'])} | {p_text(row)} | {verdict} |")
+    return "\n".join(lines) + "\n"
+
+
 def families_text(headroom: Sequence[dict[str, Any]], claims: Sequence[dict[str, Any]]) -> str:
     """One sentence stating the two Holm families of a findings table."""
     h = headroom[0]["family"] if headroom else 0

@@ -29,7 +29,7 @@ from wlbench.errors import WlbenchError, plain
 from wlbench.submissions.expected import Expected, check_clip_sets, check_declared, label_problem
 from wlbench.submissions.layouts import find_layout
 from wlbench.submissions.report import ValidationReport
-from wlbench.submissions.text import (DELIMITER_NAMES, TextFile, describe_delimiters, find_header,
+from wlbench.submissions.text import (DELIMITER_NAMES, TextFile, describe_delimiters, find_header, is_number,
                                       parse_numbers, read_text, split_fields)
 from wlbench.submissions.tolerance import TIME_TOLERANCE, ClipFit, outside
 
@@ -56,14 +56,6 @@ class Detections:
     report: ValidationReport
 
 
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-        return True
-    except ValueError:
-        return False
-
-
 def _headerless_sep(line: str, n_cols: int) -> str | None:
     """The delimiter of a headerless event row ``filename onset offset label`` (or a filename alone)."""
     if not any(sep in line for sep in DELIMITER_NAMES):
@@ -72,9 +64,9 @@ def _headerless_sep(line: str, n_cols: int) -> str | None:
         if sep not in line:
             continue
         fields = split_fields(line, sep)
-        if len(fields) >= 3 and _is_number(fields[1]) and _is_number(fields[2]) and len(fields) <= n_cols:
+        if len(fields) >= 3 and is_number(fields[1]) and is_number(fields[2]) and len(fields) <= n_cols:
             return sep
-        if sep == " " and len(fields) > 3 and _is_number(fields[1]) and _is_number(fields[2]):
+        if sep == " " and len(fields) > 3 and is_number(fields[1]) and is_number(fields[2]):
             return sep  # a label with spaces: reported row by row
     return None
 

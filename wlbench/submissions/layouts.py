@@ -24,7 +24,7 @@ import csv
 import re
 from dataclasses import dataclass
 
-from wlbench.submissions.text import DELIMITER_NAMES, find_header, split_fields
+from wlbench.submissions.text import DELIMITER_NAMES, find_header, is_number, split_fields
 
 DETECTION_ALIASES = {"file": "filename", "event_onset": "onset", "event_offset": "offset"}
 SNIFF_LINES = 20  # data lines looked at to find a row that tells the layout
@@ -57,16 +57,8 @@ _PATTERNS = (
 )
 
 
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-        return True
-    except ValueError:
-        return False
-
-
 def _kinds(fields: list[str]) -> str:
-    return "".join("n" if _is_number(f) else ("e" if not f.strip() else "s") for f in fields)
+    return "".join("n" if is_number(f) else ("e" if not f.strip() else "s") for f in fields)
 
 
 def headerless_layout(line: str) -> Layout | None:

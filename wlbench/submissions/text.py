@@ -151,6 +151,15 @@ def describe_delimiters(line: str) -> str:
     return ", ".join(found) if found else "no delimiter at all"
 
 
+def is_number(text: str) -> bool:
+    """``float(text)`` succeeds (format sniffing: a column of numbers, whatever they are)."""
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
+
+
 def to_float(text: str) -> float | None:
     """A number read from text (NaN words give NaN, to be reported as not finite); None: not a number."""
     s = text.strip()
