@@ -456,10 +456,10 @@ def run_experiment(path: str | Path, out: str | Path, jobs: int = 1, echo: Echo 
     out = ensure_writable_dir(out)
     cells = plan_cells(exp, out)
     paths = {d["name"]: dataset_path(d, out, echo, render=not only_table) for d in exp.datasets}
-    if not only_table:
-        _check_segments(exp, paths)
     arms = plan_arms(exp, out, cells)
     runs = all_runs(cells, arms)
+    if not only_table:
+        _check_segments(exp, paths, runs)
     _check_finished_runs(runs, paths)
     if only_table and not any(is_finished(r.run_dir) for r in runs):
         raise WlbenchError(f"{out}: no finished run of experiment {exp.name!r} ({len(runs)} runs expected under "
@@ -522,17 +522,27 @@ def _check_finished_runs(runs: Sequence[Run], paths: dict[str, Path]) -> None:
                                f"{made_on[:12]}..., the grid's file has {contents[run.dataset][:12]}...)", hint=fix)
 
 
-def _check_segments(exp: Experiment, paths: dict[str, Path]) -> None:
+def _check_segments(exp: Experiment, paths: dict[str, Path], runs: Sequence[Run] = ()) -> None:
+    """The grid's split and test segments exist in every dataset, and so does every run's training segment
+    (checked before the first run, not when the run starts)."""
     from wlbench.methods.runs import dataset_meta
 
+    metas = {name: dataset_meta(p) for name, p in paths.items()}
     for name, p in paths.items():
-        meta = dataset_meta(p)
+        meta = metas[name]
         if exp.split not in meta["splits"]:
             raise WlbenchError(f"{p}: no split {exp.split!r} (the grid's split)")
         for seg in exp.test_segments:
             if seg != CLIP and seg not in meta["segments"]:
                 raise WlbenchError(f"{p}: no segment view {seg!r} (a test segment of the grid)",
                                    hint=f"it has {', '.join([CLIP, *meta['segments']])}")
+    for run in runs:
+        config = resolve_config(get_method(run.method), None, run.overrides)
+        seg = segment_key(config["train_segment"]) if "train_segment" in config else CLIP
+        if seg != CLIP and seg not in metas[run.dataset]["segments"]:
+            raise WlbenchError(f"{paths[run.dataset]}: no segment view {seg!r}, the train_segment of {run.method} "
+                               f"in {run.run_dir.parent}", hint=f"the dataset has "
+                               f"{', '.join([CLIP, *metas[run.dataset]['segments']])}; set train_segment in the grid")
 
 
 # --- results ---------------------------------------------------------------------------------------
