@@ -192,3 +192,16 @@ def test_quick_baseline_config_is_valid():
     from wlbench.methods import QUICK_CONFIG, QUICK_METHOD, get_method, resolve_config
 
     resolve_config(get_method(QUICK_METHOD), None, QUICK_CONFIG)  # every quick key is a valid config key
+
+
+def test_a_train_segment_the_dataset_lacks_is_refused_before_any_run(seg_dataset, tmp_path):  # noqa: F811
+    from wlbench.cli import main
+
+    cfg = tiny_config("turpault-classifier", max_epochs=1)
+    cfg["train_segment"] = "5s"  # the tiny dataset has 200 ms and 1 s views only
+    grid = tmp_path / "grid.toml"
+    grid.write_text(GRID.format(config="\n".join(f"{k} = {json.dumps(v)}" for k, v in cfg.items()),
+                                path=seg_dataset).replace('train_segment = ["200ms", "1s"]', 'labels = ["true"]'))
+    res = CliRunner().invoke(main, ["experiment", str(grid), "--out", str(tmp_path / "exp")])
+    assert res.exit_code == 2 and "no segment view '5s'" in res.output and "train_segment" in res.output
+    assert not (tmp_path / "exp" / "runs").exists()
