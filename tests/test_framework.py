@@ -4,6 +4,7 @@ verdicts, an outside method in a grid, and process settings."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import types
 from pathlib import Path
@@ -511,7 +512,7 @@ worse = {{ labels = "nocat" }}
 
 [[headroom]]
 name = "a contrast of a run with itself"
-better = {{ method = "prior", labels = "nocat" }}
+better = {{ method = "prior", labels = "true" }}
 worse = {{ method = "prior", labels = "nocat" }}
 
 [[claims]]
@@ -538,12 +539,13 @@ def test_headroom_gate_runs_first_and_a_claim_without_headroom_reads_no_headroom
     out = tmp_path / "exp"
     res = CliRunner().invoke(main, ["experiment", str(grid), "--out", str(out)])
     assert res.exit_code == 0, res.output
-    # cell (= the worse arm) + oracle (= the better arm) + prior + the claim's own arm (lr 0.02), 2 seeds each
-    assert "1 cells, 8 runs (0 finished), 8 to run" in res.output
+    # cell (= the worse arm) + oracle (= the better arm) + prior on the view + prior on the truth + the claim's
+    # own arm (lr 0.02), 2 seeds each
+    assert "1 cells, 10 runs (0 finished), 10 to run" in res.output
     done = [line for line in res.output.splitlines() if line.startswith("[")]
     headroom_dirs = ("labels-nocat/seed-", "control-oracle", "/prior/")
-    assert all(any(h in line for h in headroom_dirs) for line in done[:6])  # the headroom arms ran first
-    assert "labels-nocat_lr-0.02/seed-" in "".join(done[6:])
+    assert all(any(h in line for h in headroom_dirs) for line in done[:8])  # the headroom arms ran first
+    assert "labels-nocat_lr-0.02/seed-" in "".join(done[8:])
     table = (out / "gate" / "table.md").read_text()
     assert table.index("## Headroom") < table.index("## Claims") < table.index("## map")
     assert "## Chosen epochs" in table
@@ -578,3 +580,35 @@ def test_judge_applies_holm_and_the_verdict_rules():
     ], headroom=head)
     assert [c["verdict"] for c in claims] == ["holds", "reversed", "no headroom", "below controls", "too few seeds"]
     assert claims[0]["family"] == 2 and claims[2]["p_holm"] is None
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda g: g.replace('better = { method = "prior", labels = "true" }', 'better = { method = "prior", labels = "nocat" }'),
+     "both sides are the same runs"),
+    (lambda g: g.replace('a = { labels = "nocat", lr = 0.02 }', 'a = { lr = 0.02 }'),
+     "does not set the grid axis ['labels']"),
+    (lambda g: g.replace('requires = ["a contrast of a run with itself"]', 'requires = "a contrast of a run with itself"'),
+     "requires must be a list"),
+    (lambda g: g.replace('worse = { labels = "nocat" }', 'worse = { method = "priors", labels = "nocat" }'),
+     "side worse: unknown method"),
+    (lambda g: g.replace('[[claims]]\nname', '[[claims]]\ndataset = ["tiny", "tiny2"]\nname').replace(
+        '[[headroom]]\nname = "a contrast', '[[headroom]]\ndataset = "tiny"\nname = "a contrast') + TWO,
+     "covers dataset(s) ['tiny2'] but requires"),
+])
+def test_contrast_declarations_are_checked_before_any_run(view_dataset, tmp_path, change, message):
+    from wlbench.errors import WlbenchError
+    from wlbench.methods.experiments import load_experiment, plan_arms, plan_cells
+
+    grid = tmp_path / "grid.toml"
+    text = HEADROOM_GRID.format(config=f"threads = 1\ntrain_segment = \"1s\"", path=view_dataset)
+    grid.write_text(change(text).replace("{path}", str(view_dataset)))
+    with pytest.raises(WlbenchError, match=re.escape(message)):
+        exp = load_experiment(grid)
+        plan_arms(exp, tmp_path / "out", plan_cells(exp, tmp_path / "out"))
+
+
+TWO = """
+[[datasets]]
+name = "tiny2"
+path = "{path}"
+"""

@@ -669,7 +669,7 @@ def test_findings_read_claims_and_pseudo_label_audits(gap_dataset, tmp_path):
     assert lines["the gap costs the baseline: no gap - gap"].endswith("| resolved |")  # a headroom row
     # the tau-0.9 cell is told apart from the tau-0.5 one: +5.8 points over it, +1 over no-pseudo
     assert "+5.8 ±0.5" in lines["stricter agreement helps: tri-training at tau 0.9 - at 0.5"]
-    assert "+1.0 ±" in lines["pseudo-labels at tau 0.9 help: - the same two phases without them"]
+    assert "+1.0 ±" in lines["pseudo-labels at tau 0.9 help: park-tri [pseudo_threshold=0.9] - the same two phases without them"]
     # a cell that does not beat the prior makes no finding, whatever the sign ("reversed" here)
     assert lines["Adv.whole beats the baseline"].endswith("| below controls |")
     assert lines["Adv.time beats Adv.whole"].endswith("| below controls |")

@@ -34,7 +34,9 @@ Provenance (creation time, versions, recipe text, soundbank path) is stored besi
 
 from __future__ import annotations
 
+import collections
 import contextlib
+import os
 import dataclasses
 import datetime
 import json
@@ -70,6 +72,11 @@ TRUTH_EVENT_COLUMNS = ("clip_index", "label_index", "onset", "offset")
 TRUTH_VIEW_MEMBERS = (("segments", ("start", "weak_labels")), ("views", ("labels", "dropped")),
                       ("resolution", ("labels",)))
 _BLOCK_BYTES = 64 << 20
+FEATURE_CACHE_BYTES = 2 << 30
+"""Features a process keeps in memory (the most recently read splits, oldest dropped first): a grid worker
+that trains run after run on one dataset, and a run that reads a split for its scaler, its training data and
+its predictions, read each split's features from disk once."""
+_feature_cache: collections.OrderedDict[tuple, np.ndarray] = collections.OrderedDict()
 
 
 def spec_id(recipe_canonical: dict[str, Any], soundbank_fingerprint: str) -> str:
@@ -609,6 +616,12 @@ class ResolutionView:
         return feats[:, index, :]
 
 
+def _file_version(path: Path) -> tuple:
+    """What tells one version of a file from another: its real path, device, inode, size and change time."""
+    st = os.stat(path)
+    return (os.path.realpath(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
 class Split:
     """One split of a dataset. Arrays are read on demand."""
 
@@ -649,8 +662,20 @@ class Split:
         return params["sample_rate"] / params["hop_length"]
 
     def features(self) -> np.ndarray:
-        """(N, T, F) log-mel features."""
-        return self._features_dataset()[:]
+        """(N, T, F) log-mel features, read-only: a split's features are read from disk once per process and
+        file version (:data:`FEATURE_CACHE_BYTES`; a sharded split is read every time)."""
+        stored = self._features_dataset()
+        key = None if stored.is_virtual else _file_version(self.dataset.path) + (self.name,)
+        if key is not None and key in _feature_cache:
+            _feature_cache.move_to_end(key)
+            return _feature_cache[key]
+        features = stored[:]
+        if key is not None and features.nbytes <= FEATURE_CACHE_BYTES:
+            features.flags.writeable = False
+            _feature_cache[key] = features
+            while sum(a.nbytes for a in _feature_cache.values()) > FEATURE_CACHE_BYTES:
+                _feature_cache.popitem(last=False)
+        return features
 
     def weak_labels(self) -> np.ndarray:
         """(N, C) uint8 true clip labels."""

@@ -106,7 +106,7 @@ def claims(gap: str, nogap: str | None) -> list[tuple[str, Side, Side | None]]:
                      (gap, row, f"{row} ({NO_PSEUDO})"), None))
     strict = f"{TRI} [pseudo_threshold={STRICT}]"
     rows.append((f"stricter agreement helps: tri-training at tau {STRICT} - at 0.5", (gap, strict, TRI), None))
-    rows.append((f"pseudo-labels at tau {STRICT} help: - the same two phases without them",
+    rows.append((f"pseudo-labels at tau {STRICT} help: {strict} - the same two phases without them",
                  (gap, strict, f"{TRI} ({NO_PSEUDO})"), None))
     if nogap is not None:
         rows.append(("the gap costs the baseline: no gap - gap", (nogap, BASELINE, None), (gap, BASELINE, None)))
@@ -238,6 +238,9 @@ def render_pseudo_labels(out: Path, dataset: str) -> str:
     """Markdown: per tri-training row and audit, positives per seed, their precision and recall against the
     truth, and the precision of labelling at random (:func:`base_rate`)."""
     rows = pseudo_label_rows(out, dataset)
+    if not rows:
+        return (f"No finished tri-training run under {out / 'runs'} (the audits live in the run folders: pass the "
+                f"grid's --out, e.g. runs/park2019).\n")
     truth = role_truth(out, dataset)
     lines = ["| row | pseudo-labels | seeds | labels (positive or negative) | positives | precision | recall | "
              "base rate |", "|---|---|---|---|---|---|---|---|"]

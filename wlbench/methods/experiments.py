@@ -289,9 +289,19 @@ def _check_keys(exp: Experiment) -> None:
             raise WlbenchError(f"{exp.path}: [method_config.{method}] names a method that is not in the grid")
         schemas[method].validate(values, f"{exp.path} [method_config.{method}]", method)
     for contrast in (*exp.headroom, *exp.claims):
-        for arm in (contrast.first, contrast.second):
-            schema = get_method(arm.method).config_schema()
-            schema.validate(arm.overrides, f"{exp.path} [[{contrast.kind}]] {contrast.name!r}", arm.method)
+        for side, arm in zip(("better", "worse") if contrast.kind == "headroom" else ("a", "b"),
+                             (contrast.first, contrast.second)):
+            where = f"{exp.path}: [[{contrast.kind}]] {contrast.name!r}, side {side}"
+            try:
+                schema = get_method(arm.method).config_schema()
+            except WlbenchError as exc:
+                raise WlbenchError(f"{where}: {exc}") from None
+            schema.validate(arm.overrides, where, arm.method)
+            unset = [k for k in exp.axes if k in schema and k not in arm.overrides]
+            if unset:
+                raise WlbenchError(f"{where}: does not set the grid axis {unset} that {arm.method} declares (it would "
+                                   f"silently take the method's default)",
+                                   hint=f"add e.g. {unset[0]} = {plain(exp.axes[unset[0]][0])} to the {side} table")
     if exp.controls is not None:
         known = {PRIOR, ORACLE} | {c for m in exp.methods for c in getattr(get_method(m), "controls", {}) or {}}
         for c in exp.controls:
@@ -343,6 +353,12 @@ def plan_arms(exp: Experiment, out: Path, cells: Sequence[Cell]) -> dict[tuple[s
                 d = next(x for x in exp.datasets if x["name"] == on)
                 over = {**base_config(exp, d, arm.method), **arm.overrides}
                 key = _config_key(on, arm.method, over)
+                if side == 1 and key == _config_key(contrast.first.dataset or name, contrast.first.method,
+                                                    {**base_config(exp, next(x for x in exp.datasets if x["name"] == (
+                                                        contrast.first.dataset or name)), contrast.first.method),
+                                                     **contrast.first.overrides}):
+                    raise WlbenchError(f"{exp.path}: [[{contrast.kind}]] {contrast.name!r}: both sides are the same "
+                                       f"runs ({arm.label} on {on})", hint="make the two sides differ")
                 if key not in index:
                     # named like a cell with these axis values: a cell of another grid sharing --out is reused
                     where = out / "runs" / on / arm.method / _slug(arm.overrides)

@@ -18,7 +18,12 @@ untrained one, an oracle vs the baseline on the view)::
     segment = "clip"                           # default: the grid's first test segment
     dataset = "missing-labels"                 # default: every dataset of the grid (one contrast each)
 
-``[[claims]]`` -- a paper's claim ``a > b``, with the headroom contrasts it presupposes::
+An arm's overrides go over the grid's ``[config]`` for its method; they must set every grid axis the method
+declares (an axis left out would silently take the method's default), and the two arms of a contrast must
+not be the same runs.
+
+``[[claims]]`` -- a paper's claim ``a > b``, with the headroom contrasts it presupposes (declared for the
+claim's datasets)::
 
     [[claims]]
     name = "masking 8 % beats p = 0 (tr_large)"
@@ -139,9 +144,20 @@ def parse_contrasts(path: Path, spec: Mapping[str, Any], *, methods: Sequence[st
                 raise WlbenchError(f"{where} ({name!r}): dataset {ds!r} is not a dataset of the grid {list(datasets)}")
             requires = t.get("requires", [])
             if kind == CLAIMS:
-                if not isinstance(requires, list) or any(r not in {c.name for c in out[HEADROOM]} for r in requires):
-                    raise WlbenchError(f"{where} ({name!r}): requires {requires!r} must list [[headroom]] names",
-                                       hint=f"headroom contrasts: {[c.name for c in out[HEADROOM]]}")
+                declared = {c.name: c for c in out[HEADROOM]}
+                if not isinstance(requires, list):
+                    raise WlbenchError(f"{where} ({name!r}): requires must be a list of [[headroom]] names",
+                                       hint=f'e.g. requires = ["{next(iter(declared), "...")}"]')
+                for r in requires:
+                    if r not in declared:
+                        raise WlbenchError(f"{where} ({name!r}): requires {r!r}, which is not a [[headroom]] name "
+                                           f"(declared before this claim)", hint=f"headroom contrasts: {list(declared)}")
+                    missing = [d for d in ds if d not in declared[r].datasets]
+                    if missing:
+                        raise WlbenchError(f"{where} ({name!r}): covers dataset(s) {missing} but requires {r!r}, "
+                                           f"declared for {list(declared[r].datasets)} only",
+                                           hint="give the claim the same dataset = ..., or declare the headroom "
+                                                "for those datasets too")
             out[kind].append(Contrast(kind, name, arms[0], arms[1], metric, segment, tuple(ds), tuple(requires),
                                       str(t.get("note", ""))))
     return tuple(out[HEADROOM]), tuple(out[CLAIMS])
@@ -162,7 +178,7 @@ def judge(rows: list[dict[str, Any]], *, headroom: Sequence[dict[str, Any]] = ()
         missing = [r for r in row.get("requires", ()) if status.get((r, row["dataset"])) != "resolved"]
         if row["kind"] == CLAIMS and missing:
             row["verdict"] = "no headroom"
-            row["why"] = f"not resolved: {', '.join(missing)}"
+            row["why"] = "; ".join(f"{r}: {status.get((r, row['dataset']), 'not run')}" for r in missing)
         elif row["kind"] == CLAIMS and False in (row.get("first_learned"), row.get("second_learned")):
             row["verdict"] = "below controls"
             row["why"] = "an arm does not beat its lower controls"
@@ -251,6 +267,9 @@ def render(headroom: Sequence[dict[str, Any]], claims: Sequence[dict[str, Any]])
                   "| Claim | Dataset | Metric (test) | a | b | a - b | p (Holm) | Verdict |", "|---|---|---|---|---|---|---|---|"]
         for r in claims:
             why = f" ({r['why']})" if r.get("why") else ""
+            if not r["first"] or not r["second"]:
+                r = {**r, "verdict": "no runs"}
+                why = ""
             lines.append(f"| {r['name']} | {r['dataset']} | {r['metric']} ({r['segment']}) | {r['first_label']} "
                          f"{_mean(r['first'])} | {r['second_label']} {_mean(r['second'])} | {pct(r['diff'])} | "
                          f"{_p(r['p_holm'])} | **{r['verdict']}**{why} |")
