@@ -612,3 +612,21 @@ TWO = """
 name = "tiny2"
 path = "{path}"
 """
+
+
+def test_a_split_s_features_are_read_once_per_process_and_file_version(view_dataset, tmp_path):
+    from wlbench.store import open_dataset
+
+    copy = tmp_path / "copy.h5"
+    shutil.copy(view_dataset, copy)
+    with open_dataset(copy) as ds:
+        first = ds.split("train").features()
+        again = ds.split("train").features()
+    assert again is first and not first.flags.writeable  # shared, so nobody may write into it
+    with pytest.raises(ValueError):
+        first[0, 0, 0] = 1.0
+    with h5py.File(copy, "r+") as f:  # a new version of the file: read again
+        f["train/features"][0, 0, 0] = 123.0
+    with open_dataset(copy, check_truth=False) as ds:
+        fresh = ds.split("train").features()
+    assert fresh is not first and fresh[0, 0, 0] == 123.0
