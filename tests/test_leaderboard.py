@@ -634,3 +634,22 @@ def test_score_refuses_a_plot_it_cannot_draw_before_scoring(tiny_dataset, preds,
         assert len(lines) == 1 and msg in lines[0] and "--plot" in lines[0], res.output
         assert "map" not in res.output.lower().replace("--plot", "")  # no scores printed
         assert not (tmp_path / "out.json").exists() and not plot.exists()
+
+
+def test_entries_with_the_same_labels_but_other_inputs_never_share_a_ranking(tiny_dataset, preds, tmp_path):
+    """Two renders can share name and truth id (same labels) yet differ in audio (a domain-gap control): the
+    spec id keeps them in separate tables, each titled by what differs."""
+    import json
+
+    from wlbench.leaderboard.tables import build_tables
+
+    b = tmp_path / "lb"
+    submit_run(b, tiny_dataset, "a", [preds["good0"]], settings=FAST)
+    submit_run(b, tiny_dataset, "b", [preds["good1"]], settings=FAST)
+    entries = load_entries(b)
+    assert len(build_tables(entries)) == 1
+    other = json.loads(json.dumps(entries[1]))
+    other["dataset"]["spec_id"] = "f" * 64  # the same labels rendered from other audio
+    tables = build_tables([entries[0], other])
+    assert len(tables) == 2 and all(len(t.rows) == 1 for t in tables)
+    assert len({t.title for t in tables}) == 2 and any("spec ffffffffffff" in t.title for t in tables)

@@ -175,7 +175,8 @@ def rank_rows(entries: list[dict[str, Any]], metric: str) -> list[Row]:
 
 def build_tables(entries: Iterable[dict[str, Any]], dataset: str | None = None,
                  metric: str | None = None) -> list[Table]:
-    """One ranked :class:`Table` per dataset name, task, split, split truth, settings and test condition
+    """One ranked :class:`Table` per dataset name, task, split, split truth, spec id (the inputs), settings and
+    test condition
     (``dataset``: keep only a dataset name or truth-id prefix; ``metric``: rank by it, leaving out tables
     without it)."""
     entries = list(entries)
@@ -189,10 +190,13 @@ def build_tables(entries: Iterable[dict[str, Any]], dataset: str | None = None,
             continue
         task = TABLE_TASK.get(e["task"], e["task"])
         cond = condition_of(e, durations.get(truth))
-        key = (e["dataset"]["name"], task, e["split"], truth, e.get("settings_id", ""), _condition_key(cond), cond)
+        # the spec id (recipe + soundbank + format: what decides the audio and features) keeps two renders
+        # with the same labels but other inputs (e.g. a domain-gap control) out of one ranking
+        key = (e["dataset"]["name"], task, e["split"], truth, e["dataset"].get("spec_id", ""), e.get("settings_id", ""),
+               _condition_key(cond), cond)
         groups.setdefault(key, []).append(e)
     tables = []
-    for (name, task, split, truth, sid, _, cond), members in sorted(groups.items()):
+    for (name, task, split, truth, _, sid, _, cond), members in sorted(groups.items()):
         metrics: list[str] = []
         for e in members:
             metrics += [m for m in e["summary"]["headline"] if m not in metrics]
@@ -233,6 +237,8 @@ def _disambiguate(tables: list[Table]) -> None:
             parts = []
             if len({x.split_truth_id for x in same}) > 1:
                 parts.append(f"truth {t.split_truth_id[:12]}")
+            if len({x.spec_id for x in same}) > 1:
+                parts.append(f"spec {t.spec_id[:12]}")
             if len({x.settings_id for x in same}) > 1:
                 parts.append(f"settings {t.settings_id}")
             t.suffix = ", ".join(parts)
