@@ -59,30 +59,18 @@ def _digests(folder):
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.glob("shard-*.h5"))}
 
 
-def test_a_worker_killed_mid_render_is_replaced_and_nothing_changes(cluster, tone_bank, tmp_path):
-    """The worker writing a shard is killed by PID (the pid is in its temporary's name); Dask runs its job again
-    on a worker, which writes the same bytes: the ids and every shard file equal those of a clean render."""
-    from wlbench.recipes import load_recipe
-    from wlbench.soundbank import load_soundbank
+def _render_killing_the_shard_writer(recipe, bank, out, scheduler: str) -> tuple[dict, int | None]:
+    """Render ``recipe`` sharded on the cluster at ``scheduler`` in a thread and SIGKILL the worker (by the
+    pid in its temporary's name) while it writes a shard; returns (``{"result"|"error": ...}``, killed pid)."""
     from wlbench.synth.executors import DaskExecutor
     from wlbench.synth.pipeline import synthesize
 
-    recipe, bank = load_recipe(_recipe(tmp_path, 48)), load_soundbank(tone_bank)
-    reference = synthesize(recipe, bank, tmp_path / "local", workers=1, progress=False, shards=2)
-    single = synthesize(recipe, bank, tmp_path / "single", workers=1, progress=False)
-    out = tmp_path / "dask"
     outcome: dict = {}
-    client = distributed.Client(cluster.scheduler_address)
-    try:
-        client.wait_for_workers(2, timeout=60)
-        workers = set(client.run(os.getpid).values())
-    finally:
-        client.close()
 
     def render():
         try:
             outcome["result"] = synthesize(recipe, bank, out, progress=False, shards=2,
-                                           executor=DaskExecutor(scheduler=cluster.scheduler_address))
+                                           executor=DaskExecutor(scheduler=scheduler))
         except BaseException as exc:  # noqa: BLE001 - handed to the test thread
             outcome["error"] = exc
 
@@ -99,6 +87,28 @@ def test_a_worker_killed_mid_render_is_replaced_and_nothing_changes(cluster, ton
             killed = pid
         time.sleep(0.01)
     thread.join(timeout=300)
+    return outcome, killed
+
+
+def test_a_worker_killed_mid_render_is_replaced_and_nothing_changes(cluster, tone_bank, tmp_path):
+    """The worker writing a shard is killed by PID (the pid is in its temporary's name); Dask runs its job again
+    on a worker, which writes the same bytes: the ids and every shard file equal those of a clean render."""
+    from wlbench.recipes import load_recipe
+    from wlbench.soundbank import load_soundbank
+    from wlbench.synth.pipeline import synthesize
+
+    recipe, bank = load_recipe(_recipe(tmp_path, 48)), load_soundbank(tone_bank)
+    reference = synthesize(recipe, bank, tmp_path / "local", workers=1, progress=False, shards=2)
+    single = synthesize(recipe, bank, tmp_path / "single", workers=1, progress=False)
+    out = tmp_path / "dask"
+    client = distributed.Client(cluster.scheduler_address)
+    try:
+        client.wait_for_workers(2, timeout=60)
+        workers = set(client.run(os.getpid).values())
+    finally:
+        client.close()
+
+    outcome, killed = _render_killing_the_shard_writer(recipe, bank, out, cluster.scheduler_address)
     assert killed in workers, "no shard was seen being written by a worker"
     assert "error" not in outcome, outcome.get("error")
     result = outcome["result"]
@@ -159,35 +169,14 @@ def test_the_only_worker_killed_mid_render_is_replaced_and_its_work_rerun(tone_b
     the scheduler can run again (not scattered data), so the replacement worker finishes the render."""
     from wlbench.recipes import load_recipe
     from wlbench.soundbank import load_soundbank
-    from wlbench.synth.executors import DaskExecutor
     from wlbench.synth.pipeline import synthesize
 
     recipe, bank = load_recipe(_recipe(tmp_path, 48)), load_soundbank(tone_bank)
     reference = synthesize(recipe, bank, tmp_path / "local", workers=1, progress=False, shards=2)
     out = tmp_path / "dask"
-    outcome: dict = {}
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None,
                                   silence_logs=50) as single:
-        def render():
-            try:
-                outcome["result"] = synthesize(recipe, bank, out, progress=False, shards=2,
-                                               executor=DaskExecutor(scheduler=single.scheduler_address))
-            except BaseException as exc:  # noqa: BLE001 - handed to the test thread
-                outcome["error"] = exc
-
-        thread = threading.Thread(target=render)
-        thread.start()
-        killed = None
-        deadline = time.monotonic() + 120
-        while killed is None and thread.is_alive() and time.monotonic() < deadline:
-            partials = glob.glob(str(out / ".long.shards.*" / ".shard-*.partial"))
-            if partials:
-                pid = int(os.path.basename(partials[0]).split(".")[-3].split("-")[1])
-                time.sleep(0.2)
-                os.kill(pid, signal.SIGKILL)
-                killed = pid
-            time.sleep(0.01)
-        thread.join(timeout=300)
+        outcome, killed = _render_killing_the_shard_writer(recipe, bank, out, single.scheduler_address)
     assert killed is not None, "no shard was seen being written by the worker"
     assert "error" not in outcome, outcome.get("error")
     assert (outcome["result"].content_id, outcome["result"].truth_id) == (reference.content_id, reference.truth_id)
