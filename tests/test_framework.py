@@ -577,8 +577,12 @@ def test_judge_applies_holm_and_the_verdict_rules():
         {"kind": "claims", "name": "c4", "dataset": "d", "first": strong, "second": weak, "requires": ["h"],
          "second_learned": False},
         {"kind": "claims", "name": "c5", "dataset": "d", "first": {0: 1.0}, "second": {0: 0.0}, "requires": []},
+        {"kind": "claims", "name": "c6", "dataset": "d", "first": {s: strong[s] for s in range(3)},
+         "second": {s: weak[s] for s in range(3)}, "requires": []},  # clear, but 3 seeds: a claim needs 5
     ], headroom=head)
-    assert [c["verdict"] for c in claims] == ["holds", "reversed", "no headroom", "below controls", "too few seeds"]
+    assert [c["verdict"] for c in claims] == ["holds", "reversed", "no headroom", "below controls", "too few seeds",
+                                              "too few seeds"]
+    assert claims[5]["p"] < 0.01 and claims[5]["p_holm"] is None and "a claim needs 5" in claims[5]["why"]
     assert claims[0]["family"] == 2 and claims[2]["p_holm"] is None
 
 

@@ -54,14 +54,12 @@ def load_training(path: str | Path, split: str, *, labels: str = "true", oracle:
                                              frames=frames)
 
 
-def true_labels_of(path: str | Path, split: str, clip_ids: np.ndarray, *, segment: str | float | None = None
-                   ) -> np.ndarray:
-    """(N, C) uint8 true labels of ``clip_ids`` (in that order) of ``split`` through ``segment`` (the window's
-    labels; whole clips for None / ``"clip"``). For the framework's data design only (the class-balanced
-    ``train_clips`` subset): a method never receives them."""
-    seg = normalize_segment(segment)
+def true_labels_of(path: str | Path, split: str, clip_ids: np.ndarray) -> np.ndarray:
+    """(N, C) uint8 true clip labels of ``clip_ids`` (in that order) of ``split`` (unlabeled clips: zeros).
+    For the framework's data design only (the class-balanced ``train_clips`` subset): a method never
+    receives them."""
     with open_dataset(path) as ds:
-        truth = ds.split(split).training_data(labels="true", segment=None if seg == CLIP else seg, features=False)
+        truth = ds.split(split).training_data(labels="true", features=False)
     where = {cid: i for i, cid in enumerate(np.asarray(truth.clip_ids).astype(str))}
     rows = np.array([where[c] for c in np.asarray(clip_ids).astype(str)], dtype=np.int64)
     return truth.labels[rows]

@@ -54,8 +54,9 @@ SHARED = ConfigSchema({
                                "(the training label view; the truth for oracle runs) or 'true' (truth-based "
                                "selection: an oracle, name it so)"),
     "train_clips": Option(0, kind=int, min=0, doc="0: every labeled training clip; else a seeded class-balanced "
-                                                  "subset of this size, drawn on the true labels so that every "
-                                                  "label view and oracle of a seed trains on the same clips"),
+                                                  "subset of this size, drawn on the true clip labels so that "
+                                                  "every label view, oracle and training segment of a seed trains "
+                                                  "on the same clips"),
     "lr": Option(1e-3, kind=float, min=0, min_inclusive=False, doc="Adam learning rate"),
     "batch_size": Option(20, kind=int, min=1, doc="examples per optimiser step"),
     "max_epochs": Option(100, kind=int, min=1, doc="training epochs at most"),
@@ -152,10 +153,9 @@ class TorchMethod(abc.ABC):
         device = select_device(config["device"])
         train, valid = self.load_train(ctx), self.load_valid(ctx)
         if config["train_clips"] > 0:
-            # drawn on the truth of the same clips (never on the labels this run reads), so the oracle and every
-            # label view of one seed train on the same clips
-            design = data.true_labels_of(ctx.dataset, config["train_split"], train.clip_ids,
-                                         segment=config.get("train_segment"))
+            # drawn on the whole-clip truth of the same clips (never on the labels this run reads, nor on a segment
+            # window), so the oracle, every label view and every training segment of one seed use the same clips
+            design = data.true_labels_of(ctx.dataset, config["train_split"], train.clip_ids)
             train = train.subset(balanced_subset(design, config["train_clips"],
                                                  self.subset_seed(config, ctx.seed)))
         if len(train) == 0 or len(valid) == 0:

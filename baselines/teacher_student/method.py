@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from baselines.common.fit import Stage
-from baselines.common.method import MAX_WIDTH, WIDTH, Run, TorchMethod
+from baselines.common.method import MAX_WIDTH, WIDTH, Run, TorchMethod, clip_set_id, validation_labels
 from baselines.common.validation import score_metrics
 from baselines.teacher_student.averaging import TopK
 from baselines.teacher_student.nets import DEFAULT_NET, FramePoolingTagger, build_tagger
@@ -168,9 +168,12 @@ class TeacherStudent(TorchMethod):
 
         c = run.config
         keys = sorted(set(NET_OPTIONS.defaults()) | set(TEACHER_OPTIONS.defaults()) - {"teacher_cache"})
-        payload = {"family": self.family, "content_id": dataset_info(run.ctx.dataset).content_id,
+        # everything the teacher's data and selection depend on: the clips it trains on (by id) and the labels
+        # its checkpoint is chosen on (key version 2: teachers cached before view-validated selection differ)
+        payload = {"key_version": 2, "family": self.family, "content_id": dataset_info(run.ctx.dataset).content_id,
                    "train_split": c["train_split"], "labels": c["labels"], "oracle": c["oracle"],
-                   "train_clips": c["train_clips"], "seed": run.ctx.seed, "n_train": len(train),
+                   "train_clips": c["train_clips"], "clips": clip_set_id(train.clip_ids), "seed": run.ctx.seed,
+                   "n_train": len(train), "valid": [c["valid_split"], validation_labels(run.ctx.dataset, c)],
                    "teacher_windows": self.teacher_windows(c), "options": {k: c[k] for k in keys}}
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:24]
 

@@ -40,6 +40,8 @@ def run_task(args: RunArgs) -> tuple[str, str]:
         return str(run_dir), "done"
     except WlbenchError as exc:
         return str(run_dir), f"error: {exc}"
+    except Exception as exc:  # noqa: BLE001 - a method's own bug fails its run, not the grid
+        return str(run_dir), f"error: {type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
 
 
 def run_local(tasks: Sequence[RunArgs], jobs: int) -> Iterator[tuple[str, str, int]]:
@@ -56,9 +58,12 @@ def run_local(tasks: Sequence[RunArgs], jobs: int) -> Iterator[tuple[str, str, i
     try:
         for i, (folder, status) in enumerate(pool.imap_unordered(run_task, tasks), 1):
             yield folder, status, min(jobs, len(tasks) - i)
-    finally:
-        pool.close()
+    except BaseException:  # Ctrl-C or an early stop: the queued runs are dropped, the running ones stopped
+        pool.terminate()
         pool.join()
+        raise
+    pool.close()
+    pool.join()
 
 
 def _worker_problem(datasets: Sequence[str], out: str) -> str | None:
@@ -80,16 +85,21 @@ def run_dask(tasks: Sequence[RunArgs], *, scheduler: str | None, workers: int, o
     """(run folder, status, runs still in flight) of each task as it finishes, on the Dask cluster at
     ``scheduler`` (a local cluster of ``workers`` single-threaded processes when None). Paths are made absolute
     for the workers; every worker is checked first (one error naming the workers that cannot see the files).
-    Ctrl-C cancels every task still queued or running."""
+    Ctrl-C cancels every queued task (a task already running on a remote worker finishes its run folder, which
+    the next call then reuses); workers must run one task at a time (``--nthreads 1``)."""
     from wlbench.synth.executors import DaskExecutor, _require_dask
 
     distributed = _require_dask()
-    absolute = [(m, str(Path(d).resolve()), str(Path(r).resolve()), o, s, b, g, c) for m, d, r, o, s, b, g, c in tasks]
+    # absolute, not resolved: a worker may see the shared storage without the client's symlinks
+    absolute = [(m, str(Path(d).absolute()), str(Path(r).absolute()), o, s, b, g, c) for m, d, r, o, s, b, g, c in tasks]
     datasets = sorted({a[1] for a in absolute})
     with DaskExecutor(scheduler, workers) as ex:
         client = ex.client
-        answers = client.run(_worker_problem, datasets, str(Path(out).resolve()))
+        answers = client.run(_worker_problem, datasets, str(Path(out).absolute()))
         bad = {w: p for w, p in answers.items() if p}
+        # one run per process: concurrent runs would share torch's global seed, switches and thread count
+        bad.update({w: f"runs {n} tasks at once (start it with --nthreads 1)"
+                    for w, n in client.nthreads().items() if n != 1 and w not in bad})
         if bad:
             shown = "; ".join(f"{w}: {p}" for w, p in sorted(bad.items())[:3])
             raise WlbenchError(f"{len(bad)} of {len(answers)} Dask workers cannot train this grid: {shown}; nothing "
@@ -102,6 +112,7 @@ def run_dask(tasks: Sequence[RunArgs], *, scheduler: str | None, workers: int, o
         echo(f"on {ex.describe()}: scheduler {address}" + (f", dashboard {link}" if link else ""))
         futures = [client.submit(run_task, args, pure=False, key=f"wlbench-run-{i}-{time.time_ns()}")
                    for i, args in enumerate(absolute)]
+        folders = {f.key: args[2] for f, args in zip(futures, absolute)}
         pending = len(futures)
         try:
             for future in distributed.as_completed(futures):
@@ -109,7 +120,7 @@ def run_dask(tasks: Sequence[RunArgs], *, scheduler: str | None, workers: int, o
                 try:
                     folder, status = future.result()
                 except distributed.KilledWorker as exc:
-                    folder, status = "?", f"error: the run killed its Dask worker several times ({exc})"
+                    folder, status = folders[future.key], f"error: the run killed its Dask worker several times ({exc})"
                 except (distributed.CancelledError, distributed.comm.core.CommClosedError) as exc:
                     raise WlbenchError(f"the Dask cluster stopped answering ({type(exc).__name__}: {exc}); finished "
                                        "runs are kept", hint="check the scheduler and rerun the same command") from None

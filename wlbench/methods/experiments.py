@@ -524,6 +524,15 @@ def _check_finished_runs(runs: Sequence[Run], paths: dict[str, Path]) -> None:
             raise WlbenchError(f"{run.run_dir} holds a run of {info.get('method')!r}, not of {run.method!r}", hint=fix)
         wanted = json.loads(json.dumps(resolve_config(get_method(run.method), None, run.overrides), default=str))
         stored = info["config"]
+        if "valid_labels" in wanted and "valid_labels" not in stored and stored.get("labels", "true") != "true":
+            # trained before selection read the validation split through the view (it read the truth there)
+            raise WlbenchError(f"{run.run_dir} was trained on view {stored.get('labels')!r} with checkpoints chosen "
+                               f"on the validation split's true labels (a run from before view-validated "
+                               f"selection)", hint=fix)
+        if "train_clips_id" not in (json.loads((run.run_dir / SUMMARY).read_text(encoding="utf-8")).get("train") or {}) \
+                and stored.get("train_clips", 0):
+            raise WlbenchError(f"{run.run_dir} drew its train_clips subset by the old rule (on the labels it read): "
+                               f"its clips are not the subset this grid's other runs use", hint=fix)
         differ = sorted(k for k in set(wanted) & set(stored) if wanted[k] != stored[k])
         if differ:
             shown = ", ".join(f"{k} = {stored[k]!r} there, {wanted[k]!r} here" for k in differ[:3])

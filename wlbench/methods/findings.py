@@ -38,9 +38,11 @@ t-test is over the seeds both arms have):
   ``too few seeds``;
 - claims: ``no headroom`` when a presupposed headroom contrast (same dataset) is not ``resolved``;
   ``below controls`` when an arm does not beat its lower controls (its cell's, or the prior's) by its
-  interval -- never holds / reversed between such arms; otherwise ``holds``, ``reversed``,
-  ``not resolved`` or ``too few seeds``. Claims judged ``no headroom`` or ``below controls`` are not tested
-  and are not part of the family.
+  interval -- never holds / reversed between such arms; ``too few seeds`` with fewer than
+  :data:`MIN_CLAIM_SEEDS` paired seeds (the project's standard for a claim; the difference and its
+  seeds are still shown); otherwise ``holds``, ``reversed`` or ``not resolved``. Claims not
+  tested are not part of the family. Headroom contrasts are tested from two seeds on: they check that a
+  grid can measure at all.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ from wlbench.methods.statistics import ALPHA, holm, paired_difference, paired_p_
 
 HEADROOM = "headroom"
 CLAIMS = "claims"
+MIN_CLAIM_SEEDS = 5
 _KEYS = {HEADROOM: {"name", "method", "better", "worse", "metric", "segment", "dataset", "note"},
          CLAIMS: {"name", "method", "a", "b", "requires", "metric", "segment", "dataset", "note"}}
 _SIDES = {HEADROOM: ("better", "worse"), CLAIMS: ("a", "b")}
@@ -184,6 +187,9 @@ def judge(rows: list[dict[str, Any]], *, headroom: Sequence[dict[str, Any]] = ()
             row["why"] = "an arm does not beat its lower controls"
         elif row["p"] is None:
             row["verdict"] = "too few seeds"
+        elif row["kind"] == CLAIMS and len(set(row["first"]) & set(row["second"])) < MIN_CLAIM_SEEDS:
+            row["verdict"] = "too few seeds"
+            row["why"] = f"{len(set(row['first']) & set(row['second']))} paired seeds; a claim needs {MIN_CLAIM_SEEDS}"
         else:
             tested.append(row)
     for row, p in zip(tested, holm([r["p"] for r in tested])):
