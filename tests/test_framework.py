@@ -634,3 +634,46 @@ def test_a_split_s_features_are_read_once_per_process_and_file_version(view_data
     with open_dataset(copy, check_truth=False) as ds:
         fresh = ds.split("train").features()
     assert fresh is not first and fresh[0, 0, 0] == 123.0
+
+
+def test_a_view_the_validation_split_lacks_is_one_error_naming_both_fixes(view_dataset):
+    from baselines.common.method import validation_labels
+    from wlbench.errors import WlbenchError
+
+    config = {"labels": "nocat", "oracle": "none", "valid_labels": "view", "valid_split": "eval"}
+    with pytest.raises(WlbenchError, match="has no label view 'nocat'") as info:
+        validation_labels(view_dataset, config)
+    assert "valid_labels=true" in str(info.value) and "render the view" in str(info.value)
+    assert validation_labels(view_dataset, {**config, "valid_labels": "true"}) == "true"  # the named oracle
+    assert validation_labels(view_dataset, {**config, "oracle": "labels"}) == "true"
+
+
+def test_runs_from_before_view_selection_or_the_subset_rule_are_not_reused(view_dataset, tmp_path):
+    """A finished run of the previous framework (no recorded hashes) whose checkpoint was chosen on the truth of
+    a view-rendered validation split, or whose train_clips subset was drawn by the old rule, is refused by name
+    instead of being read into a grid's tables."""
+    from wlbench.errors import WlbenchError
+    from wlbench.methods import train_run
+    from wlbench.methods.experiments import Run, _check_finished_runs
+    from wlbench.methods.runs import SELF_HASH
+
+    over = {**QUICK, "labels": "nocat", "max_epochs": 1, "train_clips": 12}
+    run_dir = tmp_path / "run"
+    train_run("turpault-classifier", view_dataset, run_dir, overrides=over, seed=0, bootstrap=0, segments=["1s"])
+    runs = [Run("tiny", "turpault-classifier", over, 0, run_dir)]
+    _check_finished_runs(runs, {"tiny": view_dataset})  # a current run is reused
+
+    def make_legacy(edit) -> None:
+        for name in ("run.json", "summary.json"):
+            data = json.loads((run_dir / name).read_text())
+            data.pop("files", None)
+            data.pop(SELF_HASH, None)
+            edit(data)
+            (run_dir / name).write_text(json.dumps(data))
+
+    make_legacy(lambda d: d.get("train", {}).pop("train_clips_id", None))
+    with pytest.raises(WlbenchError, match="subset by the old rule"):
+        _check_finished_runs(runs, {"tiny": view_dataset})
+    make_legacy(lambda d: d["config"].pop("valid_labels"))
+    with pytest.raises(WlbenchError, match="before view-validated selection"):
+        _check_finished_runs(runs, {"tiny": view_dataset})

@@ -87,9 +87,9 @@ def run_dask(tasks: Sequence[RunArgs], *, scheduler: str | None, workers: int, o
     for the workers; every worker is checked first (one error naming the workers that cannot see the files).
     Ctrl-C cancels every queued task (a task already running on a remote worker finishes its run folder, which
     the next call then reuses); workers must run one task at a time (``--nthreads 1``)."""
-    from wlbench.synth.executors import DaskExecutor, _require_dask
+    from wlbench.synth.executors import DaskExecutor, require_dask
 
-    distributed = _require_dask()
+    distributed = require_dask()
     # absolute, not resolved: a worker may see the shared storage without the client's symlinks
     absolute = [(m, str(Path(d).absolute()), str(Path(r).absolute()), o, s, b, g, c) for m, d, r, o, s, b, g, c in tasks]
     datasets = sorted({a[1] for a in absolute})
@@ -140,9 +140,9 @@ def check_executor(executor: str, scheduler: str | None, jobs: int) -> None:
     if jobs < 1:
         raise WlbenchError(f"--jobs must be at least 1, got {jobs}")
     if executor == "dask":
-        from wlbench.synth.executors import _require_dask
+        from wlbench.synth.executors import require_dask
 
-        _require_dask()
+        require_dask()
 
 
 def run_tasks(tasks: Sequence[RunArgs], *, executor: str = "local", jobs: int = 1, scheduler: str | None = None,

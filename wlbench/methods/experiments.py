@@ -348,17 +348,16 @@ def plan_arms(exp: Experiment, out: Path, cells: Sequence[Cell]) -> dict[tuple[s
     arms: dict[tuple[str, str, int], ArmRuns] = {}
     for contrast in (*exp.headroom, *exp.claims):
         for name in contrast.datasets:
+            keys = []
             for side, arm in enumerate((contrast.first, contrast.second)):
                 on = arm.dataset or name
                 d = next(x for x in exp.datasets if x["name"] == on)
                 over = {**base_config(exp, d, arm.method), **arm.overrides}
                 key = _config_key(on, arm.method, over)
-                if side == 1 and key == _config_key(contrast.first.dataset or name, contrast.first.method,
-                                                    {**base_config(exp, next(x for x in exp.datasets if x["name"] == (
-                                                        contrast.first.dataset or name)), contrast.first.method),
-                                                     **contrast.first.overrides}):
+                if key in keys:
                     raise WlbenchError(f"{exp.path}: [[{contrast.kind}]] {contrast.name!r}: both sides are the same "
                                        f"runs ({arm.label} on {on})", hint="make the two sides differ")
+                keys.append(key)
                 if key not in index:
                     # named like a cell with these axis values: a cell of another grid sharing --out is reused
                     where = out / "runs" / on / arm.method / _slug(arm.overrides)
@@ -501,7 +500,7 @@ def run_experiment(path: str | Path, out: str | Path, jobs: int = 1, echo: Echo 
             echo(f"[{i}/{len(args)} {time.perf_counter() - t0:7.0f}s{flight}] {run_dir}: {status}")
             if status != "done":
                 failures.append((run_dir, status))
-    result = write_experiment_tables(exp, cells, out)
+    result = write_experiment_tables(exp, cells, out, arms=arms)
     result["failures"] = failures
     return result
 
@@ -748,12 +747,13 @@ def render_epochs(rows: Sequence[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n\n"
 
 
-def write_experiment_tables(exp: Experiment, cells: Sequence[Cell], out: Path) -> dict[str, Any]:
+def write_experiment_tables(exp: Experiment, cells: Sequence[Cell], out: Path,
+                            arms: dict[tuple[str, str, int], ArmRuns] | None = None) -> dict[str, Any]:
     """``table.md``, ``table.json``, ``heatmap-<method>.png`` (first metric) and ``curves/<cell>.png`` under
     ``out/<experiment name>/``: grids that share one ``--out`` (and so their runs) keep their own tables."""
     from wlbench.methods.figures import plot_cell_heatmaps, plot_mean_curves
 
-    arms = plan_arms(exp, out, cells)
+    arms = plan_arms(exp, out, cells) if arms is None else arms
     out = ensure_writable_dir(out / exp.name)
     rows = collect(exp, cells)
     headroom, claims = evaluate_contrasts(exp, cells, rows, arms)

@@ -187,7 +187,8 @@ class LocalExecutor:
 
 # ------------------------------------------------------------------------------------------------- dask
 
-def _require_dask():
+def require_dask():
+    """The ``distributed`` module, or one error naming the extra to install."""
     try:
         import distributed
     except ImportError as exc:
@@ -258,7 +259,7 @@ class DaskExecutor:
         self._context = None
 
     def __enter__(self) -> DaskExecutor:
-        distributed = _require_dask()
+        distributed = require_dask()
         if self.scheduler is None:
             self._cluster = distributed.LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
                                                      dashboard_address=None, silence_logs=40)
@@ -317,7 +318,7 @@ class DaskExecutor:
         self._context = self.client.submit(_the_context, context, pure=False)
 
     def map_ordered(self, jobs: Iterable, window: int) -> Iterator[list[Piece]]:
-        distributed = _require_dask()
+        distributed = require_dask()
         pending: collections.deque = collections.deque()
         iterator = iter(jobs)
 
