@@ -13,7 +13,7 @@ from pathlib import Path
 
 import h5py
 
-from wlbench.store import compute_content_id, compute_split_truth_id, dataset_truth_id
+from wlbench.dataset.ids import compute_content_id, compute_split_truth_id, dataset_truth_id
 
 
 def restamp(handle: h5py.File) -> None:

@@ -9,7 +9,7 @@ import numpy as np
 
 def write_predictions(dataset: Path, out: Path, noise: float, seed: int, split: str = "eval",
                       header: dict[str, str] | None = None) -> Path:
-    from wlbench.store import open_dataset
+    from wlbench.dataset.reader import open_dataset
 
     with open_dataset(dataset) as ds:
         sp = ds.split(split)

@@ -516,17 +516,18 @@ class MeanScore:
         return ConfigSchema({"smoothing": Option(0.0, kind=float, min=0, max=1)})
 
     def train(self, ctx):
-        from wlbench.store import open_dataset
+        from wlbench.dataset.reader import open_dataset
+        from wlbench.dataset.training_data import training_data
 
         with open_dataset(ctx.dataset) as ds:
-            data = ds.split("train").training_data(features=False)
+            data = training_data(ds.split("train"), features=False)
         prior = data.labels.mean(axis=0) + ctx.config["smoothing"]
         (Path(ctx.run_dir) / "prior.json").write_text(json.dumps(prior.tolist()))
         return {"n": len(data)}
 
     def predict(self, ctx):
         from wlbench.methods import Predictions
-        from wlbench.store import open_dataset
+        from wlbench.dataset.reader import open_dataset
 
         prior = np.array(json.loads((Path(ctx.run_dir) / "prior.json").read_text()))
         out = {}

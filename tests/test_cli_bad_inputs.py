@@ -595,7 +595,7 @@ def test_training_refuses_a_dataset_edited_after_rendering(tiny_dataset, tmp_pat
     import h5py
 
     from wlbench.errors import WlbenchError
-    from wlbench.intact import require_intact
+    from wlbench.dataset.intact import require_intact
 
     edited = tmp_path / "edited.h5"
     shutil.copyfile(tiny_dataset, edited)

@@ -15,12 +15,13 @@ from click.testing import CliRunner
 
 from wlbench.cli import main
 from wlbench.errors import WlbenchError
-from wlbench.labels import chunk_labels, polyphony
+from wlbench.dataset.labels import chunk_labels, polyphony
 from wlbench.recipes import ViewSpec, load_recipe, parse_recipe
 from wlbench.soundbank import load_soundbank
-from wlbench.store import open_dataset, spec_id
+from wlbench.dataset.ids import spec_id
+from wlbench.dataset.reader import open_dataset
 from wlbench.synth.plan import max_polyphony, plan_dataset
-from wlbench.views import apply_drops, drop_probabilities, event_values, missing_label_view, view_uniforms
+from wlbench.synth.views import apply_drops, drop_probabilities, event_values, missing_label_view, view_uniforms
 
 ROOT = Path(__file__).resolve().parents[1]
 CLASSES = ("Dog", "Cat", "Speech")
@@ -320,10 +321,12 @@ def test_rendered_views_keep_their_invariants(multi_dataset):
 
 
 def test_training_data_in_one_call(multi_dataset):
+    from wlbench.dataset.training_data import training_data
+
     with open_dataset(multi_dataset) as ds:
         split = ds.split("train")
         truth, observed_view, dropped = split.label_audit("missing-50")
-        data = split.training_data(labels="missing-50", frames=True)
+        data = training_data(split, labels="missing-50", frames=True)
         unlabeled = data.role_mask("unlabeled")
         assert data.features.shape[0] == 12 and data.labels.shape == (12, 3)
         assert unlabeled.sum() == 6 and data.role_mask("strong").sum() == 3
@@ -344,26 +347,26 @@ def test_training_data_in_one_call(multi_dataset):
         assert pooled.shape == (12, -(-data.frame_labels.shape[1] // 4), 3)
         assert np.array_equal(pooled[:, 0], data.frame_labels[:, :4].max(axis=1))
         # oracles: the true labels of the labeled clips, or the dropped positives masked out
-        oracle = split.training_data(labels="missing-50", oracle="labels", features=False)
+        oracle = training_data(split, labels="missing-50", oracle="labels", features=False)
         assert np.array_equal(oracle.labels[~unlabeled], truth[~unlabeled]) and oracle.features is None
-        masked = split.training_data(labels="missing-50", oracle="mask", features=False)
+        masked = training_data(split, labels="missing-50", oracle="mask", features=False)
         assert (masked.known[dropped == 1] == 0).all() and np.array_equal(masked.labels, data.labels)
         assert ((masked.known == 0) == ((dropped == 1) | unlabeled[:, None])).all()
         # segment windows: the window's labels AND the observed clip labels
-        seg = split.training_data(labels="missing-50", segment="1s")
+        seg = training_data(split, labels="missing-50", segment="1s")
         assert seg.features.shape == (12, 100, 64) and seg.segment == "1s"
         assert np.array_equal(seg.labels, split.segment("1s").weak_labels() & data.labels)
         assert np.array_equal(seg.features, split.segment("1s").features())
-        chunks = split.training_data(labels="missing-50", resolution="2s", features=False)
+        chunks = training_data(split, labels="missing-50", resolution="2s", features=False)
         assert chunks.chunk == 2.0 and (chunks.chunk_labels.max(axis=1) <= chunks.labels).all()
         assert (chunks.chunk_labels[unlabeled] == 0).all()
         sub = data.subset(data.labeled)
         assert len(sub) == 6 and sub.frame_labels.shape[0] == 6
         with pytest.raises(WlbenchError, match="no label view 'missing-30'"):
-            split.training_data(labels="missing-30")
+            training_data(split, labels="missing-30")
         with pytest.raises(WlbenchError, match="oracle"):
-            split.training_data(oracle="truth")
-        eval_data = ds.split("eval").training_data()
+            training_data(split, oracle="truth")
+        eval_data = training_data(ds.split("eval"))
         assert (eval_data.roles == 0).all() and eval_data.role_names[0] == "strong"
 
 

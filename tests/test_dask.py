@@ -27,7 +27,7 @@ def cluster():
 
 
 def _ids(path):
-    from wlbench.inspect import verify_dataset
+    from wlbench.dataset.inspect import verify_dataset
 
     result = verify_dataset(path)
     assert result.ok, result.problems

@@ -38,7 +38,7 @@ def _events(rng, i):
 
 @pytest.fixture(scope="module")
 def sed_dataset(tmp_path_factory):
-    from wlbench.store import DatasetWriter, SplitShape
+    from wlbench.dataset.writer import DatasetWriter, SplitShape
 
     path = tmp_path_factory.mktemp("sed") / "sed.h5"
     rng = np.random.default_rng(0)

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from wlbench.cli import main
 from wlbench.errors import WlbenchError
-from wlbench.store import open_dataset
+from wlbench.dataset.reader import open_dataset
 
 SPLITS = ("train", "validation", "eval")
 
@@ -120,7 +120,7 @@ def test_import_a_desed_style_folder(tmp_path):
 
 def test_label_views_are_exported_as_their_own_weak_tsv(tmp_path):
     from wlbench.desed import export_desed
-    from wlbench.store import DatasetWriter, SplitShape
+    from wlbench.dataset.writer import DatasetWriter, SplitShape
 
     classes = ("Dog", "Cat")
     path = tmp_path / "views.h5"

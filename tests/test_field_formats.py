@@ -234,7 +234,7 @@ def test_cli_prints_how_the_file_was_read(tmp_path):
 def _dataset(path, classes, events_of):
     import numpy as np
 
-    from wlbench.store import DatasetWriter, SplitShape
+    from wlbench.dataset.writer import DatasetWriter, SplitShape
 
     with DatasetWriter(path, name="tiny", classes=tuple(classes), sample_rate=16000, clip_duration=10.0,
                        segment_durations=(), feature_attrs=None, feature_dtype="float32", store_features=False,

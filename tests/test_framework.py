@@ -75,7 +75,7 @@ def _ap(run: Path, cls: int) -> float:
 
 def test_a_class_whose_positives_were_all_dropped_is_not_learned(view_dataset, tmp_path):
     from wlbench.methods import train_run
-    from wlbench.store import open_dataset
+    from wlbench.dataset.reader import open_dataset
 
     with open_dataset(view_dataset) as ds:
         assert ds.split("train").label_view("nocat").labels()[:, 1].sum() == 0
@@ -96,12 +96,13 @@ def test_model_selection_reads_the_validation_split_through_the_training_view(vi
     positives stay negatives there); only an oracle run (or valid_labels=true) selects on the truth."""
     from baselines.turpault2020.methods import CLASSIFIER
     from wlbench.methods import resolve_config, train_run
-    from wlbench.store import open_dataset
+    from wlbench.dataset.reader import open_dataset
+    from wlbench.dataset.training_data import training_data
 
     with open_dataset(view_dataset) as ds:
         v = ds.split("validation")
         truth, observed, dropped = v.label_audit("nocat")
-        labeled = v.training_data(labels="nocat", features=False).labeled
+        labeled = training_data(v, labels="nocat", features=False).labeled
         window = v.segment("1s").weak_labels()
     assert dropped[labeled].sum() > 0  # the validation split really has dropped positives to leak
     ctx = types.SimpleNamespace(dataset=view_dataset, config=resolve_config(CLASSIFIER, None,
@@ -153,7 +154,7 @@ def test_unlabeled_clips_never_reach_the_loss_with_labels(name, view_dataset, tm
         for key, value in states[0][module].items():
             assert torch.equal(value, states[1][module][key]), (module, key)
     # and the scrambled labels are really there: the true-label view of the split differs
-    from wlbench.store import open_dataset
+    from wlbench.dataset.reader import open_dataset
 
     with open_dataset(view_dataset) as a, open_dataset(other) as b:
         assert not np.array_equal(a.split("train").weak_labels(), b.split("train").weak_labels())
@@ -161,7 +162,7 @@ def test_unlabeled_clips_never_reach_the_loss_with_labels(name, view_dataset, tm
 
 def test_the_audit_measures_labels_against_the_truth(view_dataset, tmp_path):
     from wlbench.methods import Audit
-    from wlbench.store import open_dataset
+    from wlbench.dataset.reader import open_dataset
 
     with open_dataset(view_dataset) as ds:
         truth, observed, dropped = ds.split("train").label_audit("nocat")
@@ -325,7 +326,7 @@ class EnergyDetector:
 
     def predict(self, ctx):
         from wlbench.methods import Predictions
-        from wlbench.store import open_dataset
+        from wlbench.dataset.reader import open_dataset
 
         pool = json.loads((Path(ctx.run_dir) / "model.json").read_text())["pool"]
         out = {}
@@ -393,7 +394,7 @@ def test_the_prior_is_a_detector_that_never_listens_and_reads_only_the_strong_cl
     from click.testing import CliRunner
 
     from wlbench.cli import main
-    from wlbench.store import open_dataset
+    from wlbench.dataset.reader import open_dataset
 
     run = tmp_path / "prior"
     res = CliRunner().invoke(main, ["train", "prior", "--dataset", str(view_dataset), "--out", str(run),
@@ -619,7 +620,7 @@ path = "{path}"
 
 
 def test_a_split_s_features_are_read_once_per_process_and_file_version(view_dataset, tmp_path):
-    from wlbench.store import open_dataset
+    from wlbench.dataset.reader import open_dataset
 
     copy = tmp_path / "copy.h5"
     shutil.copy(view_dataset, copy)

@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import h5py
 import pytest
@@ -120,7 +119,7 @@ def test_synth_prints_its_size_and_refuses_what_the_disk_cannot_hold(tone_bank, 
 
 def test_estimated_size_bounds_a_real_render(tiny_dataset):
     from wlbench.recipes import parse_recipe
-    from wlbench.store import open_dataset
+    from wlbench.dataset.reader import open_dataset
     from wlbench.synth.pipeline import estimated_size
 
     with open_dataset(tiny_dataset) as ds:

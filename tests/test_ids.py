@@ -21,7 +21,7 @@ from wlbench.cli import main
 from wlbench.errors import WlbenchError
 from wlbench.recipes import load_recipe
 from wlbench.soundbank import load_soundbank
-from wlbench.store import open_dataset
+from wlbench.dataset.reader import open_dataset
 from wlbench.synth.pipeline import synthesize
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -122,7 +122,7 @@ def test_tampered_or_missing_predictions_and_summary_are_detected(board, tmp_pat
 
 
 def test_other_truth_is_refused_naming_both_ids_and_content_id_is_informative(tiny_dataset, tmp_path):
-    from wlbench.store import open_dataset
+    from wlbench.dataset.reader import open_dataset
 
     with open_dataset(tiny_dataset) as ds:
         truth = ds.split("eval").truth_id
@@ -248,7 +248,7 @@ def test_entry_id_is_stable_hash_of_what_it_pins(board):
 def test_detection_and_embedding_entries(tiny_dataset, tmp_path):
     import numpy as np
 
-    from wlbench.store import open_dataset
+    from wlbench.dataset.reader import open_dataset
 
     with open_dataset(tiny_dataset) as ds:
         sp = ds.split("eval")

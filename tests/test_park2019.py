@@ -621,7 +621,7 @@ def _cell(dataset, method, seeds, controls=None, prior_verdict="learned"):
 
 def test_findings_read_claims_and_pseudo_label_audits(gap_dataset, tmp_path):
     from baselines.park2019.findings import render
-    from wlbench.store import open_dataset
+    from wlbench.dataset.reader import open_dataset
 
     gap, nogap = "gapset", "nogapset"
     base = {0: 0.30, 1: 0.32, 2: 0.31, 3: 0.33, 4: 0.30}  # 5 seeds: a claim needs 5

@@ -104,9 +104,9 @@ def test_write_report_atomic_json(tmp_path):
 # --- CLI on a tiny dataset written with the store's writer ------------------------------------------
 
 def _tiny_dataset(path, n=40):
-    store = pytest.importorskip("wlbench.store", reason="wlbench.store is not available")
+    store = pytest.importorskip("wlbench.dataset", reason="wlbench.dataset is not available")
     if not hasattr(store, "DatasetWriter"):
-        pytest.skip("wlbench.store has no DatasetWriter")
+        pytest.skip("wlbench.dataset has no DatasetWriter")
     t, _, y = _data(n)
     splits = {"eval": n, "train": 6}
     try:

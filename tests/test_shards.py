@@ -29,7 +29,7 @@ def sharded(tone_bank, tiny_recipe_path, tmp_path_factory):
 
 
 def _ids(path):
-    from wlbench.inspect import verify_dataset
+    from wlbench.dataset.inspect import verify_dataset
 
     result = verify_dataset(path)
     assert result.ok, result.problems
@@ -37,7 +37,7 @@ def _ids(path):
 
 
 def test_sharded_render_reads_as_the_single_file_with_the_same_ids(sharded, tiny_dataset):
-    from wlbench.store import open_dataset
+    from wlbench.dataset.reader import open_dataset
 
     folder = sharded.path.parent
     assert sharded.path.name == "index.h5" and folder.name == "tiny.shards"
@@ -59,7 +59,7 @@ def test_sharded_render_reads_as_the_single_file_with_the_same_ids(sharded, tiny
 
 def test_info_verify_and_scoring_work_on_the_index(sharded, tiny_dataset, tmp_path):
     from wlbench.scoring import Settings, score_file
-    from wlbench.store import open_dataset
+    from wlbench.dataset.reader import open_dataset
 
     result = CliRunner().invoke(main, ["verify", str(sharded.path)])
     assert result.exit_code == 0 and f"content id {sharded.content_id}" in result.output, result.output
@@ -92,7 +92,7 @@ def _copy(sharded, tmp_path):
 
 
 def test_a_missing_or_foreign_shard_is_refused_when_the_index_is_opened(sharded, tone_bank, tmp_path):
-    from wlbench.store import open_dataset
+    from wlbench.dataset.reader import open_dataset
 
     folder = _copy(sharded, tmp_path)
     (folder / "shard-00001-of-00003.h5").unlink()
@@ -112,7 +112,7 @@ def test_a_missing_or_foreign_shard_is_refused_when_the_index_is_opened(sharded,
 
 
 def test_an_edited_shard_changes_the_content_id_not_the_truth(sharded, tmp_path):
-    from wlbench.inspect import verify_dataset
+    from wlbench.dataset.inspect import verify_dataset
 
     folder = _copy(sharded, tmp_path)
     with h5py.File(folder / "shard-00002-of-00003.h5", "r+") as shard:
@@ -132,8 +132,8 @@ def test_too_many_shards_is_one_error_before_rendering(tiny_recipe_path, tone_ba
 
 
 def test_shard_cuts_respect_row_groups():
-    from wlbench.content_id import GROUP_ROWS
-    from wlbench.shards import plan_shards
+    from wlbench.dataset.ids import GROUP_ROWS
+    from wlbench.dataset.shards import plan_shards
 
     shards = plan_shards({"train": 100, "validation": 7, "eval": 40}, 5)
     assert len(shards) == 5
@@ -148,7 +148,7 @@ def test_shard_cuts_respect_row_groups():
 
 
 def test_row_digests_do_not_depend_on_how_rows_are_cut():
-    from wlbench.content_id import RowDigests, dataset_digest, digest_of_rows
+    from wlbench.dataset.ids import RowDigests, dataset_digest, digest_of_rows
 
     rows = np.random.default_rng(0).standard_normal((50, 3, 2)).astype(np.float32)
     whole = digest_of_rows("<f4", rows)
@@ -171,9 +171,10 @@ def test_a_file_of_content_id_scheme_1_still_verifies(tiny_dataset, tmp_path):
     import hashlib
 
     from wlbench.hashing import canonical_json
-    from wlbench.inspect import verify_dataset
-    from wlbench.store import _hash_member, content_root_attrs, open_dataset
-    from wlbench.content_id import dataset_paths
+    from wlbench.dataset.inspect import verify_dataset
+    from wlbench.dataset.ids import hash_member, content_root_attrs
+    from wlbench.dataset.reader import open_dataset
+    from wlbench.dataset.ids import dataset_paths
 
     old = tmp_path / "old.h5"
     shutil.copy(tiny_dataset, old)
@@ -181,7 +182,7 @@ def test_a_file_of_content_id_scheme_1_still_verifies(tiny_dataset, tmp_path):
         del handle.attrs["content_id_scheme"]
         digest = hashlib.sha256(canonical_json(content_root_attrs(handle)).encode("ascii"))
         for name in dataset_paths(handle):
-            _hash_member(digest, name, handle[name])
+            hash_member(digest, name, handle[name])
         handle.attrs["content_id"] = digest.hexdigest()
     result = verify_dataset(old)
     assert result.ok and result.computed_content_id == digest.hexdigest() != verify_dataset(tiny_dataset).computed_content_id
@@ -221,8 +222,8 @@ def test_a_shard_writer_never_recreates_a_removed_staging_folder(tmp_path):
     """A job still running after its render ended (and removed its staging folder) must not bring the folder
     back with a whole shard in it: one clear error, nothing created."""
     from wlbench.errors import WlbenchError
-    from wlbench.shards import ShardFileWriter
-    from wlbench.store import ClipLayout
+    from wlbench.dataset.shards import ShardFileWriter
+    from wlbench.dataset.writer import ClipLayout
 
     gone = tmp_path / ".out.shards.partial"
     layout = ClipLayout(n_classes=2, feature_dtype="float32", feature_attrs={}, store_features=False,

@@ -17,7 +17,7 @@ from conftest import TINY_RECIPE
 from wlbench.cli import main
 from wlbench.recipes import parse_recipe
 from wlbench.soundbank import load_soundbank
-from wlbench.store import open_dataset
+from wlbench.dataset.reader import open_dataset
 from wlbench.synth.pipeline import render_settings
 from wlbench.synth.plan import plan_dataset
 from wlbench.synth.render import render_clip

@@ -120,7 +120,7 @@ def test_loss_masking_flags_the_top_negatives_and_audits_them(ts_dataset, tmp_pa
 
 
 def test_oracle_mask_flags_exactly_the_dropped_positives(ts_dataset, tmp_path):
-    from wlbench.store import open_dataset
+    from wlbench.dataset.reader import open_dataset
 
     summary, _ = _train("fonseca-masking", ts_dataset, tmp_path / "oracle",
                         {**NET, "oracle": "mask", "discard_percent": 0.0})
@@ -133,7 +133,7 @@ def test_oracle_mask_flags_exactly_the_dropped_positives(ts_dataset, tmp_path):
 def test_flag_audit_identifies_clips_by_id_on_a_subset(ts_dataset, tmp_path):
     """With train_clips > 0 the student's clips are a subset of a subset: the logged flag precision equals an
     independent computation from the flagged (clip id, class) entries and the view's dropped positives."""
-    from wlbench.store import open_dataset
+    from wlbench.dataset.reader import open_dataset
 
     cfg = {**NET, "discard_percent": 50.0, "train_clips": 12, "student_clips": 8}
     summary, _ = _train("fonseca-masking", ts_dataset, tmp_path / "flags", cfg, seed=3)

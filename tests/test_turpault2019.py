@@ -13,7 +13,6 @@ from baselines.turpault2019 import mining, sampling, subsegments, transforms
 from baselines.turpault2019.batches import TransformSettings, batch_loss, build_batch, plan_accuracy, plan_loss
 from baselines.common.losses import masked_bce_probs, triplet_loss
 from baselines.common.nets import PatchEmbedder
-from baselines.turpault2019.nets import SequenceClassifier
 from baselines.turpault2019.neighbours import nearest_neighbours
 from baselines.turpault2019.sampling import (LABEL, MINE, MIXING, NEAREST, NOISE, PROXIMITY, SHIFT, LabelLeak,
                                              MaskedLabels, PoolIndex, plan_triplets)
@@ -507,7 +506,7 @@ def semisup_dataset(tone_bank, tmp_path_factory) -> Path:
 
 @pytest.mark.slow
 def test_plans_on_a_rendered_semi_supervised_split(semisup_dataset):
-    from wlbench.store import open_dataset
+    from wlbench.dataset.reader import open_dataset
 
     with open_dataset(semisup_dataset) as ds:
         sp = ds.split("train")

@@ -55,7 +55,8 @@ def validate(settings: DemoSettings) -> dict[str, Any]:
 def _dataset(settings: DemoSettings, echo: Callable[[str], None]) -> Path:
     from wlbench.commands.soundbank import resolve_soundbank
     from wlbench.recipes import load_recipe
-    from wlbench.store import open_dataset, spec_id
+    from wlbench.dataset.ids import spec_id
+    from wlbench.dataset.reader import open_dataset
     from wlbench.synth.pipeline import dataset_filename, synthesize
     from wlbench.synth.executors import resolve_workers
 
@@ -107,7 +108,7 @@ def _board(settings: DemoSettings) -> Path:
 
 def run_demo(settings: DemoSettings = DemoSettings(), echo: Callable[[str], None] = print) -> Path:
     """Run every step; returns the rendered leaderboard page."""
-    from wlbench.inspect import verify_dataset
+    from wlbench.dataset.inspect import verify_dataset
     from wlbench.leaderboard import render_board, submit_run
     from wlbench.methods import QUICK_CONFIG, QUICK_METHOD, parse_override, quick_baseline
     from wlbench.scoring import render_report

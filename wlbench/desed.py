@@ -80,7 +80,7 @@ def _stored_audio(sp) -> Iterator[tuple[str, np.ndarray]]:
 
 def stores_audio(dataset_path: str | Path, split: str) -> bool:
     """Whether ``split`` of the dataset stores its audio (else :func:`export_desed` re-renders it)."""
-    from wlbench.store import open_dataset
+    from wlbench.dataset.reader import open_dataset
 
     with open_dataset(dataset_path) as ds:
         return "audio" in ds.split(split).group
@@ -94,7 +94,7 @@ def export_desed(dataset_path: str | Path, split: str, root: str | Path, *, bank
     import soundfile
 
     from wlbench.scoring.truth import truth_from_dataset
-    from wlbench.store import open_dataset
+    from wlbench.dataset.reader import open_dataset
 
     root = Path(root)
     if root.exists() and not root.is_dir():
@@ -196,7 +196,7 @@ def _column(header: list[str], name: str, path: Path) -> int:
 def import_desed(root: str | Path, out: str | Path, *, name: str | None = None,
                  classes: Sequence[str] | None = None, pad: bool = False) -> Any:
     """Read a DESED-layout folder (module doc) into the wlbench dataset ``out`` (written atomically); returns
-    the :class:`~wlbench.store.DatasetWriter` (``truth_id``, ``split_truth_ids``, ``content_id``). Every
+    the :class:`~wlbench.dataset.DatasetWriter` (``truth_id``, ``split_truth_ids``, ``content_id``). Every
     split under ``metadata/`` with a ``durations.tsv`` is read. ``classes``: default ``classes.txt``, else
     the labels of the annotations.
 
@@ -212,9 +212,9 @@ def import_desed(root: str | Path, out: str | Path, *, name: str | None = None,
     from wlbench.submissions.tolerance import ClipFit
 
     from wlbench.features import LogMelParams, log_mel
-    from wlbench.labels import frame_labels, weak_labels, window_labels
+    from wlbench.dataset.labels import frame_labels, weak_labels, window_labels
     from wlbench.scoring.truth import read_durations
-    from wlbench.store import DatasetWriter, SplitShape
+    from wlbench.dataset.writer import DatasetWriter, SplitShape
 
     root = Path(root)
     meta = root / "metadata"

@@ -60,7 +60,7 @@ def export_split(dataset_path: str | Path, split: str, out: str | Path, *, force
     """Write the DCASE files of ``split`` of the dataset into ``out`` (see the module doc); refuses to
     replace existing export files unless ``force``. Returns the written paths."""
     from wlbench.scoring.truth import truth_from_dataset
-    from wlbench.store import open_dataset
+    from wlbench.dataset.reader import open_dataset
 
     out = Path(out)
     if out.exists() and not out.is_dir():

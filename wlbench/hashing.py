@@ -1,4 +1,4 @@
-"""Stable hashes: of JSON-able objects (canonical form) and of files. Dataset content ids: wlbench.store."""
+"""Stable hashes: of JSON-able objects (canonical form) and of files. Dataset content ids: wlbench.dataset."""
 
 from __future__ import annotations
 

@@ -221,3 +221,9 @@ def require_input_file(path: str | Path, what: str, *, hint: str | None = None) 
         raise WlbenchError(f"{what} {path} {description}", hint=hint)
     note_input(path)
     return path
+
+
+def wlbench_cache_dir() -> Path:
+    """``$WLBENCH_CACHE``, default ``~/.cache/wlbench``: caches shared by every command (soundbank fingerprints,
+    intact-dataset records, the default soundbank)."""
+    return Path(os.environ.get("WLBENCH_CACHE") or "~/.cache/wlbench").expanduser()

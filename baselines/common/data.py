@@ -1,4 +1,4 @@
-"""All data access of the baselines, through the store's training API (:mod:`wlbench.training_data`).
+"""All data access of the baselines, through the store's training API (:mod:`wlbench.dataset.training_data`).
 
 Arrays are loaded fully in memory (small datasets, CPU, ``num_workers=0``-friendly batching). A trainer
 asks for one split under one label condition (:func:`load_training`); prediction reads only features
@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from wlbench.errors import WlbenchError
-from wlbench.store import open_dataset
-from wlbench.training_data import TrainingData
+from wlbench.dataset.reader import open_dataset
+from wlbench.dataset.training_data import TrainingData, training_data
 
 CLIP = "clip"
 
@@ -46,10 +46,10 @@ def dataset_info(path: str | Path) -> DatasetInfo:
 def load_training(path: str | Path, split: str, *, labels: str = "true", oracle: str | None = None,
                   segment: str | float | None = None, resolution: str | float | None = None,
                   frames: bool = False) -> TrainingData:
-    """One split under one label condition (see :meth:`wlbench.store.Split.training_data`)."""
+    """One split under one label condition (see :meth:`wlbench.dataset.Split.training_data`)."""
     seg = normalize_segment(segment)
     with open_dataset(path) as ds:
-        return ds.split(split).training_data(labels=labels, oracle=None if oracle in (None, "none") else oracle,
+        return training_data(ds.split(split), labels=labels, oracle=None if oracle in (None, "none") else oracle,
                                              segment=None if seg == CLIP else seg, resolution=resolution,
                                              frames=frames)
 
@@ -59,7 +59,7 @@ def true_labels_of(path: str | Path, split: str, clip_ids: np.ndarray) -> np.nda
     For the framework's data design only (the class-balanced ``train_clips`` subset): a method never
     receives them."""
     with open_dataset(path) as ds:
-        truth = ds.split(split).training_data(labels="true", features=False)
+        truth = training_data(ds.split(split), labels="true", features=False)
     where = {cid: i for i, cid in enumerate(np.asarray(truth.clip_ids).astype(str))}
     rows = np.array([where[c] for c in np.asarray(clip_ids).astype(str)], dtype=np.int64)
     return truth.labels[rows]

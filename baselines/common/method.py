@@ -29,7 +29,7 @@ from baselines.common.fit import Stage, fit_stage, load_checkpoint, load_state, 
 from baselines.common.sampling import balanced_subset
 from wlbench.errors import WlbenchError
 from wlbench.methods import ConfigSchema, Option, PredictContext, Predictions, TrainContext
-from wlbench.training_data import TrainingData
+from wlbench.dataset.training_data import TrainingData
 
 CHECKPOINT = "checkpoint.pt"
 
@@ -256,7 +256,7 @@ def clip_set_id(clip_ids: np.ndarray) -> str:
 
 
 def _frame_rate(dataset: Path) -> float:
-    from wlbench.store import open_dataset
+    from wlbench.dataset.reader import open_dataset
 
     with open_dataset(dataset) as ds:
         return ds.split(ds.splits[0]).frame_rate

@@ -17,7 +17,7 @@ from baselines.teacher_student.losses import bce, psl_loss
 from baselines.teacher_student.method import TeacherStudent, WindowedTagger
 from baselines.teacher_student.relabel import relabel
 from wlbench.methods import ConfigSchema, Option
-from wlbench.training_data import TrainingData
+from wlbench.dataset.training_data import TrainingData
 
 MAX_LABELS = 9  # Fig. 2: labels per chunk 0 ... 9+
 

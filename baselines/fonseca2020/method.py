@@ -17,7 +17,7 @@ from baselines.fonseca2020.masking import NORMALISATIONS, flag_top_negatives, im
 from baselines.teacher_student.method import TeacherStudent, WindowedTagger
 from baselines.teacher_student.relabel import relabel
 from wlbench.methods import ConfigSchema, Option
-from wlbench.training_data import TrainingData
+from wlbench.dataset.training_data import TrainingData
 
 
 class LossMasking(TeacherStudent):

@@ -205,7 +205,7 @@ class RoleTruth:
 
 def role_truth(out: Path, dataset: str) -> dict[str, RoleTruth]:
     """``{"W": ..., "U": ...}`` read from the dataset file the runs of ``dataset`` trained on ({} if gone)."""
-    from wlbench.store import open_dataset
+    from wlbench.dataset.reader import open_dataset
 
     for summary in sorted((out / "runs" / dataset).glob("*/default/seed-*/summary.json")):
         path = Path(json.loads(summary.read_text(encoding="utf-8"))["dataset"]["path"])

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 from wlbench.metrics.ranking import map_macro
-from wlbench.store import open_dataset
+from wlbench.dataset.reader import open_dataset
 
 
 def clip_summary(features: np.ndarray) -> np.ndarray:

@@ -27,7 +27,7 @@ from baselines.park2019.steps import Batch, batch_loss
 from baselines.park2019.targets import STRONG, UNLABELED, WEAK, Targets, build_targets, with_pseudo_labels
 from wlbench.errors import WlbenchError
 from wlbench.metrics.ranking import map_macro
-from wlbench.training_data import TrainingData
+from wlbench.dataset.training_data import TrainingData
 
 TRI_HEADS = ("final", "labeler1", "labeler2")
 ROLES = (STRONG, WEAK, UNLABELED)

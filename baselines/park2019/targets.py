@@ -62,7 +62,7 @@ def domain_labels(domains: np.ndarray, domain_names: tuple[str, ...] | list[str]
 
 def build_targets(*, labels: np.ndarray, known: np.ndarray, roles: np.ndarray, role_names, frame_labels: np.ndarray,
                   frame_known: np.ndarray, domains: np.ndarray, domain_names, where: str = "training split") -> Targets:
-    """Targets of a training split from the store's training data (:class:`wlbench.training_data.TrainingData`).
+    """Targets of a training split from the store's training data (:class:`wlbench.dataset.training_data.TrainingData`).
 
     ``labels``/``known`` (N, C): the observed clip labels and where they may be used; ``roles`` (N,) codes
     into ``role_names``; ``frame_labels`` (N, T, C) at the model's frame rate and ``frame_known`` (N,) the

@@ -35,7 +35,7 @@ from baselines.teacher_student.nets import DEFAULT_NET, FramePoolingTagger, buil
 from baselines.teacher_student.windows import Windows, chunk_windows, clip_frames, patch_windows
 from wlbench.atomic import atomic_path
 from wlbench.methods import ConfigSchema, Option
-from wlbench.training_data import TrainingData
+from wlbench.dataset.training_data import TrainingData
 
 _POOL_PAIR = Option([2, 2], kind=list, length=2, items=Option(1, kind=int, min=1))
 
@@ -130,7 +130,7 @@ class WindowedTagger(nn.Module):
 
 
 def clip_duration_of(dataset: Path) -> float:
-    from wlbench.store import open_dataset
+    from wlbench.dataset.reader import open_dataset
 
     with open_dataset(dataset) as ds:
         return float(ds.attr("clip_duration"))

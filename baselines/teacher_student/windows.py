@@ -8,7 +8,7 @@ a window of ``n`` s is ``n * frame_rate`` frames exactly whenever that is a whol
 
 * :func:`chunk_windows` (pseudo strong labels, Dinkel et al. 2022): consecutive chunks of ``n`` s with hop
   ``n``: chunk ``k`` holds the frames centred in ``[k n, (k + 1) n)``, the same time span as chunk ``k`` of
-  the store's resolution views (:func:`wlbench.labels.chunk_labels`). ``ceil(D / n)`` chunks; the last one
+  the store's resolution views (:func:`wlbench.dataset.labels.chunk_labels`). ``ceil(D / n)`` chunks; the last one
   is shorter when ``n`` does not divide ``D``. Every frame of the clip lies in exactly one chunk.
 * :func:`patch_windows` (Fonseca et al. 2020): fixed patches of ``length`` frames every ``hop`` frames
   (96 and 48: 0.96 s with 50 % overlap). When the hop grid does not end on the clip's last frame, one more
@@ -29,7 +29,7 @@ import dataclasses
 
 import numpy as np
 
-from wlbench.labels import n_chunk_count
+from wlbench.dataset.labels import n_chunk_count
 
 _EPS = 1e-9
 

@@ -31,7 +31,7 @@ from baselines.turpault2019.sampling import (STRATEGIES, TRANSFORMATIONS, Masked
                                              plan_triplets)
 from wlbench.errors import WlbenchError
 from wlbench.methods import ConfigSchema, Option
-from wlbench.training_data import TrainingData
+from wlbench.dataset.training_data import TrainingData
 
 _POOL_PAIR = Option([1, 4], kind=list, length=2, items=Option(1, kind=int, min=1))
 
@@ -195,7 +195,7 @@ class SemiSupervisedTriplet(TorchMethod):
     def train(self, ctx):
         """Adds ``patch_frames`` (the sub-segment length in the dataset's frames) to the run's config, so the
         checkpoint rebuilds the same network on any dataset."""
-        from wlbench.store import open_dataset
+        from wlbench.dataset.reader import open_dataset
 
         if ctx.config["train_clips"]:
             raise WlbenchError("turpault2019-triplet does not take train_clips: the split's roles decide which "

@@ -18,7 +18,7 @@ from baselines.common.nets import MLP, PatchEmbedder
 from baselines.common.sampling import batches, episode, label_triplets
 from baselines.common.validation import centroid_map, score_metrics
 from wlbench.methods import ConfigSchema, Option
-from wlbench.training_data import TrainingData
+from wlbench.dataset.training_data import TrainingData
 
 _POOL_PAIR = Option([2, 2], kind=list, length=2, items=Option(1, kind=int, min=1))
 

@@ -23,7 +23,7 @@ import torch
 from baselines.common.method import Run
 from wlbench.methods import get_method
 from wlbench.methods.runtime import tune_malloc_for_training
-from wlbench.training_data import TrainingData
+from wlbench.dataset.training_data import TrainingData
 
 METHODS = ["turpault-classifier", "turpault-triplet", "turpault-protonet"]
 SEGMENTS = {"200ms": 20, "1s": 100, "10s": 1000}

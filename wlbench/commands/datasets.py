@@ -162,7 +162,7 @@ def _echo_conditions(split: dict, classes: list[str]) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the whole summary as JSON.")
 def info(dataset: Path, as_json: bool) -> None:
     """Summarise a dataset file: ids, splits, clips per class, event durations and SNRs, views."""
-    from wlbench.inspect import dataset_summary
+    from wlbench.dataset.inspect import dataset_summary
 
     summary = dataset_summary(dataset)
     if as_json:
@@ -219,7 +219,7 @@ def verify(dataset: Path) -> None:
 
     The truth ids cover the clip ids and every reference label (what scoring depends on); the content id
     covers everything stored, features and JAMS included (docs/format.md)."""
-    from wlbench.inspect import verify_dataset
+    from wlbench.dataset.inspect import verify_dataset
 
     result = verify_dataset(dataset)
     if result.ok:

@@ -207,7 +207,7 @@ def submit_run(board_dir: Path, dataset_path: Path, name: str, predictions: Sequ
     (:func:`check_not_trained_on`).
     """
     from wlbench.scoring import Settings, score_file
-    from wlbench.store import open_dataset
+    from wlbench.dataset.reader import open_dataset
     from wlbench.submissions import infer_task
 
     board_dir, dataset_path = Path(board_dir), Path(dataset_path)

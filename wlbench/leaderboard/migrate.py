@@ -48,7 +48,7 @@ class Migrated:
 
 
 def _datasets_by_spec(datasets: Sequence[Path]) -> dict[str, Path]:
-    from wlbench.store import open_dataset
+    from wlbench.dataset.reader import open_dataset
 
     index: dict[str, Path] = {}
     for path in datasets:

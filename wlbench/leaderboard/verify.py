@@ -57,7 +57,7 @@ def _what(exc: BaseException) -> str:
 def dataset_index(datasets: Sequence[Path]) -> dict[str, Path]:
     """Split truth id -> dataset file, over every split of ``datasets`` (each split's truth is checked when
     it is opened: a file whose labels were edited is refused)."""
-    from wlbench.store import open_dataset
+    from wlbench.dataset.reader import open_dataset
 
     index = {}
     for p in datasets:

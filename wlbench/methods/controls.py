@@ -26,8 +26,10 @@ from wlbench.errors import WlbenchError
 from wlbench.methods.config import ConfigSchema, Option
 from wlbench.methods.protocol import CLIP, PredictContext, Predictions, TrainContext
 
+from wlbench.dataset.training_data import training_data
+
 if TYPE_CHECKING:
-    from wlbench.training_data import TrainingData
+    from wlbench.dataset.training_data import TrainingData
 
 PRIOR_FILE = "prior.json"
 
@@ -48,12 +50,12 @@ class PriorMethod:
         })
 
     def train(self, ctx: TrainContext) -> dict[str, Any]:
-        from wlbench.store import open_dataset
+        from wlbench.dataset.reader import open_dataset
 
         segment = None if ctx.config["train_segment"] == CLIP else ctx.config["train_segment"]
         with open_dataset(ctx.dataset) as ds:
             split = ds.split(ctx.config["train_split"])
-            data = split.training_data(labels=ctx.config["labels"], segment=segment, features=False,
+            data = training_data(split, labels=ctx.config["labels"], segment=segment, features=False,
                                        frames="frame_labels" in split.group)
         frame_prior = _frame_prior(data)
         known = data.known.astype(float)
@@ -68,7 +70,7 @@ class PriorMethod:
         return summary
 
     def predict(self, ctx: PredictContext) -> dict[tuple[str, str], Predictions]:
-        from wlbench.store import open_dataset
+        from wlbench.dataset.reader import open_dataset
 
         path = Path(ctx.run_dir) / PRIOR_FILE
         try:

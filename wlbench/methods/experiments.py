@@ -49,11 +49,11 @@ from wlbench.errors import WlbenchError
 from wlbench.methods.config import plain, read_table_file, resolve_config
 from wlbench.methods.discovery import get_method
 from wlbench.methods.execution import check_executor, describe, run_tasks
-from wlbench.methods.findings import Arm, Contrast, judge, parse_contrasts
+from wlbench.methods.findings import Contrast, judge, parse_contrasts
 from wlbench.methods.findings import render as render_findings
 from wlbench.methods.protocol import CLIP
 from wlbench.methods.runs import (EVENTS, FRAME_SCORES, LOG, SUMMARY, Decoding, is_finished, kept_initial_weights,
-                                  output_stem, segment_key, train_run, unfinished_reason)
+                                  output_stem, segment_key, unfinished_reason)
 from wlbench.methods.statistics import contrast_text, paired_difference, t_interval, verdict  # noqa: F401 (API)
 from wlbench.paths import require_folder
 
@@ -250,7 +250,7 @@ def _check_dataset_file(d: dict[str, Any], target: Path) -> None:
         return
     from wlbench.hashing import canonical_json
     from wlbench.recipes import load_recipe
-    from wlbench.store import open_dataset
+    from wlbench.dataset.reader import open_dataset
 
     with open_dataset(target, check_truth=False) as ds:
         stored = ds.attr("recipe_canonical")

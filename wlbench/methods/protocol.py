@@ -4,7 +4,7 @@ A method is an object (or a class with a no-argument constructor) registered und
 ``wlbench.methods`` that satisfies :class:`Method`. wlbench owns the run (folder, config validation,
 seeding, predictions -> submission files -> harness reports, learning curves, experiments); the method owns
 training and inference and sees the data only through the store's training API
-(:meth:`wlbench.store.Split.training_data`). The truth reaches it only as a named oracle or through
+(:meth:`wlbench.dataset.Split.training_data`). The truth reaches it only as a named oracle or through
 :class:`Audit`, which measures predicted labels against the truth without returning it.
 """
 
@@ -102,7 +102,7 @@ class Audit:
 
     def _truth(self, split: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if split not in self._cache:
-            from wlbench.store import open_dataset
+            from wlbench.dataset.reader import open_dataset
 
             with open_dataset(self.dataset) as ds:
                 self._cache[split] = ds.split(split).label_audit(self.view)
@@ -153,7 +153,7 @@ class Audit:
         feature frames ``[k * hop_frames, k * hop_frames + window_frames)``, against the truth of each window
         (a class is present when any of its true frame labels is). Returns and logs counts, precision,
         recall and the mean number of labels per window, predicted and true."""
-        from wlbench.store import open_dataset
+        from wlbench.dataset.reader import open_dataset
 
         with open_dataset(self.dataset) as ds:
             frames = ds.split(split).frame_labels()
@@ -211,7 +211,7 @@ class TrainContext:
     """Everything a method's ``train`` gets from the runner.
 
     Attributes:
-        dataset: the HDF5 dataset (read it through :meth:`wlbench.store.Split.training_data`).
+        dataset: the HDF5 dataset (read it through :meth:`wlbench.dataset.Split.training_data`).
         run_dir: the folder to write the checkpoint and any method files into (a temporary folder that the
             runner moves into place when the run has finished).
         config: the validated configuration (every key of the method's schema).

@@ -26,7 +26,7 @@ import numpy as np
 
 from wlbench.atomic import atomic_dir, ensure_writable_dir, write_text_atomic
 from wlbench.errors import WlbenchError
-from wlbench.intact import require_intact
+from wlbench.dataset.intact import require_intact
 from wlbench.methods.config import resolve_config
 from wlbench.methods.discovery import get_method
 from wlbench.methods.protocol import CLIP, Audit, PredictContext, Predictions, TrainContext
@@ -51,7 +51,7 @@ def segment_key(segment: str | float | None) -> str:
     """``None`` / ``"clip"`` -> ``"clip"``; ``0.2`` / ``"0.2"`` / ``"200ms"`` -> ``"200ms"``."""
     if segment is None or str(segment).lower() in (CLIP, "", "none"):
         return CLIP
-    from wlbench.labels import segment_name
+    from wlbench.dataset.labels import segment_name
 
     try:
         return segment_name(float(segment))
@@ -66,7 +66,7 @@ def output_stem(split: str, segment: str) -> str:
 
 def dataset_meta(dataset: Path) -> dict[str, Any]:
     """Name, ids, classes, splits, segment views (with duration) and clip duration of a dataset file."""
-    from wlbench.store import open_dataset
+    from wlbench.dataset.reader import open_dataset
 
     with open_dataset(dataset) as ds:
         first = ds.split(ds.splits[0]) if ds.splits else None

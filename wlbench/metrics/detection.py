@@ -148,7 +148,6 @@ def _joint_substitutions(ref: EventList, est: EventList, in_ref: np.ndarray, in_
     weight[np.searchsorted(r_idx, hi), np.searchsorted(e_idx, hj)] = np.where(same, big, 1.0)
     rows, cols = linear_sum_assignment(weight, maximize=True)
     return float(np.count_nonzero(weight[rows, cols] == 1.0))
-    return {"tp": tp, "n_ref": n_ref, "n_sys": n_sys, "subs": subs}
 
 
 def segment_based_counts(ref: EventList, est: EventList, n_files: int, n_classes: int,

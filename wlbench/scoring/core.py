@@ -162,7 +162,7 @@ def score_file(dataset_path: str | Path, submission_path: str | Path, split: str
     ``labels``: score against the true labels (default) or a stored missing-label view of the split (clip
     tasks only). ``segment``: score clip-level predictions of a segment view (e.g. ``"1s"``) against that
     view's labels; default: the segment the file declares (``# segment: 1s``), else the whole clip."""
-    from wlbench.store import open_dataset
+    from wlbench.dataset.reader import open_dataset
 
     declared = declared_segment(submission_path)
     if segment is not None and declared not in (None, segment):
@@ -178,7 +178,7 @@ def compare_files(dataset_path: str | Path, path_a: str | Path, path_b: str | Pa
                   task: str | None = None, settings: Settings | None = None, labels: str = "true",
                   progress: Progress = None) -> dict[str, Any]:
     """Validate two submissions for the same dataset split and run the paired bootstrap test A - B."""
-    from wlbench.store import open_dataset
+    from wlbench.dataset.reader import open_dataset
 
     with open_dataset(dataset_path) as ds:
         truth = truth_from_dataset(ds, dataset_path, split, labels=labels)

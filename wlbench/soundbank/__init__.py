@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from wlbench.soundbank.check import CheckReport, DurationStats, Problem, check_soundbank
 from wlbench.soundbank.default import BANK_VERSION, build_default_bank, default_bank_path
-from wlbench.soundbank.fingerprint import soundbank_fingerprint, wlbench_cache_dir
+from wlbench.soundbank.fingerprint import soundbank_fingerprint
 from wlbench.soundbank.layout import PART_NAMES, SoundFile, Soundbank, split_class_folder
 from wlbench.soundbank.load import load_soundbank
 
@@ -23,5 +23,5 @@ DEFAULT_BANK_HELP = ("Soundbank folder (DESED, parts or plain layout; see docs/s
 __all__ = [
     "BANK_VERSION", "CheckReport", "DEFAULT_BANK_HELP", "DurationStats", "PART_NAMES", "Problem", "SoundFile",
     "Soundbank", "build_default_bank", "check_soundbank", "default_bank_path", "load_soundbank",
-    "soundbank_fingerprint", "split_class_folder", "wlbench_cache_dir",
+    "soundbank_fingerprint", "split_class_folder",
 ]

@@ -28,7 +28,8 @@ import numpy as np
 
 from wlbench.atomic import atomic_dir, check_output_path, ensure_writable_dir
 from wlbench.errors import WlbenchError
-from wlbench.soundbank.fingerprint import soundbank_fingerprint, wlbench_cache_dir
+from wlbench.paths import wlbench_cache_dir
+from wlbench.soundbank.fingerprint import soundbank_fingerprint
 
 BANK_VERSION = 1
 BANK_ENTROPY = 0x77_6C_62_65_6E_63_68   # "wlbench"

@@ -27,15 +27,11 @@ from pathlib import Path
 from wlbench.atomic import write_text_atomic
 from wlbench.errors import WlbenchError
 from wlbench.hashing import hash_file
+from wlbench.paths import wlbench_cache_dir
 from wlbench.soundbank.layout import fingerprinted_relpaths
 
 FINGERPRINT_HEADER = "wlbench-soundbank-fingerprint-v1\n"
 _RACY_SECONDS = 2.0
-
-
-def wlbench_cache_dir() -> Path:
-    """``$WLBENCH_CACHE``, default ``~/.cache/wlbench``."""
-    return Path(os.environ.get("WLBENCH_CACHE") or "~/.cache/wlbench").expanduser()
 
 
 def _cache_file(root: Path) -> Path:

@@ -16,12 +16,14 @@ from wlbench.atomic import atomic_dir, check_output_path, human_bytes, remove_te
 from wlbench.errors import WlbenchError
 from wlbench.hashing import hash_json
 from wlbench.interrupts import deferred_interrupts
-from wlbench.labels import chunk_labels, frame_labels, weak_labels, window_labels
+from wlbench.dataset.labels import chunk_labels, frame_labels, weak_labels, window_labels
 from wlbench.recipes import ROLE_NAMES, Recipe, parse_recipe
-from wlbench.views import event_values, missing_label_view
+from wlbench.synth.views import event_values, missing_label_view
 from wlbench.soundbank import Soundbank
-from wlbench.shards import INDEX_NAME, plan_shards, sharded_folder_name
-from wlbench.store import ClipLayout, DatasetWriter, SplitShape, open_dataset, spec_id
+from wlbench.dataset.shards import INDEX_NAME, plan_shards, sharded_folder_name
+from wlbench.dataset.ids import spec_id
+from wlbench.dataset.reader import open_dataset
+from wlbench.dataset.writer import ClipLayout, DatasetWriter, SplitShape
 from wlbench.synth.executors import DaskExecutor, LocalExecutor
 from wlbench.synth.jobs import BlockJob, RenderContext, RerenderJob, ShardJob, ShardTarget
 from wlbench.synth.plan import SplitPlanner, domain_of, plan_splits
@@ -224,7 +226,7 @@ def synthesize(recipe: Recipe, bank: Soundbank, out_dir: Path, workers: int = 1,
     ``executor`` runs the render jobs (default: :class:`LocalExecutor` with ``workers`` processes; a
     :class:`DaskExecutor` renders on a Dask cluster). With ``shards=N`` the dataset is written as the folder
     ``out_dir/<name>.shards/`` (``index.h5`` and N shard files written by the workers themselves, see
-    :mod:`wlbench.shards`); ``SynthResult.path`` is then the index file. The output, and so every id, is
+    :mod:`wlbench.dataset.shards`); ``SynthResult.path`` is then the index file. The output, and so every id, is
     the same for any executor, number of workers and number of shards.
 
     The destination and the disk space are checked first (:func:`prepare_output`, which ``echo``es the
@@ -285,7 +287,7 @@ def rerender(dataset_path: Path, bank: Soundbank, out_path: Path, workers: int =
 
     Plans are rebuilt from the stored recipe (for segment windows and domains), audio from each stored JAMS.
     """
-    from wlbench.store import compute_content_id
+    from wlbench.dataset.ids import compute_content_id
 
     with open_dataset(dataset_path) as ds:
         resources = json.loads(ds.attr("recipe_resources", "{}") or "{}")

@@ -1,4 +1,19 @@
-"""The content id (scheme 2): a hash of everything stored that writers compute while they write, several at once.
+"""Every id of a dataset: the spec id, the truth ids and the content id (both schemes).
+
+Three ids (docs/format.md says which changes when what changes):
+
+* *spec id*: what was asked (canonical recipe, soundbank fingerprint, format version).
+* *truth id*: what scoring depends on, per split (group attribute ``truth_id``: clip ids and every reference
+  label, see :func:`split_truth_members`) and for the dataset (root ``truth_id``: over the split truth ids).
+  Exact data only (integers, strings, the planner's float64 times), so it is the same on every machine. The
+  reader recomputes a split's truth id the first time the split is opened and refuses a file whose labels
+  changed after it was written (:meth:`Dataset.split`): every command that scores, submits or compares is
+  guarded by that one check.
+* *content id*: a SHA-256 over every stored dataset (path, dtype, shape, attributes, bytes, in sorted path
+  order) and the content attributes (classes, segment durations, sample rate, clip duration), features and
+  JAMS included; the features are bit-identical across x86-64 CPUs (wlbench.features), so this id is too.
+
+## The content id, scheme 2: computed by the writers while they write, several at once.
 
 Definition (docs/format.md, "Content id")::
 
@@ -16,7 +31,7 @@ a sharded dataset and a single file with the same content have the same content 
 data back to compute it.
 
 Files written before this scheme (no ``content_id_scheme`` root attribute) keep their scheme-1 id (one
-SHA-256 stream over every dataset's bytes, :func:`wlbench.store.compute_content_id`); readers check each
+SHA-256 stream over every dataset's bytes, :func:`compute_content_id`); readers check each
 file with the scheme it names.
 """
 
@@ -29,30 +44,22 @@ from typing import Any
 import h5py
 import numpy as np
 
-from wlbench.hashing import canonical_json
+from wlbench.dataset.layout import CONTENT_ATTRS, FORMAT_VERSION, attr_value, dtype_kind
+from wlbench.errors import WlbenchError
+from wlbench.hashing import canonical_json, hash_json
 
 SCHEME = 2
 GROUP_ROWS = 16
 _READ_BYTES = 64 << 20  # rows read at once when a stored dataset is hashed
 _READ_STRINGS = 4096
-
-
-def attr_value(value: Any) -> Any:
-    """An HDF5 attribute value as plain Python (str, int, float, lists), as hashed in headers."""
-    if isinstance(value, bytes):
-        return value.decode("utf-8")
-    if isinstance(value, np.ndarray):
-        return [attr_value(v) for v in value.tolist()]
-    if isinstance(value, (list, tuple)):
-        return [attr_value(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
-def dtype_kind(dtype: np.dtype) -> str:
-    """``"str"`` for HDF5 strings, else numpy's dtype string (``"<f4"``)."""
-    return "str" if h5py.check_string_dtype(dtype) else np.dtype(dtype).str
+_BLOCK_BYTES = 64 << 20  # rows hashed at once by the streaming (scheme-1 and truth) hashes
+TRUTH_FORMAT = "wlbench-truth/1"
+# Event columns that scoring reads (detection: which clip, which class, when). snr, source_file, source_time and
+# pitch_shift describe how the clip was made; they are in the content id only.
+TRUTH_EVENT_COLUMNS = ("clip_index", "label_index", "onset", "offset")
+# Grouped label members of the truth: group -> members of each of its views.
+TRUTH_VIEW_MEMBERS = (("segments", ("start", "weak_labels")), ("views", ("labels", "dropped")),
+                      ("resolution", ("labels",)))
 
 
 def member_header(name: str, dataset: h5py.Dataset, context: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -182,3 +189,96 @@ def compute(handle: h5py.File, root_attrs: dict[str, Any], digests: dict[str, by
     return content_id_from_digests(root_attrs, ((member_header(name, handle[name]),
                                                  digests[name] if name in digests else digest_of_stored(handle[name]))
                                                 for name in dataset_paths(handle)))
+
+
+# ---------------------------------------------------------------- spec id, truth ids, content id scheme 1
+
+def spec_id(recipe_canonical: dict[str, Any], soundbank_fingerprint: str) -> str:
+    """What was asked: the canonical recipe, the soundbank fingerprint and the format version."""
+    return hash_json({"format_version": FORMAT_VERSION, "recipe": recipe_canonical,
+                      "soundbank": soundbank_fingerprint})
+
+
+def hash_member(digest, name: str, dataset: h5py.Dataset, context: dict[str, Any] | None = None) -> None:
+    """Feed one dataset to ``digest`` as one stream (truth ids, and content ids of scheme 1): a header (path,
+    dtype, shape, its attributes and ``context``), then its bytes (little-endian, row blocks; strings
+    length-prefixed UTF-8)."""
+    header = member_header(name, dataset, context)
+    kind = header["dtype"]
+    digest.update(canonical_json(header).encode("ascii"))
+    if dataset.shape == () or dataset.size == 0:
+        if dataset.shape == ():
+            digest.update(repr(attr_value(dataset[()])).encode("utf-8"))
+        return
+    if kind == "str":
+        for first in range(0, dataset.shape[0], 4096):
+            for item in dataset.asstr()[first:first + 4096]:
+                encoded = item.encode("utf-8")
+                digest.update(len(encoded).to_bytes(8, "little") + encoded)
+        return
+    row_bytes = max(1, int(np.prod(dataset.shape[1:], dtype=np.int64)) * dataset.dtype.itemsize)
+    step = max(1, _BLOCK_BYTES // row_bytes)
+    little = np.dtype(kind).newbyteorder("<")
+    for first in range(0, dataset.shape[0], step):
+        block = np.ascontiguousarray(dataset[first:first + step])
+        digest.update(block.astype(little, copy=False).tobytes())
+
+
+def content_root_attrs(handle: h5py.File) -> dict[str, Any]:
+    """The hashed root attributes of an open store (:data:`CONTENT_ATTRS` present in it)."""
+    return {key: attr_value(handle.attrs[key]) for key in CONTENT_ATTRS if key in handle.attrs}
+
+
+def compute_content_id(handle: h5py.File) -> str:
+    """Content id of an open store, recomputed from the stored bytes with the scheme the file names (root
+    attribute ``content_id_scheme``: 2, see :func:`compute`; absent: 1, one SHA-256 stream over
+    every dataset in sorted path order, as files written before scheme 2 were hashed)."""
+    import hashlib
+
+    scheme = int(attr_value(handle.attrs.get("content_id_scheme", 1)))
+    if scheme == SCHEME:
+        return compute(handle, content_root_attrs(handle))
+    if scheme != 1:
+        raise WlbenchError(f"{handle.filename}: content id scheme {scheme} is unknown to this wlbench",
+                           hint="upgrade wlbench")
+    digest = hashlib.sha256()
+    digest.update(canonical_json(content_root_attrs(handle)).encode("ascii"))
+    for name in dataset_paths(handle):
+        hash_member(digest, name, handle[name])
+    return digest.hexdigest()
+
+
+def split_truth_members(group: h5py.Group) -> list[str]:
+    """Paths (relative to the split group) of the split's truth, in hashing order: ``clip_ids``,
+    ``weak_labels``, the events' ``clip_index``, ``label_index``, ``onset``, ``offset``, each segment view's
+    ``start`` and ``weak_labels``, each label view's ``labels`` and ``dropped``, each resolution view's
+    ``labels``, and ``roles`` / ``domain`` when stored. Frame labels are left out (derived from the events at
+    the feature hop, read by no metric, absent without features), as are the JAMS, features and audio."""
+    names = ["clip_ids", "weak_labels"] + [f"events/{column}" for column in TRUTH_EVENT_COLUMNS]
+    for kind, members in TRUTH_VIEW_MEMBERS:
+        for view in sorted(group.get(kind, {})):
+            names += [f"{kind}/{view}/{member}" for member in members]
+    return names + [name for name in ("roles", "domain") if name in group]
+
+
+def compute_split_truth_id(handle: h5py.File, split: str) -> str:
+    """Truth id of one split of an open store: its name, the dataset's classes and clip duration, then every
+    member of :func:`split_truth_members` (header with the member's own and its view group's attributes,
+    then its bytes). Raises ``KeyError`` when a required member is missing."""
+    import hashlib
+
+    group = handle[split]
+    digest = hashlib.sha256()
+    digest.update(canonical_json({"truth": TRUTH_FORMAT, "split": split,
+                                  "classes": attr_value(handle.attrs["classes"]),
+                                  "clip_duration": attr_value(handle.attrs["clip_duration"])}).encode("ascii"))
+    for name in split_truth_members(group):
+        parent = group[name].parent
+        context = {key: attr_value(parent.attrs[key]) for key in sorted(parent.attrs)} if "/" in name else None
+        hash_member(digest, name, group[name], context)
+    return digest.hexdigest()
+
+
+def dataset_truth_id(split_truth_ids: dict[str, str]) -> str:
+    """Truth id of a dataset: the hash of its splits' truth ids (name -> id)."""
+    return hash_json({"truth": TRUTH_FORMAT, "splits": dict(sorted(split_truth_ids.items()))})

@@ -1,6 +1,6 @@
 """The training-data API: what a trainer may see of one split, under one label condition, in one call.
 
-Every trainer reads its data through :meth:`wlbench.store.Split.training_data` (which calls
+Every trainer reads its data through :meth:`wlbench.dataset.Split.training_data` (which calls
 :func:`training_data`). It returns the labels of the chosen *label view* with the mask of labels that may
 enter a loss, the roles (strong / weak / unlabeled), the acoustic domains, and on request strong frame
 labels, chunk labels and segment windows. The true labels and the dropped positives are not part of it: a
@@ -30,7 +30,7 @@ import numpy as np
 from wlbench.errors import WlbenchError
 
 if TYPE_CHECKING:
-    from wlbench.store import Split
+    from wlbench.dataset.reader import Split
 
 ORACLES = (None, "labels", "mask")
 

@@ -1,11 +1,11 @@
 """The structure a dataset file must have before anything reads it, checked from metadata alone.
 
 :func:`structure_problems` reads names, attributes and shapes (never the arrays), so every
-:func:`wlbench.store.open_dataset` runs it: a file missing a member (``/eval/events/onset``), or holding
+:func:`wlbench.dataset.open_dataset` runs it: a file missing a member (``/eval/events/onset``), or holding
 only the format attributes, is refused at open with one message naming each missing member, instead of a
 ``KeyError`` deep inside the command that first needs it. Content checks that read the data (labels
 agree with events, views never add a positive, the content id) are ``wlbench verify``'s
-(:mod:`wlbench.inspect`). The layout itself is documented in docs/format.md.
+(:mod:`wlbench.dataset.inspect`). The layout itself is documented in docs/format.md.
 """
 
 from __future__ import annotations
@@ -13,7 +13,13 @@ from __future__ import annotations
 import numbers
 from typing import Any
 
+import os
+from pathlib import Path
+
 import h5py
+
+from wlbench.dataset.layout import EVENT_COLUMNS, SHARD_FORMAT, attr_value
+from wlbench.paths import describe, file_kind
 
 # Root attributes every reader needs, with a check of their value.
 ROOT_ATTRS: dict[str, tuple[str, Any]] = {
@@ -28,9 +34,7 @@ SPLIT_GROUPS = ("events", "segments")
 
 
 def _value(raw: Any) -> Any:
-    from wlbench.store import _attr_value
-
-    return _attr_value(raw)
+    return attr_value(raw)
 
 
 def _member(group: h5py.Group, name: str, kind: type) -> h5py.Dataset | h5py.Group | None:
@@ -77,7 +81,6 @@ def _views(problems: list[str], group: h5py.Group, path: str, kind: str, members
 
 def split_problems(group: h5py.Group, path: str, n_classes: int) -> list[str]:
     """Structure problems of one split group at ``path`` (e.g. ``/eval``)."""
-    from wlbench.store import EVENT_COLUMNS
 
     problems = [f"{path}/{name} is missing" for name in SPLIT_DATASETS if _member(group, name, h5py.Dataset) is None]
     problems += [f"{path}/{name} is missing" for name in SPLIT_GROUPS if _member(group, name, h5py.Group) is None]
@@ -129,8 +132,8 @@ def structure_problems(handle: h5py.File) -> list[str]:
     """Every structure problem of an open dataset file (an empty list: every reader finds what it needs).
 
     Checks the root attributes of :data:`ROOT_ATTRS`, at least one split group, and in each split the
-    members :mod:`wlbench.store` reads, with shapes that agree (N clips, C classes), and for a sharded index
-    its shard files (:func:`wlbench.shards.shard_problems`). Reads no array."""
+    members :mod:`wlbench.dataset` reads, with shapes that agree (N clips, C classes), and for a sharded index
+    its shard files (:func:`shard_problems`). Reads no array."""
     problems = []
     for name, (what, ok) in ROOT_ATTRS.items():
         if name not in handle.attrs:
@@ -144,6 +147,64 @@ def structure_problems(handle: h5py.File) -> list[str]:
     n_classes = len(classes) if isinstance(classes, list) else 0
     for name in splits:
         problems += split_problems(handle[name], f"/{name}", n_classes)
-    from wlbench.shards import shard_problems
-
     return problems + shard_problems(handle)
+
+
+def _describe_source(index_dir: Path, file_name: str) -> Path:
+    return Path(file_name) if os.path.isabs(file_name) else index_dir / file_name
+
+
+def shard_problems(handle: h5py.File) -> list[str]:
+    """Problems of the shards of an open sharded index (an empty list for a single file): every shard file
+    the index names must exist, be a wlbench shard of this render (same ``shard_token``) and hold each
+    mapped member with the mapped shape. Reads metadata only."""
+    if "shard_files" not in handle.attrs:
+        return []
+    index_dir = Path(handle.filename).absolute().parent  # where HDF5 looks: beside the name opened, links kept
+    token = attr_value(handle.attrs.get("shard_token", ""))
+    problems: list[str] = []
+    opened: dict[str, h5py.File | None] = {}
+    try:
+        for name in attr_value(handle.attrs["shard_files"]):
+            path = _describe_source(index_dir, str(name))
+            if not path.is_file():
+                kind = file_kind(path)
+                problems.append(f"shard {name} is missing (expected at {path})" if kind == "missing" else
+                                f"shard {name} at {path} is {describe(kind)}, not a shard file")
+                opened[str(name)] = None
+                continue
+            try:
+                shard = h5py.File(path, "r")
+            except OSError as exc:
+                problems.append(f"shard {name} is not a readable HDF5 file ({exc})")
+                opened[str(name)] = None
+                continue
+            opened[str(name)] = shard
+            if attr_value(shard.attrs.get("format")) != SHARD_FORMAT:
+                problems.append(f"shard {name} is not a wlbench shard")
+            elif attr_value(shard.attrs.get("shard_token")) != token:
+                problems.append(f"shard {name} belongs to another render (shard token differs)")
+        datasets: list[str] = []
+        handle.visititems(lambda n, obj: datasets.append(n) if isinstance(obj, h5py.Dataset) and obj.is_virtual
+                          else None)
+        for name in sorted(datasets):
+            for source in handle[name].virtual_sources():
+                shard = opened.get(source.file_name)
+                if source.file_name not in opened:
+                    problems.append(f"/{name} maps to {source.file_name}, which is not among the index's shard files")
+                    continue
+                if shard is None:
+                    continue
+                member = shard.get(source.dset_name)
+                low, high = source.vspace.get_select_bounds()  # the rows (and columns) the source fills
+                expected = tuple(int(b) - int(a) + 1 for a, b in zip(low, high))
+                if not isinstance(member, h5py.Dataset):
+                    problems.append(f"shard {source.file_name} lacks /{source.dset_name}")
+                elif member.shape != expected:
+                    problems.append(f"shard {source.file_name}: /{source.dset_name} has shape {member.shape}, "
+                                    f"expected {expected}")
+    finally:
+        for shard in opened.values():
+            if shard is not None:
+                shard.close()
+    return problems

@@ -1,6 +1,6 @@
 """Training reads only an intact dataset: what ``wlbench verify`` would pass, checked once per file version.
 
-:func:`require_intact` recomputes a dataset's truth ids and content id (:func:`wlbench.inspect.verify_dataset`:
+:func:`require_intact` recomputes a dataset's truth ids and content id (:func:`wlbench.dataset.inspect.verify_dataset`:
 labels, events, features, audio; the shards of a sharded index too) and refuses the file in one
 :class:`WlbenchError` when they differ from the stored ones: labels or features edited after rendering
 (with h5py, say) would otherwise feed training unnoticed. A file that passed is remembered under
@@ -16,12 +16,14 @@ import json
 import os
 from pathlib import Path
 
+from wlbench.atomic import write_text_atomic
+from wlbench.dataset.inspect import verify_dataset
+from wlbench.dataset.reader import open_dataset
 from wlbench.errors import WlbenchError
+from wlbench.paths import wlbench_cache_dir
 
 
 def _cache_dir() -> Path:
-    from wlbench.soundbank.fingerprint import wlbench_cache_dir
-
     return wlbench_cache_dir() / "intact"
 
 
@@ -32,8 +34,6 @@ def _stat_signature(path: Path) -> list[int]:
 
 def _signature(path: Path) -> dict[str, list[int]]:
     """The stat signature of the dataset file and of every shard file it names."""
-    from wlbench.store import open_dataset
-
     with open_dataset(path, check_truth=False) as ds:
         shards = ds.attr("shard_files") or []
     files = {".": _stat_signature(path)}
@@ -45,9 +45,6 @@ def _signature(path: Path) -> dict[str, list[int]]:
 
 def require_intact(path: str | Path) -> str:
     """Refuse ``path`` unless ``wlbench verify`` would pass it (see the module); returns its content id."""
-    from wlbench.atomic import write_text_atomic
-    from wlbench.inspect import verify_dataset
-
     path = Path(path)
     real = os.path.realpath(path)
     record = _cache_dir() / (hashlib.sha256(real.encode("utf-8", "surrogateescape")).hexdigest()[:32] + ".json")

@@ -9,10 +9,11 @@ from typing import Any
 import h5py
 import numpy as np
 
-from wlbench.labels import polyphony
+from wlbench.dataset.labels import polyphony
 from wlbench.errors import WlbenchError
-from wlbench.store import (EVENT_COLUMNS, Dataset, Split, attr_value, compute_content_id, compute_split_truth_id,
-                           dataset_truth_id, open_dataset)
+from wlbench.dataset.ids import compute_content_id, compute_split_truth_id, dataset_truth_id
+from wlbench.dataset.layout import attr_value
+from wlbench.dataset.reader import Dataset, Split, open_dataset
 
 
 def condition_summary(split: Split, classes: list[str]) -> dict[str, Any]:
@@ -195,7 +196,7 @@ def _schema_problems(ds: Dataset) -> list[str]:
 
 def _split_problems(group: h5py.Group, name: str, n_classes: int) -> list[str]:
     """Content problems of one split group (its structure was checked when the file was opened, see
-    :mod:`wlbench.dataset_schema`): event indices in range, onsets before offsets, weak labels that follow
+    :mod:`wlbench.dataset.schema`): event indices in range, onsets before offsets, weak labels that follow
     from the events, label views consistent with the truth."""
     problems: list[str] = []
     n = group["clip_ids"].shape[0]
@@ -260,7 +261,7 @@ def _truth_problems(ds: Dataset, computed: dict[str, str]) -> list[str]:
 def verify_dataset(path: str | Path) -> Verification:
     """Check the content and recompute the truth ids and the content id. Never raises for content problems
     (they are listed); raises :class:`~wlbench.errors.WlbenchError` when the file is not a readable wlbench
-    dataset (its structure is checked when it is opened, see :mod:`wlbench.dataset_schema`)."""
+    dataset (its structure is checked when it is opened, see :mod:`wlbench.dataset.schema`)."""
     with open_dataset(path, check_truth=False) as ds:
         stored = ds.content_id
         try:

@@ -7,16 +7,15 @@ Layout (docs/format.md, "Sharded datasets")::
     <name>.shards/shard-00000-of-00004.h5     rows [a, b) of each split's jams, features, audio, frame labels
 
 A shard holds a contiguous run of the dataset's clips (splits in recipe order, then clip order); its row
-ranges start at multiples of :data:`wlbench.content_id.GROUP_ROWS` inside each split, so the workers hash
+ranges start at multiples of :data:`wlbench.dataset.ids.GROUP_ROWS` inside each split, so the workers hash
 what they write and the index combines their digests into the same content id as a single-file render.
 Plain h5py reads the index like a single file (virtual datasets are standard HDF5); because a missing
-shard would read as zeros, every reader checks the shards when it opens the index (:func:`shard_problems`).
+shard would read as zeros, every reader checks the shards when it opens the index (:func:`wlbench.dataset.schema.shard_problems`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import os
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +23,11 @@ import h5py
 import numpy as np
 
 from wlbench.atomic import atomic_path
-from wlbench.content_id import GROUP_ROWS
+from wlbench.dataset.ids import GROUP_ROWS
+from wlbench.dataset.layout import SHARD_FORMAT
 from wlbench.errors import WlbenchError
-from wlbench.paths import describe, file_kind
-from wlbench.store import ClipLayout, ShardRows, SplitShape, RowWriter
+from wlbench.dataset.writer import ClipLayout, ShardRows, SplitShape, RowWriter
 
-SHARD_FORMAT = "wlbench-shard"
 INDEX_NAME = "index.h5"
 
 
@@ -134,65 +132,3 @@ class ShardFileWriter:
         rows = ShardRows(split=split, first=part.first, stop=part.stop, file=self.path.name, digests=writer.finish())
         self.finished.append(rows)
         return rows
-
-
-def _describe_source(index_dir: Path, file_name: str) -> Path:
-    return Path(file_name) if os.path.isabs(file_name) else index_dir / file_name
-
-
-def shard_problems(handle: h5py.File) -> list[str]:
-    """Problems of the shards of an open sharded index (an empty list for a single file): every shard file
-    the index names must exist, be a wlbench shard of this render (same ``shard_token``) and hold each
-    mapped member with the mapped shape. Reads metadata only."""
-    from wlbench.content_id import attr_value
-
-    if "shard_files" not in handle.attrs:
-        return []
-    index_dir = Path(handle.filename).absolute().parent  # where HDF5 looks: beside the name opened, links kept
-    token = attr_value(handle.attrs.get("shard_token", ""))
-    problems: list[str] = []
-    opened: dict[str, h5py.File | None] = {}
-    try:
-        for name in attr_value(handle.attrs["shard_files"]):
-            path = _describe_source(index_dir, str(name))
-            if not path.is_file():
-                kind = file_kind(path)
-                problems.append(f"shard {name} is missing (expected at {path})" if kind == "missing" else
-                                f"shard {name} at {path} is {describe(kind)}, not a shard file")
-                opened[str(name)] = None
-                continue
-            try:
-                shard = h5py.File(path, "r")
-            except OSError as exc:
-                problems.append(f"shard {name} is not a readable HDF5 file ({exc})")
-                opened[str(name)] = None
-                continue
-            opened[str(name)] = shard
-            if attr_value(shard.attrs.get("format")) != SHARD_FORMAT:
-                problems.append(f"shard {name} is not a wlbench shard")
-            elif attr_value(shard.attrs.get("shard_token")) != token:
-                problems.append(f"shard {name} belongs to another render (shard token differs)")
-        datasets: list[str] = []
-        handle.visititems(lambda n, obj: datasets.append(n) if isinstance(obj, h5py.Dataset) and obj.is_virtual
-                          else None)
-        for name in sorted(datasets):
-            for source in handle[name].virtual_sources():
-                shard = opened.get(source.file_name)
-                if source.file_name not in opened:
-                    problems.append(f"/{name} maps to {source.file_name}, which is not among the index's shard files")
-                    continue
-                if shard is None:
-                    continue
-                member = shard.get(source.dset_name)
-                low, high = source.vspace.get_select_bounds()  # the rows (and columns) the source fills
-                expected = tuple(int(b) - int(a) + 1 for a, b in zip(low, high))
-                if not isinstance(member, h5py.Dataset):
-                    problems.append(f"shard {source.file_name} lacks /{source.dset_name}")
-                elif member.shape != expected:
-                    problems.append(f"shard {source.file_name}: /{source.dset_name} has shape {member.shape}, "
-                                    f"expected {expected}")
-    finally:
-        for shard in opened.values():
-            if shard is not None:
-                shard.close()
-    return problems
