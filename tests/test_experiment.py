@@ -127,7 +127,7 @@ def test_experiment_grid_runs_and_resumes(seg_dataset, tmp_path):  # noqa: F811
     ('[experment]\nmethods = []\n', "unknown table"),
 ])
 def test_experiment_file_errors(text, message, tmp_path):
-    from wlbench.methods import load_experiment
+    from wlbench.experiments.grid import load_experiment
 
     bad = tmp_path / "bad.toml"
     bad.write_text(text)
@@ -176,8 +176,10 @@ GRIDS = sorted(p.name for p in (Path(__file__).parents[1] / "baselines" / "exper
 def test_shipped_grid_files_are_valid(name):
     """Every committed grid: config values valid for their methods, >= 3 seeds, the prior control beside
     every cell and each method's own lower controls beside its cells."""
-    from wlbench.methods import get_method, load_experiment
-    from wlbench.methods.experiments import is_upper_bound, plan_cells
+    from wlbench.experiments.grid import load_experiment
+    from wlbench.methods import get_method
+    from wlbench.experiments.grid import is_upper_bound
+    from wlbench.experiments.planning import plan_cells
 
     exp = load_experiment(Path(__file__).parents[1] / "baselines" / "experiments" / name)
     cells = plan_cells(exp, Path("/nonexistent"))  # every config value validated against its method

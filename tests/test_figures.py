@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 
-from wlbench.methods.figures import (_draw_stage, chosen_epochs, curves_by_stage, merge_duplicates,
-                                     plot_learning_curves, plot_mean_curves)
+from wlbench.experiments.figures import plot_mean_curves
+from wlbench.methods.curves import chosen_epochs, curves_by_stage, draw_stage, merge_duplicates, plot_learning_curves
 from wlbench.plotting import pyplot
 
 
@@ -38,7 +38,7 @@ def test_kept_epoch_marked_and_legend_below_the_axes(tmp_path):
     plt = pyplot()
     fig, ax = plt.subplots()
     try:
-        _draw_stage(ax, stage, "park", chosen=chosen["phase2"])
+        draw_stage(ax, stage, "park", chosen=chosen["phase2"])
         labels = [t.get_text() for t in ax.get_legend().get_texts()]
         assert labels == ["training loss", "kept: epoch 3 (best frame_map)", "final_frame_map = frame_map",
                           "final_clip_map = clip_map"]
@@ -56,7 +56,7 @@ def test_kept_epoch_marked_and_legend_below_the_axes(tmp_path):
 
 
 def test_heatmap_labels_are_readable_and_one_column_maps_render(tmp_path):
-    from wlbench.methods.figures import plot_cell_heatmaps, readable_label
+    from wlbench.experiments.figures import plot_cell_heatmaps, readable_label
 
     assert readable_label("triplets=[1.0, 4.44]") == "triplets [1, 4.44]"
     assert readable_label("train_segment=1s, lr=0.001, alpha=10.0") == "train_segment 1s · lr 0.001 · alpha 10"

@@ -267,7 +267,7 @@ def test_grid_runs_cells_beside_controls_with_an_outside_method(view_dataset, tm
 
 
 def test_verdict_rules():
-    from wlbench.methods.experiments import t_interval, verdict
+    from wlbench.experiments.statistics import t_interval, verdict
 
     assert verdict({0: 0.5, 1: 0.6, 2: 0.55}, {0: 0.1, 1: 0.1, 2: 0.1}) == "learned"
     assert verdict({0: 0.5, 1: 0.1, 2: 0.3}, {0: 0.2, 1: 0.2, 2: 0.2}) == "not learned"
@@ -280,7 +280,8 @@ def test_verdict_rules():
 def test_oracle_controls_are_upper_bounds_never_controls_to_beat(tmp_path):
     """A method's own ``oracle-<name>`` control is an upper bound like ``oracle``: a cell below it is still
     learned when it beats its lower controls."""
-    from wlbench.methods.experiments import Cell, Run, collect, is_upper_bound
+    from wlbench.experiments.grid import Cell, Run, is_upper_bound
+    from wlbench.experiments.tables import collect
 
     assert is_upper_bound("oracle") and is_upper_bound("oracle-mask")
     assert not is_upper_bound("untrained") and not is_upper_bound("prior") and not is_upper_bound("oracles")
@@ -355,7 +356,8 @@ def test_a_frame_level_method_gets_detection_submissions_scored(view_dataset, tm
     from click.testing import CliRunner
 
     from wlbench.cli import main
-    from wlbench.methods.experiments import Run, run_values
+    from wlbench.experiments.grid import Run
+    from wlbench.experiments.tables import run_values
     from wlbench.scoring import score_file
 
     real = wd.available_methods()
@@ -561,8 +563,8 @@ def test_headroom_gate_runs_first_and_a_claim_without_headroom_reads_no_headroom
 
 
 def test_judge_applies_holm_and_the_verdict_rules():
-    from wlbench.methods.findings import judge
-    from wlbench.methods.statistics import holm
+    from wlbench.experiments.findings import judge
+    from wlbench.experiments.statistics import holm
 
     assert holm([0.01, 0.04, None, 0.03]) == [0.03, 0.06, None, 0.06]
     strong = {s: 0.5 + 0.01 * s for s in range(5)}
@@ -602,7 +604,8 @@ def test_judge_applies_holm_and_the_verdict_rules():
 ])
 def test_contrast_declarations_are_checked_before_any_run(view_dataset, tmp_path, change, message):
     from wlbench.errors import WlbenchError
-    from wlbench.methods.experiments import load_experiment, plan_arms, plan_cells
+    from wlbench.experiments.grid import load_experiment
+    from wlbench.experiments.planning import plan_arms, plan_cells
 
     grid = tmp_path / "grid.toml"
     text = HEADROOM_GRID.format(config=f"threads = 1\ntrain_segment = \"1s\"", path=view_dataset)
@@ -655,7 +658,8 @@ def test_runs_from_before_view_selection_or_the_subset_rule_are_not_reused(view_
     instead of being read into a grid's tables."""
     from wlbench.errors import WlbenchError
     from wlbench.methods import train_run
-    from wlbench.methods.experiments import Run, _check_finished_runs
+    from wlbench.experiments.grid import Run
+    from wlbench.experiments.runner import _check_finished_runs
     from wlbench.methods.runs import SELF_HASH
 
     over = {**QUICK, "labels": "nocat", "max_epochs": 1, "train_clips": 12}

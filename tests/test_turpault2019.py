@@ -665,7 +665,8 @@ def test_triplet_method_refuses_what_it_cannot_honour(semisup_dataset, tmp_path)
 
 @pytest.mark.parametrize("name, cells, runs", [("turpault2019-table2", 17, 57), ("turpault2019-table3", 8, 30)])
 def test_grids_plan_their_cells_and_share_the_untrained_control(name, cells, runs, tmp_path):
-    from wlbench.methods.experiments import all_runs, load_experiment, plan_cells
+    from wlbench.experiments.grid import load_experiment
+    from wlbench.experiments.planning import all_runs, plan_cells
 
     exp = load_experiment(ROOT / "baselines" / "experiments" / f"{name}.toml")
     planned = plan_cells(exp, tmp_path)

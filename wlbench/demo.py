@@ -53,14 +53,14 @@ def validate(settings: DemoSettings) -> dict[str, Any]:
 
 
 def _dataset(settings: DemoSettings, echo: Callable[[str], None]) -> Path:
-    from wlbench.commands.soundbank import resolve_soundbank
+    from wlbench.soundbank import load_soundbank
     from wlbench.recipes import load_recipe
     from wlbench.dataset.ids import spec_id
     from wlbench.dataset.reader import open_dataset
     from wlbench.synth.pipeline import dataset_filename, synthesize
     from wlbench.synth.executors import resolve_workers
 
-    bank = resolve_soundbank(None, quiet=True)
+    bank = load_soundbank(None)  # the embedded default soundbank
     echo(f"[1/5] default soundbank: {len(bank.foreground)} events, {len(bank.background)} backgrounds, "
          f"classes {', '.join(bank.classes)}\n      {bank.root} (fingerprint {bank.fingerprint[:16]})")
     recipe = load_recipe(RECIPE).scaled(settings.scale)

@@ -38,7 +38,7 @@ import numpy as np
 from wlbench import HARNESS_VERSION
 from wlbench.atomic import atomic_dir, ensure_writable_dir, write_text_atomic
 from wlbench.errors import WlbenchError, plain
-from wlbench.export import _time, event_lines, label_lines, truth_tables
+from wlbench.export import time_text, event_lines, label_lines, truth_tables
 
 AUDIO_SUBTYPE = "FLOAT"  # 32-bit float WAV: the stored float32 samples, exactly
 ROUNDING_STEP = 0.1  # s: DESED's durations are rounded down to 0.1 s, so a WAV may be up to this much longer
@@ -126,7 +126,7 @@ def export_desed(dataset_path: str | Path, split: str, root: str | Path, *, bank
         for name in sp.segment_names:
             seg = sp.segment(name)
             tables[f"segments_{name}.tsv"] = ["filename\tstart\tduration"] + [
-                f"{c}.wav\t{_time(s)}\t{_time(seg.duration)}" for c, s in zip(truth.clip_ids, seg.start)]
+                f"{c}.wav\t{time_text(s)}\t{time_text(seg.duration)}" for c, s in zip(truth.clip_ids, seg.start)]
         views = sorted(sp.group.get("views", {}))
         for view in views:
             tables[f"weak_{view}.tsv"] = label_lines(truth.clip_ids, truth.classes, sp.labels(view))

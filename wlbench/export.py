@@ -27,7 +27,8 @@ from wlbench.errors import WlbenchError
 FILES = ("strong.tsv", "weak.tsv", "durations.tsv", "classes.txt", "README.md")
 
 
-def _time(value: float) -> str:
+def time_text(value: float) -> str:
+    """A time in seconds as the shortest text that reads back as the same float (repr)."""
     return repr(float(value))
 
 
@@ -35,7 +36,7 @@ def event_lines(frame) -> list[str]:
     """``filename onset offset event_label`` lines (header first) of an event DataFrame (filename = clip id),
     times written exactly."""
     lines = ["filename\tonset\toffset\tevent_label"]
-    lines += [f"{f}.wav\t{_time(a)}\t{_time(b)}\t{lab}"
+    lines += [f"{f}.wav\t{time_text(a)}\t{time_text(b)}\t{lab}"
               for f, a, b, lab in zip(frame["filename"], frame["onset"], frame["offset"], frame["event_label"])]
     return lines
 
@@ -50,7 +51,7 @@ def label_lines(clip_ids, classes, labels) -> list[str]:
 
 def truth_tables(truth) -> dict[str, list[str]]:
     """The lines of ``strong.tsv`` (merged reference), ``weak.tsv`` and ``durations.tsv`` of a truth."""
-    durations = ["filename\tduration"] + [f"{c}.wav\t{_time(d)}" for c, d in zip(truth.clip_ids, truth.durations)]
+    durations = ["filename\tduration"] + [f"{c}.wav\t{time_text(d)}" for c, d in zip(truth.clip_ids, truth.durations)]
     return {"strong.tsv": event_lines(truth.reference_frame()),
             "weak.tsv": label_lines(truth.clip_ids, truth.classes, truth.weak_labels),
             "durations.tsv": durations}

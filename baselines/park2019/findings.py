@@ -8,7 +8,7 @@ pseudo-labelling did, measured against the truth the store keeps.
 from each tri-training run's ``summary.json`` and ``audit.jsonl`` under ``OUT/runs/``.
 
 Contrasts are read ``a - b`` with the mean of the per-seed differences, its 95 % Student-t half-width and a
-paired t-test, judged by :func:`wlbench.methods.findings.judge` (headroom first: the baseline beats the prior,
+paired t-test, judged by :func:`wlbench.experiments.findings.judge` (headroom first: the baseline beats the prior,
 the gap costs the baseline; Holm-corrected within each family; claims between cells that do not beat the
 prior read ``below controls``; :func:`judged_claims` says which claim presupposes which headroom). The
 gain of an adversarial row on the gap dataset and on its no-gap control is paired by seed number (same seed,
@@ -27,8 +27,8 @@ from typing import Any
 import numpy as np
 
 from wlbench.errors import WlbenchError
-from wlbench.methods.findings import CLAIMS, HEADROOM, findings_table, judge
-from wlbench.methods.statistics import t_interval
+from wlbench.experiments.findings import CLAIMS, HEADROOM, findings_table, judge
+from wlbench.experiments.statistics import t_interval
 
 GRIDS = ("park2019", "park2019-nogap", "park2019-tau")
 STRICT = 0.9  # the agreement threshold of park2019-tau.toml
@@ -125,7 +125,7 @@ NEED_GAP = {"Adv.whole beats the baseline", "Adv.time beats the baseline", "Adv.
 
 
 def judged_claims(tables: dict[str, dict[str, Any]]) -> tuple[list[dict], list[dict]]:
-    """(headroom rows, claim rows) of every metric, judged by :func:`wlbench.methods.findings.judge` (Holm
+    """(headroom rows, claim rows) of every metric, judged by :func:`wlbench.experiments.findings.judge` (Holm
     within each family). Headroom: the baseline beats the prior; the gap costs the baseline (with the no-gap
     grid). A claim about adversarial adaptation presupposes both (same metric), every other claim the first;
     a claim involving a cell that does not beat the prior reads ``below controls``."""

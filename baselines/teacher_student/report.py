@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from wlbench.errors import WlbenchError
-from wlbench.methods.statistics import contrast_text, t_interval
+from wlbench.experiments.statistics import contrast_text, t_interval
 
 
 def require_runs(out: Path, dataset: str, methods: tuple[str, ...], grid: str) -> None:

@@ -4,7 +4,7 @@ Each finding of Turpault et al. (2019, section 4.6) compares cells: "S2 beats S1
 the nearest sample", "S4 is worst", "S3 collapses when labels are scarce", "the benefit of unlabeled data
 saturates". This module reads the ``table.json`` files ``wlbench experiment`` writes and gives, per finding and
 metric, the mean of the per-seed differences (paired by seed) with its 95 % Student-t half-width and a paired
-t-test, judged by :func:`wlbench.methods.findings.judge`: the "beats the untrained CNN" rows are the headroom
+t-test, judged by :func:`wlbench.experiments.findings.judge`: the "beats the untrained CNN" rows are the headroom
 family, every other finding a claim ``a > b`` that presupposes the headroom of a's triplet strategy (same
 metric); Holm-corrected within each family; a claim between cells either of which does not beat its lower
 controls reads ``below controls``, never holds or reversed.
@@ -19,7 +19,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from wlbench.methods.findings import CLAIMS, HEADROOM, findings_table, judge
+from wlbench.experiments.findings import CLAIMS, HEADROOM, findings_table, judge
 
 TRIPLET = "turpault2019-triplet"
 BUDGETS = ([1.0, 1.0], [1.0, 4.44], [1.0, 9.0])

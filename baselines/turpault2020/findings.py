@@ -6,7 +6,7 @@ longer (weakly labelled) segments hurts the embedding methods far more than the 
 10 s segments make the embedding methods unreliable. This module reads the ``table.json`` that
 ``wlbench experiment`` writes for a turpault2020 grid and gives, per contrast and metric, the mean of the
 per-seed differences ``a - b`` (paired by seed) with its 95 % Student-t half-width and a paired t-test,
-judged by :func:`wlbench.methods.findings.judge`: "trained E beats untrained E" rows are the headroom family,
+judged by :func:`wlbench.experiments.findings.judge`: "trained E beats untrained E" rows are the headroom family,
 every other finding a claim (Holm-corrected within each family; a finding about an embedding method
 presupposes that its E learns at 1 s / 1 s on the same metric; a finding between cells either of which does
 not beat its lower controls reads ``below controls``, never holds or reversed).
@@ -24,7 +24,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from wlbench.methods.findings import CLAIMS, HEADROOM, findings_table, judge
+from wlbench.experiments.findings import CLAIMS, HEADROOM, findings_table, judge
 
 METHODS = ("turpault-classifier", "turpault-triplet", "turpault-protonet")
 SEGMENTS = ("200ms", "1s", "10s")

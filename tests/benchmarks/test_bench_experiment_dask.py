@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from wlbench.methods import run_experiment
+from wlbench.experiments.runner import run_experiment
 
 GRID = """
 [experiment]

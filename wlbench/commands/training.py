@@ -154,7 +154,8 @@ def experiment(grid, out, jobs, executor, scheduler, table_only, submit_board):
     heatmap-<method>.png and curves/<cell>.png under --out/<experiment name>/, the runs under --out/runs/
     (grids sharing --out share their runs and keep their own tables). With --executor dask each run is one
     task on the cluster, with the same results as local runs."""
-    from wlbench.methods import run_experiment, submit_experiment
+    from wlbench.experiments.runner import run_experiment
+    from wlbench.leaderboard.experiments import submit_experiment
 
     res = run_experiment(grid, out, jobs, echo=click.echo, only_table=table_only, executor=executor,
                          scheduler=scheduler)

@@ -5,7 +5,7 @@
 - :mod:`~wlbench.methods.config`: :class:`ConfigSchema` / :class:`Option` and :func:`resolve_config`.
 - :mod:`~wlbench.methods.discovery`: the ``wlbench.methods`` entry points.
 - :mod:`~wlbench.methods.runs`: one run (train -> predict -> submissions -> reports -> curves).
-- :mod:`~wlbench.methods.experiments`: grids with controls, tables, figures, leaderboard submission.
+- :mod:`~wlbench.methods.curves`: learning curves of a run.
 - :mod:`~wlbench.methods.controls`: the ``prior`` control method.
 
 wlbench never imports ``baselines``: the reference trainers register exactly like an outside method.
@@ -13,12 +13,11 @@ wlbench never imports ``baselines``: the reference trainers register exactly lik
 
 from wlbench.methods.config import ConfigSchema, Option, parse_override, parse_value, plain, resolve_config
 from wlbench.methods.discovery import GROUP, available_methods, get_method
-from wlbench.methods.experiments import load_experiment, run_experiment, submit_experiment
 from wlbench.methods.protocol import CLIP, Audit, Method, PredictContext, Predictions, TrainContext
 from wlbench.methods.quick import QUICK_CONFIG, QUICK_METHOD, quick_baseline
 from wlbench.methods.runs import Decoding, predict_run, read_run, segment_key, train_run
 
 __all__ = ["CLIP", "GROUP", "QUICK_CONFIG", "QUICK_METHOD", "Audit", "ConfigSchema", "Method", "Option",
-           "PredictContext", "Predictions", "TrainContext", "available_methods", "get_method", "load_experiment",
+           "PredictContext", "Predictions", "TrainContext", "available_methods", "get_method",
            "parse_override", "parse_value", "plain", "predict_run", "quick_baseline", "read_run", "resolve_config",
-           "run_experiment", "segment_key", "submit_experiment", "train_run", "Decoding"]
+           "segment_key", "train_run", "Decoding"]

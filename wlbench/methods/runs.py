@@ -391,7 +391,7 @@ def train_run(method_name: str, dataset: str | Path, run_dir: str | Path, config
     folder is built beside ``run_dir`` and moved into place at the end (``force`` replaces an existing run
     folder; without it an existing non-empty folder is refused). ``decoding``: how frame scores (of methods
     that output them) become event lists. Returns the summary."""
-    from wlbench.methods.figures import chosen_epochs, plot_learning_curves
+    from wlbench.methods.curves import chosen_epochs, plot_learning_curves
 
     method = get_method(method_name)
     config = resolve_config(method, config_file, overrides)

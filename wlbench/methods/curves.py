@@ -12,9 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 
-from wlbench.plotting import draw_heatmap, pyplot, save_png
+from wlbench.plotting import pyplot, save_png
 
 
 def read_log(path: Path) -> list[dict[str, Any]]:
@@ -55,7 +54,7 @@ def chosen_epochs(train_summary: dict[str, Any] | None) -> Chosen:
     return out
 
 
-def _summary_chosen(log_path: Path) -> Chosen:
+def summary_chosen(log_path: Path) -> Chosen:
     """The chosen epochs of the run whose ``log.jsonl`` is ``log_path`` (its ``summary.json``), if finished."""
     summary = Path(log_path).parent / "summary.json"
     try:
@@ -80,7 +79,7 @@ def merge_duplicates(series: dict[str, list[tuple[float, float]]]) -> dict[str, 
     return {names[k]: v for k, v in out.items()}
 
 
-def _draw_stage(ax, series: dict[str, list[tuple[float, float]]], title: str, bands: dict | None = None,
+def draw_stage(ax, series: dict[str, list[tuple[float, float]]], title: str, bands: dict | None = None,
                 chosen: tuple[float, str] | None = None, rug: Sequence[float] = ()) -> None:
     twin = ax.twinx()
     if "loss" in series:
@@ -120,72 +119,10 @@ def plot_learning_curves(log_path: Path, target: Path, title: str = "", chosen: 
     stages = curves_by_stage(read_log(log_path))
     if not stages:
         return None
-    chosen = _summary_chosen(log_path) if chosen is None else chosen
+    chosen = summary_chosen(log_path) if chosen is None else chosen
     plt = pyplot()
     fig, axes = plt.subplots(1, len(stages), figsize=(4.6 * len(stages), 3.6), squeeze=False)
     for ax, (stage, series) in zip(axes[0], stages.items()):
-        _draw_stage(ax, series, f"{title}: {stage}" if title else stage, chosen=chosen.get(stage))
+        draw_stage(ax, series, f"{title}: {stage}" if title else stage, chosen=chosen.get(stage))
     fig.tight_layout()
-    return save_png(fig, target)
-
-
-def plot_mean_curves(logs: Sequence[Path], target: Path, title: str) -> Path | None:
-    """Learning curves of several seeds of one cell: the mean per epoch, min-max band over the seeds, and the
-    epoch each seed kept (dotted; read from each run's ``summary.json``)."""
-    per_seed = [curves_by_stage(read_log(p)) for p in logs]
-    per_seed = [s for s in per_seed if s]
-    if not per_seed:
-        return None
-    stages = list(dict.fromkeys(st for s in per_seed for st in s))
-    kept = [_summary_chosen(p) for p in logs]
-    plt = pyplot()
-    fig, axes = plt.subplots(1, len(stages), figsize=(4.6 * len(stages), 3.6), squeeze=False)
-    for ax, stage in zip(axes[0], stages):
-        names = list(dict.fromkeys(n for s in per_seed for n in s.get(stage, {})))
-        mean, bands = {}, {}
-        for name in names:
-            by_epoch: dict[float, list[float]] = {}
-            for s in per_seed:
-                for epoch, value in s.get(stage, {}).get(name, []):
-                    by_epoch.setdefault(epoch, []).append(value)
-            epochs = sorted(by_epoch)
-            mean[name] = [(e, float(np.mean(by_epoch[e]))) for e in epochs]
-            bands[name] = ([min(by_epoch[e]) for e in epochs], [max(by_epoch[e]) for e in epochs])
-        _draw_stage(ax, mean, f"{title}: {stage} ({len(per_seed)} seeds)", bands,
-                    rug=sorted(c[stage][0] for c in kept if stage in c))
-    fig.tight_layout()
-    return save_png(fig, target)
-
-
-def readable_label(text: str) -> str:
-    """An axis label as a reader writes it: ``triplets=[1.0, 4.44], lr=0.001`` -> ``triplets [1, 4.44] · lr 0.001``
-    (``key=value`` as ``key value``, settings separated by ``·``, whole floats without ``.0``)."""
-    import re
-
-    parts = re.split(r",\s*(?=[A-Za-z_][\w.-]*=)", str(text))
-    out = [re.sub(r"(?<![^\s])([A-Za-z_][\w.-]*)=(?!=)", r"\1 ", p.strip()) for p in parts]
-    return re.sub(r"(?<![\w.])(-?\d+)\.0(?![\d])", r"\1", " · ".join(out))
-
-
-def plot_cell_heatmaps(target: Path, title: str, panels: Sequence[tuple[str, list[list[float]], list[list[str]]]],
-                       rows: Sequence[str], cols: Sequence[str], metric: str) -> Path:
-    """One heatmap per panel (e.g. per dataset): rows x cols of a metric in %, each cell marked with a string
-    written under or after its value (the grid passes ``"\n±half-width"`` and ``"*"``: not learned). ``panels``: (panel title, values in [0, 100] or NaN, marks). Row labels are made
-    readable (:func:`readable_label`); the layout is sized to the cells (a one-column heatmap stays narrow,
-    its title close above it)."""
-    plt = pyplot()
-    rows = [readable_label(r) for r in rows]
-    label_width = 0.07 * max((len(r) for r in rows), default=0)  # inches the row labels take
-    fig, axes = plt.subplots(1, len(panels), squeeze=False, layout="constrained",
-                             figsize=(1.15 * len(cols) * len(panels) + 1.6 + label_width, 0.55 * len(rows) + 1.8))
-    image = None
-    for ax, (panel, grid, marks) in zip(axes[0], panels):
-        image = draw_heatmap(ax, grid, rows if ax is axes[0][0] else [""] * len(rows), cols, vmin=0, vmax=100,
-                             fmt="{:.1f}", marks=marks)
-        ax.set_title(panel, fontsize=9)
-        ax.set_xlabel("test segment")
-    if image is not None:
-        fig.colorbar(image, ax=axes[0].tolist(), label=f"{metric} (%)", shrink=0.9)
-    fig.suptitle(f"{title}\n(mean ± 95 % t half-width over seeds; * not learned: does not beat its control)",
-                 fontsize=9)
     return save_png(fig, target)

@@ -53,7 +53,7 @@ from pathlib import Path
 from typing import Any
 
 from wlbench.errors import WlbenchError
-from wlbench.methods.statistics import ALPHA, holm, paired_difference, paired_p_value
+from wlbench.experiments.statistics import ALPHA, holm, paired_difference, paired_p_value
 
 HEADROOM = "headroom"
 CLAIMS = "claims"
