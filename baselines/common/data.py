@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from wlbench.errors import WlbenchError
-from wlbench.dataset.reader import open_dataset
+from wlbench.dataset.reader import opened
 from wlbench.dataset.training_data import TrainingData, training_data
 
 CLIP = "clip"
@@ -39,7 +39,7 @@ class DatasetInfo:
 
 
 def dataset_info(path: str | Path) -> DatasetInfo:
-    with open_dataset(path) as ds:
+    with opened(path) as ds:
         return DatasetInfo(str(path), ds.name, ds.classes, ds.content_id, list(ds.splits))
 
 
@@ -48,7 +48,7 @@ def load_training(path: str | Path, split: str, *, labels: str = "true", oracle:
                   frames: bool = False) -> TrainingData:
     """One split under one label condition (see :meth:`wlbench.dataset.Split.training_data`)."""
     seg = normalize_segment(segment)
-    with open_dataset(path) as ds:
+    with opened(path) as ds:
         return training_data(ds.split(split), labels=labels, oracle=None if oracle in (None, "none") else oracle,
                                              segment=None if seg == CLIP else seg, resolution=resolution,
                                              frames=frames)
@@ -58,7 +58,7 @@ def true_labels_of(path: str | Path, split: str, clip_ids: np.ndarray) -> np.nda
     """(N, C) uint8 true clip labels of ``clip_ids`` (in that order) of ``split`` (unlabeled clips: zeros).
     For the framework's data design only (the class-balanced ``train_clips`` subset): a method never
     receives them."""
-    with open_dataset(path) as ds:
+    with opened(path) as ds:
         truth = training_data(ds.split(split), labels="true", features=False)
     where = {cid: i for i, cid in enumerate(np.asarray(truth.clip_ids).astype(str))}
     rows = np.array([where[c] for c in np.asarray(clip_ids).astype(str)], dtype=np.int64)
@@ -67,7 +67,7 @@ def true_labels_of(path: str | Path, split: str, clip_ids: np.ndarray) -> np.nda
 
 def view_names(path: str | Path, split: str) -> list[str]:
     """The missing-label views ``split`` holds."""
-    with open_dataset(path) as ds:
+    with opened(path) as ds:
         return list(ds.split(split).view_names)
 
 
@@ -75,12 +75,12 @@ class FeatureReader:
     """Features of a dataset for prediction: each split is read once, each segment view windowed from it."""
 
     def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
+        self.path = path  # an open Dataset (or a path)
         self._split: tuple[str, np.ndarray, np.ndarray] | None = None
 
     def features(self, split: str, segment: str) -> tuple[np.ndarray, np.ndarray]:
         """(clip ids (N,), features (N, L, F) float32) of ``split`` through ``segment`` (``"clip"``: whole)."""
-        with open_dataset(self.path) as ds:
+        with opened(self.path) as ds:
             sp = ds.split(split)
             if self._split is None or self._split[0] != split:
                 self._split = (split, np.asarray(sp.clip_ids).astype(str), sp.features())
@@ -120,7 +120,7 @@ class Scaler:
 def training_scaler(path: str | Path, split: str) -> Scaler:
     """The scaler of a run: fitted on all frames of the whole clips of the training split (audio only: no
     label is read)."""
-    with open_dataset(path) as ds:
+    with opened(path) as ds:
         return Scaler.fit(ds.split(split).features())
 
 

@@ -256,9 +256,9 @@ def clip_set_id(clip_ids: np.ndarray) -> str:
 
 
 def _frame_rate(dataset: Path) -> float:
-    from wlbench.dataset.reader import open_dataset
+    from wlbench.dataset.reader import opened
 
-    with open_dataset(dataset) as ds:
+    with opened(dataset) as ds:
         return ds.split(ds.splits[0]).frame_rate
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 from wlbench.metrics.ranking import map_macro
-from wlbench.dataset.reader import open_dataset
+from wlbench.dataset.reader import opened
 
 
 def clip_summary(features: np.ndarray) -> np.ndarray:
@@ -68,7 +68,7 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, c: float = 1.0, *, max_iter: int 
 def measure_gap(path: str | Path, *, split: str = "train", eval_split: str = "eval", seed: int = 0, folds: int = 5,
                 tagging_c: float = 0.1) -> dict[str, float | int]:
     """Domain accuracy and tagging transfer (see the module docstring) of one dataset file."""
-    with open_dataset(path) as ds:
+    with opened(path) as ds:
         sp, ev = ds.split(split), ds.split(eval_split)
         x, y, roles, names = clip_summary(sp.features()), sp.weak_labels(), sp.roles(), sp.role_names
         xe, ye = clip_summary(ev.features()), ev.weak_labels()

@@ -130,9 +130,9 @@ class WindowedTagger(nn.Module):
 
 
 def clip_duration_of(dataset: Path) -> float:
-    from wlbench.dataset.reader import open_dataset
+    from wlbench.dataset.reader import opened
 
-    with open_dataset(dataset) as ds:
+    with opened(dataset) as ds:
         return float(ds.attr("clip_duration"))
 
 

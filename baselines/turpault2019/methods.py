@@ -195,12 +195,12 @@ class SemiSupervisedTriplet(TorchMethod):
     def train(self, ctx):
         """Adds ``patch_frames`` (the sub-segment length in the dataset's frames) to the run's config, so the
         checkpoint rebuilds the same network on any dataset."""
-        from wlbench.dataset.reader import open_dataset
+        from wlbench.dataset.reader import opened
 
         if ctx.config["train_clips"]:
             raise WlbenchError("turpault2019-triplet does not take train_clips: the split's roles decide which "
                                "clips are labeled", hint="use --set train_clips=0")
-        with open_dataset(ctx.dataset) as ds:
+        with opened(ctx.dataset) as ds:
             rate = ds.split(ctx.config["train_split"]).frame_rate
         return super().train(dataclasses.replace(ctx, config={**ctx.config,
                                                               "patch_frames": self.frames(ctx.config, rate)}))

@@ -13,7 +13,7 @@ from wlbench.dataset.labels import polyphony
 from wlbench.errors import WlbenchError
 from wlbench.dataset.ids import compute_content_id, compute_split_truth_id, dataset_truth_id
 from wlbench.dataset.layout import attr_value
-from wlbench.dataset.reader import Dataset, Split, open_dataset
+from wlbench.dataset.reader import Dataset, Split, open_dataset, opened
 
 
 def condition_summary(split: Split, classes: list[str]) -> dict[str, Any]:
@@ -258,22 +258,32 @@ def _truth_problems(ds: Dataset, computed: dict[str, str]) -> list[str]:
     return problems
 
 
-def verify_dataset(path: str | Path) -> Verification:
-    """Check the content and recompute the truth ids and the content id. Never raises for content problems
-    (they are listed); raises :class:`~wlbench.errors.WlbenchError` when the file is not a readable wlbench
-    dataset (its structure is checked when it is opened, see :mod:`wlbench.dataset.schema`)."""
-    with open_dataset(path, check_truth=False) as ds:
-        stored = ds.content_id
+def verify_dataset(dataset: Dataset | str | Path) -> Verification:
+    """Check the content and recompute the truth ids and the content id of ``dataset`` (open, or a file). Never
+    raises for content problems (they are listed); raises :class:`~wlbench.errors.WlbenchError` when the file
+    is not a readable wlbench dataset (its structure is checked when it is opened, see
+    :mod:`wlbench.dataset.schema`)."""
+    with opened(dataset, check_truth=False) as ds:
+        checking, ds.check_truth = ds.check_truth, False  # problems are listed here, not raised
         try:
-            problems = _schema_problems(ds)
-            truths = {name: compute_split_truth_id(ds.handle, name) for name in ds.splits}
-            problems += _truth_problems(ds, truths)
-            computed = compute_content_id(ds.handle)
-        except (OSError, RuntimeError, KeyError, ValueError) as exc:  # h5py's errors for damaged bytes
-            return Verification(Path(path), stored, None,
-                                [f"unreadable data ({type(exc).__name__}: {exc}); the file is damaged"])
-        if computed != stored:
-            problems.append(f"content id mismatch: stored {stored[:16]}..., computed {computed[:16]}... "
-                            f"(the file was modified after it was written)")
-        return Verification(Path(path), stored, computed, problems,
-                            dataset_truth_id(truths) if truths else None, truths)
+            return _verify(ds)
+        finally:
+            ds.check_truth = checking
+
+
+def _verify(ds: Dataset) -> Verification:
+    path = ds.path
+    stored = ds.content_id
+    try:
+        problems = _schema_problems(ds)
+        truths = {name: compute_split_truth_id(ds.handle, name) for name in ds.splits}
+        problems += _truth_problems(ds, truths)
+        computed = compute_content_id(ds.handle)
+    except (OSError, RuntimeError, KeyError, ValueError) as exc:  # h5py's errors for damaged bytes
+        return Verification(Path(path), stored, None,
+                            [f"unreadable data ({type(exc).__name__}: {exc}); the file is damaged"])
+    if computed != stored:
+        problems.append(f"content id mismatch: stored {stored[:16]}..., computed {computed[:16]}... "
+                        f"(the file was modified after it was written)")
+    return Verification(Path(path), stored, computed, problems,
+                        dataset_truth_id(truths) if truths else None, truths)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from wlbench.atomic import write_text_atomic
 from wlbench.dataset.inspect import verify_dataset
-from wlbench.dataset.reader import open_dataset
+from wlbench.dataset.reader import Dataset, opened
 from wlbench.errors import WlbenchError
 from wlbench.paths import wlbench_cache_dir
 
@@ -32,10 +32,10 @@ def _stat_signature(path: Path) -> list[int]:
     return [info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns]
 
 
-def _signature(path: Path) -> dict[str, list[int]]:
+def _signature(ds: Dataset) -> dict[str, list[int]]:
     """The stat signature of the dataset file and of every shard file it names."""
-    with open_dataset(path, check_truth=False) as ds:
-        shards = ds.attr("shard_files") or []
+    path = Path(ds.path)
+    shards = ds.attr("shard_files") or []
     files = {".": _stat_signature(path)}
     for name in sorted(str(s) for s in shards):
         shard = path.parent / name
@@ -43,19 +43,25 @@ def _signature(path: Path) -> dict[str, list[int]]:
     return files
 
 
-def require_intact(path: str | Path) -> str:
-    """Refuse ``path`` unless ``wlbench verify`` would pass it (see the module); returns its content id."""
-    path = Path(path)
+def require_intact(dataset: Dataset | str | Path) -> str:
+    """Refuse ``dataset`` (open, or a file) unless ``wlbench verify`` would pass it (see the module); returns
+    its content id."""
+    with opened(dataset, check_truth=False) as ds:
+        return _require_intact(ds)
+
+
+def _require_intact(ds: Dataset) -> str:
+    path = Path(ds.path)
     real = os.path.realpath(path)
     record = _cache_dir() / (hashlib.sha256(real.encode("utf-8", "surrogateescape")).hexdigest()[:32] + ".json")
-    signature = _signature(path)
+    signature = _signature(ds)
     try:
         known = json.loads(record.read_text(encoding="utf-8"))
         if known.get("signature") == signature and known.get("content_id"):
             return str(known["content_id"])
     except (OSError, ValueError, AttributeError):
         pass
-    result = verify_dataset(path)
+    result = verify_dataset(ds)
     if result.problems:
         more = f" (and {len(result.problems) - 1} more)" if len(result.problems) > 1 else ""
         raise WlbenchError(f"{path} was modified after it was written: {result.problems[0]}{more}; training "

@@ -13,7 +13,7 @@ import collections
 import contextlib
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -290,6 +290,8 @@ class Dataset:
         self.path = require_input_file(path, "dataset file", hint="give the .h5 file `wlbench synth` wrote")
         self.check_truth = check_truth
         self._truth: dict[str, str] = {}
+        self._splits: dict[str, Split] = {}
+        self._memo: dict[Any, Any] = {}
         self._legacy_content_checked = False
         try:
             self.handle = h5py.File(self.path, "r")
@@ -326,6 +328,13 @@ class Dataset:
 
     def close(self) -> None:
         self.handle.close()
+
+    def __fspath__(self) -> str:
+        """The file's path: an open dataset reads as its path in messages and wherever a path is asked for."""
+        return str(self.path)
+
+    def __str__(self) -> str:
+        return str(self.path)
 
     def __enter__(self) -> Dataset:
         return self
@@ -368,7 +377,16 @@ class Dataset:
                                hint="pass --split with one of those")
         if self.check_truth:
             self.split_truth_id(name)
-        return Split(self, name)
+        if name not in self._splits:
+            self._splits[name] = Split(self, name)
+        return self._splits[name]
+
+    def memo(self, key: Any, make: Callable[[], Any]) -> Any:
+        """``make()``, computed once per open dataset and ``key`` (what several readers of one command share,
+        e.g. a split's truth for scoring). The value must be treated as read-only."""
+        if key not in self._memo:
+            self._memo[key] = make()
+        return self._memo[key]
 
     def split_truth_id(self, name: str) -> str:
         """The truth id of split ``name``, recomputed from the stored labels and checked against the id
@@ -429,3 +447,15 @@ def open_dataset(path: str | Path, *, check_truth: bool = True) -> Iterator[Data
         yield dataset
     finally:
         dataset.close()
+
+
+@contextlib.contextmanager
+def opened(dataset: Dataset | str | Path, *, check_truth: bool = True) -> Iterator[Dataset]:
+    """An open dataset for a function that takes either: ``dataset`` itself when it is an open :class:`Dataset`
+    (left open: its owner closes it), else the file at that path, opened for the block (:func:`open_dataset`).
+    Commands open their dataset once and pass the :class:`Dataset` down, so nothing below reopens the file."""
+    if isinstance(dataset, Dataset):
+        yield dataset
+        return
+    with open_dataset(dataset, check_truth=check_truth) as ds:
+        yield ds

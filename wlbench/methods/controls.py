@@ -50,10 +50,10 @@ class PriorMethod:
         })
 
     def train(self, ctx: TrainContext) -> dict[str, Any]:
-        from wlbench.dataset.reader import open_dataset
+        from wlbench.dataset.reader import opened
 
         segment = None if ctx.config["train_segment"] == CLIP else ctx.config["train_segment"]
-        with open_dataset(ctx.dataset) as ds:
+        with opened(ctx.dataset) as ds:
             split = ds.split(ctx.config["train_split"])
             data = training_data(split, labels=ctx.config["labels"], segment=segment, features=False,
                                        frames="frame_labels" in split.group)
@@ -70,7 +70,7 @@ class PriorMethod:
         return summary
 
     def predict(self, ctx: PredictContext) -> dict[tuple[str, str], Predictions]:
-        from wlbench.dataset.reader import open_dataset
+        from wlbench.dataset.reader import opened
 
         path = Path(ctx.run_dir) / PRIOR_FILE
         try:
@@ -80,7 +80,7 @@ class PriorMethod:
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             raise WlbenchError(f"{path} is missing or damaged ({exc})", hint="train the run again") from None
         out = {}
-        with open_dataset(ctx.dataset) as ds:
+        with opened(ctx.dataset) as ds:
             for given in (prior, frame_prior):
                 if given is not None and len(given) != len(ds.classes):
                     raise WlbenchError(f"{path}: {len(given)} classes, the dataset has {len(ds.classes)}")

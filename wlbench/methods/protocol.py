@@ -95,16 +95,16 @@ class Audit:
     """
 
     def __init__(self, dataset: Path, view: str, path: Path | None) -> None:
-        self.dataset, self.view, self.path = Path(dataset), view, path
+        self.dataset, self.view, self.path = dataset, view, path  # an open Dataset (or a path)
         self._cache: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         self._ids: dict[str, np.ndarray] = {}
         self._where: dict[str, dict[str, int]] = {}
 
     def _truth(self, split: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if split not in self._cache:
-            from wlbench.dataset.reader import open_dataset
+            from wlbench.dataset.reader import opened
 
-            with open_dataset(self.dataset) as ds:
+            with opened(self.dataset) as ds:
                 self._cache[split] = ds.split(split).label_audit(self.view)
                 self._ids[split] = np.asarray(ds.split(split).clip_ids).astype(str)
         return self._cache[split]
@@ -153,9 +153,9 @@ class Audit:
         feature frames ``[k * hop_frames, k * hop_frames + window_frames)``, against the truth of each window
         (a class is present when any of its true frame labels is). Returns and logs counts, precision,
         recall and the mean number of labels per window, predicted and true."""
-        from wlbench.dataset.reader import open_dataset
+        from wlbench.dataset.reader import opened
 
-        with open_dataset(self.dataset) as ds:
+        with opened(self.dataset) as ds:
             frames = ds.split(split).frame_labels()
         index = self.rows_of(split, clip_ids)
         pred = np.asarray(predicted) >= threshold

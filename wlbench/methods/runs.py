@@ -27,6 +27,7 @@ import numpy as np
 from wlbench.atomic import atomic_dir, ensure_writable_dir, write_text_atomic
 from wlbench.errors import WlbenchError
 from wlbench.dataset.intact import require_intact
+from wlbench.dataset.reader import Dataset, open_dataset, opened
 from wlbench.methods.config import resolve_config
 from wlbench.methods.discovery import get_method
 from wlbench.methods.protocol import CLIP, Audit, PredictContext, Predictions, TrainContext
@@ -64,11 +65,10 @@ def output_stem(split: str, segment: str) -> str:
     return split if segment == CLIP else f"{split}-{segment}"
 
 
-def dataset_meta(dataset: Path) -> dict[str, Any]:
-    """Name, ids, classes, splits, segment views (with duration) and clip duration of a dataset file."""
-    from wlbench.dataset.reader import open_dataset
-
-    with open_dataset(dataset) as ds:
+def dataset_meta(dataset: Dataset | Path) -> dict[str, Any]:
+    """Name, ids, classes, splits, segment views (with duration) and clip duration of a dataset (open, or a
+    file opened for the call)."""
+    with opened(dataset) as ds:
         first = ds.split(ds.splits[0]) if ds.splits else None
         segments = {name: first.segment(name).duration for name in first.segment_names} if first else {}
         return {"name": ds.name, "content_id": ds.content_id, "spec_id": ds.spec_id, "classes": ds.classes,
@@ -126,7 +126,7 @@ class Decoding:
             raise WlbenchError(f"median filter {self.median_seconds} s is not a positive number of seconds")
 
 
-def predict_run(run_dir: str | Path, dataset: str | Path, splits: Sequence[str] | None = None,
+def predict_run(run_dir: str | Path, dataset: Dataset | str | Path, splits: Sequence[str] | None = None,
                 segments: Sequence[str] | None = None, *, bootstrap: int = 1000, method: Any = None,
                 echo: Echo | None = None, final_dir: Path | None = None,
                 decoding: Decoding = Decoding()) -> dict[str, dict[str, Any]]:
@@ -137,15 +137,25 @@ def predict_run(run_dir: str | Path, dataset: str | Path, splits: Sequence[str] 
     submission paths there) when ``run_dir`` is the temporary folder of a run being built. ``decoding``:
     how frame scores become event lists. Returns ``{split: {segment: headline}}`` (for whole clips of a
     frame-level method, the detection reports' headlines are merged in: tagging names first)."""
+    with opened(dataset) as ds:
+        return _predict_open(Path(run_dir), ds, splits, segments, bootstrap=bootstrap, method=method, echo=echo,
+                             final_dir=final_dir, decoding=decoding)
+
+
+def _predict_open(run_dir: Path, ds: Dataset, splits: Sequence[str] | None, segments: Sequence[str] | None, *,
+                  bootstrap: int, method: Any, echo: Echo | None, final_dir: Path | None,
+                  decoding: Decoding) -> dict[str, dict[str, Any]]:
+    """:func:`predict_run` on an open dataset: every split's truth is built once (:meth:`Dataset.memo`) and
+    shared by its segments' and tasks' reports."""
     from wlbench.scoring import Settings, score_file, write_report
     from wlbench.submissions import write_clip_scores
 
-    run_dir, dataset = Path(run_dir), Path(dataset)
+    dataset = ds.path
     final_dir = Path(final_dir or run_dir)
     info = read_run(run_dir)
     sealed = (run_dir / SUMMARY).is_file() and unfinished_reason(run_dir) is None  # re-sealed after predicting
     method = method or get_method(info["method"])
-    meta = dataset_meta(dataset)
+    meta = dataset_meta(ds)
     trained_on = info.get("dataset", {}).get("content_id") if isinstance(info.get("dataset"), dict) else None
     if trained_on and trained_on != meta["content_id"]:  # its predictions and reports would contradict run.json
         raise WlbenchError(f"{dataset} is not the dataset run {run_dir} was trained on (content id "
@@ -160,7 +170,7 @@ def predict_run(run_dir: str | Path, dataset: str | Path, splits: Sequence[str] 
     if echo is not None:
         echo(f"predicting {', '.join(splits)} ({', '.join(segs)}) with {info['method']}, then scoring each "
              f"({bootstrap} bootstrap resamples)")
-    answers = method.predict(PredictContext(run_dir=run_dir, dataset=dataset, requests=tuple(asked),
+    answers = method.predict(PredictContext(run_dir=run_dir, dataset=ds, requests=tuple(asked),
                                             config=dict(config)))
     missing = [r for r in asked if r not in (answers or {})]
     if missing:
@@ -176,14 +186,14 @@ def predict_run(run_dir: str | Path, dataset: str | Path, splits: Sequence[str] 
         header = {"dataset": meta["name"], "content_id": meta["content_id"], "split": split,
                   "split_truth_id": meta["split_truth_ids"].get(split, ""), "segment": seg, "method": info["method"]}
         write_clip_scores(sub, pred.clip_ids, np.clip(pred.clip_scores, 0.0, 1.0), meta["classes"], header)
-        report = score_file(dataset, sub, split=split, task="tagging", settings=settings, segment=seg)
+        report = score_file(ds, sub, split=split, task="tagging", settings=settings, segment=seg)
         report["segment"] = seg
         report["method"] = info["method"]
         report.setdefault("submission", {})["path"] = str(final_dir / "predictions" / f"{stem}.csv")
         write_report(report, run_dir / "reports" / f"{stem}.json")
         headline = dict(report["headline"])
         if pred.frame_scores is not None and seg == CLIP:
-            for extra in _detection_reports(run_dir, final_dir, dataset, split, pred, meta, header, settings,
+            for extra in _detection_reports(run_dir, final_dir, ds, split, pred, meta, header, settings,
                                             decoding):
                 headline = {**extra["headline"], **headline}
         results.setdefault(split, {})[seg] = headline
@@ -203,7 +213,7 @@ def predict_run(run_dir: str | Path, dataset: str | Path, splits: Sequence[str] 
     return results
 
 
-def _detection_reports(run_dir: Path, final_dir: Path, dataset: Path, split: str, pred: Predictions,
+def _detection_reports(run_dir: Path, final_dir: Path, dataset: Dataset, split: str, pred: Predictions,
                        meta: dict[str, Any], header: dict[str, str], settings: Any, decoding: Decoding
                        ) -> list[dict[str, Any]]:
     """Frame scores of whole clips -> score files (threshold-free report) and the decoded event list (DCASE
@@ -399,49 +409,50 @@ def train_run(method_name: str, dataset: str | Path, run_dir: str | Path, config
         raise WlbenchError(f"seed {seed!r} is not an integer in [0, 2**63)", hint="e.g. --seed 0")
     dataset, run_dir = Path(dataset), Path(run_dir)
     _check_run_target(run_dir, force)
-    meta = dataset_meta(dataset)
-    require_intact(dataset)  # labels, features, shards as written: what `wlbench verify` passes (cached)
-    segs = [segment_key(s) for s in (segments or [CLIP, *meta["segments"]])]
-    for seg in segs:
-        if seg != CLIP and seg not in meta["segments"]:
-            raise WlbenchError(f"{dataset} has no segment view {seg!r}; it has "
-                               f"{', '.join([CLIP, *meta['segments']])}")
-    ensure_writable_dir(run_dir.parent)
-    malloc = tune_malloc_for_training()
-    run_info = {"method": method_name, "seed": int(seed),
-                "dataset": {"path": str(dataset), **{k: meta[k] for k in ("name", "content_id", "spec_id")}},
-                "config": config}
-    echo = echo or _quiet
-    with atomic_dir(run_dir) as tmp:
-        write_text_atomic(tmp / RUN_CONFIG, json.dumps(run_info, indent=2, sort_keys=True) + "\n")
-        ctx = TrainContext(dataset=dataset, run_dir=tmp, config=dict(config), seed=int(seed), progress=progress,
-                           log=_json_line_writer(tmp / LOG),
-                           audit=Audit(dataset, str(config.get("labels", "true")), tmp / AUDIT), echo=echo)
-        t0 = time.perf_counter()
-        try:
-            train_summary = method.train(ctx) or {}
-        except (MemoryError, RuntimeError) as exc:  # torch's OutOfMemoryError is a RuntimeError
-            if not isinstance(exc, MemoryError) and not _out_of_memory(exc):
-                raise
-            raise WlbenchError(f"training {method_name} ran out of memory with this config ({one_line(exc)[:160]})",
-                               hint="reduce the sizes in the config (filters, hidden sizes, batch_size); "
-                                    "`wlbench methods METHOD` lists them") from None
-        t1 = time.perf_counter()
-        scores = predict_run(tmp, dataset, segments=segs, bootstrap=bootstrap, method=method, echo=echo,
-                             final_dir=run_dir, decoding=decoding)
-        curves = plot_learning_curves(tmp / LOG, tmp / CURVES, title=f"{method_name} (seed {seed})",
-                                      chosen=chosen_epochs(train_summary))
-        kept = kept_initial_weights(train_summary)
-        if kept:
-            echo(f"warning: stage(s) {', '.join(kept)} kept their initial weights (no epoch beat epoch 0 on the "
-                 f"validation split): this run is scored as an untrained model")
-        summary = {**run_info, "train": train_summary, "malloc_tuned": malloc, "kept_initial_weights": kept,
-                   "seconds": {"train": round(t1 - t0, 3), "predict": round(time.perf_counter() - t1, 3)},
-                   "headline": scores, "curves": CURVES if curves else None,
-                   "f1_macro": {sp: {seg: h.get("f1_macro", {}).get("value") for seg, h in v.items()}
-                                for sp, v in scores.items()},
-                   "map": {sp: {seg: h.get("map", {}).get("value") for seg, h in v.items()}
-                           for sp, v in scores.items()}}
-        write_text_atomic(tmp / SUMMARY, json.dumps(seal_summary(summary, tmp), indent=2, sort_keys=True,
-                                                    allow_nan=False, default=_plain) + "\n")
-    return summary
+    with open_dataset(dataset) as ds:  # the one open of the run: every layer below reads through ds
+        meta = dataset_meta(ds)
+        require_intact(ds)  # labels, features, shards as written: what `wlbench verify` passes (cached)
+        segs = [segment_key(s) for s in (segments or [CLIP, *meta["segments"]])]
+        for seg in segs:
+            if seg != CLIP and seg not in meta["segments"]:
+                raise WlbenchError(f"{dataset} has no segment view {seg!r}; it has "
+                                   f"{', '.join([CLIP, *meta['segments']])}")
+        ensure_writable_dir(run_dir.parent)
+        malloc = tune_malloc_for_training()
+        run_info = {"method": method_name, "seed": int(seed),
+                    "dataset": {"path": str(dataset), **{k: meta[k] for k in ("name", "content_id", "spec_id")}},
+                    "config": config}
+        echo = echo or _quiet
+        with atomic_dir(run_dir) as tmp:
+            write_text_atomic(tmp / RUN_CONFIG, json.dumps(run_info, indent=2, sort_keys=True) + "\n")
+            ctx = TrainContext(dataset=ds, run_dir=tmp, config=dict(config), seed=int(seed), progress=progress,
+                               log=_json_line_writer(tmp / LOG),
+                               audit=Audit(ds, str(config.get("labels", "true")), tmp / AUDIT), echo=echo)
+            t0 = time.perf_counter()
+            try:
+                train_summary = method.train(ctx) or {}
+            except (MemoryError, RuntimeError) as exc:  # torch's OutOfMemoryError is a RuntimeError
+                if not isinstance(exc, MemoryError) and not _out_of_memory(exc):
+                    raise
+                raise WlbenchError(f"training {method_name} ran out of memory with this config ({one_line(exc)[:160]})",
+                                   hint="reduce the sizes in the config (filters, hidden sizes, batch_size); "
+                                        "`wlbench methods METHOD` lists them") from None
+            t1 = time.perf_counter()
+            scores = predict_run(tmp, ds, segments=segs, bootstrap=bootstrap, method=method, echo=echo,
+                                 final_dir=run_dir, decoding=decoding)
+            curves = plot_learning_curves(tmp / LOG, tmp / CURVES, title=f"{method_name} (seed {seed})",
+                                          chosen=chosen_epochs(train_summary))
+            kept = kept_initial_weights(train_summary)
+            if kept:
+                echo(f"warning: stage(s) {', '.join(kept)} kept their initial weights (no epoch beat epoch 0 on the "
+                     f"validation split): this run is scored as an untrained model")
+            summary = {**run_info, "train": train_summary, "malloc_tuned": malloc, "kept_initial_weights": kept,
+                       "seconds": {"train": round(t1 - t0, 3), "predict": round(time.perf_counter() - t1, 3)},
+                       "headline": scores, "curves": CURVES if curves else None,
+                       "f1_macro": {sp: {seg: h.get("f1_macro", {}).get("value") for seg, h in v.items()}
+                                    for sp, v in scores.items()},
+                       "map": {sp: {seg: h.get("map", {}).get("value") for seg, h in v.items()}
+                               for sp, v in scores.items()}}
+            write_text_atomic(tmp / SUMMARY, json.dumps(seal_summary(summary, tmp), indent=2, sort_keys=True,
+                                                        allow_nan=False, default=_plain) + "\n")
+        return summary

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -26,6 +26,9 @@ from wlbench.scoring.settings import Settings
 from wlbench.scoring.tasks import Task, task_named
 from wlbench.scoring.truth import Truth, truth_from_dataset
 from wlbench.submissions import detect_task, infer_task, parse_declared, read_submission, submission_sha256
+
+if TYPE_CHECKING:
+    from wlbench.dataset.reader import Dataset
 
 Progress = Callable[[int], None] | None
 
@@ -93,15 +96,13 @@ def declared_segment(submission_path: str | Path) -> str | None:
     """The segment view a text submission declares in a ``# segment: <name>`` header line, else None."""
     if Path(submission_path).suffix.lower() not in (".csv", ".tsv", ".txt") or Path(submission_path).is_dir():
         return None
-    import io
+    from wlbench.submissions.text import read_once
 
-    from wlbench.paths import open_input
-
-    try:  # the input guard: a FIFO or device is never opened
-        with open_input(submission_path, "submission") as raw, io.TextIOWrapper(raw, encoding="utf-8-sig") as handle:
-            return parse_declared(handle).get("segment")
+    try:  # the input guard: a FIFO or device is never opened; the bytes are kept for the validator
+        text = read_once(Path(submission_path)).decode("utf-8-sig")
     except (OSError, UnicodeDecodeError, WlbenchError):
         return None  # the validator reports unreadable files
+    return parse_declared(text.splitlines()).get("segment")
 
 
 def _read(truth: Truth, path: str | Path, task: str, settings: Settings):
@@ -153,24 +154,25 @@ def compare_submissions(truth: Truth, path_a: str | Path, path_b: str | Path, ta
     return out
 
 
-def score_file(dataset_path: str | Path, submission_path: str | Path, split: str = "eval",
+def score_file(dataset_path: Dataset | str | Path, submission_path: str | Path, split: str = "eval",
                task: str | None = None, settings: Settings | None = None, progress: Progress = None,
                labels: str = "true", segment: str | None = None) -> dict[str, Any]:
-    """Open the dataset, validate the submission (raising :class:`~wlbench.submissions.SubmissionError`
+    """Open the dataset (or read through an open one: a :class:`~wlbench.dataset.reader.Dataset`, whose split
+    truth is then built once for every file scored against it), validate the submission (raising :class:`~wlbench.submissions.SubmissionError`
     listing every problem) and score it. Returns the report dict.
 
     ``labels``: score against the true labels (default) or a stored missing-label view of the split (clip
     tasks only). ``segment``: score clip-level predictions of a segment view (e.g. ``"1s"``) against that
     view's labels; default: the segment the file declares (``# segment: 1s``), else the whole clip."""
-    from wlbench.dataset.reader import open_dataset
+    from wlbench.dataset.reader import opened
 
     declared = declared_segment(submission_path)
     if segment is not None and declared not in (None, segment):
         raise WlbenchError(f"{submission_path} declares segment {declared!r} but segment {segment!r} is being "
                            f"scored", hint=f"score it as segment {declared!r}")
     segment = segment or declared or "clip"
-    with open_dataset(dataset_path) as ds:
-        truth = truth_from_dataset(ds, dataset_path, split, labels=labels, segment=segment)
+    with opened(dataset_path) as ds:
+        truth = truth_from_dataset(ds, ds.path, split, labels=labels, segment=segment)
         return score_submission(truth, submission_path, task, settings, progress)
 
 

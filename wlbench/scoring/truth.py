@@ -128,6 +128,18 @@ def truth_from_dataset(ds, path: str | Path, split: str, *, labels: str = "true"
     """The truth of one split of an open dataset. ``labels``: ``"true"`` or a stored missing-label view
     (clip labels only); ``segment``: ``"clip"`` or a segment view whose window labels are the clip labels."""
     sp = ds.split(split)
+    base = ds.memo(("scoring-truth", split), lambda: _split_truth(ds, path, split))  # once per open dataset
+    weak = sp.segment(segment).weak_labels() if segment != "clip" else sp.labels(labels)
+    return Truth(classes=list(ds.classes), clip_ids=list(base["ids"]), durations=base["durations"].copy(),
+                 events=base["events"].copy(), weak_labels=weak, source=dict(base["source"]), split=split,
+                 other_splits={k: list(v) for k, v in base["others"].items()}, labels=labels, segment=segment,
+                 name=ds.name, content_id=ds.content_id, split_truth_id=sp.truth_id)
+
+
+def _split_truth(ds, path: str | Path, split: str) -> dict[str, Any]:
+    """What every truth of one split shares, whatever its labels or segment: clip ids, durations, events,
+    the dataset block and the other splits' clip ids (for the wrong-split check)."""
+    sp = ds.split(split)
     others: dict[str, list[str]] = {}
     for name in ds.splits:
         if name != split:
@@ -135,12 +147,9 @@ def truth_from_dataset(ds, path: str | Path, split: str, *, labels: str = "true"
                 others[name] = [str(x) for x in ds.split(name).clip_ids]
             except Exception:  # noqa: BLE001 - an odd group is no reason to refuse scoring
                 continue
-    weak = sp.segment(segment).weak_labels() if segment != "clip" else sp.labels(labels)
     ids = [str(x) for x in sp.clip_ids]
-    return Truth(classes=list(ds.classes), clip_ids=ids, durations=np.full(len(ids), float(sp.clip_duration)),
-                 events=sp.events(), weak_labels=weak, source=dataset_block(ds, path, split), split=split,
-                 other_splits=others, labels=labels, segment=segment, name=ds.name, content_id=ds.content_id,
-                 split_truth_id=sp.truth_id)
+    return {"ids": ids, "durations": np.full(len(ids), float(sp.clip_duration)), "events": sp.events(),
+            "source": dataset_block(ds, path, split), "others": others}
 
 
 # --- DCASE files ------------------------------------------------------------------------------------

@@ -47,7 +47,7 @@ from wlbench.submissions.report import KINDS, Problem, SubmissionError, Validati
 from wlbench.submissions.scores import (ScoreFiles, is_archive, is_score_files, read_score_files,
                                         write_score_files)
 from wlbench.submissions.layouts import detect_text_task
-from wlbench.submissions.text import parse_declared, read_bytes, read_text, text_file
+from wlbench.submissions.text import parse_declared, read_bytes, read_once, read_text, text_file
 
 TASKS = ("tagging", "detection", "embedding", "frame_scores")
 TASK_BY_SUFFIX = {".csv": "tagging", ".tsv": "detection", ".txt": "detection", ".npy": "embedding",
@@ -131,7 +131,7 @@ def submission_sha256(path: str | Path) -> str:
     lines of its non-hidden files."""
     path = Path(path)
     if not path.is_dir():
-        return hash_file(path)
+        return hashlib.sha256(read_once(path)).hexdigest()  # the bytes the validator read (read once)
     digest = hashlib.sha256()
     for entry in sorted(path.iterdir()):
         if entry.is_file() and not entry.name.startswith("."):

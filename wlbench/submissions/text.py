@@ -10,6 +10,7 @@ which delimiter was found and what is expected.
 from __future__ import annotations
 
 import csv
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,7 +66,7 @@ def read_bytes(path: Path, report: ValidationReport, size: int = -1) -> bytes | 
     """The bytes of a file (the first ``size`` ones when >= 0); None (with an ``unreadable`` problem saying
     why) for a directory, a missing or an unreadable file."""
     from wlbench.errors import WlbenchError
-    from wlbench.paths import file_kind, read_input_bytes
+    from wlbench.paths import file_kind
 
     path = Path(path)
     kind = file_kind(path)
@@ -76,10 +77,46 @@ def read_bytes(path: Path, report: ValidationReport, size: int = -1) -> bytes | 
         report.add("unreadable", "file not found; check the path")
         return None
     try:  # the input guard: regular files only, never opened if a FIFO or device, at most MAX_INPUT_BYTES
-        return read_input_bytes(path, "file", size=size)
+        return read_once(path, size=size)
     except WlbenchError as exc:
         report.add("unreadable", str(exc))
     return None
+
+
+_last_read: dict[tuple, bytes] = {}  # the last whole file read, by its stat signature (see read_once)
+
+
+def _signature(path: Path) -> tuple:
+    st = os.stat(path)
+    return (os.path.realpath(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def read_once(path: Path, *, size: int = -1) -> bytes:
+    """The bytes of the input file ``path`` through the input guard (:func:`wlbench.paths.read_input_bytes`),
+    read from disk once while the file is unchanged: scoring a submission sniffs its format, reads its
+    declared header, parses it and hashes it, and all four read the bytes kept from the first (the last
+    file read is kept, identified by real path, device, inode, size and modification and change times; any
+    write changes them). ``size >= 0``: the first ``size`` bytes only (a file larger than the input limit
+    is then read no further)."""
+    from wlbench.paths import MAX_INPUT_BYTES, read_input_bytes
+
+    try:
+        before = _signature(path)
+    except OSError:
+        before = None
+    if before is not None and before in _last_read:
+        data = _last_read[before]
+        return data if size < 0 else data[:size]
+    if size >= 0 and (before is None or before[3] > MAX_INPUT_BYTES):
+        return read_input_bytes(path, "file", size=size)
+    data = read_input_bytes(path, "file")
+    try:
+        if before is not None and _signature(path) == before:
+            _last_read.clear()
+            _last_read[before] = data
+    except OSError:
+        pass
+    return data if size < 0 else data[:size]
 
 
 def read_text(path: Path, report: ValidationReport) -> TextFile | None:
