@@ -169,7 +169,7 @@ def test_building_blocks_shapes():
 
 def test_episode_is_support_major_and_loss_is_protonet():
     from baselines.common.losses import prototypical_loss
-    from baselines.common.sampling import episode
+    from wlbench.training.sampling import episode
 
     cls = np.array([0, 0, 0, 1, 1, 1, 2, 2, 2, 2])
     labels = np.eye(3, dtype=np.uint8)[cls]
@@ -185,7 +185,7 @@ def test_episode_is_support_major_and_loss_is_protonet():
 
 
 def test_triplets_follow_label_sets():
-    from baselines.common.sampling import label_triplets
+    from wlbench.training.sampling import label_triplets
 
     labels = np.array([[1, 0, 0], [1, 1, 0], [0, 1, 0], [0, 1, 1], [0, 0, 1], [0, 0, 1], [0, 0, 0]], dtype=np.uint8)
     a, p, n = label_triplets(labels, 200, np.random.default_rng(1))
@@ -220,7 +220,7 @@ def test_masked_bce_ignores_unknown_entries():
 
 
 def test_early_stopping_patience_and_warmup():
-    from baselines.common.fit import EarlyStopping
+    from wlbench.training.fit import EarlyStopping
 
     s = EarlyStopping(patience=2, warmup=3)
     seq = [0.5, 0.4, 0.3, 0.2, 0.1, 0.1]  # epoch 0 is the initial model
@@ -229,8 +229,8 @@ def test_early_stopping_patience_and_warmup():
 
 
 def test_scaler_and_balanced_subset():
-    from baselines.common.data import Scaler
-    from baselines.common.sampling import balanced_subset
+    from wlbench.training.data import Scaler
+    from wlbench.training.sampling import balanced_subset
 
     x = np.random.default_rng(0).normal(3, 2, size=(5, 7, 4)).astype(np.float32)
     z = Scaler.fit(x).transform(x).reshape(-1, 4)
@@ -379,7 +379,7 @@ def test_corrupted_checkpoint_is_a_clear_error(trained, seg_dataset, tmp_path):
 
 
 def test_mismatched_checkpoint_is_a_clear_error(trained, seg_dataset, tmp_path):
-    from baselines.common.fit import load_checkpoint, save_checkpoint
+    from wlbench.training.fit import load_checkpoint, save_checkpoint
 
     run = _copy_run(trained["turpault-protonet"][0], tmp_path / "run")
     with pytest.raises(WlbenchError, match="belongs to method 'turpault-protonet'"):

@@ -641,7 +641,7 @@ def test_a_split_s_features_are_read_once_per_process_and_file_version(view_data
 
 
 def test_a_view_the_validation_split_lacks_is_one_error_naming_both_fixes(view_dataset):
-    from baselines.common.method import validation_labels
+    from wlbench.training.method import validation_labels
     from wlbench.errors import WlbenchError
 
     config = {"labels": "nocat", "oracle": "none", "valid_labels": "view", "valid_split": "eval"}

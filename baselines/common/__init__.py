@@ -1,1 +1,2 @@
-"""What every baseline trainer shares: data access, building blocks, the fit loop and checkpoints."""
+"""Building blocks the reference baselines share: networks and losses (the loop, data and checkpoints are
+wlbench's training framework, :mod:`wlbench.training`)."""

@@ -44,7 +44,7 @@ def triplet_loss(anchor: torch.Tensor, positive: torch.Tensor, negative: torch.T
 
 def prototypical_loss(emb: torch.Tensor, n_classes: int, n_support: int, n_query: int) -> torch.Tensor:
     """Cross-entropy of each query over negative squared Euclidean distances to the prototypes (support means),
-    averaged over the queries; ``emb`` is support-major (see :func:`baselines.common.sampling.episode`)."""
+    averaged over the queries; ``emb`` is support-major (see :func:`wlbench.training.sampling.episode`)."""
     k = n_classes * n_support
     protos = emb[:k].reshape(n_classes, n_support, -1).mean(dim=1)
     queries = emb[k:]

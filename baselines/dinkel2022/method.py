@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from baselines.common.fit import Stage
+from wlbench.training.fit import Stage
 from baselines.dinkel2022.analysis import count_shares, label_coverage, labels_per_item
 from baselines.teacher_student.augment import SpecAugment, mixup
 from baselines.teacher_student.losses import bce, psl_loss

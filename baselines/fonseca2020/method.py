@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from baselines.common.fit import Stage
+from wlbench.training.fit import Stage
 from baselines.fonseca2020.masking import NORMALISATIONS, flag_top_negatives, implicit_negatives, masked_bce
 from baselines.teacher_student.method import TeacherStudent, WindowedTagger
 from baselines.teacher_student.relabel import relabel
@@ -101,7 +101,7 @@ FLAGS_FILE = "flags.tsv"
 def write_flags(path: Path, clip_ids: np.ndarray, flagged: np.ndarray, dataset: Path) -> None:
     """The flagged (clip, class) entries as a TSV (``clip_id``, ``event_label``), by clip id, so anyone can
     check them against the dataset's dropped positives."""
-    from baselines.common.data import dataset_info
+    from wlbench.training.data import dataset_info
 
     classes = dataset_info(dataset).classes
     rows, cols = np.nonzero(flagged)

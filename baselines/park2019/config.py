@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from wlbench.errors import WlbenchError
-from baselines.common.method import MAX_WIDTH, WIDTH
+from wlbench.training.method import MAX_WIDTH, WIDTH
 from wlbench.methods import ConfigSchema, Option
 
 # entry point name -> (adversarial, tri_training, description)

@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from baselines.common import data
-from baselines.common.fit import Stage
-from baselines.common.method import Run, TorchMethod, validation_labels
+from wlbench.training import data
+from wlbench.training.fit import Stage
+from wlbench.training.method import Run, TorchMethod, validation_labels
 from baselines.park2019.config import OPTIONS, TRI_CONTROLS, VARIANTS, check, time_pool, variant_options
 from baselines.park2019.grl import alpha_at
 from baselines.park2019.nets import build_networks
@@ -203,9 +203,10 @@ class _Trainer:
                 metrics[kind] = float(np.mean([metrics[f"{h}_{kind}"] for h in selected]))
             return metrics
 
-        return Stage(name, trained, torch.optim.Adam(params, lr=c["lr"]),
-                     lambda rng: role_batches(groups, per, rng, epoch_group=STRONG), step, validate, c["selection"],
-                     max_epochs, c["patience"], c["warmup"])
+        return Stage(name=name, modules=trained, optimizer=torch.optim.Adam(params, lr=c["lr"]),
+                     batches=lambda rng: role_batches(groups, per, rng, epoch_group=STRONG), step=step,
+                     validate=validate, selection=c["selection"], max_epochs=max_epochs, patience=c["patience"],
+                     warmup=c["warmup"])
 
     def scores(self, heads: tuple[str, ...], x: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """{head: (frame scores (N, T, C), clip scores (N, C))} of several heads in one pass of F, without

@@ -27,9 +27,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from baselines.common.fit import Stage
-from baselines.common.method import MAX_WIDTH, WIDTH, Run, TorchMethod, clip_set_id, validation_labels
-from baselines.common.validation import score_metrics
+from wlbench.training.fit import Stage
+from wlbench.training.method import MAX_WIDTH, WIDTH, Run, TorchMethod, clip_set_id, validation_labels
+from wlbench.training.validation import score_metrics
 from baselines.teacher_student.averaging import TopK
 from baselines.teacher_student.nets import DEFAULT_NET, FramePoolingTagger, build_tagger
 from baselines.teacher_student.windows import Windows, chunk_windows, clip_frames, patch_windows
@@ -164,7 +164,7 @@ class TeacherStudent(TorchMethod):
 
     # --- teacher ------------------------------------------------------------------------------
     def teacher_key(self, run: Run, train: TrainingData) -> str:
-        from baselines.common.data import dataset_info
+        from wlbench.training.data import dataset_info
 
         c = run.config
         keys = sorted(set(NET_OPTIONS.defaults()) | set(TEACHER_OPTIONS.defaults()) - {"teacher_cache"})
@@ -189,9 +189,11 @@ class TeacherStudent(TorchMethod):
         def validate():
             return score_metrics(run.batched(teacher, valid.features).numpy(), valid.labels, c["threshold"])
 
-        return Stage("teacher", {"teacher": teacher}, torch.optim.Adam(teacher.parameters(), lr=c["teacher_lr"]),
-                     lambda rng: windows.batches(c["teacher_batch_size"], rng), step, validate, "map",
-                     c["teacher_max_epochs"], c["teacher_patience"], c["teacher_warmup"])
+        return Stage(name="teacher", modules={"teacher": teacher},
+                     optimizer=torch.optim.Adam(teacher.parameters(), lr=c["teacher_lr"]),
+                     batches=lambda rng: windows.batches(c["teacher_batch_size"], rng), step=step, validate=validate,
+                     selection="map", max_epochs=c["teacher_max_epochs"], patience=c["teacher_patience"],
+                     warmup=c["teacher_warmup"])
 
     def train_teacher(self, modules, train: TrainingData, valid: TrainingData, run: Run) -> dict[str, Any]:
         """Train the teacher (or load it from the cache), then leave it in eval mode."""
@@ -254,9 +256,10 @@ class TeacherStudent(TorchMethod):
             calls[0] += 1
             return metrics
 
-        stage = Stage("student", {"student": student}, torch.optim.Adam(student.parameters(), lr=c["lr"]),
-                      batches, step, validate, "map", c["max_epochs"], c["patience"], c["warmup"],
-                      max_steps=c["student_steps"])
+        stage = Stage(name="student", modules={"student": student},
+                      optimizer=torch.optim.Adam(student.parameters(), lr=c["lr"]), batches=batches, step=step,
+                      validate=validate, selection="map", max_epochs=c["max_epochs"], patience=c["patience"],
+                      warmup=c["warmup"], max_steps=c["student_steps"])
         summary = run.fit(stage)
         if c["top_k"] > 1 and len(top) > 1:
             student.load_state_dict(average_states(top.states()))

@@ -17,12 +17,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from baselines.common.fit import Stage
+from wlbench.training.fit import Stage
 from baselines.common.losses import masked_bce_probs
-from baselines.common.method import MAX_WIDTH, WIDTH, Run, TorchMethod
+from wlbench.training.method import MAX_WIDTH, WIDTH, Run, TorchMethod
 from baselines.common.nets import CRNN, PatchEmbedder
-from baselines.common.sampling import batches
-from baselines.common.validation import score_metrics
+from wlbench.training.sampling import batches
+from wlbench.training.validation import score_metrics
 from baselines.turpault2019 import mining, subsegments
 from baselines.turpault2019.batches import TransformSettings, batch_loss, build_batch, plan_accuracy, plan_loss
 from baselines.turpault2019.nets import SequenceClassifier
@@ -105,9 +105,9 @@ def _fit_classifier(run: Run, name: str, model: torch.nn.Module, x: torch.Tensor
         scores = run.batched(lambda xb: model(xb)[0], valid_x.numpy())
         return score_metrics(scores.numpy(), valid_y, run.config["threshold"])
 
-    stage = Stage(name, {name: model}, torch.optim.Adam(model.parameters(), lr=lr),
-                  lambda rng: batches(len(x), batch_size, rng), step, validate, "map", max_epochs, patience, warmup,
-                  frozen=frozen or {})
+    stage = Stage(name=name, modules={name: model}, optimizer=torch.optim.Adam(model.parameters(), lr=lr),
+                  batches=lambda rng: batches(len(x), batch_size, rng), step=step, validate=validate,
+                  selection="map", max_epochs=max_epochs, patience=patience, warmup=warmup, frozen=frozen or {})
     return run.fit(stage)
 
 
@@ -294,8 +294,10 @@ class SemiSupervisedTriplet(TorchMethod):
             emb = run.batched(e, vsegs.features)
             return {"triplet_accuracy": plan_accuracy(emb, vplan), "triplet_loss": plan_loss(emb, vplan, c["margin"])}
 
-        stage = Stage("embedding", {"embedder": e}, torch.optim.Adam(e.parameters(), lr=c["lr"]), epoch_batches, step,
-                      validate, "triplet_accuracy", c["max_epochs"], c["patience"], c["warmup"])
+        stage = Stage(name="embedding", modules={"embedder": e},
+                      optimizer=torch.optim.Adam(e.parameters(), lr=c["lr"]), batches=epoch_batches, step=step,
+                      validate=validate, selection="triplet_accuracy", max_epochs=c["max_epochs"],
+                      patience=c["patience"], warmup=c["warmup"])
         return {**run.fit(stage), "epochs_detail": epochs}
 
     # --- stage 2: the classifier on frozen embeddings ---------------------------------------------------

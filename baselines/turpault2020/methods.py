@@ -11,12 +11,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from baselines.common.fit import Stage
+from wlbench.training.fit import Stage
 from baselines.common.losses import masked_bce, prototypical_loss, triplet_loss
-from baselines.common.method import MAX_WIDTH, WIDTH, Run, TorchMethod
+from wlbench.training.method import MAX_WIDTH, WIDTH, Run, TorchMethod
 from baselines.common.nets import MLP, PatchEmbedder
-from baselines.common.sampling import batches, episode, label_triplets
-from baselines.common.validation import centroid_map, score_metrics
+from wlbench.training.sampling import batches, episode, label_triplets
+from wlbench.training.validation import centroid_map, score_metrics
 from wlbench.methods import ConfigSchema, Option
 from wlbench.dataset.training_data import TrainingData
 
@@ -93,9 +93,10 @@ class Classifier(_Turpault):
             s = run.batched(lambda xb: torch.sigmoid(g(e(xb))), valid.features)
             return score_metrics(s.numpy(), valid.labels, c["threshold"])
 
-        stage = Stage("classifier", modules, torch.optim.Adam(list(e.parameters()) + list(g.parameters()), lr=c["lr"]),
-                      lambda rng: batches(len(x), c["batch_size"], rng), step, validate, "map",
-                      c["max_epochs"], c["patience"], c["warmup"])
+        stage = Stage(name="classifier", modules=modules,
+                      optimizer=torch.optim.Adam(list(e.parameters()) + list(g.parameters()), lr=c["lr"]),
+                      batches=lambda rng: batches(len(x), c["batch_size"], rng), step=step, validate=validate,
+                      selection="map", max_epochs=c["max_epochs"], patience=c["patience"], warmup=c["warmup"])
         return [run.fit(stage)]
 
 
@@ -134,10 +135,12 @@ class _EmbeddingMethod(_Turpault):
                                                      valid.labels)}
 
             n_steps = self.steps_per_epoch(train, c)
-            stage = Stage("embedding", {"embedder": e}, torch.optim.Adam(e.parameters(), lr=c["lr"]),
-                          lambda rng: [self.sample(labels, c, rng) for _ in range(n_steps)],
-                          lambda b: self.embedding_step(e, x, b, c, run.device), validate,
-                          "centroid_map", c["max_epochs"], c["patience"], c["warmup"])
+            stage = Stage(name="embedding", modules={"embedder": e},
+                          optimizer=torch.optim.Adam(e.parameters(), lr=c["lr"]),
+                          batches=lambda rng: [self.sample(labels, c, rng) for _ in range(n_steps)],
+                          step=lambda b: self.embedding_step(e, x, b, c, run.device), validate=validate,
+                          selection="centroid_map", max_epochs=c["max_epochs"], patience=c["patience"],
+                          warmup=c["warmup"])
             stages.append(run.fit(stage))
         stages.append(self.fit_classifier(modules, train, valid, run))
         return stages
@@ -158,10 +161,11 @@ class _EmbeddingMethod(_Turpault):
         def validate():
             return score_metrics(torch.sigmoid(g(ev)).cpu().numpy(), valid.labels, c["threshold"])
 
-        stage = Stage("classifier", {"classifier": g}, torch.optim.Adam(g.parameters(), lr=c["classifier_lr"]),
-                      lambda rng: batches(len(et), c["classifier_batch_size"], rng), step, validate, "map",
-                      c["classifier_max_epochs"], c["classifier_patience"], c["classifier_warmup"],
-                      frozen={"embedder": e})
+        stage = Stage(name="classifier", modules={"classifier": g},
+                      optimizer=torch.optim.Adam(g.parameters(), lr=c["classifier_lr"]),
+                      batches=lambda rng: batches(len(et), c["classifier_batch_size"], rng), step=step,
+                      validate=validate, selection="map", max_epochs=c["classifier_max_epochs"],
+                      patience=c["classifier_patience"], warmup=c["classifier_warmup"], frozen={"embedder": e})
         return run.fit(stage)
 
 

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 import torch
 
-from baselines.common.method import Run
+from wlbench.training.method import Run
 from wlbench.methods import get_method
 from wlbench.methods.runtime import tune_malloc_for_training
 from wlbench.dataset.training_data import TrainingData

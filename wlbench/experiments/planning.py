@@ -15,7 +15,7 @@ from wlbench.errors import WlbenchError
 from wlbench.experiments.grid import ORACLE, PRIOR, Cell, Experiment, Run, base_config, slug, wants
 from wlbench.methods.config import resolve_config
 from wlbench.methods.discovery import get_method
-from wlbench.methods.protocol import CLIP
+from wlbench.methods.protocol import CLIP, run_option
 from wlbench.methods.runs import segment_key
 
 @dataclasses.dataclass(frozen=True)
@@ -90,7 +90,7 @@ def plan_cells(exp: Experiment, out: Path) -> list[Cell]:
                         controls[name] = tuple(Run(d["name"], method, over, s, cdir / f"seed-{s}")
                                                for s in exp.seeds)
                 config = resolve_config(m, None, base)
-                if wants(exp, ORACLE) and config.get("labels", "true") != "true":
+                if wants(exp, ORACLE) and run_option(config, "labels") != "true":
                     over = {**base, "labels": "true"}
                     controls[ORACLE] = tuple(Run(d["name"], method, over, s, where / "control-oracle" / f"seed-{s}")
                                              for s in exp.seeds)

@@ -17,7 +17,7 @@ from wlbench.experiments.planning import all_runs, plan_arms, plan_cells, run_co
 from wlbench.experiments.tables import write_experiment_tables
 from wlbench.methods.config import resolve_config
 from wlbench.methods.discovery import get_method
-from wlbench.methods.protocol import CLIP
+from wlbench.methods.protocol import CLIP, run_option
 from wlbench.methods.runs import SUMMARY, is_finished, segment_key, unfinished_reason
 from wlbench.paths import require_folder
 
@@ -91,7 +91,7 @@ def _check_finished_runs(runs: Sequence[Run], paths: dict[str, Path]) -> None:
             raise WlbenchError(f"{run.run_dir} holds a run of {info.get('method')!r}, not of {run.method!r}", hint=fix)
         wanted = json.loads(json.dumps(resolve_config(get_method(run.method), None, run.overrides), default=str))
         stored = info["config"]
-        if "valid_labels" in wanted and "valid_labels" not in stored and stored.get("labels", "true") != "true":
+        if "valid_labels" in wanted and "valid_labels" not in stored and run_option(stored, "labels") != "true":
             # trained before selection read the validation split through the view (it read the truth there)
             raise WlbenchError(f"{run.run_dir} was trained on view {stored.get('labels')!r} with checkpoints chosen "
                                f"on the validation split's true labels (a run from before view-validated "

@@ -24,7 +24,7 @@ import numpy as np
 
 from wlbench.errors import WlbenchError
 from wlbench.methods.config import ConfigSchema, Option
-from wlbench.methods.protocol import CLIP, PredictContext, Predictions, TrainContext
+from wlbench.methods.protocol import CLIP, RUN_OPTIONS, PredictContext, Predictions, TrainContext
 
 from wlbench.dataset.training_data import training_data
 
@@ -42,9 +42,8 @@ class PriorMethod:
 
     def config_schema(self) -> ConfigSchema:
         return ConfigSchema({
-            "labels": Option("true", kind=str, doc="label view the frequencies are counted on ('true' or a "
-                                                   "missing-label view)"),
-            "train_split": Option("train", kind=str, doc="split the frequencies are counted on"),
+            "labels": RUN_OPTIONS["labels"],
+            "train_split": RUN_OPTIONS["train_split"],
             "train_segment": Option(CLIP, kind=str, doc="count on the labels of this segment view ('clip': whole "
                                                         "clips)"),
         })

@@ -19,7 +19,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from wlbench.errors import WlbenchError
-from wlbench.methods.config import ConfigSchema
+from wlbench.methods.config import ConfigSchema, Option
 
 CLIP = "clip"  # the segment name of whole clips
 
@@ -42,6 +42,32 @@ class Method(Protocol):
 
     def predict(self, ctx: PredictContext) -> dict[tuple[str, str], Predictions]:
         """Load the run once and answer every ``(split, segment)`` request of ``ctx``."""
+
+
+RUN_OPTIONS: dict[str, Option] = {
+    "labels": Option("true", kind=str, doc="label view to train on: 'true' or a missing-label view of the training "
+                                           "split"),
+    "threads": Option(1, kind=int, min=0, doc="torch CPU threads (default 1: safe beside other runs on a shared "
+                                              "machine; 0: torch's default, one per core)"),
+    "train_split": Option("train", kind=str, doc="split to train on"),
+    "valid_split": Option("validation", kind=str, doc="held-out split for checkpoint choice and early stopping"),
+    "valid_labels": Option("view", kind=str, choices=("view", "true"),
+                           doc="labels of the validation split for checkpoint choice and early stopping: 'view' "
+                               "(the training label view; the truth for oracle runs) or 'true' (truth-based "
+                               "selection: an oracle, name it so)"),
+}
+"""The config keys the runner and the grids read themselves, with their meaning and defaults: a method that
+declares one (in its :meth:`Method.config_schema`) declares it with this :class:`Option`, so that the
+runner's audit (``labels``), the predicted splits (``valid_split``), the grids' oracle and reuse checks
+(``labels``, ``valid_labels``) and thread limits mean the same for every method. A method may leave any out
+(the default then applies). ``train_segment`` (a segment view name, or ``"clip"``) is read by the grids and
+the leaderboard where a method declares it; its default is the method's own."""
+
+
+def run_option(config: Mapping[str, Any], key: str) -> Any:
+    """The value of runner key ``key`` (:data:`RUN_OPTIONS`) in a resolved ``config``: its default where the
+    method does not declare it."""
+    return config.get(key, RUN_OPTIONS[key].default)
 
 
 @dataclasses.dataclass

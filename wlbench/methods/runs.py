@@ -30,7 +30,7 @@ from wlbench.dataset.intact import require_intact
 from wlbench.dataset.reader import Dataset, open_dataset, opened
 from wlbench.methods.config import resolve_config
 from wlbench.methods.discovery import get_method
-from wlbench.methods.protocol import CLIP, Audit, PredictContext, Predictions, TrainContext
+from wlbench.methods.protocol import CLIP, Audit, PredictContext, Predictions, TrainContext, run_option
 from wlbench.methods.runtime import tune_malloc_for_training
 
 RUN_CONFIG = "run.json"
@@ -164,7 +164,7 @@ def _predict_open(run_dir: Path, ds: Dataset, splits: Sequence[str] | None, segm
                            hint="predict with the dataset named in its run.json")
     config = info["config"]
     if splits is None:
-        splits = [s for s in dict.fromkeys([config.get("valid_split", "validation"), "eval"]) if s in meta["splits"]]
+        splits = [s for s in dict.fromkeys([run_option(config, "valid_split"), "eval"]) if s in meta["splits"]]
     segs = list(dict.fromkeys(segment_key(s) for s in (segments or [CLIP, *meta["segments"]])))
     asked, same_as = _requests(meta, list(splits), segs)
     if echo is not None:
@@ -427,7 +427,7 @@ def train_run(method_name: str, dataset: str | Path, run_dir: str | Path, config
             write_text_atomic(tmp / RUN_CONFIG, json.dumps(run_info, indent=2, sort_keys=True) + "\n")
             ctx = TrainContext(dataset=ds, run_dir=tmp, config=dict(config), seed=int(seed), progress=progress,
                                log=_json_line_writer(tmp / LOG),
-                               audit=Audit(ds, str(config.get("labels", "true")), tmp / AUDIT), echo=echo)
+                               audit=Audit(ds, str(run_option(config, "labels")), tmp / AUDIT), echo=echo)
             t0 = time.perf_counter()
             try:
                 train_summary = method.train(ctx) or {}

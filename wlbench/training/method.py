@@ -5,7 +5,7 @@ A method subclasses :class:`TorchMethod` and implements
 - ``options`` (class attribute): its own :class:`~wlbench.methods.ConfigSchema`, merged over ``SHARED``;
 - ``build(config, n_freq, n_classes) -> {name: module}``;
 - ``fit(modules, train, valid, run) -> [stage summaries]``: declares its stages and hands each to
-  ``run.fit(stage)`` (the framework's loop, :func:`baselines.common.fit.fit_stage`);
+  ``run.fit(stage)`` (the framework's loop, :func:`wlbench.training.fit.fit_stage`);
 - ``forward(modules, x) -> (clip scores (B, C), frame scores (B, T', C) or None)`` on standardised inputs;
   methods with frame scores also set ``frame_pool(config)`` (input frames per output frame).
 
@@ -23,12 +23,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from baselines.common import data
-from baselines.common.fit import Stage, fit_stage, load_checkpoint, load_state, save_checkpoint, seed_everything, \
+from wlbench.training import data
+from wlbench.training.fit import Stage, fit_stage, load_checkpoint, load_state, save_checkpoint, seed_everything, \
     select_device
-from baselines.common.sampling import balanced_subset
+from wlbench.training.sampling import balanced_subset
 from wlbench.errors import WlbenchError
 from wlbench.methods import ConfigSchema, Option, PredictContext, Predictions, TrainContext
+from wlbench.methods.protocol import RUN_OPTIONS
 from wlbench.dataset.training_data import TrainingData
 
 CHECKPOINT = "checkpoint.pt"
@@ -39,20 +40,15 @@ schema before anything is built (``filters=[100000, ...]`` would otherwise exhau
 WIDTH = Option(1, kind=int, min=1, max=MAX_WIDTH, doc=f"a layer's channels or units (1-{MAX_WIDTH})")
 
 SHARED = ConfigSchema({
-    "labels": Option("true", kind=str, doc="label view to train on: 'true' or a missing-label view of the training "
-                                           "split"),
+    "labels": RUN_OPTIONS["labels"],
     "oracle": Option("none", kind=str, choices=("none", "labels", "mask"),
                      doc="oracle upper bound: 'labels' trains on the true labels, 'mask' masks the view's dropped "
                          "positives out of the loss"),
     "device": Option("auto", kind=str, doc="auto (CUDA when present, else CPU), cpu, cuda or cuda:N"),
-    "threads": Option(1, kind=int, min=0, doc="torch CPU threads (default 1: safe beside other runs on a shared "
-                                              "machine; 0: torch's default, one per core)"),
-    "train_split": Option("train", kind=str, doc="split to train on"),
-    "valid_split": Option("validation", kind=str, doc="held-out split for checkpoint choice and early stopping"),
-    "valid_labels": Option("view", kind=str, choices=("view", "true"),
-                           doc="labels of the validation split for checkpoint choice and early stopping: 'view' "
-                               "(the training label view; the truth for oracle runs) or 'true' (truth-based "
-                               "selection: an oracle, name it so)"),
+    "threads": RUN_OPTIONS["threads"],
+    "train_split": RUN_OPTIONS["train_split"],
+    "valid_split": RUN_OPTIONS["valid_split"],
+    "valid_labels": RUN_OPTIONS["valid_labels"],
     "train_clips": Option(0, kind=int, min=0, doc="0: every labeled training clip; else a seeded class-balanced "
                                                   "subset of this size, drawn on the true clip labels so that "
                                                   "every label view, oracle and training segment of a seed trains "
@@ -80,7 +76,7 @@ class Run:
     n_classes: int
 
     def fit(self, stage: Stage) -> dict[str, Any]:
-        """Run one stage with the framework's loop (see :func:`baselines.common.fit.fit_stage`)."""
+        """Run one stage with the framework's loop (see :func:`wlbench.training.fit.fit_stage`)."""
         return fit_stage(stage, rng=self.rng, log=self.ctx.log, progress=self.ctx.progress)
 
     def batched(self, fn, x: np.ndarray, batch_size: int | None = None) -> torch.Tensor:

@@ -4,7 +4,7 @@ Arrays are loaded fully in memory (small datasets, CPU, ``num_workers=0``-friend
 asks for one split under one label condition (:func:`load_training`); prediction reads only features
 (:class:`FeatureReader`). A trainer never receives the true labels of a split it reads through a view: the
 validation split is read through the training view (see ``validation_labels`` in
-:mod:`baselines.common.method`); :func:`true_labels_of` serves the framework's own data design (the
+:mod:`wlbench.training.method`); :func:`true_labels_of` serves the framework's own data design (the
 ``train_clips`` subset) only.
 """
 

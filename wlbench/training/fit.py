@@ -75,7 +75,7 @@ class EarlyStopping:
         return improved, (epoch >= self.warmup and self.bad >= self.patience)
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(kw_only=True)
 class Stage:
     """One optimisation stage of a method.
 
