@@ -7,13 +7,15 @@ with ``summary.json`` (training summary), ``reports/<split>.json`` (the harness'
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from wlbench.errors import WlbenchError
-from wlbench.experiments.statistics import contrast_text, t_interval
+from wlbench.experiments.findings import CLAIMS, judge
+from wlbench.experiments.statistics import t_interval
 
 
 def require_runs(out: Path, dataset: str, methods: tuple[str, ...], grid: str) -> None:
@@ -83,13 +85,23 @@ def stats(values: dict[int, float]) -> dict[str, Any]:
             "seeds": dict(values)}
 
 
-def paired(cell: dict[int, float], other: dict[int, float]) -> dict[str, Any]:
-    """The per-seed difference cell - other: mean, 95 % t half-width, and the contrast's verdict (``holds``:
-    the interval lies above 0, ``reversed``: below, ``not resolved``, ``too few seeds``; uncorrected: the
-    grid's own claims table is the Holm-corrected reading)."""
-    seeds = sorted(set(cell) & set(other))
-    diff = {s: cell[s] - other[s] for s in seeds}
-    return {**stats(diff), "verdict": contrast_text(cell, other)[1]}
+def compare_family(pairs: Mapping[Any, tuple[dict[int, float], dict[int, float]]]) -> dict[Any, dict[str, Any]]:
+    """The comparisons of one report table as one family of claims, judged by the grids' one verdict API
+    (:func:`wlbench.experiments.findings.judge`): per key, ``first - second`` paired by seed (``diff``: mean and
+    95 % t half-width), the Holm-adjusted p-value over the family and the verdict (``holds``, ``reversed``,
+    ``not resolved``, or ``too few seeds`` below 5 paired seeds)."""
+    rows = [{"kind": CLAIMS, "name": str(key), "dataset": "", "first": dict(a), "second": dict(b)}
+            for key, (a, b) in pairs.items()]
+    judge(rows)
+    return dict(zip(pairs, rows))
+
+
+def diff_text(row: dict[str, Any] | None, scale: float = 1.0, digits: int = 3) -> str:
+    """A judged row's paired difference as ``+x ±h`` (``-`` without one)."""
+    if not row or row.get("diff") is None:
+        return "-"
+    mean, half = row["diff"]
+    return f"{scale * mean:+.{digits}f} ±{scale * half:.{digits}f}"
 
 
 def fmt(s: dict[str, Any], scale: float = 1.0, digits: int = 3) -> str:
