@@ -128,7 +128,7 @@ def test_snr_rule_drops_quiet_events_more_often():
     snr = rng.uniform(0, 30, n)
     truth = np.zeros((n, 3), np.uint8)
     truth[clip, label] = 1
-    values = event_values(clip, label, snr, np.zeros(n), np.ones(n), n, 3)
+    values = event_values(clip, label, snr, np.zeros(n), np.ones(n), n_clips=n, n_classes=3)
     view = _view(rate=0.0, by="snr", low=0.0, high=30.0, rate_low=0.9, rate_high=0.0)
     p = drop_probabilities(view, CLASSES, n, values)
     assert np.allclose(p[clip, label], 0.9 * (1 - snr / 30))
@@ -141,7 +141,7 @@ def test_snr_rule_drops_quiet_events_more_often():
 
 def test_relative_snr_is_zero_for_the_loudest_class_of_a_clip():
     values = event_values(np.array([0, 0, 1]), np.array([0, 2, 1]), np.array([20.0, 8.0, 5.0]), np.zeros(3),
-                          np.ones(3), 2, 3)
+                          np.ones(3), n_clips=2, n_classes=3)
     assert values["relative_snr"][0, 0] == 0 and values["relative_snr"][0, 2] == -12
     assert values["relative_snr"][1, 1] == 0 and np.isnan(values["relative_snr"][0, 1])
 
@@ -315,7 +315,7 @@ def test_rendered_views_keep_their_invariants(multi_dataset):
         assert split.resolution_names == ["10s", "5s", "2s", "1s"] and labels.shape == (12, 5, 3)
         assert np.array_equal(split.resolution("10s").labels()[:, 0, :], truth)
         assert np.array_equal(labels, chunk_labels(cols["clip_index"], cols["label_index"], cols["onset"],
-                                                   cols["offset"], 12, 3, 10.0, 2.0, 0.05))
+                                                   cols["offset"], n_clips=12, n_classes=3, clip_duration=10.0, chunk=2.0, min_overlap=0.05))
         assert (labels.max(axis=1) <= truth).all()  # a chunk never holds a class its clip lacks
         assert res.features().shape == (12, 5, 200, 64)
 

@@ -136,8 +136,8 @@ def test_label_views_are_exported_as_their_own_weak_tsv(tmp_path):
         truth = np.ones((n, 2), dtype=np.uint8)
         w.end_split("train", {"weak_labels": truth}, {})
         observed = np.array([[1, 0], [1, 1], [0, 1]], dtype=np.uint8)
-        w.write_conditions("train", {"half": (observed, truth - observed, {"rate": 0.5})}, {}, None, (), None, (),
-                           None)
+        w.write_conditions("train", views={"half": (observed, truth - observed, {"rate": 0.5})}, resolution={}, roles=None, role_names=(), domains=None, domain_names=(),
+                           requested_events=None)
         w.commit()
     export_desed(path, "train", tmp_path / "out")
     lines = (tmp_path / "out" / "metadata" / "train" / "weak_half.tsv").read_text().splitlines()

@@ -58,7 +58,7 @@ def test_entry_is_rescored_pinned_and_complete(board, tiny_dataset, preds):
     assert strong[HASH_FIELD] == self_hash(strong)
     assert strong["method"] == {"name": "Strong", "version": "1.0", "description": "true labels + small noise",
                                 "link": "https://example.org/strong", "config": {"lr": 0.001}, "seeds": [0, 1, 2]}
-    report = score_file(tiny_dataset, preds["good1"], "eval", None, FAST)
+    report = score_file(tiny_dataset, preds["good1"], split="eval", task=None, settings=FAST)
     assert strong["dataset"]["content_id"] == report["dataset"]["content_id"]
     assert strong["dataset"]["spec_id"] == report["dataset"]["spec_id"]
     assert strong["harness_version"] == report["harness_version"]

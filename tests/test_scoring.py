@@ -65,7 +65,7 @@ def test_detection_and_embedding_reports():
                         "onset": [1.0, 2.0, 0.0], "offset": [3.0, 4.0, 10.0]})
     est = pd.DataFrame({"filename": ["c0", "c2"], "event_label": ["Dog", "Dog"],
                         "onset": [1.1, 0.0], "offset": [3.0, 9.0]})
-    rep = score_detection(CLASSES, ids, ref, 10.0, est, Settings(n_resamples=50))
+    rep = score_detection(CLASSES, ids, ref, 10.0, est, settings=Settings(n_resamples=50))
     assert rep["headline"]["event_f1_micro"]["value"] == pytest.approx(2 * 2 / (2 * 2 + 0 + 1))
     # the per-class text table shows every column header whole (event_error_rate, segment_precision, ...)
     text = render_report(rep).splitlines()

@@ -78,8 +78,8 @@ def test_info_verify_and_scoring_work_on_the_index(sharded, tiny_dataset, tmp_pa
         f"{r.filename}\t{r.onset + 0.1:.3f}\t{r.offset:.3f}\t{r.event_label}\n" for r in events.itertuples()))
     settings = Settings(n_resamples=20)
     for submission in (scores, detections):
-        one = score_file(tiny_dataset, submission, "eval", settings=settings)
-        many = score_file(sharded.path, submission, "eval", settings=settings)
+        one = score_file(tiny_dataset, submission, split="eval", settings=settings)
+        many = score_file(sharded.path, submission, split="eval", settings=settings)
         for report in (one, many):
             report["dataset"].pop("path", None)
         assert json.dumps(one, sort_keys=True, default=str) == json.dumps(many, sort_keys=True, default=str)

@@ -236,11 +236,11 @@ def test_segment_predictions_are_scored_against_the_segment_view(tiny_dataset, t
     declared = tmp_path / "declared.csv"
     declared.write_text("# segment: 200ms\n" + "\n".join(rows) + "\n")
     settings = Settings(n_resamples=0)
-    assert score_file(copy, declared, "eval", settings=settings)["headline"]["map"]["value"] == 1.0
-    assert score_file(copy, plain, "eval", settings=settings, segment="200ms")["headline"]["map"]["value"] == 1.0
-    assert score_file(copy, plain, "eval", settings=settings)["headline"]["map"]["value"] < 1.0
+    assert score_file(copy, declared, split="eval", settings=settings)["headline"]["map"]["value"] == 1.0
+    assert score_file(copy, plain, split="eval", settings=settings, segment="200ms")["headline"]["map"]["value"] == 1.0
+    assert score_file(copy, plain, split="eval", settings=settings)["headline"]["map"]["value"] < 1.0
     with pytest.raises(WlbenchError, match="declares segment '200ms'"):
-        score_file(copy, declared, "eval", settings=settings, segment="1s")
+        score_file(copy, declared, split="eval", settings=settings, segment="1s")
 
 
 def test_unknown_segment_view_is_named(tiny_dataset):

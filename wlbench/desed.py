@@ -325,9 +325,9 @@ def import_desed(root: str | Path, out: str | Path, *, name: str | None = None,
             else:
                 weak = weak_labels(clip, label, len(ids), len(classes))
             labels = {"weak_labels": weak,
-                      "frame_labels": frame_labels(clip, label, onset, offset, len(ids), len(classes), n_frames,
-                                                   params.frame_rate)}
-            segments = {s: (starts, window_labels(clip, label, onset, offset, starts, s, len(classes)))
+                      "frame_labels": frame_labels(clip, label, onset, offset, n_clips=len(ids), n_classes=len(classes), n_frames=n_frames,
+                                                   frame_rate=params.frame_rate)}
+            segments = {s: (starts, window_labels(clip, label, onset, offset, window_start=starts, window_length=s, n_classes=len(classes)))
                         for s, starts in d["segments"]}
             writer.end_split(split, labels, segments)
         provenance.update(counts, import_events_clipped=fit.clipped, import_events_dropped=fit.dropped)

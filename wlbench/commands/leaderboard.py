@@ -129,8 +129,8 @@ def submit_cmd(predictions, dataset, name, board, method_version, description, l
     from wlbench.leaderboard.tables import cell
 
     board = board_to_write(board)
-    settings = settings_from_options(threshold, k, t_collar, percentage_of_length, resolution, metric, raw_scores,
-                                     resamples, bootstrap_seed, ci)
+    settings = settings_from_options(threshold=threshold, k=k, t_collar=t_collar, pct=percentage_of_length, resolution=resolution, metric=metric, raw_scores=raw_scores,
+                                     resamples=resamples, seed=bootstrap_seed, ci=ci)
     path = submit_run(board, dataset, name, list(predictions), split=split, task=task,
                       method_version=method_version, description=description, link=link,
                       config=_config(config), seeds=_seeds(seeds), settings=settings)

@@ -15,7 +15,7 @@ from wlbench.errors import WlbenchError
 TASK = click.Choice(["tagging", "detection", "embedding", "frame_scores"])
 
 
-def settings_from_options(threshold, k, t_collar, pct, resolution, metric, raw_scores, resamples, seed, ci,
+def settings_from_options(*, threshold, k, t_collar, pct, resolution, metric, raw_scores, resamples, seed, ci,
                           convention: str = "wlbench", strict: bool = False):
     """The harness :class:`~wlbench.scoring.Settings` from the scoring CLI options (shared by ``score``,
     ``compare`` and ``leaderboard submit``); ``threshold`` is a number or a JSON file {class: threshold}."""
@@ -177,8 +177,8 @@ def score_cmd(paths, split, truth, durations, classes, labels, task, threshold, 
     if len(paths) > 2:
         raise WlbenchError(f"expected [DATASET] SUBMISSION, got {len(paths)} paths")
     dataset, submission = (paths[0], paths[1]) if len(paths) == 2 else (None, paths[0])
-    settings = settings_from_options(threshold, k, t_collar, percentage_of_length, resolution, metric, raw_scores,
-                                     resamples, seed, ci, convention, strict)
+    settings = settings_from_options(threshold=threshold, k=k, t_collar=t_collar, pct=percentage_of_length, resolution=resolution, metric=metric, raw_scores=raw_scores,
+                                     resamples=resamples, seed=seed, ci=ci, convention=convention, strict=strict)
     external = _truth_source(dataset, truth, durations, classes, "score", strict)
     if plot_out is not None:  # a figure that cannot be drawn is refused before the scoring, not after it
         from wlbench.scoring.render import check_plot_path, check_plot_request
@@ -192,7 +192,7 @@ def score_cmd(paths, split, truth, durations, classes, labels, task, threshold, 
     update, close = _progress("bootstrap", resamples)
     try:
         if external is None:
-            report = score_file(dataset, submission, split, task, settings, update, labels=labels)
+            report = score_file(dataset, submission, split=split, task=task, settings=settings, progress=update, labels=labels)
         else:
             if labels != "true":
                 raise WlbenchError("--labels names a label view of a dataset; DCASE truth files have none")
@@ -228,8 +228,8 @@ def compare_cmd(a, b, dataset, split, truth, durations, classes, labels, task, t
 
     if json_out is not None:
         check_output_path(json_out, inputs=(a, b, dataset, truth, durations))
-    settings = settings_from_options(threshold, k, t_collar, percentage_of_length, resolution, metric, raw_scores,
-                                     resamples, seed, ci, convention, strict)
+    settings = settings_from_options(threshold=threshold, k=k, t_collar=t_collar, pct=percentage_of_length, resolution=resolution, metric=metric, raw_scores=raw_scores,
+                                     resamples=resamples, seed=seed, ci=ci, convention=convention, strict=strict)
     if resamples < 1:
         raise WlbenchError("--bootstrap 0: the paired test's interval and p-value come from bootstrap resamples",
                            hint="use --bootstrap 1000 (the default), or at least 200")
@@ -237,7 +237,7 @@ def compare_cmd(a, b, dataset, split, truth, durations, classes, labels, task, t
     update, close = _progress("paired bootstrap", resamples)
     try:
         if external is None:
-            result = compare_files(dataset, a, b, split, task, settings, labels=labels, progress=update)
+            result = compare_files(dataset, a, b, split=split, task=task, settings=settings, labels=labels, progress=update)
         else:
             result = compare_submissions(external, a, b, task, settings, update)
     finally:

@@ -19,7 +19,7 @@ def weak_labels(clip: np.ndarray, label: np.ndarray, n_clips: int, n_classes: in
     return out
 
 
-def frame_labels(clip: np.ndarray, label: np.ndarray, onset: np.ndarray, offset: np.ndarray, n_clips: int,
+def frame_labels(clip: np.ndarray, label: np.ndarray, onset: np.ndarray, offset: np.ndarray, *, n_clips: int,
                  n_classes: int, n_frames: int, frame_rate: float) -> np.ndarray:
     """Frame labels, shape ``(n_clips, n_frames, n_classes)`` uint8.
 
@@ -35,7 +35,7 @@ def frame_labels(clip: np.ndarray, label: np.ndarray, onset: np.ndarray, offset:
 
 
 def window_labels(clip: np.ndarray, label: np.ndarray, onset: np.ndarray, offset: np.ndarray,
-                  window_start: np.ndarray, window_length: float, n_classes: int,
+                  *, window_start: np.ndarray, window_length: float, n_classes: int,
                   min_overlap: float = 0.0) -> np.ndarray:
     """Weak labels of one window per clip, shape ``(n_clips, n_classes)`` uint8.
 
@@ -65,7 +65,7 @@ def window_frames(start: float, length: float, frame_rate: float) -> tuple[int, 
     return first, int(round(length * frame_rate))
 
 
-def chunk_labels(clip: np.ndarray, label: np.ndarray, onset: np.ndarray, offset: np.ndarray, n_clips: int,
+def chunk_labels(clip: np.ndarray, label: np.ndarray, onset: np.ndarray, offset: np.ndarray, *, n_clips: int,
                  n_classes: int, clip_duration: float, chunk: float, min_overlap: float = 0.0) -> np.ndarray:
     """Weak labels of consecutive chunks, shape ``(n_clips, n_chunks, n_classes)`` uint8.
 
@@ -78,8 +78,8 @@ def chunk_labels(clip: np.ndarray, label: np.ndarray, onset: np.ndarray, offset:
     for k in range(n_chunks):
         start = k * chunk
         length = min(chunk, clip_duration - start)
-        out[:, k, :] = window_labels(clip, label, onset, offset, np.full(n_clips, start), length, n_classes,
-                                     min_overlap)
+        out[:, k, :] = window_labels(clip, label, onset, offset, window_start=np.full(n_clips, start), window_length=length, n_classes=n_classes,
+                                     min_overlap=min_overlap)
     return out
 
 

@@ -332,7 +332,7 @@ class DatasetWriter:
             self._create(seg, "start", start, np.float64)
             self._create(seg, "weak_labels", weak)
 
-    def write_conditions(self, split: str, views: dict[str, tuple[np.ndarray, np.ndarray, dict[str, Any]]],
+    def write_conditions(self, split: str, *, views: dict[str, tuple[np.ndarray, np.ndarray, dict[str, Any]]],
                          resolution: dict[float, tuple[np.ndarray, float]], roles: np.ndarray | None,
                          role_names: tuple[str, ...], domains: np.ndarray | None,
                          domain_names: tuple[str, ...], requested_events: np.ndarray | None) -> None:

@@ -240,7 +240,7 @@ def submit_run(board_dir: Path, dataset_path: Path, name: str, predictions: Sequ
         _check_declared(p, dataset_path, ds_name, split_truth_id, split)
     reports = []
     for p in preds:
-        report = score_file(dataset_path, p, split, task, settings, progress)
+        report = score_file(dataset_path, p, split=split, task=task, settings=settings, progress=progress)
         if report["dataset"]["split_truth_id"] != split_truth_id:  # the file changed under us
             raise WlbenchError(f"{dataset_path} changed while scoring (split truth id {split_truth_id} -> "
                                f"{report['dataset']['split_truth_id']})", hint="submit again")

@@ -86,7 +86,7 @@ def _rebuild(board_dir: Path, path: Path, datasets: dict[str, Path], tol: float)
         if not kept.is_file() or hash_file(kept) != run["submission"].get("sha256"):
             raise WlbenchError(f"{path.name}: run {i}: kept predictions {kept} are missing or do not match their "
                                "recorded sha256", hint="restore them from version control first")
-        report = score_file(dataset, kept, str(entry["split"]), str(entry["task"]), settings)
+        report = score_file(dataset, kept, split=str(entry["split"]), task=str(entry["task"]), settings=settings)
         diffs = score_differences(run, report, i, tol)
         if diffs:
             raise WlbenchError(f"{path.name}: run {i}: re-scoring against {dataset} does not reproduce the recorded "

@@ -110,7 +110,7 @@ def verify_entry(board_dir: Path, path: Path, datasets: dict[str, Path], tol: fl
         if ds_path is None:
             continue
         try:
-            report = score_file(ds_path, file, str(entry["split"]), str(entry["task"]), settings)
+            report = score_file(ds_path, file, split=str(entry["split"]), task=str(entry["task"]), settings=settings)
         except WlbenchError as exc:
             problems.append(f"{name}: run {i}: re-scoring failed: {exc}")
             continue

@@ -154,7 +154,7 @@ def compare_submissions(truth: Truth, path_a: str | Path, path_b: str | Path, ta
     return out
 
 
-def score_file(dataset_path: Dataset | str | Path, submission_path: str | Path, split: str = "eval",
+def score_file(dataset_path: Dataset | str | Path, submission_path: str | Path, *, split: str = "eval",
                task: str | None = None, settings: Settings | None = None, progress: Progress = None,
                labels: str = "true", segment: str | None = None) -> dict[str, Any]:
     """Open the dataset (or read through an open one: a :class:`~wlbench.dataset.reader.Dataset`, whose split
@@ -176,7 +176,7 @@ def score_file(dataset_path: Dataset | str | Path, submission_path: str | Path, 
         return score_submission(truth, submission_path, task, settings, progress)
 
 
-def compare_files(dataset_path: str | Path, path_a: str | Path, path_b: str | Path, split: str = "eval",
+def compare_files(dataset_path: str | Path, path_a: str | Path, path_b: str | Path, *, split: str = "eval",
                   task: str | None = None, settings: Settings | None = None, labels: str = "true",
                   progress: Progress = None) -> dict[str, Any]:
     """Validate two submissions for the same dataset split and run the paired bootstrap test A - B."""
@@ -197,7 +197,7 @@ def score_tagging(classes: Sequence[str], weak_labels: np.ndarray, scores: np.nd
 
 
 def score_detection(classes: Sequence[str], clip_ids: Sequence[str], events: pd.DataFrame,
-                    clip_duration: float | np.ndarray, detections: pd.DataFrame, settings: Settings | None = None,
+                    clip_duration: float | np.ndarray, detections: pd.DataFrame, *, settings: Settings | None = None,
                     progress: Progress = None) -> dict[str, Any]:
     """Detection report: reference ``events`` and system ``detections`` (filename = clip id, event_label,
     onset, offset). The reference is merged by the DCASE rule first."""
@@ -213,7 +213,7 @@ def score_embedding(classes: Sequence[str], weak_labels: np.ndarray, embeddings:
 
 
 def score_frame_scores(classes: Sequence[str], clip_ids: Sequence[str], events: pd.DataFrame,
-                       durations: float | np.ndarray, frames: FrameScores, settings: Settings | None = None,
+                       durations: float | np.ndarray, frames: FrameScores, *, settings: Settings | None = None,
                        progress: Progress = None) -> dict[str, Any]:
     """Threshold-free detection report (PSDS1, PSDS2, F1 at the best and at the decision threshold) of
     frame scores (:class:`~wlbench.metrics.frames.FrameScores`, clips in ``clip_ids`` order)."""
@@ -230,7 +230,7 @@ def compare_tagging(classes: Sequence[str], weak_labels: np.ndarray, scores_a: n
 
 def compare_detection(classes: Sequence[str], clip_ids: Sequence[str], events: pd.DataFrame,
                       clip_duration: float | np.ndarray, detections_a: pd.DataFrame, detections_b: pd.DataFrame,
-                      settings: Settings | None = None) -> dict[str, Any]:
+                      *, settings: Settings | None = None) -> dict[str, Any]:
     """Paired bootstrap test A - B of every detection headline metric."""
     truth = Truth.from_arrays(classes, clip_ids=clip_ids, events=events, durations=clip_duration)
     return compare(truth, detections_a, detections_b, "detection", settings)

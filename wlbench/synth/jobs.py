@@ -217,8 +217,8 @@ class ShardJob:
                         events = clip.events
                         row["frame_labels"] = frame_labels(
                             np.zeros(len(events), dtype=np.int64), np.array([class_index[e[0]] for e in events]),
-                            np.array([e[1] for e in events]), np.array([e[2] for e in events]), 1,
-                            len(target.classes), shape.n_frames, target.frame_rate)[0]
+                            np.array([e[1] for e in events]), np.array([e[2] for e in events]), n_clips=1,
+                            n_classes=len(target.classes), n_frames=shape.n_frames, frame_rate=target.frame_rate)[0]
                     if target.layout.store_audio:
                         row["audio"] = clip.audio
                     shard.write(part.split, index, row)

@@ -101,22 +101,22 @@ def _store_split_labels(writer: DatasetWriter, recipe: Recipe, planner: SplitPla
     n_classes = len(recipe.classes)
     labels = {"weak_labels": weak_labels(clip, label, n_clips, n_classes)}
     if recipe.store_features and not writer.sharded:
-        labels["frame_labels"] = frame_labels(clip, label, onset, offset, n_clips, n_classes, n_frames,
-                                              recipe.features.frame_rate)
+        labels["frame_labels"] = frame_labels(clip, label, onset, offset, n_clips=n_clips, n_classes=n_classes, n_frames=n_frames,
+                                              frame_rate=recipe.features.frame_rate)
     segments = {duration: (segment_starts[:, k],
-                           window_labels(clip, label, onset, offset, segment_starts[:, k], duration, n_classes))
+                           window_labels(clip, label, onset, offset, window_start=segment_starts[:, k], window_length=duration, n_classes=n_classes))
                 for k, duration in enumerate(recipe.segment_durations)}
     writer.end_split(split, labels, segments)
     truth = labels["weak_labels"]
-    values = event_values(clip, label, snr, onset, offset, n_clips, n_classes)
+    values = event_values(clip, label, snr, onset, offset, n_clips=n_clips, n_classes=n_classes)
     views = {}
     for view in recipe.views:
         if view.splits and split not in view.splits:
             continue
         observed, dropped = missing_label_view(view, truth, recipe.classes, recipe.seed, split, values)
         views[view.name] = (observed, dropped, view.rule())
-    resolution = {chunk: (chunk_labels(clip, label, onset, offset, n_clips, n_classes, recipe.clip_duration, chunk,
-                                       recipe.resolution_min_overlap), recipe.resolution_min_overlap)
+    resolution = {chunk: (chunk_labels(clip, label, onset, offset, n_clips=n_clips, n_classes=n_classes, clip_duration=recipe.clip_duration, chunk=chunk,
+                                       min_overlap=recipe.resolution_min_overlap), recipe.resolution_min_overlap)
                   for chunk in recipe.resolution_chunks}
     spec = recipe.split(split)
     roles = domains = requested = None
@@ -127,7 +127,7 @@ def _store_split_labels(writer: DatasetWriter, recipe: Recipe, planner: SplitPla
         domains = np.array(codes, dtype=np.int16)[planner.role_codes]
     if recipe.multi_event:
         requested = requested_events
-    writer.write_conditions(split, views, resolution, roles, ROLE_NAMES, domains, recipe.domain_names, requested)
+    writer.write_conditions(split, views=views, resolution=resolution, roles=roles, role_names=ROLE_NAMES, domains=domains, domain_names=recipe.domain_names, requested_events=requested)
 
 
 def _render_jobs(planners: dict[str, SplitPlanner], clips_per_job: int) -> Iterator[BlockJob]:

@@ -246,7 +246,7 @@ def _extra_events(recipe: Recipe, bank: Soundbank, split: str, index: int, first
     return tuple(events), n
 
 
-def plan_clip(recipe: Recipe, bank: Soundbank, split: str, index: int, foreground: SoundFile,
+def plan_clip(recipe: Recipe, bank: Soundbank, split: str, index: int, *, foreground: SoundFile,
               backgrounds: list[SoundFile], files: dict[str, list[SoundFile]] | None = None, role: str = "",
               domain: str = "default") -> ClipSpec:
     """The spec of one clip, from its own named random streams."""
@@ -351,8 +351,8 @@ class SplitPlanner:
         if not 0 <= index < self.spec.clips:
             raise IndexError(f"split {self.spec.name!r} has no clip {index}")
         pool = self._pool
-        return plan_clip(self.recipe, self.bank, self.spec.name, index, pool[int(self.foreground[index])],
-                         list(self.backgrounds), self.files, self.role(index), self.domain(index))
+        return plan_clip(self.recipe, self.bank, self.spec.name, index, foreground=pool[int(self.foreground[index])],
+                         backgrounds=list(self.backgrounds), files=self.files, role=self.role(index), domain=self.domain(index))
 
     @functools.cached_property
     def _pool(self) -> list[SoundFile]:

@@ -27,7 +27,7 @@ def view_uniforms(seed: int, split: str, stream: str, n_clips: int, n_classes: i
 
 
 def event_values(clip: np.ndarray, label: np.ndarray, snr: np.ndarray, onset: np.ndarray, offset: np.ndarray,
-                 n_clips: int, n_classes: int) -> dict[str, np.ndarray]:
+                 *, n_clips: int, n_classes: int) -> dict[str, np.ndarray]:
     """Per (clip, class) values the class-conditional rules use, each (n_clips, n_classes) float (NaN where
     the class is absent): ``snr`` the loudest event of the class, ``relative_snr`` that minus the loudest event
     of the clip (0 for the loudest class, negative for quieter ones), ``duration`` the summed event duration."""
