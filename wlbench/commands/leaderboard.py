@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from wlbench.errors import WlbenchError
+from wlbench.tasks import TASKS
 
 BOARD = click.option("--board", type=click.Path(file_okay=False, path_type=Path), default=None,
                      help="the board directory (entries/, submissions/); default: $WLBENCH_BOARD, else ./leaderboard")
@@ -106,7 +107,7 @@ def leaderboard() -> None:
 @click.option("--config", "config", default=None, help="the method's config: a JSON object or a JSON file")
 @click.option("--seeds", default=None, help="the seed of each predictions file, in order, e.g. 0,1,2")
 @click.option("--split", default="eval", show_default=True)
-@click.option("--task", type=click.Choice(["tagging", "detection", "embedding"]), default=None,
+@click.option("--task", type=click.Choice(list(TASKS)), default=None,
               help="default from the file extension")
 @click.option("--threshold", default="0.5", show_default=True, help="decision threshold or JSON {class: t}")
 @click.option("--k", "k", default=3, show_default=True, type=click.IntRange(min=1), help="k of mAP@k")

@@ -11,8 +11,9 @@ import click
 
 from wlbench.commands.soundbank import resolve_soundbank, soundbank_option
 from wlbench.errors import WlbenchError
+from wlbench.tasks import TASKS
 
-TASK = click.Choice(["tagging", "detection", "embedding", "frame_scores"])
+TASK = click.Choice(list(TASKS))
 
 
 def settings_from_options(*, threshold, k, t_collar, pct, resolution, metric, raw_scores, resamples, seed, ci,

@@ -9,6 +9,7 @@ from typing import Any
 from wlbench.errors import WlbenchError
 from wlbench.scoring import detection, embedding, frame_scores, tagging
 from wlbench.scoring.settings import Settings
+from wlbench.tasks import TASKS as SUBMISSION_TASKS
 
 
 @dataclass(frozen=True)
@@ -26,12 +27,15 @@ class Task:
     headline_names: Callable[[Settings], dict[str, str]] = lambda settings: {}
 
 
-TASKS: dict[str, Task] = {
+_SCORERS = {
     "tagging": Task("tagging", tagging.build, tagging.describe, True, False, tagging.names),
     "detection": Task("detection", detection.build, detection.describe, False, True),
     "embedding": Task("embedding", embedding.build, embedding.describe, True, False),
     "frame_scores": Task("frame_scores", frame_scores.build, frame_scores.describe, False, True),
 }
+if set(_SCORERS) != set(SUBMISSION_TASKS):  # the one list of tasks is wlbench.submissions.TASKS
+    raise ImportError(f"scoring tasks {sorted(_SCORERS)} differ from the submission tasks {sorted(SUBMISSION_TASKS)}")
+TASKS: dict[str, Task] = {name: _SCORERS[name] for name in SUBMISSION_TASKS}
 
 
 def task_named(name: str) -> Task:

@@ -47,14 +47,16 @@ from wlbench.submissions.report import KINDS, Problem, SubmissionError, Validati
 from wlbench.submissions.scores import (ScoreFiles, is_archive, is_score_files, read_score_files,
                                         write_score_files)
 from wlbench.submissions.layouts import detect_text_task
+from wlbench.tasks import TASKS
 from wlbench.submissions.text import parse_declared, read_bytes, read_once, read_text, text_file
 
-TASKS = ("tagging", "detection", "embedding", "frame_scores")
 TASK_BY_SUFFIX = {".csv": "tagging", ".tsv": "detection", ".txt": "detection", ".npy": "embedding",
                   ".npz": "embedding", ".h5": "embedding", ".hdf5": "embedding"}
 SNIFF_BYTES = 65536  # bytes of a text file read to tell its task
 READERS = {"tagging": read_clip_scores, "detection": read_detections, "embedding": read_embeddings,
            "frame_scores": read_score_files}
+if set(READERS) != set(TASKS):  # one reader per task of the one list (wlbench.tasks)
+    raise ImportError(f"submission readers {sorted(READERS)} differ from the tasks {sorted(TASKS)}")
 
 __all__ = [
     "AUDIO_EXTENSIONS", "ClipScores", "DETECTION_COLUMNS", "Detections", "Embeddings", "Expected", "KINDS",
