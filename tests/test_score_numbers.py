@@ -150,3 +150,42 @@ def test_one_bad_table_is_reported_with_its_line_and_the_others_read(tmp_path):
     assert problems == [("not_a_number", "c1.tsv", 3), ("not_a_number", "c3.tsv", 2)]
     blank = read_score_files(tmp_path / "b", _tables(tmp_path / "b", [good, good.replace("\n", "\n\n", 1)]))[1]
     assert [(p.kind, p.file, p.row) for p in blank.problems] == [("bad_row", "c1.tsv", 3)]
+
+
+def test_frames_checked_at_once_are_those_checked_table_by_table():
+    """The one-pass check of all tables gives each table what the table-by-table check gives it, and gives
+    up (None) whenever one table has a problem or frames to fit to its clip."""
+    from wlbench.submissions.scores import _check_frames, _frames_at_once, _Table
+
+    rng = np.random.default_rng(4)
+    counts = [5, 1, 7, 3]
+    edges = [np.round(np.cumsum(rng.random(n + 1)) * 0.3, 3) for n in counts]
+    bulk = np.concatenate([np.column_stack([e[:-1], e[1:], rng.random((len(e) - 1, 2))]) for e in edges])
+    tables = [_Table(f"c{k}.tsv", k, "", b"", 2) for k in range(4)]
+    order, positions = [2, 0, 3, 1], [3, 2]
+    ends = [float(e[-1]) for e in edges]
+    durations = np.zeros(4)
+    durations[order] = ends
+
+    def both(values, durs):
+        exp = Expected(classes=["A", "B"], clip_ids=[f"c{k}" for k in range(4)], durations=durs)
+        report = ValidationReport("x", "frame_scores")
+        starts = np.cumsum([0, *counts])
+        one_by_one = {k: _check_frames(values[a:b], positions, tables[k], exp, report)
+                      for k, a, b in zip(order, starts[:-1], starts[1:])}
+        fitted = report.notes.get("clips_with_frames_outside_clip", 0)
+        return _frames_at_once(values, order, counts, positions, tables, exp), one_by_one, report.ok and not fitted
+
+    at_once, one_by_one, clean = both(bulk, durations)
+    assert clean and at_once is not None and at_once.keys() == one_by_one.keys()
+    for k in at_once:
+        for got, want in zip(at_once[k], one_by_one[k]):
+            assert got.flags.c_contiguous and np.array_equal(got, want)
+    assert both(bulk, None)[0] is not None
+    for row, col, value in ((3, 2, np.nan), (6, 1, np.inf), (2, 0, bulk[2, 1]), (9, 0, bulk[8, 1] + 1e-3),
+                            (0, 0, -1e-3), (4, 1, bulk[4, 1] + 1e-3)):
+        bad = bulk.copy()
+        bad[row, col] = value
+        at_once, _, clean = both(bad, durations)
+        assert at_once is None and not clean, (row, col)
+    assert both(bulk, durations - 1e-3)[0] is None  # the last frames stick out: fitted table by table

@@ -260,8 +260,9 @@ def _class_columns(header: str, expected: Expected, report: ValidationReport, fi
 def _parse_tables(tables: list[_Table], expected: Expected, report: ValidationReport
                   ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]] | None:
     """(onset, offset, scores (T, C)) per table. Tables sharing a header are parsed in one pass (Arrow's
-    correctly rounded CSV reader on the joined rows, :mod:`wlbench.submissions.numbers`); if that fails,
-    each table alone, and a table that still fails is read field by field for exact problems."""
+    correctly rounded CSV reader on the joined rows, :mod:`wlbench.submissions.numbers`) and checked in one
+    pass; if that fails, each table alone, and a table that still fails is read field by field for exact
+    problems."""
     out: list[tuple[np.ndarray, np.ndarray, np.ndarray] | None] = [None] * len(tables)
     by_header: dict[str, list[int]] = {}
     for k, t in enumerate(tables):
@@ -272,8 +273,15 @@ def _parse_tables(tables: list[_Table], expected: Expected, report: ValidationRe
             continue
         sep, positions = layout
         width = len(split_fields(header, sep))
-        blocks = _parse_fast(tables, members, sep, width) if sep in SEPARATORS else {}
+        blocks, whole = _parse_fast(tables, members, sep, width) if sep in SEPARATORS else ({}, None)
+        if whole is not None:
+            framed = _frames_at_once(*whole, positions, tables, expected)
+            if framed is not None:
+                for k, frames in framed.items():
+                    out[k] = frames
         for k in members:
+            if out[k] is not None:
+                continue
             block = blocks.get(k)
             if block is None:
                 block = _parse_slowly(tables[k], sep, width, report)
@@ -284,13 +292,15 @@ def _parse_tables(tables: list[_Table], expected: Expected, report: ValidationRe
     return out  # type: ignore[return-value]
 
 
-def _parse_fast(tables: list[_Table], members: list[int], sep: str, width: int) -> dict[int, np.ndarray]:
+def _parse_fast(tables: list[_Table], members: list[int], sep: str, width: int
+                ) -> tuple[dict[int, np.ndarray], tuple[np.ndarray, list[int], list[int]] | None]:
     """The (rows, width) numbers of every table of ``members`` that holds plain numbers only, one row per
-    line (a blank line fails it): all in one pass, or, when some table fails, each alone."""
+    line (a blank line fails it): all in one pass, or, when some table fails, each alone. Also, when the
+    one pass read them all: (their rows in one array, the tables in its order, rows per table)."""
     nonempty = [k for k in members if tables[k].body]
     blocks: dict[int, np.ndarray] = {}
     if not nonempty:
-        return blocks
+        return blocks, None
     counts = [tables[k].body.count(b"\n") + 1 for k in nonempty]
     bulk = read_numbers(b"\n".join(tables[k].body for k in nonempty), sep=sep, width=width)
     if bulk is not None and bulk.shape[0] == sum(counts):
@@ -298,12 +308,40 @@ def _parse_fast(tables: list[_Table], members: list[int], sep: str, width: int) 
         for k, n_rows in zip(nonempty, counts):
             blocks[k] = bulk[at:at + n_rows]
             at += n_rows
-        return blocks
+        return blocks, (bulk, nonempty, counts)
     for k, n_rows in zip(nonempty, counts):
         block = read_numbers(tables[k].body, sep=sep, width=width)
         if block is not None and block.shape[0] == n_rows:
             blocks[k] = block
-    return blocks
+    return blocks, None
+
+
+def _frames_at_once(bulk: np.ndarray, order: list[int], counts: list[int], positions: list[int],
+                    tables: list[_Table], expected: Expected
+                    ) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] | None:
+    """What :func:`_check_frames` gives each table of ``order`` (its rows of ``bulk`` in turn), checked for
+    all of them at once: None unless every table passes as is (finite numbers; frames that end after they
+    start and follow each other; inside their clip, nothing to fit), and then each one's problems are
+    found table by table."""
+    if not np.isfinite(bulk).all():
+        return None
+    on, off = bulk[:, 0], bulk[:, 1]
+    if not (off > on).all():
+        return None
+    first = np.cumsum([0, *counts[:-1]])
+    last = first + np.asarray(counts) - 1
+    follows = off[:-1] == on[1:]
+    follows[last[:-1]] = True  # where one table ends and the next begins
+    if not follows.all():
+        return None
+    if (on[first] < -TIME_TOLERANCE).any():
+        return None
+    if expected.durations is not None:
+        ends = expected.durations[[tables[k].clip for k in order]]
+        if (off[last] > ends + TIME_TOLERANCE).any():
+            return None
+    on, off, scores = on.copy(), off.copy(), np.ascontiguousarray(bulk[:, positions])
+    return {k: (on[a:b + 1], off[a:b + 1], scores[a:b + 1]) for k, a, b in zip(order, first.tolist(), last.tolist())}
 
 
 def _parse_slowly(table: _Table, sep: str, width: int, report: ValidationReport) -> np.ndarray | None:
