@@ -253,3 +253,25 @@ def test_grouped_comparison_gives_the_sorted_ranks_exactly():
         a, b = rk.class_rank_stats(s, t), rk.ClassRanking(s, t, chunk_elems=1000).stats()
         for key in ("ap", "auc", "n_pos", "n_neg"):
             np.testing.assert_allclose(a[key], b[key], rtol=0, atol=1e-15)
+
+
+@pytest.mark.parametrize("decimals", [None, 1])
+def test_batched_statistics_are_those_of_each_resample(decimals):
+    """stats_batch (B resamples at once; without ties, each run one positive) gives each resample the
+    counts and AUC of stats(w) exactly (whole counts: exact sums) and its AP to round-off; a class without
+    positives and one with all clips positive included."""
+    from wlbench.metrics.bootstrap import resample_counts
+
+    rng = np.random.default_rng(11)
+    s, t = _random(rng, 300, 7, p=0.1, decimals=decimals)
+    t[:, 3], t[:, 5] = 0, 1
+    t = t.astype(bool)
+    weights = np.stack(list(resample_counts(300, 6, seed=2)))
+    ranking = rk.ClassRanking(s, t, chunk_elems=900)
+    assert [index.single_positive_runs for _, index in ranking.chunks] == [decimals is None] * len(ranking.chunks)
+    batch = ranking.stats_batch(weights)
+    for b, w in enumerate(weights):
+        one = ranking.stats(w)
+        for key in ("auc", "n_pos", "n_neg"):
+            assert np.array_equal(batch[key][b], one[key], equal_nan=True), key
+        np.testing.assert_allclose(batch["ap"][b], one["ap"], rtol=1e-13, atol=0)

@@ -70,6 +70,8 @@ class RankIndex:
         last = np.r_[first[1:], flat_pos.size] - 1
         self.first_in_run = first[inverse]
         self.last_in_run = last[inverse]
+        # no run holds two positives (then each positive's run-level sums are its own)
+        self.single_positive_runs = bool(np.array_equal(self.first_in_run, self.last_in_run))
         row_first = np.searchsorted(self.pos_row, np.arange(k), "left")
         self.row_first_pos = row_first[self.pos_row] if flat_pos.size else np.zeros(0, dtype=np.int64)
         self._batch_parts: tuple | None = None
@@ -87,10 +89,15 @@ class RankIndex:
             cut[self.end_flat + 1] = True
             seg = np.cumsum(cut[:-1]) - 1
             n_seg = int(seg[-1]) + 1 if seg.size else 0
-            indptr = np.r_[0, np.cumsum(np.bincount(seg, minlength=n_seg))]
-            flat_order = self.order.ravel()
-            cols = csr_matrix((np.ones(k * m, dtype=np.float32), flat_order, indptr), shape=(n_seg, m))
             end_seg = seg[self.end_flat]
+            # a row's last segment below its last run holding a positive (the whole row, without positives)
+            # enters no statistic: its items are left out of the product (its matrix row stays empty)
+            used = np.zeros(n_seg, dtype=bool)
+            used[end_seg] = True
+            kept = np.flatnonzero(used[seg])
+            indptr = np.r_[0, np.cumsum(np.bincount(seg[kept], minlength=n_seg))]
+            flat_order = self.order.ravel()
+            cols = csr_matrix((np.ones(kept.size, dtype=np.float32), flat_order[kept], indptr), shape=(n_seg, m))
             row_first_seg = seg[np.arange(k) * m][self.pos_row]
             # runs wider than one item (ties): their total weight needs their items
             wide = np.flatnonzero(self.end_flat > self.start_flat)
@@ -128,29 +135,37 @@ class RankIndex:
         ca_end -= cum[:, row_first_seg]
         del cum
         w_pos = w[:, self.pos_col]
-        run_w = w_pos.copy()  # a run of one item weighs its positive
-        if run_items.shape[0]:
-            wide = pos_run >= 0
-            run_w[:, wide] = np.asarray(run_items @ w.T).T[:, pos_run[wide]]
-        ca_before = ca_end - run_w
-        del run_w
         cs = np.cumsum(w_pos, axis=1)
         first = self.row_first_pos
         cs -= cs[:, first] - w_pos[:, first]  # cumulative positive weight within each row
-        cp_end = cs[:, self.last_in_run]
-        cp_before = cs[:, self.first_in_run]
-        cp_before -= w_pos[:, self.first_in_run]
+        if run_items.shape[0] == 0 and self.single_positive_runs:
+            # every run is one item, a positive: the weight above it and the positives' up to it are those
+            # at its end less its own, so the negatives above its run start and end are the same
+            cp_end = cs
+            neg_above = ca_end - cs
+            neg_above += neg_above
+        else:
+            run_w = w_pos.copy()  # a run of one item weighs its positive
+            if run_items.shape[0]:
+                wide = pos_run >= 0
+                run_w[:, wide] = np.asarray(run_items @ w.T).T[:, pos_run[wide]]
+            ca_before = ca_end - run_w
+            del run_w
+            cp_end = cs[:, self.last_in_run]
+            cp_before = cs[:, self.first_in_run]
+            cp_before -= w_pos[:, self.first_in_run]
+            neg_above = ca_end - cp_end  # negatives' weight at or above the run's end, plus above its start
+            neg_above += ca_before - cp_before
         del cs
         n_pos = np.asarray(w_pos @ rows_m.T)  # (B, K)
         n_neg = w.sum(axis=1)[:, None] - n_pos
         with np.errstate(invalid="ignore", divide="ignore"):
             prec = np.where(ca_end > 0, cp_end / np.where(ca_end > 0, ca_end, 1.0), 0.0)
             ap = np.asarray((w_pos * prec) @ rows_m.T) / n_pos
-            below = ca_end - cp_end
-            below += ca_before - cp_before
-            below *= -0.5
-            below += n_neg[:, self.pos_row]
-            auc = np.asarray((w_pos * below) @ rows_m.T) / (n_pos * n_neg)
+            # Mann-Whitney: each positive outranks the negatives below its run and half of those tied with it;
+            # whole counts, so this sum (exact in float64) is the per-positive one's
+            neg_above *= w_pos
+            auc = (n_pos * n_neg - 0.5 * np.asarray(neg_above @ rows_m.T)) / (n_pos * n_neg)
         ap[n_pos <= 0] = np.nan
         auc[(n_pos <= 0) | (n_neg <= 0)] = np.nan
         return {"ap": ap, "auc": auc, "n_pos": n_pos, "n_neg": n_neg}
