@@ -74,6 +74,7 @@ class RankIndex:
         self.single_positive_runs = bool(np.array_equal(self.first_in_run, self.last_in_run))
         row_first = np.searchsorted(self.pos_row, np.arange(k), "left")
         self.row_first_pos = row_first[self.pos_row] if flat_pos.size else np.zeros(0, dtype=np.int64)
+        self.row_last_pos = np.flatnonzero(np.diff(self.pos_row, append=k))  # the last positive of each row
         self._batch_parts: tuple | None = None
 
     def _segments(self) -> tuple:
@@ -138,6 +139,8 @@ class RankIndex:
         cs = np.cumsum(w_pos, axis=1)
         first = self.row_first_pos
         cs -= cs[:, first] - w_pos[:, first]  # cumulative positive weight within each row
+        n_pos = np.zeros((b, self.shape[0]))  # (B, K): each row's cumulative weight at its last positive
+        n_pos[:, self.pos_row[self.row_last_pos]] = cs[:, self.row_last_pos]
         if run_items.shape[0] == 0 and self.single_positive_runs:
             # every run is one item, a positive: the weight above it and the positives' up to it are those
             # at its end less its own, so the negatives above its run start and end are the same
@@ -157,7 +160,6 @@ class RankIndex:
             neg_above = ca_end - cp_end  # negatives' weight at or above the run's end, plus above its start
             neg_above += ca_before - cp_before
         del cs
-        n_pos = np.asarray(w_pos @ rows_m.T)  # (B, K)
         n_neg = w.sum(axis=1)[:, None] - n_pos
         with np.errstate(invalid="ignore", divide="ignore"):
             prec = np.where(ca_end > 0, cp_end / np.where(ca_end > 0, ca_end, 1.0), 0.0)
