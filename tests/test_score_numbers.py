@@ -51,13 +51,13 @@ def hard_numbers(seed: int = 0, n: int = 1500) -> list[str]:
     return out
 
 
-@pytest.mark.parametrize("sep", ["\t", ","])
-def test_every_value_is_what_float_reads(sep):
+@pytest.mark.parametrize(("sep", "threads"), [("\t", False), (",", False), ("\t", True)])
+def test_every_value_is_what_float_reads(sep, threads):
     texts = hard_numbers()
     width = 7
     texts += ["0.5"] * (-len(texts) % width)
     rows = [sep.join(texts[i:i + width]) for i in range(0, len(texts), width)]
-    got = read_numbers("\n".join(rows).encode(), sep=sep, width=width)
+    got = read_numbers("\n".join(rows).encode(), sep=sep, width=width, threads=threads)
     want = np.array([float(t) for t in texts]).reshape(-1, width)
     assert got is not None and got.shape == want.shape
     bad = np.flatnonzero(got.view(np.int64).ravel() != want.view(np.int64).ravel())
