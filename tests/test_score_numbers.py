@@ -189,3 +189,59 @@ def test_frames_checked_at_once_are_those_checked_table_by_table():
         at_once, _, clean = both(bad, durations)
         assert at_once is None and not clean, (row, col)
     assert both(bulk, durations - 1e-3)[0] is None  # the last frames stick out: fitted table by table
+
+
+def _wide_file(path, rows, header="filename,A,B,C", crlf=False, tail=""):
+    end = "\r\n" if crlf else "\n"
+    path.write_bytes((end.join([header, *rows]) + end + tail).encode())
+    return path
+
+
+WIDE_CASES = {
+    "plain": ["c0,0.1,0.2,0.3", "c1,0.30000000000000004,1e-5,1", "c2,0,0.5,.25"],
+    "spaces and blank tail": [" c0 ,0.1, 0.2 ,0.3", "c1,0.4,0.5,0.6", "c2,0.7,0.8,0.9"],
+    "unknown, duplicate and empty ids": ["c0,0.1,0.2,0.3", "c9,0.1,0.2,0.3", "c0,0.4,0.5,0.6", ",0.1,0.2,0.3",
+                                         "c2,0.7,0.8,0.9"],
+    "out of range": ["c0,0.1,0.2,1.3", "c1,0.4,-0.5,0.6", "c2,0.7,0.8,0.9"],
+    "not finite": ["c0,0.1,nan,0.3", "c1,0.4,inf,0.6", "c2,0.7,0.8,0.9"],
+    "text and empty cells": ["c0,0.1,x,0.3", "c1,0.4,,0.6", "c2,0.7,0.8,0.9"],
+    "short and long rows": ["c0,0.1,0.2", "c1,0.4,0.5,0.6,0.7", "c2,0.7,0.8,0.9"],
+    "quoted and blank line": ['"c0",0.1,0.2,0.3', "", "c1,0.4,0.5,0.6", "c2,0.7,0.8,0.9"],
+    "a missing clip": ["c0,0.1,0.2,0.3", "c2,0.7,0.8,0.9"],
+}
+
+
+@pytest.mark.parametrize("case", sorted(WIDE_CASES))
+@pytest.mark.parametrize("sep", [",", "\t"])
+def test_wide_clip_scores_read_at_once_are_those_read_field_by_field(case, sep, tmp_path, monkeypatch):
+    """A wide clip-score table is read by Arrow when every line is a plain row (else field by field):
+    the same scores bit for bit and the same problems, row numbers included, either way."""
+    from wlbench.submissions import clip_scores
+
+    rows = [r.replace(",", sep) for r in WIDE_CASES[case]]
+    header = "filename,C,B,A".replace(",", sep)  # columns by name, in another order
+    rows = [sep.join([r.split(sep)[0], *r.split(sep)[1:][::-1]]) if len(r.split(sep)) == 4 else r for r in rows]
+    path = _wide_file(tmp_path / "s.csv", rows, header, crlf=case == "plain", tail="\n \n" if "tail" in case else "")
+    exp = Expected(classes=["A", "B", "C"], clip_ids=["c0", "c1", "c2"])
+    fast, fast_report = clip_scores.read_clip_scores(path, exp)
+    monkeypatch.setattr(clip_scores, "_wide_fast", lambda *a, **k: None)
+    slow, slow_report = clip_scores.read_clip_scores(path, exp)
+    assert [(p.kind, p.row, p.field, p.message) for p in fast_report.problems] == \
+        [(p.kind, p.row, p.field, p.message) for p in slow_report.problems]
+    assert (fast is None) == (slow is None)
+    if fast is not None:
+        assert fast.scores.tobytes() == slow.scores.tobytes()
+    if case in ("plain", "spaces and blank tail"):
+        assert fast is not None and fast.scores[1, 0] == float(WIDE_CASES[case][1].split(",")[1])
+
+
+def test_wide_clip_scores_take_the_fast_path_for_plain_rows(tmp_path, monkeypatch):
+    from wlbench.submissions import clip_scores
+
+    calls = []
+    real = clip_scores._wide_fast
+    monkeypatch.setattr(clip_scores, "_wide_fast", lambda *a, **k: calls.append(real(*a, **k)) or calls[-1])
+    exp = Expected(classes=["A", "B", "C"], clip_ids=["c0", "c1", "c2"])
+    clip_scores.read_clip_scores(_wide_file(tmp_path / "a.csv", WIDE_CASES["plain"]), exp)
+    clip_scores.read_clip_scores(_wide_file(tmp_path / "b.csv", WIDE_CASES["text and empty cells"]), exp)
+    assert calls[0] is not None and calls[1] is None

@@ -30,28 +30,47 @@ def read_numbers(body: bytes, *, sep: str, width: int, threads: bool = False) ->
     ``threads``: let Arrow parse blocks of the text on its thread pool (one per core); off by default, as
     the evaluation shares its cores with rendering and training runs.
     """
+    table = _read_csv(body, sep=sep, width=width, text_column=None, threads=threads)
+    return None if table is None else table[1]
+
+
+def read_named_numbers(body: bytes, *, sep: str, width: int, name_column: int, threads: bool = False
+                       ) -> tuple[list[str], np.ndarray] | None:
+    """As :func:`read_numbers` for lines whose field ``name_column`` is text (a clip id, kept as written,
+    surrounding spaces included): (the texts, the (rows, ``width`` - 1) numbers of the other fields in
+    order), or None."""
+    if not 0 <= name_column < width:
+        raise ValueError(f"name_column {name_column} is not a column of {width}")
+    return _read_csv(body, sep=sep, width=width, text_column=name_column, threads=threads)
+
+
+def _read_csv(body: bytes, *, sep: str, width: int, text_column: int | None, threads: bool
+              ) -> tuple[list[str], np.ndarray] | None:
     if sep not in SEPARATORS:
-        raise ValueError(f"read_numbers reads tab- or comma-separated text, not {sep!r}")
+        raise ValueError(f"Arrow reads tab- or comma-separated text here, not {sep!r}")
     if width < 1 or not body:
         return None
     import pyarrow as pa  # noqa: PLC0415 - imported when score tables are read, not with every command
     import pyarrow.csv as pc  # noqa: PLC0415
 
     names = [f"c{i}" for i in range(width)]
+    types = {n: (pa.string() if i == text_column else pa.float64()) for i, n in enumerate(names)}
     try:
         table = pc.read_csv(
             pa.py_buffer(body),
             read_options=pc.ReadOptions(column_names=names, use_threads=threads, block_size=1 << 22),
             parse_options=pc.ParseOptions(delimiter=sep, quote_char=False, double_quote=False, escape_char=False,
                                           newlines_in_values=False, ignore_empty_lines=False),
-            convert_options=pc.ConvertOptions(column_types={n: pa.float64() for n in names}, null_values=[],
-                                              strings_can_be_null=False, quoted_strings_can_be_null=False))
+            convert_options=pc.ConvertOptions(column_types=types, null_values=[], strings_can_be_null=False,
+                                              quoted_strings_can_be_null=False))
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
         return None
     columns = table.columns
     if any(c.null_count for c in columns):
         return None
-    out = np.empty((table.num_rows, width), dtype=np.float64)
-    for j, column in enumerate(columns):
-        out[:, j] = column.to_numpy()
-    return out
+    numeric = [j for j in range(width) if j != text_column]
+    out = np.empty((table.num_rows, len(numeric)), dtype=np.float64)
+    for k, j in enumerate(numeric):
+        out[:, k] = columns[j].to_numpy()
+    texts = [] if text_column is None else columns[text_column].to_pylist()
+    return texts, out
