@@ -3,15 +3,16 @@
 A score submission holds millions of numbers (1,000 sed_scores_eval score files of 156 frames x 10 classes:
 1.9 million), written as shortest round-trip decimals, so reading one back must give the very float64 that
 was written: every number correctly rounded, as Python's ``float`` reads it. Arrow's reader parses them
-correctly rounded (checked, not assumed: tests/test_score_files.py compares every value with ``float()``
+correctly rounded (checked, not assumed: tests/test_score_numbers.py compares every value with ``float()``
 on hard cases: 17 significant digits, midpoints between adjacent doubles and their neighbours, subnormals,
 exponents) and about 5x faster than numpy's text reader; pandas' default C parser is faster still but
-1 ulp off for about a third of 17-digit numbers. Polars' reader is exact too and ~1.4x faster than Arrow's
+1 ulp or more off for about 40 % of such cases. Polars' reader is exact too and ~1.4x faster than Arrow's
 here, but its wheels need AVX2/FMA CPUs; Arrow picks its SIMD level at run time (docs/performance.md).
 
-:func:`read_numbers` is the fast path only: a table holding anything but plain numbers (an empty field, a
-NaN word Arrow reads as null, a quoted field, a row of another width) gives None, and the caller reads it
-field by field to report exactly what is wrong. Whatever it does accept is what ``float()`` gives for the
+:func:`read_numbers` (score files) and :func:`read_named_numbers` (a clip id column, then numbers: wide
+clip scores) are fast paths only: a table holding anything but plain numbers (an empty field, a NaN word
+Arrow reads as null, a quoted field, a row of another width) gives None, and the caller reads it field by
+field to report exactly what is wrong. Whatever it does accept is what ``float()`` gives for the
 same field (surrounding spaces allowed, as ``float`` allows them).
 """
 
