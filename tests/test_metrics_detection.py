@@ -178,3 +178,20 @@ def test_substitutions_do_not_depend_on_which_maximum_matching_was_found():
         counts = det.event_based_counts(permuted, est, 1, 2)
         seen.add((counts["tp"].sum(), counts["subs"].sum()))
     assert seen == {(1.0, 1.0)}
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_substitutions_found_without_the_joint_solver_are_its_count(seed):
+    """Files whose candidate true positives share no event skip the weighted assignment (their substitutions
+    are one maximum matching over all such files); every file's count is still the joint solver's. Dense
+    lists (few classes, up to 12 events a clip, short times) so that all three paths are taken."""
+    rng = np.random.default_rng(100 + seed)
+    n_files = 80
+    ref = _random_events(rng, n_files, 500, dur=4.0, quant=0.1 if seed % 2 else None)
+    est = _system(rng, ref, n_files)
+    counts = det.event_based_counts(ref, est, n_files, len(CLASSES))
+    rf, ef = np.asarray(ref.file), np.asarray(est.file)
+    joint = [det._joint_substitutions(ref, est, rf == f, ef == f, 0.2, 0.2, det.TIME_DECIMALS)
+             if (rf == f).any() and (ef == f).any() else 0.0 for f in range(n_files)]
+    np.testing.assert_array_equal(counts["subs"], joint)
+    assert 0 < counts["subs"].sum()

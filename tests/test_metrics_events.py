@@ -105,3 +105,18 @@ def test_equal_key_pairs():
     i, j = equal_key_pairs(a, b)
     assert sorted(zip(i.tolist(), j.tolist())) == [(0, 1), (0, 2), (1, 0), (2, 1), (2, 2)]
     assert equal_key_pairs(np.zeros(0, int), b)[0].size == 0
+
+
+@pytest.mark.parametrize("span", [3, 40, 10**12])
+def test_equal_key_pairs_lists_every_equal_pair_in_order(span):
+    """Every (i, j) with equal keys, ordered by i then j, against the quadratic definition (narrow and wide
+    key ranges, negative keys)."""
+    rng = np.random.default_rng(span % 97)
+    for _ in range(40):
+        a = rng.integers(-span, span, rng.integers(0, 30))
+        b = rng.integers(-span, span, rng.integers(0, 30))
+        if a.size and b.size:
+            a[: a.size // 2] = rng.choice(b, a.size // 2)
+        want = [(i, j) for i in range(a.size) for j in range(b.size) if a[i] == b[j]]
+        ai, bj = equal_key_pairs(a, b)
+        assert list(zip(ai.tolist(), bj.tolist())) == want

@@ -226,3 +226,52 @@ def test_ranking_metrics_bundle_matches_single_functions():
     assert r.map_at_k == pytest.approx(rk.map_at_k(s, t, 3))
     assert r.dprime_mean_of_classes == pytest.approx(rk.dprime_mean_of_classes(s, t))
     assert r.dprime_of_mean_auc == pytest.approx(rk.dprime_of_mean_auc(s, t))
+
+
+def test_grouped_comparison_gives_the_sorted_ranks_exactly():
+    """The comparison path of ClipRanking (clips grouped by their number of positive labels, compared in
+    chunks) gives every (clip, label) pair the rank and precision of the sorted path, bit for bit (the
+    comparison path lists pairs in np.nonzero's order, the sorted one clip by clip in rank order)."""
+    rng = np.random.default_rng(9)
+    for decimals in (None, 1):
+        s, t = _random(rng, 300, 9, p=0.25, decimals=decimals)
+        t[0], t[1], t[2] = 1, 0, 0
+        t[2, 4] = 1  # one clip with a single positive, one with none, one with all
+        t = t.astype(bool)
+        by_sort = rk.ClipRanking(s, t, "sort")
+        by_compare = rk.ClipRanking(s, t, "compare")
+        clip, label = np.nonzero(t)
+        assert np.array_equal(rk.positive_pairs(t)[0], clip) and np.array_equal(rk.positive_pairs(t)[1], label)
+        assert np.array_equal(by_compare.clip, clip) and np.array_equal(by_compare.label, label)
+        order = np.lexsort((by_sort.label, by_sort.clip))
+        assert np.array_equal(by_sort.clip[order], clip) and np.array_equal(by_sort.label[order], label)
+        want_rank, want_prec = by_sort.rank[order], by_sort.prec[order]
+        assert np.array_equal(by_compare.rank, want_rank) and np.array_equal(by_compare.prec, want_prec)
+        for chunk in (1, 40):
+            rank, prec = rk._compare_ranks(s, clip, label, len(s), chunk_elems=chunk)
+            assert np.array_equal(rank, want_rank) and np.array_equal(prec, want_prec)
+        a, b = rk.class_rank_stats(s, t), rk.ClassRanking(s, t, chunk_elems=1000).stats()
+        for key in ("ap", "auc", "n_pos", "n_neg"):
+            np.testing.assert_allclose(a[key], b[key], rtol=0, atol=1e-15)
+
+
+@pytest.mark.parametrize("decimals", [None, 1])
+def test_batched_statistics_are_those_of_each_resample(decimals):
+    """stats_batch (B resamples at once; without ties, each run one positive) gives each resample the
+    counts and AUC of stats(w) exactly (whole counts: exact sums) and its AP to round-off; a class without
+    positives and one with all clips positive included."""
+    from wlbench.metrics.bootstrap import resample_counts
+
+    rng = np.random.default_rng(11)
+    s, t = _random(rng, 300, 7, p=0.1, decimals=decimals)
+    t[:, 3], t[:, 5] = 0, 1
+    t = t.astype(bool)
+    weights = np.stack(list(resample_counts(300, 6, seed=2)))
+    ranking = rk.ClassRanking(s, t, chunk_elems=900)
+    assert [index.single_positive_runs for _, index in ranking.chunks] == [decimals is None] * len(ranking.chunks)
+    batch = ranking.stats_batch(weights)
+    for b, w in enumerate(weights):
+        one = ranking.stats(w)
+        for key in ("auc", "n_pos", "n_neg"):
+            assert np.array_equal(batch[key][b], one[key], equal_nan=True), key
+        np.testing.assert_allclose(batch["ap"][b], one["ap"], rtol=1e-13, atol=0)

@@ -118,7 +118,7 @@ def _sed_eval_detection(ref, est, n_files, classes):
 
 @pytest.mark.benchmark(group="event + segment F1")
 def test_bench_detection_wlbench(benchmark, event_data):
-    ours = benchmark.pedantic(_wlbench_detection, args=event_data, rounds=3, iterations=1)
+    ours = benchmark.pedantic(_wlbench_detection, args=event_data, rounds=20, iterations=1)
     if event_data[2] <= 100:
         np.testing.assert_allclose(ours, _sed_eval_detection(*event_data), rtol=1e-9)
 

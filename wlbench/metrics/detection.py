@@ -109,26 +109,53 @@ def event_based_counts(ref: EventList, est: EventList, n_files: int, n_classes: 
         raise WlbenchError("t_collar and percentage_of_length must be >= 0")
     rf, rl = np.asarray(ref.file, np.int64), np.asarray(ref.label, np.int64)
     ef, el = np.asarray(est.file, np.int64), np.asarray(est.label, np.int64)
-    ri, ej = _pairs(ref, est, rf * n_classes + rl, ef * n_classes + el)
-    ri, ej = _hits(ref, est, ri, ej, t_collar, percentage_of_length, time_decimals)
-    match = _max_matching(len(ref), len(est), ri, ej)
-    matched_r = match >= 0
-    shape = (n_files, n_classes)
-    tp = np.zeros(shape)
-    np.add.at(tp, (rf[matched_r], rl[matched_r]), 1.0)
-    n_ref = np.zeros(shape)
-    np.add.at(n_ref, (rf, rl), 1.0)
-    n_sys = np.zeros(shape)
-    np.add.at(n_sys, (ef, el), 1.0)
-    # Substitutions: an unmatched output and an unmatched reference of another class that hit in time. Which
-    # maximum true-positive matching was found can change how many remain, so every file with such a
-    # candidate pair is solved jointly (most true positives, then most substitutions); others have none.
-    subs = np.zeros(n_files)
+    # every (reference, output) pair of one file that hits in time: of one class, a candidate true positive;
+    # of two classes, a candidate substitution
     ci, cj = _pairs(ref, est, rf, ef)
     ci, cj = _hits(ref, est, ci, cj, t_collar, percentage_of_length, time_decimals)
-    for f in np.unique(rf[ci[rl[ci] != el[cj]]]):
-        subs[f] = _joint_substitutions(ref, est, rf == f, ef == f, t_collar, percentage_of_length, time_decimals)
+    same = rl[ci] == el[cj]
+    ri, ej = ci[same], cj[same]
+    match = _max_matching(len(ref), len(est), ri, ej)
+    matched_r = match >= 0
+    size = n_files * n_classes
+    shape = (n_files, n_classes)
+    tp = np.bincount(rf[matched_r] * n_classes + rl[matched_r], minlength=size).astype(np.float64).reshape(shape)
+    n_ref = np.bincount(rf * n_classes + rl, minlength=size).astype(np.float64).reshape(shape)
+    n_sys = np.bincount(ef * n_classes + el, minlength=size).astype(np.float64).reshape(shape)
+    subs = _substitutions(ref, est, n_files, ri, ej, ci[~same], cj[~same], t_collar, percentage_of_length,
+                          time_decimals)
     return {"tp": tp, "n_ref": n_ref, "n_sys": n_sys, "subs": subs}
+
+
+def _substitutions(ref: EventList, est: EventList, n_files: int, ri: np.ndarray, ej: np.ndarray, si: np.ndarray,
+                   sj: np.ndarray, t_collar: float, percentage_of_length: float, time_decimals: int | None
+                   ) -> np.ndarray:
+    """Substitutions per file under the lexicographic optimum (most true positives, then most
+    substitutions), from the candidate true positives (``ri``, ``ej``: same class, hit in time) and the
+    candidate substitutions (``si``, ``sj``: other class, hit in time).
+
+    A file whose candidate true positives share no event has one maximum true-positive matching: all of
+    them; its substitutions are then a maximum matching of the candidate substitutions between the events
+    they leave free, found for all such files at once (files are separate components of one graph). Only
+    a file where candidate true positives compete for an event and that has a candidate substitution is
+    solved jointly, as a weighted assignment (:func:`_joint_substitutions`): there the choice of true
+    positives can change how many substitutions remain.
+    """
+    subs = np.zeros(n_files)
+    if si.size == 0:
+        return subs
+    rf, ef = np.asarray(ref.file, np.int64), np.asarray(est.file, np.int64)
+    deg_r = np.bincount(ri, minlength=len(ref))
+    deg_e = np.bincount(ej, minlength=len(est))
+    shared = np.zeros(n_files, dtype=bool)  # files where candidate true positives share an event
+    shared[rf[ri[(deg_r[ri] > 1) | (deg_e[ej] > 1)]]] = True
+    free = ~shared[rf[si]] & (deg_r[si] == 0) & (deg_e[sj] == 0)
+    if free.any():
+        match = _max_matching(len(ref), len(est), si[free], sj[free])
+        subs += np.bincount(rf[match >= 0], minlength=n_files)
+    for f in np.unique(rf[si[shared[rf[si]]]]):
+        subs[f] = _joint_substitutions(ref, est, rf == f, ef == f, t_collar, percentage_of_length, time_decimals)
+    return subs
 
 
 def _joint_substitutions(ref: EventList, est: EventList, in_ref: np.ndarray, in_est: np.ndarray, t_collar: float,
@@ -170,29 +197,41 @@ def segment_based_counts(ref: EventList, est: EventList, n_files: int, n_classes
     n_seg = int(np.ceil(np.max(np.maximum.reduce(ends)) / time_resolution)) if n_files else 0
     n_seg = max(n_seg, 1)
 
+    width = n_files * n_classes
+
     def roll(ev: EventList) -> np.ndarray:
-        diff = np.zeros((n_files, n_seg + 1, n_classes), dtype=np.int32)
-        if len(ev):
-            on = np.floor(np.asarray(ev.onset, float) / time_resolution).astype(np.int64)
-            off = np.ceil(np.asarray(ev.offset, float) / time_resolution).astype(np.int64)
-            on = np.clip(on, 0, n_seg)
-            off = np.clip(off, 0, n_seg)
-            f, lab = np.asarray(ev.file, np.int64), np.asarray(ev.label, np.int64)
-            np.add.at(diff, (f, on, lab), 1)
-            np.add.at(diff, (f, off, lab), -1)
-        return np.cumsum(diff, axis=1)[:, :n_seg] > 0
+        """(segments, files, classes): whether an event of the class covers part of the segment. Event starts
+        and ends counted per segment, then summed segment by segment (whole rows: numpy's cumulative sum
+        along the first axis of a wide array is several times slower)."""
+        if not len(ev):
+            return np.zeros((n_seg, n_files, n_classes), dtype=bool)
+        on = np.floor(np.asarray(ev.onset, float) / time_resolution).astype(np.int64)
+        off = np.ceil(np.asarray(ev.offset, float) / time_resolution).astype(np.int64)
+        on = np.clip(on, 0, n_seg)
+        off = np.clip(off, 0, n_seg)
+        col = np.asarray(ev.file, np.int64) * n_classes + np.asarray(ev.label, np.int64)
+        size = (n_seg + 1) * width
+        running = (np.bincount(on * width + col, minlength=size)
+                   - np.bincount(off * width + col, minlength=size)).reshape(n_seg + 1, width)
+        for k in range(1, n_seg):
+            running[k] += running[k - 1]
+        return (running[:n_seg] > 0).reshape(n_seg, n_files, n_classes)
+
+    def per_segment(active: np.ndarray) -> np.ndarray:
+        """(segments, files): how many classes are active (a float32 product: exact for these counts)."""
+        counts = active.reshape(-1, n_classes).astype(np.float32) @ np.ones(n_classes, dtype=np.float32)
+        return counts.astype(np.int64).reshape(n_seg, n_files)
 
     r = roll(ref)
     e = roll(est)
-    tp = np.count_nonzero(r & e, axis=1).astype(np.float64)
-    n_ref = np.count_nonzero(r, axis=1).astype(np.float64)
-    n_sys = np.count_nonzero(e, axis=1).astype(np.float64)
-    seg_ref = r.sum(axis=2)
-    seg_sys = e.sum(axis=2)
-    seg_tp = (r & e).sum(axis=2)
-    subs = (np.minimum(seg_ref, seg_sys) - seg_tp).sum(axis=1).astype(np.float64)
-    dels = np.maximum(0, seg_ref - seg_sys).sum(axis=1).astype(np.float64)
-    ins = np.maximum(0, seg_sys - seg_ref).sum(axis=1).astype(np.float64)
+    both = r & e
+    tp = np.count_nonzero(both, axis=0).astype(np.float64)
+    n_ref = np.count_nonzero(r, axis=0).astype(np.float64)
+    n_sys = np.count_nonzero(e, axis=0).astype(np.float64)
+    seg_ref, seg_sys, seg_tp = per_segment(r), per_segment(e), per_segment(both)
+    subs = (np.minimum(seg_ref, seg_sys) - seg_tp).sum(axis=0).astype(np.float64)
+    dels = np.maximum(0, seg_ref - seg_sys).sum(axis=0).astype(np.float64)
+    ins = np.maximum(0, seg_sys - seg_ref).sum(axis=0).astype(np.float64)
     return {"tp": tp, "n_ref": n_ref, "n_sys": n_sys, "subs": subs, "dels": dels, "ins": ins}
 
 

@@ -70,8 +70,11 @@ class RankIndex:
         last = np.r_[first[1:], flat_pos.size] - 1
         self.first_in_run = first[inverse]
         self.last_in_run = last[inverse]
+        # no run holds two positives (then each positive's run-level sums are its own)
+        self.single_positive_runs = bool(np.array_equal(self.first_in_run, self.last_in_run))
         row_first = np.searchsorted(self.pos_row, np.arange(k), "left")
         self.row_first_pos = row_first[self.pos_row] if flat_pos.size else np.zeros(0, dtype=np.int64)
+        self.row_last_pos = np.flatnonzero(np.diff(self.pos_row, append=k))  # the last positive of each row
         self._batch_parts: tuple | None = None
 
     def _segments(self) -> tuple:
@@ -87,10 +90,15 @@ class RankIndex:
             cut[self.end_flat + 1] = True
             seg = np.cumsum(cut[:-1]) - 1
             n_seg = int(seg[-1]) + 1 if seg.size else 0
-            indptr = np.r_[0, np.cumsum(np.bincount(seg, minlength=n_seg))]
-            flat_order = self.order.ravel()
-            cols = csr_matrix((np.ones(k * m, dtype=np.float32), flat_order, indptr), shape=(n_seg, m))
             end_seg = seg[self.end_flat]
+            # a row's last segment below its last run holding a positive (the whole row, without positives)
+            # enters no statistic: its items are left out of the product (its matrix row stays empty)
+            used = np.zeros(n_seg, dtype=bool)
+            used[end_seg] = True
+            kept = np.flatnonzero(used[seg])
+            indptr = np.r_[0, np.cumsum(np.bincount(seg[kept], minlength=n_seg))]
+            flat_order = self.order.ravel()
+            cols = csr_matrix((np.ones(kept.size, dtype=np.float32), flat_order[kept], indptr), shape=(n_seg, m))
             row_first_seg = seg[np.arange(k) * m][self.pos_row]
             # runs wider than one item (ties): their total weight needs their items
             wide = np.flatnonzero(self.end_flat > self.start_flat)
@@ -109,9 +117,10 @@ class RankIndex:
             self._batch_parts = (cols, end_seg, row_first_seg, run_items, pos_run, rows)
         return self._batch_parts
 
-    def stats_batch(self, weights: np.ndarray) -> dict[str, np.ndarray]:
+    def stats_batch(self, weights: np.ndarray, columns32: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """Per-row AP, AUC, n_pos, n_neg for B weight vectors at once: ``weights`` (B, M) non-negative
         whole counts (bootstrap resamples); returns (B, K) arrays equal to ``stats(weights[b])``.
+        ``columns32``: ``weights.T`` as C-contiguous float32, when the caller has it already.
 
         The cumulative weight down to each positive's tie run comes from segment sums (one sparse product
         with the (segments x columns) matrix for the whole batch, then a cumulative sum over segments)
@@ -119,7 +128,9 @@ class RankIndex:
         w = np.asarray(weights, dtype=np.float64)
         b = w.shape[0]
         cols, end_seg, row_first_seg, run_items, pos_run, rows_m = self._segments()
-        seg_w = np.asarray(cols @ np.ascontiguousarray(w.T, dtype=np.float32), dtype=np.float64).T.copy()
+        if columns32 is None:
+            columns32 = np.ascontiguousarray(w.T, dtype=np.float32)
+        seg_w = np.asarray(cols @ columns32, dtype=np.float64).T.copy()
         cum = np.empty((b, seg_w.shape[1] + 1))
         cum[:, 0] = 0.0
         np.cumsum(seg_w, axis=1, out=cum[:, 1:])
@@ -128,29 +139,38 @@ class RankIndex:
         ca_end -= cum[:, row_first_seg]
         del cum
         w_pos = w[:, self.pos_col]
-        run_w = w_pos.copy()  # a run of one item weighs its positive
-        if run_items.shape[0]:
-            wide = pos_run >= 0
-            run_w[:, wide] = np.asarray(run_items @ w.T).T[:, pos_run[wide]]
-        ca_before = ca_end - run_w
-        del run_w
         cs = np.cumsum(w_pos, axis=1)
         first = self.row_first_pos
         cs -= cs[:, first] - w_pos[:, first]  # cumulative positive weight within each row
-        cp_end = cs[:, self.last_in_run]
-        cp_before = cs[:, self.first_in_run]
-        cp_before -= w_pos[:, self.first_in_run]
+        n_pos = np.zeros((b, self.shape[0]))  # (B, K): each row's cumulative weight at its last positive
+        n_pos[:, self.pos_row[self.row_last_pos]] = cs[:, self.row_last_pos]
+        if run_items.shape[0] == 0 and self.single_positive_runs:
+            # every run is one item, a positive: the weight above it and the positives' up to it are those
+            # at its end less its own, so the negatives above its run start and end are the same
+            cp_end = cs
+            neg_above = ca_end - cs
+            neg_above += neg_above
+        else:
+            run_w = w_pos.copy()  # a run of one item weighs its positive
+            if run_items.shape[0]:
+                wide = pos_run >= 0
+                run_w[:, wide] = np.asarray(run_items @ w.T).T[:, pos_run[wide]]
+            ca_before = ca_end - run_w
+            del run_w
+            cp_end = cs[:, self.last_in_run]
+            cp_before = cs[:, self.first_in_run]
+            cp_before -= w_pos[:, self.first_in_run]
+            neg_above = ca_end - cp_end  # negatives' weight at or above the run's end, plus above its start
+            neg_above += ca_before - cp_before
         del cs
-        n_pos = np.asarray(w_pos @ rows_m.T)  # (B, K)
         n_neg = w.sum(axis=1)[:, None] - n_pos
         with np.errstate(invalid="ignore", divide="ignore"):
             prec = np.where(ca_end > 0, cp_end / np.where(ca_end > 0, ca_end, 1.0), 0.0)
             ap = np.asarray((w_pos * prec) @ rows_m.T) / n_pos
-            below = ca_end - cp_end
-            below += ca_before - cp_before
-            below *= -0.5
-            below += n_neg[:, self.pos_row]
-            auc = np.asarray((w_pos * below) @ rows_m.T) / (n_pos * n_neg)
+            # Mann-Whitney: each positive outranks the negatives below its run and half of those tied with it;
+            # whole counts, so this sum (exact in float64) is the per-positive one's
+            neg_above *= w_pos
+            auc = (n_pos * n_neg - 0.5 * np.asarray(neg_above @ rows_m.T)) / (n_pos * n_neg)
         ap[n_pos <= 0] = np.nan
         auc[(n_pos <= 0) | (n_neg <= 0)] = np.nan
         return {"ap": ap, "auc": auc, "n_pos": n_pos, "n_neg": n_neg}
@@ -226,13 +246,21 @@ class ClassRanking:
 
     def stats_batch(self, weights: np.ndarray) -> dict[str, np.ndarray]:
         """(B, C) AP, AUC, n_pos, n_neg for B clip-weight vectors (see :meth:`RankIndex.stats_batch`)."""
-        b = np.shape(weights)[0]
+        w = np.asarray(weights, dtype=np.float64)
+        b = w.shape[0]
+        columns32 = np.ascontiguousarray(w.T, dtype=np.float32)  # once for every chunk
         out = {key: np.empty((b, self.n_classes)) for key in ("ap", "auc", "n_pos", "n_neg")}
         for sl, index in self.chunks:
-            st = index.stats_batch(weights)
+            st = index.stats_batch(w, columns32)
             for key in out:
                 out[key][:, sl] = st[key]
         return out
+
+
+def positive_pairs(targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(row, column) of every true entry of a 2-D boolean array in row-major order: ``np.nonzero``'s
+    answer, 4x faster (one flat search and a division instead of a 2-D walk)."""
+    return np.divmod(np.flatnonzero(targets), targets.shape[1])
 
 
 def class_rank_stats(scores: np.ndarray, targets: np.ndarray) -> dict[str, np.ndarray]:
@@ -247,28 +275,56 @@ def class_rank_stats(scores: np.ndarray, targets: np.ndarray) -> dict[str, np.nd
     auc = np.full(c, np.nan)
     n_pos = targets.sum(axis=0).astype(np.float64)
     n_neg = n - n_pos
+    clip, label = positive_pairs(targets)
+    by_class = np.argsort(label.astype(np.uint16) if c <= 1 << 16 else label, kind="stable")  # (a radix sort)
+    positives = scores[clip[by_class], label[by_class]]  # the positives' scores, class by class
+    ends = np.cumsum(np.bincount(label, minlength=c))
     step = max(1, _CHUNK_ELEMS // max(n, 1))
     for lo in range(0, c, step):
         hi = min(c, lo + step)
-        x = np.ascontiguousarray(scores[:, lo:hi].T)
-        t = np.ascontiguousarray(targets[:, lo:hi].T)
-        xs = np.sort(x, axis=1)
-        for j in range(hi - lo):
-            p = int(n_pos[lo + j])
+        xs = np.array(scores[:, lo:hi].T, dtype=np.float64, order="C")
+        xs.sort(axis=1)
+        for j in range(lo, hi):
+            p = int(n_pos[j])
             if p == 0:
                 continue
-            vp = np.sort(x[j][t[j]])
-            ge = n - np.searchsorted(xs[j], vp, "left")  # items scored >= v (pessimistic rank)
-            gt = n - np.searchsorted(xs[j], vp, "right")
+            vp = np.sort(positives[ends[j] - p:ends[j]])
+            row = xs[j - lo]
+            ge = n - np.searchsorted(row, vp, "left")  # items scored >= v (pessimistic rank)
+            gt = n - np.searchsorted(row, vp, "right")
             pge = p - np.searchsorted(vp, vp, "left")  # positives scored >= v
             pgt = p - np.searchsorted(vp, vp, "right")
-            ap[lo + j] = float(np.mean(pge / ge))
+            ap[j] = float(np.mean(pge / ge))
             q = n - p
             if q > 0:
                 below = (n - ge) - (p - pge)
                 tied = (ge - gt) - (pge - pgt)
-                auc[lo + j] = float((below.sum() + 0.5 * tied.sum()) / (p * q))
+                auc[j] = float((below.sum() + 0.5 * tied.sum()) / (p * q))
     return {"ap": ap, "auc": auc, "n_pos": n_pos, "n_neg": n_neg}
+
+
+def _compare_ranks(scores: np.ndarray, clip: np.ndarray, label: np.ndarray, n: int,
+                   chunk_elems: int = _CHUNK_ELEMS) -> tuple[np.ndarray, np.ndarray]:
+    """(rank, precision) of each (clip, positive label) pair (``clip``, ``label`` in row-major order, as
+    ``np.nonzero`` gives them): the number of the clip's labels scored >= the pair's, and the share of
+    positives among them. Clips with the same number p of positive labels are compared together: each
+    clip's scores are read once for its p positives ((clips, p, C) comparisons per chunk), not once per
+    pair."""
+    c = scores.shape[1]
+    n_labels = np.bincount(clip, minlength=n)
+    first = np.cumsum(n_labels) - n_labels  # index of each clip's first pair
+    rank = np.empty(clip.size)
+    pos_ge = np.empty(clip.size)
+    for p in np.unique(n_labels[n_labels > 0]).tolist():
+        rows = np.flatnonzero(n_labels == p)
+        step = max(1, chunk_elems // (p * c))
+        for lo in range(0, rows.size, step):
+            r = rows[lo:lo + step]
+            at = first[r][:, None] + np.arange(p)  # the pairs of these clips, (clips, p)
+            v = scores[r[:, None], label[at]]
+            rank[at] = np.count_nonzero(scores[r][:, None, :] >= v[:, :, None], axis=2)
+            pos_ge[at] = np.count_nonzero(v[:, None, :] >= v[:, :, None], axis=2)
+    return rank, pos_ge / np.maximum(rank, 1.0)
 
 
 class ClipRanking:
@@ -289,18 +345,8 @@ class ClipRanking:
             self.prec = st["prec"]  # precision at the pessimistic rank (end of the tie run)
             self.rank = st["rank"]  # 1-based pessimistic rank: number of labels scored >= this one
         else:
-            self.clip, self.label = np.nonzero(targets)
-            self.rank = np.empty(n_pairs)
-            npos_ge = np.empty(n_pairs)
-            step = max(1, (1 << 21) // max(c, 1))
-            for lo in range(0, n_pairs, step):
-                sl = slice(lo, lo + step)
-                rows = scores[self.clip[sl]]
-                v = scores[self.clip[sl], self.label[sl]][:, None]
-                ge = rows >= v
-                self.rank[sl] = np.count_nonzero(ge, axis=1)
-                npos_ge[sl] = np.count_nonzero(ge & targets[self.clip[sl]], axis=1)
-            self.prec = npos_ge / np.maximum(self.rank, 1.0)
+            self.clip, self.label = positive_pairs(targets)
+            self.rank, self.prec = _compare_ranks(scores, self.clip, self.label, n)
         self.n_labels = np.bincount(self.clip, minlength=n).astype(np.float64)
 
     def lwlrap_parts(self, weight: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:

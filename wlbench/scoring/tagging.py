@@ -78,12 +78,17 @@ class TaggingStat:
 
         if self._batch_mats is None:
             d, t = self.decisions, self.targets
-            dense = d.mean() > 0.3  # a dense product wins only for dense decisions
-            self._batch_mats = (d.astype(np.float32) if dense else csc_matrix(d, dtype=np.float64),
+            # from a few percent of positive decisions on, a dense float32 product (BLAS) beats the sparse
+            # one (measured: 0.13 s -> 0.04 s CPU for 32 resamples at 20,000 x 527 with 29 % positive)
+            self._batch_mats = (d.astype(np.float32) if d.mean() > 0.05 else csc_matrix(d, dtype=np.float64),
                                 csc_matrix(d & t, dtype=np.float64), csc_matrix(t, dtype=np.float64))
         dec, hit, pos = self._batch_mats
         if isinstance(dec, np.ndarray):
-            predicted = (w.astype(np.float32) @ dec).astype(np.float64)
+            # float32 is exact for whole counts summing below 2**24 (bootstrap resamples); laid out as the
+            # sparse products are, so that the macro means sum in the same order
+            whole = bool(np.all(w == np.round(w))) and float(np.abs(w).sum(axis=1).max(initial=0.0)) < 2**24
+            wt = w.T.astype(np.float32) if whole else w.T
+            predicted = np.asarray(dec.T @ wt, dtype=np.float64).T
         else:
             predicted = np.asarray((dec.T @ w.T).T)
         tp = np.asarray((hit.T @ w.T).T)
@@ -91,7 +96,13 @@ class TaggingStat:
 
     def _batch(self, w: np.ndarray) -> dict[str, np.ndarray]:
         if self._classes is None:
-            self._classes = rk.ClassRanking(self.scores, self.targets)
+            # classes in chunks whose (resamples x positives) temporaries stay in cache (~1 MB each):
+            # measured 1.3x faster than chunks of 4 M scores at 20,000 x 527 (same numbers: classes are
+            # independent)
+            n, c = self.targets.shape
+            per_class = max(1.0, float(self.targets.sum()) / max(c, 1))
+            classes = max(1, int((1 << 17) / (self.batch_size * per_class)))
+            self._classes = rk.ClassRanking(self.scores, self.targets, chunk_elems=classes * max(n, 1))
         st = self._classes.stats_batch(w)
         ap, auc, n_pos, n_neg = st["ap"], st["auc"], st["n_pos"], st["n_neg"]
         eps = rk.auc_clip_eps(n_pos, n_neg)

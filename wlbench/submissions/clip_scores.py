@@ -20,6 +20,7 @@ import numpy as np
 from wlbench.errors import plain
 from wlbench.submissions.expected import Expected, check_clip_sets, check_declared, label_problem, resolve_clip
 from wlbench.submissions.layouts import find_layout
+from wlbench.submissions.numbers import SEPARATORS, read_named_numbers
 from wlbench.submissions.report import ValidationReport
 from wlbench.submissions.text import describe_delimiters, find_header, parse_numbers, read_text, to_float
 
@@ -193,6 +194,92 @@ def _read_wide(lines: list[str], n_meta: int, sep: str, head_cols: list[str], ex
         if j not in col_of_class:
             report.add("missing_label", f"no column for class {name!r}; add one", row=header_row, field=name)
 
+    classes = list(col_of_class)
+    positions = [col_of_class[j] for j in classes]
+    fast = _wide_fast(lines, header_row, sep, n_head, fn, positions, expected, report) if report.ok else None
+    if fast is not None:
+        good, vals, seen, unknown = fast
+        number = np.ones(vals.shape, dtype=bool)
+    else:
+        parsed = _wide_rows(lines, header_row, sep, cols, fn, expected, report)
+        if parsed is None:
+            return None, report
+        good, seen, unknown = parsed
+        vals, number = _wide_values(good, positions, cols, report)
+    for r, k in zip(*np.nonzero(number & ~np.isfinite(vals))):
+        p = positions[k]
+        report.add("not_finite", f"score {good[r][1][p].strip()!r} is NaN or infinite; write a finite number",
+                   row=good[r][2], field=cols[p])
+    if probabilities:
+        for k, p in enumerate(positions):
+            column = vals[:, k]
+            out = np.isfinite(column) & ((column < 0) | (column > 1))
+            if out.any():
+                r = int(np.flatnonzero(out)[0])
+                report.add("out_of_range", f"{int(out.sum())} score(s) outside [0, 1] (first {plain(column[r])} at "
+                           f"line {good[r][2]}); submit probabilities, or pass --raw-scores if the scores are not "
+                           "probabilities", row=good[r][2], field=cols[p])
+    check_clip_sets(seen, unknown, expected, report)
+    if not report.ok:
+        return None, report
+    scores = np.full((len(expected.clip_ids), len(expected.classes)), np.nan)
+    rows = np.array([g[0] for g in good], dtype=np.int64)
+    for k, j in enumerate(classes):
+        scores[rows, j] = vals[:, k]
+    return ClipScores(scores, report), report
+
+
+def _wide_fast(lines: list[str], header_row: int, sep: str, n_head: int, fn: int, positions: list[int],
+               expected: Expected, report: ValidationReport
+               ) -> tuple[list[tuple[int, None, int]], np.ndarray, dict[str, int], list[tuple[str, int]]] | None:
+    """The rows of a plain wide table read at once by Arrow's correctly rounded reader
+    (:mod:`wlbench.submissions.numbers`): (rows kept as (clip index, None, line), their scores in the
+    order of ``positions``, clips seen, unknown clips), with the row problems :func:`_wide_rows` would
+    report (unknown, empty and repeated clip ids). None, the report untouched, unless every line is a row
+    of exactly ``n_head`` fields, no field is quoted and every score is a finite number: the field-by-field
+    reader then judges each row."""
+    if sep not in SEPARATORS:
+        return None
+    end = len(lines)
+    while end > header_row and not lines[end - 1].strip():
+        end -= 1
+    body = lines[header_row:end]
+    if not body or any(not line.strip() for line in body):
+        return None
+    text = "\n".join(body)
+    if '"' in text:
+        return None
+    table = read_named_numbers(text.encode("utf-8"), sep=sep, width=n_head, name_column=fn)
+    if table is None or len(table[0]) != len(body) or not np.isfinite(table[1]).all():
+        return None
+    names, numbers = table
+    seen: dict[str, int] = {}
+    unknown: list[tuple[str, int]] = []
+    good: list[tuple[int, None, int]] = []
+    kept: list[int] = []
+    for r, raw in enumerate(names):
+        line = header_row + 1 + r
+        idx = resolve_clip(expected, raw.strip(), line, report, unknown)
+        if idx is None:
+            continue
+        cid = expected.clip_ids[idx]
+        if cid in seen:
+            report.add("duplicate_row", f"clip {cid!r} already has a row at line {seen[cid]}; keep one row "
+                       "per clip", row=line, field="filename")
+            continue
+        seen[cid] = line
+        good.append((idx, None, line))
+        kept.append(r)
+    columns = [p - (p > fn) for p in positions]  # the numbers leave out the filename column
+    return good, numbers[np.asarray(kept, dtype=np.int64)][:, columns], seen, unknown
+
+
+def _wide_rows(lines: list[str], header_row: int, sep: str, cols: list[str], fn: int, expected: Expected,
+               report: ValidationReport
+               ) -> tuple[list[tuple[int, list[str], int]], dict[str, int], list[tuple[str, int]]] | None:
+    """Every row of a wide table field by field: (rows kept as (clip index, fields, line), clips seen,
+    unknown clips), each row's problems reported; None when the CSV quoting is broken (reported)."""
+    n_head = len(cols)
     seen: dict[str, int] = {}
     unknown: list[tuple[str, int]] = []
     good: list[tuple[int, list[str], int]] = []  # (clip index, fields, line)
@@ -228,32 +315,8 @@ def _read_wide(lines: list[str], n_meta: int, sep: str, head_cols: list[str], ex
             good.append((idx, fields, line))
     except csv.Error as exc:
         report.add("unreadable", f"cannot parse as CSV: {exc}", row=line + 1)
-        return None, report
-
-    classes = list(col_of_class)
-    positions = [col_of_class[j] for j in classes]
-    vals, number = _wide_values(good, positions, cols, report)
-    for r, k in zip(*np.nonzero(number & ~np.isfinite(vals))):
-        p = positions[k]
-        report.add("not_finite", f"score {good[r][1][p].strip()!r} is NaN or infinite; write a finite number",
-                   row=good[r][2], field=cols[p])
-    if probabilities:
-        for k, p in enumerate(positions):
-            column = vals[:, k]
-            out = np.isfinite(column) & ((column < 0) | (column > 1))
-            if out.any():
-                r = int(np.flatnonzero(out)[0])
-                report.add("out_of_range", f"{int(out.sum())} score(s) outside [0, 1] (first {plain(column[r])} at "
-                           f"line {good[r][2]}); submit probabilities, or pass --raw-scores if the scores are not "
-                           "probabilities", row=good[r][2], field=cols[p])
-    check_clip_sets(seen, unknown, expected, report)
-    if not report.ok:
-        return None, report
-    scores = np.full((len(expected.clip_ids), len(expected.classes)), np.nan)
-    rows = np.array([g[0] for g in good], dtype=np.int64)
-    for k, j in enumerate(classes):
-        scores[rows, j] = vals[:, k]
-    return ClipScores(scores, report), report
+        return None
+    return good, seen, unknown
 
 
 def _wide_values(good: list[tuple[int, list[str], int]], positions: list[int], cols: list[str],

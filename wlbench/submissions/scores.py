@@ -12,7 +12,7 @@ any order; hidden files (``.DS_Store``) are skipped, any other file is reported.
 
 from __future__ import annotations
 
-import io
+import codecs
 import tarfile
 import zipfile
 from collections.abc import Sequence
@@ -26,6 +26,7 @@ from wlbench.errors import WlbenchError, plain
 from wlbench.metrics.frames import FrameScores
 from wlbench.paths import ReadBudget, open_input, read_input_bytes
 from wlbench.submissions.expected import Expected, check_clip_sets, label_problem
+from wlbench.submissions.numbers import SEPARATORS, read_numbers
 from wlbench.submissions.report import ValidationReport
 from wlbench.submissions.text import decode_text, describe_delimiters, find_header, split_fields, to_float
 from wlbench.submissions.tolerance import TIME_TOLERANCE, outside
@@ -113,8 +114,40 @@ class _Table:
     name: str
     clip: int
     header: str
-    body: str
+    body: bytes  # the frame rows, UTF-8, joined by "\n" (no line end after the last one)
     first_line: int  # 1-based line number of the first frame row
+
+
+# besides "\n", what str.splitlines() breaks lines at ("\r", "\x0b" to "\x1e") and "\x1f", which str.strip()
+# drops as white space but bytes.strip() does not: tables holding any of them take the text path
+_ODD_ASCII = (b"\r", b"\x0b", b"\x0c", b"\x1c", b"\x1d", b"\x1e", b"\x1f")
+
+
+def _header_and_body(data: bytes, report: ValidationReport, name: str) -> tuple[str, bytes] | None:
+    """(header line, frame rows) of one table: its UTF-8 text (a byte order mark dropped) split into lines as
+    ``str.splitlines()`` splits it, trailing blank lines dropped, the rows joined by ``"\n"``. Plain ASCII
+    with ``\n`` or ``\r\n`` line ends (every table wlbench or sed_scores_eval writes) is cut as bytes, without
+    decoding and re-encoding the text; None (problem reported) for text that is not UTF-8."""
+    raw = data[len(codecs.BOM_UTF8):] if data.startswith(codecs.BOM_UTF8) else data
+    if b"\r" in raw:  # (one byte: a fast scan; the two-byte search is not)
+        raw = raw.replace(b"\r\n", b"\n")
+    if not raw.isascii() or any(c in raw for c in _ODD_ASCII):
+        text = decode_text(data, report, file=name)
+        if text is None:
+            return None
+        lines = text.splitlines()
+        while lines and not lines[-1].strip():
+            lines.pop()
+        return (lines[0] if lines else ""), "\n".join(lines[1:]).encode("utf-8")
+    last = len(raw.rstrip(b" \t\n"))  # the end of the last line that is not blank
+    if not last:
+        return "", b""
+    cut = raw.find(b"\n", last)
+    raw = raw[:cut] if cut >= 0 else raw
+    head_end = raw.find(b"\n")
+    if head_end < 0:
+        return raw.decode("ascii"), b""
+    return raw[:head_end].decode("ascii"), raw[head_end + 1:]
 
 
 def _collapse(report: ValidationReport, kinds: Sequence[str]) -> None:
@@ -159,14 +192,11 @@ def read_score_files(path: str | Path, expected: Expected, probabilities: bool =
             report.add("duplicate_row", f"a second table for clip {cid!r} (the first is {tables[seen[cid]].name}); "
                        "keep one", file=name)
             continue
-        text = decode_text(data, report, file=name)
-        if text is None:
+        split = _header_and_body(data, report, name)
+        if split is None:
             continue
-        lines = text.splitlines()
-        while lines and not lines[-1].strip():
-            lines.pop()
         seen[cid] = len(tables)
-        tables.append(_Table(name, idx, lines[0] if lines else "", "\n".join(lines[1:]), 2))
+        tables.append(_Table(name, idx, split[0], split[1], 2))
     check_clip_sets({k: 0 for k in seen}, unknown, expected, report, file_of=file_of)
     if not tables:
         if not report.problems:
@@ -229,8 +259,10 @@ def _class_columns(header: str, expected: Expected, report: ValidationReport, fi
 
 def _parse_tables(tables: list[_Table], expected: Expected, report: ValidationReport
                   ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]] | None:
-    """(onset, offset, scores (T, C)) per table. Tables sharing a header are parsed in one pass (pandas'
-    C parser on the joined bodies); a table that fails is then read line by line for exact problems."""
+    """(onset, offset, scores (T, C)) per table. Tables sharing a header are parsed in one pass (Arrow's
+    correctly rounded CSV reader on the joined rows, :mod:`wlbench.submissions.numbers`) and checked in one
+    pass; if that fails, each table alone, and a table that still fails is read field by field for exact
+    problems."""
     out: list[tuple[np.ndarray, np.ndarray, np.ndarray] | None] = [None] * len(tables)
     by_header: dict[str, list[int]] = {}
     for k, t in enumerate(tables):
@@ -241,34 +273,82 @@ def _parse_tables(tables: list[_Table], expected: Expected, report: ValidationRe
             continue
         sep, positions = layout
         width = len(split_fields(header, sep))
-        counts = [tables[k].body.count("\n") + 1 if tables[k].body else 0 for k in members]
-        bulk = None
-        if sep != " " and all(tables[k].body and "\n\n" not in tables[k].body for k in members):
-            try:
-                text = "\n".join(tables[k].body for k in members)
-                # numpy's text reader rounds correctly (pandas' default parser can be 1 ulp off)
-                bulk = np.loadtxt(io.StringIO(text), delimiter=sep, dtype=np.float64, ndmin=2, comments=None)
-                if bulk.shape != (sum(counts), width):
-                    bulk = None
-            except ValueError:
-                bulk = None
-        at = 0
-        for k, n_rows in zip(members, counts):
-            block = bulk[at:at + n_rows] if bulk is not None else _parse_slowly(tables[k], sep, width, report)
-            at += n_rows
-            if block is None:
+        blocks, whole = _parse_fast(tables, members, sep, width) if sep in SEPARATORS else ({}, None)
+        if whole is not None:
+            framed = _frames_at_once(*whole, positions, tables, expected)
+            if framed is not None:
+                for k, frames in framed.items():
+                    out[k] = frames
+        for k in members:
+            if out[k] is not None:
                 continue
-            out[k] = _check_frames(block, positions, tables[k], expected, report)
+            block = blocks.get(k)
+            if block is None:
+                block = _parse_slowly(tables[k], sep, width, report)
+            if block is not None:
+                out[k] = _check_frames(block, positions, tables[k], expected, report)
     if any(o is None for o in out):
         return None
     return out  # type: ignore[return-value]
+
+
+def _parse_fast(tables: list[_Table], members: list[int], sep: str, width: int
+                ) -> tuple[dict[int, np.ndarray], tuple[np.ndarray, list[int], list[int]] | None]:
+    """The (rows, width) numbers of every table of ``members`` that holds plain numbers only, one row per
+    line (a blank line fails it): all in one pass, or, when some table fails, each alone. Also, when the
+    one pass read them all: (their rows in one array, the tables in its order, rows per table)."""
+    nonempty = [k for k in members if tables[k].body]
+    blocks: dict[int, np.ndarray] = {}
+    if not nonempty:
+        return blocks, None
+    counts = [tables[k].body.count(b"\n") + 1 for k in nonempty]
+    bulk = read_numbers(b"\n".join(tables[k].body for k in nonempty), sep=sep, width=width)
+    if bulk is not None and bulk.shape[0] == sum(counts):
+        at = 0
+        for k, n_rows in zip(nonempty, counts):
+            blocks[k] = bulk[at:at + n_rows]
+            at += n_rows
+        return blocks, (bulk, nonempty, counts)
+    for k, n_rows in zip(nonempty, counts):
+        block = read_numbers(tables[k].body, sep=sep, width=width)
+        if block is not None and block.shape[0] == n_rows:
+            blocks[k] = block
+    return blocks, None
+
+
+def _frames_at_once(bulk: np.ndarray, order: list[int], counts: list[int], positions: list[int],
+                    tables: list[_Table], expected: Expected
+                    ) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] | None:
+    """What :func:`_check_frames` gives each table of ``order`` (its rows of ``bulk`` in turn), checked for
+    all of them at once: None unless every table passes as is (finite numbers; frames that end after they
+    start and follow each other; inside their clip, nothing to fit), and then each one's problems are
+    found table by table."""
+    if not np.isfinite(bulk).all():
+        return None
+    on, off = bulk[:, 0], bulk[:, 1]
+    if not (off > on).all():
+        return None
+    first = np.cumsum([0, *counts[:-1]])
+    last = first + np.asarray(counts) - 1
+    follows = off[:-1] == on[1:]
+    follows[last[:-1]] = True  # where one table ends and the next begins
+    if not follows.all():
+        return None
+    if (on[first] < -TIME_TOLERANCE).any():
+        return None
+    if expected.durations is not None:
+        ends = expected.durations[[tables[k].clip for k in order]]
+        if (off[last] > ends + TIME_TOLERANCE).any():
+            return None
+    on, off, scores = on.copy(), off.copy(), np.ascontiguousarray(bulk[:, positions])
+    return {k: (on[a:b + 1], off[a:b + 1], scores[a:b + 1]) for k, a, b in zip(order, first.tolist(), last.tolist())}
 
 
 def _parse_slowly(table: _Table, sep: str, width: int, report: ValidationReport) -> np.ndarray | None:
     """One table, line by line, reporting every field that is not a number."""
     rows = []
     ok = True
-    for i, line in enumerate(table.body.split("\n") if table.body else []):
+    for i, line in enumerate(table.body.decode("utf-8").split("\n") if table.body else []):
         line_no = table.first_line + i
         fields = split_fields(line, sep)
         if len(fields) != width:
