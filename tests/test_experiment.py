@@ -207,3 +207,16 @@ def test_a_train_segment_the_dataset_lacks_is_refused_before_any_run(seg_dataset
     res = CliRunner().invoke(main, ["experiment", str(grid), "--out", str(tmp_path / "exp")])
     assert res.exit_code == 2 and "no segment view '5s'" in res.output and "train_segment" in res.output
     assert not (tmp_path / "exp" / "runs").exists()
+
+
+def test_run_folders_of_different_settings_never_collide():
+    """Axis values that differ only in characters a folder name cannot hold, or beyond 120 characters, get
+    folders of their own (a digest appended); plain names are unchanged."""
+    from wlbench.experiments.grid import slug
+
+    assert slug({"chunk": 10.0, "alpha": 0.5}) == "chunk-10.0_alpha-0.5"
+    assert slug({"train_segment": "1s"}) == "train_segment-1s"
+    assert slug({"labels": "a/b"}) != slug({"labels": "ab"})
+    assert slug({"filters": [16, 32]}) != slug({"filters": [163, 2]})
+    long_a, long_b = {"x": "a" * 130 + "1"}, {"x": "a" * 130 + "2"}
+    assert slug(long_a) != slug(long_b) and len(slug(long_a)) <= 120

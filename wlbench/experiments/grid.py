@@ -35,6 +35,7 @@ shown beside it, never a control to beat.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import re
 from collections.abc import Callable
@@ -107,10 +108,18 @@ class Cell:
 
 
 def slug(values: dict[str, Any]) -> str:
+    """The folder name of a run's axis values: ``key-value`` pairs joined by ``_`` (string quotes dropped).
+    When that is not the whole story (a character that cannot be in a folder name was removed, or the name
+    passed 120 characters), a digest of the values is appended, so two different settings never share a
+    folder; names that lose nothing stay as they were."""
     if not values:
         return "default"
     text = "_".join(f"{k}-{plain(v)}" for k, v in values.items())
-    return re.sub(r"[^A-Za-z0-9.=+_-]+", "", text.replace('"', ""))[:120]
+    unquoted = text.replace('"', "")
+    name = re.sub(r"[^A-Za-z0-9.=+_-]+", "", unquoted)
+    if name != unquoted or len(name) > 120:
+        name = name[:100] + "-" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+    return name
 
 
 def load_experiment(path: str | Path) -> Experiment:
