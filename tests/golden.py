@@ -2,6 +2,9 @@
 predictions and score reports, all through the public CLI. ``digests(out)`` returns a digest per produced
 file (run folders with paths and timings normalised away), so a refactor can prove it changed no byte.
 
+The recipes and configs repeat those of the method tests on purpose: the golden run is frozen, so that a test
+edited elsewhere never changes what the record proves.
+
 Recorded in tests/data/golden.json together with the CPU capability torch dispatched to (kernels of another
 instruction set may round differently, so byte equality is only claimed on the same capability).
 
