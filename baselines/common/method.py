@@ -143,10 +143,12 @@ class TorchMethod(abc.ABC):
         if config["threads"] > 0:
             torch.set_num_threads(config["threads"])
         was_deterministic = torch.are_deterministic_algorithms_enabled()
+        was_filling = torch.utils.deterministic.fill_uninitialized_memory
         try:
             return self._train(ctx, config, info)
         finally:
             torch.use_deterministic_algorithms(was_deterministic)
+            torch.utils.deterministic.fill_uninitialized_memory = was_filling
 
     def _train(self, ctx: TrainContext, config: dict, info: data.DatasetInfo) -> dict[str, Any]:
         rng = seed_everything(ctx.seed)
