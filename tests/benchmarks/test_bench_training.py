@@ -108,8 +108,8 @@ def _conv_flops(modules: dict[str, nn.Module], length: int) -> float:
     """Convolution FLOPs of one training example through the trunk: forward, weight gradient and input
     gradient (none for the first layer, whose input needs no gradient), 2 FLOPs per multiply-add."""
     counts: list[float] = []
-    hooks = [m.register_forward_hook(lambda mod, inp, out: counts.append(
-        2.0 * out.numel() * mod.in_channels * mod.kernel_size[0] * mod.kernel_size[1] / out.shape[0]))
+    hooks = [m.register_forward_hook(lambda mod, inp, out: counts.append(  # out: every patch of the example
+        2.0 * out.numel() * mod.in_channels * mod.kernel_size[0] * mod.kernel_size[1]))
         for mod in modules.values() for m in mod.modules() if isinstance(m, nn.Conv2d)]
     try:
         with torch.no_grad():
