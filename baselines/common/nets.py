@@ -38,7 +38,7 @@ class Dropout(nn.Module):
         if not 0.0 <= float(p) < 1.0:
             raise ValueError(f"dropout rate must be in [0, 1), got {p}")
         self.p = float(p)
-        self._below = int(round(self.p * 65536)) - 32768  # drop threshold on the uniforms as int16
+        self._below = round(self.p * 65536) - 32768  # drop threshold on the uniforms as int16
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or self.p == 0.0:
@@ -57,7 +57,7 @@ class Dropout(nn.Module):
 
 
 class ConvTrunk(nn.Module):
-    """Conv 3x3 blocks on (B, 1, T, F): conv -> [batch norm] -> activation -> pool -> dropout (:class:`Dropout`).
+    """Conv 3x3 blocks on (B, 1, T, F): conv -> [batch norm] -> max-pool -> activation -> dropout (:class:`Dropout`).
 
     ``filters`` and ``pools`` (one (time, freq) pool per layer) are lists of the same length.
     Output (B, T', C * F') time-major features.
@@ -66,7 +66,8 @@ class ConvTrunk(nn.Module):
     ``pool(act(h)) == act(pool(h))`` value for value, and the activation (forward and backward) touches a
     quarter of the elements. ``channels_last`` stores the convolution weights in that memory format, so every
     convolution, pool and activation runs channels-last: the input (B, 1, T, F) alone cannot say so (with one
-    channel both formats have the same strides, and torch then picks the contiguous kernels).
+    channel both formats have the same strides, and torch then picks the contiguous kernels). The parameter
+    names are those of the former order (activation before pool): older checkpoints load and predict the same.
     """
 
     def __init__(self, n_freq: int, filters: Sequence[int], pools: Sequence[Sequence[int]],
