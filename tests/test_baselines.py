@@ -148,6 +148,83 @@ def test_channels_last_gives_the_same_embeddings():
     with torch.no_grad():
         assert torch.allclose(a(x), b(x), atol=1e-5)
         assert torch.equal(b(x), b(x))  # and deterministic run to run
+    # and the convolutions really run channels-last (a one-channel input alone cannot carry the format)
+    seen = []
+    hook = b.trunk.net[0].register_forward_hook(lambda m, i, o: seen.append(o))
+    with torch.no_grad():
+        b(x[:1])
+    hook.remove()
+    assert seen[0].is_contiguous(memory_format=torch.channels_last) and not seen[0].is_contiguous()
+
+
+@pytest.mark.parametrize("act", ["leaky_relu", "relu"])
+@pytest.mark.parametrize("batch_norm", [False, True])
+def test_the_trunk_pools_before_the_activation_with_the_values_of_pooling_after_it(act, batch_norm):
+    """conv -> [bn] -> pool -> act computes exactly what conv -> [bn] -> act -> pool did (the activations are
+    monotone), forward and backward."""
+    from torch.nn import functional as F
+
+    from baselines.common.nets import ConvTrunk
+
+    torch.manual_seed(0)
+    trunk = ConvTrunk(64, [4, 8], [[2, 2], [1, 4]], act=act, batch_norm=batch_norm)
+    x = torch.randn(3, 40, 64)
+
+    def old_order(h):
+        for conv, norm in zip([trunk.net[i] for i in range(len(trunk.net)) if isinstance(trunk.net[i], torch.nn.Conv2d)],
+                              [m for m in trunk.net if isinstance(m, torch.nn.BatchNorm2d)] or [None, None]):
+            h = conv(h)
+            h = norm(h) if norm is not None else h
+            h = F.leaky_relu(h, 0.2) if act == "leaky_relu" else F.relu(h)
+            h = F.max_pool2d(h, (2, 2) if conv.in_channels == 1 else (1, 4))
+        return h.permute(0, 2, 1, 3).flatten(2)
+
+    assert [type(m).__name__ for m in trunk.net][:3 + batch_norm] == \
+        ["Conv2d", *(["BatchNorm2d"] if batch_norm else []), "MaxPool2d", "LeakyReLU" if act == "leaky_relu" else "ReLU"]
+    new = trunk(x)
+    new.square().sum().backward()
+    grads = [p.grad.clone() for p in trunk.parameters()]
+    trunk.zero_grad()
+    old = old_order(x.unsqueeze(1))
+    old.square().sum().backward()
+    assert torch.equal(new, old)
+    assert all(torch.equal(g, p.grad) for g, p in zip(grads, trunk.parameters()))
+
+
+def test_dropout_draws_a_seeded_mask_at_the_rate_and_scales_the_kept_values():
+    from baselines.common.nets import Dropout
+
+    drop = Dropout(0.2)
+    x = torch.ones(64, 16, 10, 32).contiguous(memory_format=torch.channels_last).requires_grad_()
+    torch.manual_seed(3)
+    y = drop(x)
+    assert y.is_contiguous(memory_format=torch.channels_last)
+    kept = y != 0
+    assert abs(1 - kept.float().mean().item() - 0.2) < 0.005
+    assert torch.allclose(y[kept], torch.full_like(y[kept], 1.25))
+    y.sum().backward()
+    assert torch.equal(x.grad, y.detach())  # the gradient goes through the same mask and scale
+    torch.manual_seed(3)
+    assert torch.equal(drop(x), y)  # the same torch seed, the same mask
+    assert not torch.equal(drop(x), y)  # the next call draws another
+    assert torch.equal(drop.eval()(x), x) and torch.equal(Dropout(0.0)(x), x)
+    # a non-dense input (a transposed view) is masked at the same rate
+    assert abs((drop.train()(torch.ones(200, 300).t()) == 0).float().mean().item() - 0.2) < 0.01
+    with pytest.raises(ValueError):
+        Dropout(1.0)
+
+
+def test_seeding_turns_off_the_nan_fill_of_deterministic_mode():
+    from wlbench.training.fit import seed_everything
+
+    before = (torch.are_deterministic_algorithms_enabled(), torch.utils.deterministic.fill_uninitialized_memory)
+    try:
+        seed_everything(0)
+        assert torch.are_deterministic_algorithms_enabled()
+        assert torch.utils.deterministic.fill_uninitialized_memory is False
+    finally:
+        torch.use_deterministic_algorithms(before[0])
+        torch.utils.deterministic.fill_uninitialized_memory = before[1]
 
 
 def test_building_blocks_shapes():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -20,11 +21,53 @@ def activation(name: str) -> nn.Module:
     raise ValueError(f"unknown activation {name!r}")
 
 
+class Dropout(nn.Module):
+    """Inverted dropout (drop with probability ``p``, scale the kept values by ``1 / (1 - p)``) whose mask is
+    drawn cheaply on CPU.
+
+    torch's CPU dropout draws one Bernoulli variate per element (``bernoulli_``), which cost more than the
+    convolutions of the conv trunk (docs/performance.md). On CPU this module draws one 16-bit uniform per
+    element with numpy's PCG64, seeded for each call by one draw from torch's global generator (so a run
+    stays deterministic per seed: ``torch.manual_seed`` fixes every mask), and drops an element when its
+    uniform is below ``round(p * 65536)`` (an effective rate within 2^-17 of ``p``). The mask follows the
+    input's memory order (channels-last or contiguous). On other devices it is ``torch.nn.functional.dropout``.
+    """
+
+    def __init__(self, p: float) -> None:
+        super().__init__()
+        if not 0.0 <= float(p) < 1.0:
+            raise ValueError(f"dropout rate must be in [0, 1), got {p}")
+        self.p = float(p)
+        self._below = round(self.p * 65536) - 32768  # drop threshold on the uniforms as int16
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        if x.device.type != "cpu":
+            return F.dropout(x, self.p, True)
+        if not (x.is_contiguous() or (x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last))):
+            x = x.contiguous()
+        seed = int(torch.randint(0, 2**62, (), dtype=torch.int64))
+        uniforms = np.random.Generator(np.random.PCG64(seed)).integers(0, 65536, x.numel(), dtype=np.uint16)
+        keep = torch.from_numpy(uniforms.view(np.int16)).as_strided(x.size(), x.stride()) >= self._below
+        return x * keep.to(x.dtype).mul_(1.0 / (1.0 - self.p))
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
 class ConvTrunk(nn.Module):
-    """Conv 3x3 blocks on (B, 1, T, F): conv -> [batch norm] -> activation -> pool -> dropout.
+    """Conv 3x3 blocks on (B, 1, T, F): conv -> [batch norm] -> max-pool -> activation -> dropout (:class:`Dropout`).
 
     ``filters`` and ``pools`` (one (time, freq) pool per layer) are lists of the same length.
     Output (B, T', C * F') time-major features.
+
+    The max-pool runs before the activation: both activations are monotone non-decreasing, so
+    ``pool(act(h)) == act(pool(h))`` value for value, and the activation (forward and backward) touches a
+    quarter of the elements. ``channels_last`` stores the convolution weights in that memory format, so every
+    convolution, pool and activation runs channels-last: the input (B, 1, T, F) alone cannot say so (with one
+    channel both formats have the same strides, and torch then picks the contiguous kernels). The parameter
+    names are those of the former order (activation before pool): older checkpoints load and predict the same.
     """
 
     def __init__(self, n_freq: int, filters: Sequence[int], pools: Sequence[Sequence[int]],
@@ -41,13 +84,15 @@ class ConvTrunk(nn.Module):
             layers.append(nn.Conv2d(c_in, int(c_out), 3, padding=1))
             if batch_norm:
                 layers.append(nn.BatchNorm2d(int(c_out)))
+            layers.append(nn.MaxPool2d(tuple(int(p) for p in pool)))  # before the activation: see above
             layers.append(activation(act))
-            layers.append(nn.MaxPool2d(tuple(int(p) for p in pool)))
             if dropout > 0:
-                layers.append(nn.Dropout(dropout))
+                layers.append(Dropout(dropout))
             c_in, f = int(c_out), f // int(pool[1])
             self.time_pool *= int(pool[0])
         self.net = nn.Sequential(*layers)
+        if self.channels_last:
+            self.net.to(memory_format=torch.channels_last)
         self.out_dim = c_in * f
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: (B, T, F)

@@ -37,9 +37,10 @@ class FramePoolingTagger(nn.Module):
 
     def __init__(self, n_freq: int, n_classes: int, *, filters: Sequence[int], pools: Sequence[Sequence[int]],
                  activation: str = "relu", conv_dropout: float = 0.0, batch_norm: bool = True, rnn_hidden: int = 0,
-                 hidden: Sequence[int] = (), head_dropout: float = 0.0) -> None:
+                 hidden: Sequence[int] = (), head_dropout: float = 0.0, channels_last: bool = False) -> None:
         super().__init__()
-        self.trunk = ConvTrunk(n_freq, filters, pools, activation, float(conv_dropout), bool(batch_norm))
+        self.trunk = ConvTrunk(n_freq, filters, pools, activation, float(conv_dropout), bool(batch_norm),
+                               channels_last=channels_last)
         if self.trunk.out_dim < 1:
             raise ValueError(f"the pools leave no frequency band of {n_freq}")
         self.rnn = BiGRU(self.trunk.out_dim, int(rnn_hidden)) if int(rnn_hidden) > 0 else None
@@ -63,9 +64,11 @@ class FramePoolingTagger(nn.Module):
 
 
 def build_tagger(config: dict, n_freq: int, n_classes: int, prefix: str = "") -> FramePoolingTagger:
-    """A tagger from config keys ``<prefix>filters``, ``<prefix>pools``, ... (defaults: :data:`DEFAULT_NET`)."""
+    """A tagger from config keys ``<prefix>filters``, ``<prefix>pools``, ... (defaults: :data:`DEFAULT_NET`) and the
+    shared ``channels_last`` (no prefix; default off)."""
     values = {k: config.get(prefix + k, v) for k, v in DEFAULT_NET.items()}
     return FramePoolingTagger(n_freq, n_classes, filters=values["filters"], pools=values["pools"],
                               activation=values["activation"], conv_dropout=values["conv_dropout"],
                               batch_norm=values["batch_norm"], rnn_hidden=values["rnn_hidden"],
-                              hidden=values["hidden"], head_dropout=values["head_dropout"])
+                              hidden=values["hidden"], head_dropout=values["head_dropout"],
+                              channels_last=bool(config.get("channels_last", False)))

@@ -1,25 +1,39 @@
-"""Benchmark: training throughput (examples per second through E) of each reference baseline on CPU.
+"""Benchmark: training throughput (examples per second through E) of the Turpault 2020 baselines on CPU,
+today's code beside the code path before issue 23, in the same process.
 
 Normal test runs (``--benchmark-disable``) train one small epoch per case as a plain test. Measure with::
 
-    .venv/bin/pytest tests/benchmarks/test_bench_training.py -p no:xdist --benchmark-enable \
+    .venv/bin/pytest tests/benchmarks/test_bench_training.py -p no:xdist --benchmark-enable \\
         --benchmark-group-by=group -s
 
 Each case trains one epoch of the paper's network (E: 4 conv layers 16/16/32/65, G: FC 32) through the
-framework's loop (``fit_stage``) on random log-mel inputs of the training segment length, one torch thread,
-batch 20, with and without ``channels_last``, in a process whose malloc is tuned like ``wlbench train``'s
-(:func:`wlbench.methods.runtime.tune_malloc_for_training`), and prints examples/s of the first stage
-(validation excluded). docs/baselines.md records the measured numbers; no time is asserted.
+framework's loop on random log-mel inputs of the training segment length, one torch thread, batch 20,
+deterministic algorithms on (as ``wlbench train`` runs), in a process whose malloc is tuned like
+``wlbench train``'s, in three arms measured alternately (best of the rounds):
+
+- ``before``: the code path before issue 23, rebuilt from today's modules by :func:`_before` (activation
+  before the max-pool, torch's ``nn.Dropout``, contiguous weights, which made ``channels_last`` a no-op
+  because a one-channel input cannot carry the format, and deterministic mode's NaN fill of new tensors);
+- ``contiguous`` and ``channels_last``: today's code with either memory format.
+
+It prints examples/s of the first stage (validation excluded), the ratio to ``before`` and the achieved
+convolution rate (the trunk's convolution FLOPs of forward + backward per example x examples/s) beside the
+rate of a one-thread fp32 2048 x 2048 matmul measured in the same process. docs/performance.md records the
+numbers. No time is asserted; the test asserts that the rebuilt old path and today's compute the same
+embeddings from the same weights (the reorder is value-preserving).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import time
 
 import numpy as np
 import pytest
 import torch
+from torch import nn
 
+from baselines.common.nets import ConvTrunk, Dropout
 from wlbench.training.method import Run
 from wlbench.methods import get_method
 from wlbench.methods.runtime import tune_malloc_for_training
@@ -27,12 +41,30 @@ from wlbench.dataset.training_data import TrainingData
 
 METHODS = ["turpault-classifier", "turpault-triplet", "turpault-protonet"]
 SEGMENTS = {"200ms": 20, "1s": 100, "10s": 1000}
+ARMS = ("before", "contiguous", "channels_last")
 
 
 @pytest.fixture(scope="module")
 def full_size(request) -> bool:
     cfg = request.config
     return bool(cfg.getoption("benchmark_enable", False)) or not cfg.getoption("benchmark_disable", True)
+
+
+@pytest.fixture(scope="module")
+def matmul_gflops(full_size) -> float:
+    """One-thread fp32 matmul rate (GFLOP/s) of 2048 x 2048 operands in this process (best of 3)."""
+    torch.set_num_threads(1)
+    n = 2048 if full_size else 256
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b
+    best = min(_timed(lambda: a @ b) for _ in range(3))
+    return 2 * n ** 3 / best / 1e9
+
+
+def _timed(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
 
 
 def _data(n: int, length: int, seed: int) -> TrainingData:
@@ -56,29 +88,96 @@ class _Ctx:  # the parts of a TrainContext the loop uses
         return None
 
 
-@pytest.mark.parametrize("channels_last", [False, True], ids=["contiguous", "channels_last"])
+def _before(modules: dict[str, nn.Module]) -> None:
+    """Turn today's conv trunks into the pre-issue-23 ones in place, same weights: activation before the
+    pool, torch's Bernoulli dropout, contiguous weights."""
+    for module in modules.values():
+        for trunk in (m for m in module.modules() if isinstance(m, ConvTrunk)):
+            layers, out = list(trunk.net), []
+            for layer in layers:
+                if isinstance(layer, Dropout):
+                    layer = nn.Dropout(layer.p)
+                if out and isinstance(out[-1], nn.MaxPool2d) and isinstance(layer, (nn.LeakyReLU, nn.ReLU)):
+                    out.insert(len(out) - 1, layer)
+                else:
+                    out.append(layer)
+            trunk.net = nn.Sequential(*out).to(memory_format=torch.contiguous_format)
+
+
+def _conv_flops(modules: dict[str, nn.Module], length: int) -> float:
+    """Convolution FLOPs of one training example through the trunk: forward, weight gradient and input
+    gradient (none for the first layer, whose input needs no gradient), 2 FLOPs per multiply-add."""
+    counts: list[float] = []
+    hooks = [m.register_forward_hook(lambda mod, inp, out: counts.append(  # out: every patch of the example
+        2.0 * out.numel() * mod.in_channels * mod.kernel_size[0] * mod.kernel_size[1]))
+        for mod in modules.values() for m in mod.modules() if isinstance(m, nn.Conv2d)]
+    try:
+        with torch.no_grad():
+            modules["embedder"].eval()(torch.zeros(1, length, 64))
+    finally:
+        for h in hooks:
+            h.remove()
+    return 3 * sum(counts) - counts[0]
+
+
 @pytest.mark.parametrize("segment", list(SEGMENTS))
 @pytest.mark.parametrize("name", METHODS)
-def test_training_throughput(benchmark, full_size, name, segment, channels_last):
+def test_training_throughput(benchmark, full_size, matmul_gflops, name, segment):
     tune_malloc_for_training()
     torch.set_num_threads(1)
     method = get_method(name)
     n = {"200ms": 400, "1s": 200, "10s": 40}[segment] if full_size else 20
     length = SEGMENTS[segment] if full_size else min(SEGMENTS[segment], 100)
     train, valid = _data(n, length, 0), _data(10, length, 1)
-    cfg = {**method.config_schema().defaults(), "max_epochs": 1, "warmup": 0, "patience": 1,
-           "classifier_max_epochs": 1, "n_support": 1, "n_query": 1, "channels_last": channels_last}
+    base = {**method.config_schema().defaults(), "max_epochs": 1, "warmup": 0, "patience": 1,
+            "classifier_max_epochs": 1, "n_support": 1, "n_query": 1}
     benchmark.group = f"train {segment}"
-    result = {}
+    eps: dict[str, list[float]] = {arm: [] for arm in ARMS}
+    was = (torch.are_deterministic_algorithms_enabled(), torch.utils.deterministic.fill_uninitialized_memory)
+
+    def build(arm: str) -> dict[str, nn.Module]:
+        torch.manual_seed(0)
+        mods = method.build({**base, "channels_last": arm == "channels_last"}, 64, 10)
+        if arm == "before":
+            _before(mods)
+        return mods
+
+    def one_epoch(arm: str) -> None:
+        mods = build(arm)
+        torch.use_deterministic_algorithms(True)
+        torch.utils.deterministic.fill_uninitialized_memory = arm == "before"
+        cfg = {**base, "channels_last": arm == "channels_last"}
+        stages = method.fit(mods, train, valid, Run(_Ctx(), cfg, torch.device("cpu"), np.random.default_rng(0), 10))
+        eps[arm].append(stages[0]["examples_per_second"])
 
     def run():
-        torch.manual_seed(0)
-        mods = method.build(cfg, 64, 10)
-        stages = method.fit(mods, train, valid, Run(_Ctx(), cfg, torch.device("cpu"), np.random.default_rng(0), 10))
-        result["eps"] = stages[0]["examples_per_second"]
+        for arm in ARMS:
+            one_epoch(arm)
 
-    benchmark.pedantic(run, rounds=1, iterations=1, warmup_rounds=1 if full_size else 0)  # warm-up: oneDNN set-up
-    benchmark.extra_info["examples_per_second"] = round(result["eps"], 1)
-    print(f"\n{name:<22} train {segment:>5} {'channels_last' if channels_last else 'contiguous':>13}: "
-          f"{result['eps']:8.1f} examples/s")
-    assert result["eps"] > 0
+    try:
+        for arm in ARMS if full_size else ():  # warm-up: oneDNN set-up, allocator
+            one_epoch(arm)
+        for measured in eps.values():
+            measured.clear()
+        benchmark.pedantic(run, rounds=2 if full_size else 1, iterations=1)
+    finally:
+        torch.use_deterministic_algorithms(was[0])
+        torch.utils.deterministic.fill_uninitialized_memory = was[1]
+
+    # the rebuilt old path and today's compute the same embeddings from the same weights
+    old, new = build("before"), build("channels_last")
+    x = torch.from_numpy(valid.features)
+    with torch.no_grad():
+        np.testing.assert_allclose(new["embedder"].eval()(x).numpy(), old["embedder"].eval()(x).numpy(),
+                                   rtol=1e-4, atol=1e-5)
+
+    best = {arm: max(v) for arm, v in eps.items()}
+    gflops = _conv_flops(new, length) * best["channels_last"] / 1e9
+    benchmark.extra_info.update({f"examples_per_second_{arm}": round(v, 1) for arm, v in best.items()})
+    benchmark.extra_info.update({"speedup": round(best["channels_last"] / best["before"], 2),
+                                 "conv_gflops": round(gflops, 2), "matmul_gflops": round(matmul_gflops, 1)})
+    print(f"\n{name:<20} {segment:>5}: before {best['before']:7.1f}, contiguous {best['contiguous']:7.1f}, "
+          f"channels_last {best['channels_last']:7.1f} examples/s = {best['channels_last'] / best['before']:.2f}x; "
+          f"conv {gflops:5.1f} GFLOP/s = {gflops / matmul_gflops:.0%} of the one-thread matmul "
+          f"({matmul_gflops:.1f} GFLOP/s)")
+    assert all(v > 0 for v in best.values())

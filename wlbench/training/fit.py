@@ -32,12 +32,23 @@ CHECKPOINT_VERSION = 2
 
 def seed_everything(seed: int) -> np.random.Generator:
     """Seed python, numpy and torch; deterministic algorithms on. Returns the numpy generator every sampler
-    of the run draws from."""
+    of the run draws from.
+
+    On CUDA (``device`` cuda or auto on a GPU machine): cuBLAS gets a fixed workspace
+    (``CUBLAS_WORKSPACE_CONFIG=:4096:8``, unless set), cuDNN deterministic kernels without autotuning; a run is
+    then deterministic per seed on one GPU model and software stack, not equal to its CPU run.
+
+    Deterministic mode would also fill every new uninitialised tensor with NaN (a debugging aid, on by
+    default with it): that is turned off, because it wrote each convolution's output buffer twice (a fifth of
+    a CPU training step, docs/performance.md) and changes no value an operator computes."""
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # deterministic cuBLAS (CUDA only)
     torch.use_deterministic_algorithms(True, warn_only=False)
+    torch.utils.deterministic.fill_uninitialized_memory = False
+    torch.backends.cudnn.deterministic = True  # CUDA only: no nondeterministic cuDNN kernels
+    torch.backends.cudnn.benchmark = False  # and no timing-based kernel choice, which may differ run to run
     return np.random.default_rng(seed)
 
 
