@@ -6,13 +6,11 @@ import os
 import stat
 
 import pytest
+from killed_writer import killed_writer
 
 from wlbench import atomic
-from wlbench.atomic import (atomic_dir, atomic_path, check_output_path, ensure_writable_dir, leftovers,
-                            write_text_atomic)
+from wlbench.atomic import atomic_dir, atomic_path, check_output_path, ensure_writable_dir, leftovers, write_text_atomic
 from wlbench.errors import WlbenchError
-
-from killed_writer import killed_writer
 
 
 def test_success_renames_with_umask_permissions(tmp_path):

@@ -603,8 +603,8 @@ class MeanScore:
         return {"n": len(data)}
 
     def predict(self, ctx):
-        from wlbench.methods import Predictions
         from wlbench.dataset.reader import open_dataset
+        from wlbench.methods import Predictions
 
         prior = np.array(json.loads((Path(ctx.run_dir) / "prior.json").read_text()))
         out = {}

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
 from leaderboard_helpers import write_predictions
+
 from wlbench.cli import main
 
 # slot -> (kind, suffix of a bad file's name)
@@ -594,8 +594,8 @@ def test_show_names_a_dataset_the_board_does_not_have(tiny_dataset, tmp_path):
 def test_training_refuses_a_dataset_edited_after_rendering(tiny_dataset, tmp_path):
     import h5py
 
-    from wlbench.errors import WlbenchError
     from wlbench.dataset.intact import require_intact
+    from wlbench.errors import WlbenchError
 
     edited = tmp_path / "edited.h5"
     shutil.copyfile(tiny_dataset, edited)

@@ -14,12 +14,12 @@ import pytest
 from click.testing import CliRunner
 
 from wlbench.cli import main
-from wlbench.errors import WlbenchError
+from wlbench.dataset.ids import spec_id
 from wlbench.dataset.labels import chunk_labels, polyphony
+from wlbench.dataset.reader import open_dataset
+from wlbench.errors import WlbenchError
 from wlbench.recipes import ViewSpec, load_recipe, parse_recipe
 from wlbench.soundbank import load_soundbank
-from wlbench.dataset.ids import spec_id
-from wlbench.dataset.reader import open_dataset
 from wlbench.synth.plan import max_polyphony, plan_dataset
 from wlbench.synth.views import apply_drops, drop_probabilities, event_values, missing_label_view, view_uniforms
 

@@ -9,8 +9,8 @@ import soundfile
 from click.testing import CliRunner
 
 from wlbench.cli import main
-from wlbench.errors import WlbenchError
 from wlbench.dataset.reader import open_dataset
+from wlbench.errors import WlbenchError
 
 SPLITS = ("train", "validation", "eval")
 
@@ -119,8 +119,8 @@ def test_import_a_desed_style_folder(tmp_path):
 
 
 def test_label_views_are_exported_as_their_own_weak_tsv(tmp_path):
-    from wlbench.desed import export_desed
     from wlbench.dataset.writer import DatasetWriter, SplitShape
+    from wlbench.desed import export_desed
 
     classes = ("Dog", "Cat")
     path = tmp_path / "views.h5"

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 from click.testing import CliRunner
-
 from test_baselines import seg_dataset, tiny_config  # noqa: F401 - fixture reused
+
 from wlbench.errors import WlbenchError
 
 torch.set_num_threads(1)
@@ -176,10 +176,9 @@ GRIDS = sorted(p.name for p in (Path(__file__).parents[1] / "baselines" / "exper
 def test_shipped_grid_files_are_valid(name):
     """Every committed grid: config values valid for their methods, >= 3 seeds, the prior control beside
     every cell and each method's own lower controls beside its cells."""
-    from wlbench.experiments.grid import load_experiment
-    from wlbench.methods import get_method
-    from wlbench.experiments.grid import is_upper_bound
+    from wlbench.experiments.grid import is_upper_bound, load_experiment
     from wlbench.experiments.planning import plan_cells
+    from wlbench.methods import get_method
 
     exp = load_experiment(Path(__file__).parents[1] / "baselines" / "experiments" / name)
     cells = plan_cells(exp, Path("/nonexistent"))  # every config value validated against its method

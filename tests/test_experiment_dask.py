@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 import torch
 from click.testing import CliRunner
-
 from test_baselines import seg_dataset, tiny_config  # noqa: F401 - fixture reused
+
 from wlbench.cli import main
 
 distributed = pytest.importorskip("distributed")

@@ -13,7 +13,6 @@ import h5py
 import numpy as np
 import pytest
 import torch
-
 from test_baselines import make_ctx
 
 torch.set_num_threads(1)
@@ -74,8 +73,8 @@ def _ap(run: Path, cls: int) -> float:
 
 
 def test_a_class_whose_positives_were_all_dropped_is_not_learned(view_dataset, tmp_path):
-    from wlbench.methods import train_run
     from wlbench.dataset.reader import open_dataset
+    from wlbench.methods import train_run
 
     with open_dataset(view_dataset) as ds:
         assert ds.split("train").label_view("nocat").labels()[:, 1].sum() == 0
@@ -95,9 +94,9 @@ def test_model_selection_reads_the_validation_split_through_the_training_view(vi
     """Checkpoint choice and early stopping see the view's labels on the validation split (its dropped
     positives stay negatives there); only an oracle run (or valid_labels=true) selects on the truth."""
     from baselines.turpault2020.methods import CLASSIFIER
-    from wlbench.methods import resolve_config, train_run
     from wlbench.dataset.reader import open_dataset
     from wlbench.dataset.training_data import training_data
+    from wlbench.methods import resolve_config, train_run
 
     with open_dataset(view_dataset) as ds:
         v = ds.split("validation")
@@ -161,8 +160,8 @@ def test_unlabeled_clips_never_reach_the_loss_with_labels(name, view_dataset, tm
 
 
 def test_the_audit_measures_labels_against_the_truth(view_dataset, tmp_path):
-    from wlbench.methods import Audit
     from wlbench.dataset.reader import open_dataset
+    from wlbench.methods import Audit
 
     with open_dataset(view_dataset) as ds:
         truth, observed, dropped = ds.split("train").label_audit("nocat")
@@ -227,9 +226,10 @@ path = "{path}"
 def test_grid_runs_cells_beside_controls_with_an_outside_method(view_dataset, tmp_path, monkeypatch):
     from importlib.metadata import EntryPoint
 
+    from click.testing import CliRunner
+
     import wlbench.methods.discovery as wd
     from wlbench.cli import main
-    from click.testing import CliRunner
 
     real = wd.available_methods()
     monkeypatch.setattr(wd, "available_methods",
@@ -326,8 +326,8 @@ class EnergyDetector:
         return {}
 
     def predict(self, ctx):
-        from wlbench.methods import Predictions
         from wlbench.dataset.reader import open_dataset
+        from wlbench.methods import Predictions
 
         pool = json.loads((Path(ctx.run_dir) / "model.json").read_text())["pool"]
         out = {}
@@ -352,9 +352,9 @@ class EnergyDetector:
 def test_a_frame_level_method_gets_detection_submissions_scored(view_dataset, tmp_path, monkeypatch):
     from importlib.metadata import EntryPoint
 
-    import wlbench.methods.discovery as wd
     from click.testing import CliRunner
 
+    import wlbench.methods.discovery as wd
     from wlbench.cli import main
     from wlbench.experiments.grid import Run
     from wlbench.experiments.tables import run_values
@@ -455,9 +455,9 @@ def test_a_detection_grid_gets_verdicts_against_the_frame_prior_and_detection_en
                                                                                       monkeypatch):
     from importlib.metadata import EntryPoint
 
-    import wlbench.methods.discovery as wd
     from click.testing import CliRunner
 
+    import wlbench.methods.discovery as wd
     from wlbench.cli import main
     from wlbench.leaderboard import load_entries
 
@@ -608,7 +608,7 @@ def test_contrast_declarations_are_checked_before_any_run(view_dataset, tmp_path
     from wlbench.experiments.planning import plan_arms, plan_cells
 
     grid = tmp_path / "grid.toml"
-    text = HEADROOM_GRID.format(config=f"threads = 1\ntrain_segment = \"1s\"", path=view_dataset)
+    text = HEADROOM_GRID.format(config="threads = 1\ntrain_segment = \"1s\"", path=view_dataset)
     grid.write_text(change(text).replace("{path}", str(view_dataset)))
     with pytest.raises(WlbenchError, match=re.escape(message)):
         exp = load_experiment(grid)
@@ -641,8 +641,8 @@ def test_a_split_s_features_are_read_once_per_process_and_file_version(view_data
 
 
 def test_a_view_the_validation_split_lacks_is_one_error_naming_both_fixes(view_dataset):
-    from wlbench.training.method import validation_labels
     from wlbench.errors import WlbenchError
+    from wlbench.training.method import validation_labels
 
     config = {"labels": "nocat", "oracle": "none", "valid_labels": "view", "valid_split": "eval"}
     with pytest.raises(WlbenchError, match="has no label view 'nocat'") as info:
@@ -657,9 +657,9 @@ def test_runs_from_before_view_selection_or_the_subset_rule_are_not_reused(view_
     a view-rendered validation split, or whose train_clips subset was drawn by the old rule, is refused by name
     instead of being read into a grid's tables."""
     from wlbench.errors import WlbenchError
-    from wlbench.methods import train_run
     from wlbench.experiments.grid import Run
     from wlbench.experiments.runner import _check_finished_runs
+    from wlbench.methods import train_run
     from wlbench.methods.runs import SELF_HASH
 
     over = {**QUICK, "labels": "nocat", "max_epochs": 1, "train_clips": 12}

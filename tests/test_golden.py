@@ -9,7 +9,6 @@ import json
 
 import pytest
 import torch
-
 from golden import RECORD, build, capability, digests
 
 torch.set_num_threads(1)

@@ -14,10 +14,10 @@ import time
 import h5py
 import pytest
 from click.testing import CliRunner
-
 from conftest import TINY_RECIPE
 from leaderboard_helpers import write_predictions
 from test_cli_bad_inputs import assert_one_clean_error
+
 from wlbench.cli import main
 
 
@@ -118,8 +118,8 @@ def test_synth_prints_its_size_and_refuses_what_the_disk_cannot_hold(tone_bank, 
 
 
 def test_estimated_size_bounds_a_real_render(tiny_dataset):
-    from wlbench.recipes import parse_recipe
     from wlbench.dataset.reader import open_dataset
+    from wlbench.recipes import parse_recipe
     from wlbench.synth.pipeline import estimated_size
 
     with open_dataset(tiny_dataset) as ds:

@@ -14,14 +14,14 @@ from pathlib import Path
 import h5py
 import pytest
 from click.testing import CliRunner
-
 from cpu_variants import cpu_variants
 from leaderboard_helpers import write_predictions
+
 from wlbench.cli import main
+from wlbench.dataset.reader import open_dataset
 from wlbench.errors import WlbenchError
 from wlbench.recipes import load_recipe
 from wlbench.soundbank import load_soundbank
-from wlbench.dataset.reader import open_dataset
 from wlbench.synth.pipeline import synthesize
 
 ROOT = Path(__file__).resolve().parents[1]

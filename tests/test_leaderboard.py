@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
 from leaderboard_helpers import write_predictions
+
 from wlbench.cli import main
 from wlbench.errors import WlbenchError
 from wlbench.hashing import hash_json

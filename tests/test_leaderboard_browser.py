@@ -7,7 +7,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from leaderboard_helpers import write_predictions
 
 CHROMEDRIVER = "/usr/bin/chromedriver"

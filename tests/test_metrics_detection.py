@@ -145,9 +145,15 @@ def test_counts_weighting_equals_repeating_files():
     for f in range(6):
         for _ in range(w[f]):
             m = ref.file == f
-            files += [new] * m.sum(); labels += list(ref.label[m]); on += list(ref.onset[m]); off += list(ref.offset[m])
+            files += [new] * m.sum()
+            labels += list(ref.label[m])
+            on += list(ref.onset[m])
+            off += list(ref.offset[m])
             m = est.file == f
-            efiles += [new] * m.sum(); elabels += list(est.label[m]); eon += list(est.onset[m]); eoff += list(est.offset[m])
+            efiles += [new] * m.sum()
+            elabels += list(est.label[m])
+            eon += list(est.onset[m])
+            eoff += list(est.offset[m])
             new += 1
     r2 = det.EventList(np.array(files, int), np.array(labels, int), np.array(on), np.array(off))
     e2 = det.EventList(np.array(efiles, int), np.array(elabels, int), np.array(eon), np.array(eoff))

@@ -9,8 +9,8 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-
 from sed_cases import make_case
+
 from wlbench.errors import WlbenchError
 from wlbench.metrics import bootstrap as bs
 from wlbench.metrics.detection_curves import CollarStatistics, SegmentStatistics

@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from scipy.stats import norm
-from sklearn.metrics import (average_precision_score, label_ranking_average_precision_score,
-                             roc_auc_score)
+from sklearn.metrics import average_precision_score, label_ranking_average_precision_score, roc_auc_score
 
 from wlbench.errors import WlbenchError
 from wlbench.metrics import ranking as rk

@@ -12,8 +12,8 @@ import h5py
 import pytest
 import torch
 from click.testing import CliRunner
-
 from test_baselines import seg_dataset, tiny_config  # noqa: F401 - fixture reused
+
 from wlbench.cli import main
 
 torch.set_num_threads(1)

@@ -12,8 +12,8 @@ import textwrap
 import pytest
 import torch
 from click.testing import CliRunner
-
 from test_baselines import seg_dataset  # noqa: F401 - fixture reused
+
 from wlbench.cli import main
 
 torch.set_num_threads(1)

@@ -6,8 +6,8 @@ import dataclasses
 
 import numpy as np
 import pytest
-
 from conftest import TINY_RECIPE
+
 from wlbench.errors import WlbenchError
 from wlbench.recipes import parse_recipe
 from wlbench.soundbank import load_soundbank

@@ -8,7 +8,6 @@ import re
 from pathlib import Path
 
 import pytest
-
 from test_conditions import multi_dataset  # noqa: F401 - fixture reused (views missing-0/20/50, roles, domains)
 
 README = Path(__file__).parents[1] / "README.md"

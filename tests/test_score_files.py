@@ -10,12 +10,19 @@ import zipfile
 
 import numpy as np
 import pytest
-
 from sed_cases import make_case
+
 from wlbench.errors import WlbenchError
-from wlbench.metrics.psds import PSDS1, psds
 from wlbench.metrics.frames import FrameDetections
-from wlbench.submissions import Expected, SubmissionError, infer_task, load_submission, read_score_files, write_score_files
+from wlbench.metrics.psds import PSDS1, psds
+from wlbench.submissions import (
+    Expected,
+    SubmissionError,
+    infer_task,
+    load_submission,
+    read_score_files,
+    write_score_files,
+)
 
 CLASSES = ["Alarm", "Dog", "Speech"]
 IDS = ["eval_000000", "eval_000001", "eval_000002"]

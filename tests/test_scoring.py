@@ -12,8 +12,15 @@ from click.testing import CliRunner
 from wlbench import HARNESS_VERSION
 from wlbench.errors import WlbenchError
 from wlbench.metrics import ranking as rk
-from wlbench.scoring import (Settings, compare_tagging, render_report, score_detection, score_embedding,
-                             score_tagging, write_report)
+from wlbench.scoring import (
+    Settings,
+    compare_tagging,
+    render_report,
+    score_detection,
+    score_embedding,
+    score_tagging,
+    write_report,
+)
 
 CLASSES = ["Alarm", "Dog", "Speech", "Cat"]
 

@@ -58,8 +58,8 @@ def test_sharded_render_reads_as_the_single_file_with_the_same_ids(sharded, tiny
 
 
 def test_info_verify_and_scoring_work_on_the_index(sharded, tiny_dataset, tmp_path):
-    from wlbench.scoring import Settings, score_file
     from wlbench.dataset.reader import open_dataset
+    from wlbench.scoring import Settings, score_file
 
     result = CliRunner().invoke(main, ["verify", str(sharded.path)])
     assert result.exit_code == 0 and f"content id {sharded.content_id}" in result.output, result.output
@@ -170,11 +170,10 @@ def test_a_file_of_content_id_scheme_1_still_verifies(tiny_dataset, tmp_path):
     """Files written before scheme 2 name no scheme: they are checked with the one they were written with."""
     import hashlib
 
-    from wlbench.hashing import canonical_json
+    from wlbench.dataset.ids import content_root_attrs, dataset_paths, hash_member
     from wlbench.dataset.inspect import verify_dataset
-    from wlbench.dataset.ids import hash_member, content_root_attrs
     from wlbench.dataset.reader import open_dataset
-    from wlbench.dataset.ids import dataset_paths
+    from wlbench.hashing import canonical_json
 
     old = tmp_path / "old.h5"
     shutil.copy(tiny_dataset, old)
@@ -221,9 +220,9 @@ def test_local_pool_keeps_at_most_window_jobs_in_flight(tone_bank, tiny_recipe_p
 def test_a_shard_writer_never_recreates_a_removed_staging_folder(tmp_path):
     """A job still running after its render ended (and removed its staging folder) must not bring the folder
     back with a whole shard in it: one clear error, nothing created."""
-    from wlbench.errors import WlbenchError
     from wlbench.dataset.shards import ShardFileWriter
     from wlbench.dataset.writer import ClipLayout
+    from wlbench.errors import WlbenchError
 
     gone = tmp_path / ".out.shards.partial"
     layout = ClipLayout(n_classes=2, feature_dtype="float32", feature_attrs={}, store_features=False,

@@ -41,7 +41,7 @@ def built(tmp_path_factory):
                               stderr=subprocess.PIPE, text=True)
              for extra in ([], [str(other)])]
     outputs = [p.communicate(timeout=600) for p in procs]
-    for proc, (out, err) in zip(procs, outputs):
+    for proc, (_, err) in zip(procs, outputs):
         assert proc.returncode == 0, err
     path = cache / "soundbanks" / f"default-v{BANK_VERSION}"
     return cache, path, [out.strip() for out, _ in outputs]

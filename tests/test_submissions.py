@@ -6,8 +6,15 @@ import h5py
 import numpy as np
 import pytest
 
-from wlbench.submissions import (Expected, SubmissionError, load_submission, normalize_clip_id, read_clip_scores,
-                                 read_detections, read_embeddings)
+from wlbench.submissions import (
+    Expected,
+    SubmissionError,
+    load_submission,
+    normalize_clip_id,
+    read_clip_scores,
+    read_detections,
+    read_embeddings,
+)
 
 CLASSES = ["Alarm", "Dog", "Speech"]
 IDS = ["eval_000000", "eval_000001", "eval_000002"]

@@ -12,12 +12,12 @@ import h5py
 import numpy as np
 import pytest
 from click.testing import CliRunner
-
 from conftest import TINY_RECIPE
+
 from wlbench.cli import main
+from wlbench.dataset.reader import open_dataset
 from wlbench.recipes import parse_recipe
 from wlbench.soundbank import load_soundbank
-from wlbench.dataset.reader import open_dataset
 from wlbench.synth.pipeline import render_settings
 from wlbench.synth.plan import plan_dataset
 from wlbench.synth.render import render_clip
@@ -218,10 +218,10 @@ def test_damaged_file_is_reported_without_a_traceback(tiny_dataset, tmp_path):
 
 
 def test_segment_predictions_are_scored_against_the_segment_view(tiny_dataset, tmp_path):
+    from dataset_edits import edited_copy
+
     from wlbench.errors import WlbenchError
     from wlbench.scoring import Settings, score_file
-
-    from dataset_edits import edited_copy
 
     copy = tmp_path / "multi.h5"
     with edited_copy(tiny_dataset, copy) as handle:  # make the 200 ms view differ from the clip labels

@@ -14,7 +14,6 @@ from baselines.teacher_student.nets import DEFAULT_NET, FramePoolingTagger, buil
 from baselines.teacher_student.relabel import freeze, relabel, window_scores
 from baselines.teacher_student.windows import chunk_windows, clip_frames, patch_windows
 
-
 # --- windows --------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("chunk", [10.0, 5.0, 2.0, 1.0, 3.0, 2.5, 0.96, 4.0])

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from test_baselines import make_ctx, predict
 
 RECIPE = """

@@ -8,15 +8,26 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from tone_bank import render_recipe_text
 
-from baselines.turpault2019 import mining, sampling, subsegments, transforms
-from baselines.turpault2019.batches import TransformSettings, batch_loss, build_batch, plan_accuracy, plan_loss
 from baselines.common.losses import masked_bce_probs, triplet_loss
 from baselines.common.nets import PatchEmbedder
+from baselines.turpault2019 import mining, sampling, subsegments, transforms
+from baselines.turpault2019.batches import TransformSettings, batch_loss, build_batch, plan_accuracy, plan_loss
 from baselines.turpault2019.neighbours import nearest_neighbours
-from baselines.turpault2019.sampling import (LABEL, MINE, MIXING, NEAREST, NOISE, PROXIMITY, SHIFT, LabelLeak,
-                                             MaskedLabels, PoolIndex, plan_triplets)
-from tone_bank import render_recipe_text
+from baselines.turpault2019.sampling import (
+    LABEL,
+    MINE,
+    MIXING,
+    NEAREST,
+    NOISE,
+    PROXIMITY,
+    SHIFT,
+    LabelLeak,
+    MaskedLabels,
+    PoolIndex,
+    plan_triplets,
+)
 from wlbench.errors import WlbenchError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -574,6 +585,7 @@ def read_jsonl(path: Path) -> list[dict]:
 @pytest.mark.parametrize("strategy", ["S1", "S3", "S5"])
 def test_triplet_method_trains_each_strategy(strategy, semisup_dataset, tmp_path):
     from test_baselines import predict
+
     from wlbench.methods import train_run
 
     run = tmp_path / "run"
@@ -610,6 +622,7 @@ def test_triplet_method_trains_each_strategy(strategy, semisup_dataset, tmp_path
 @pytest.mark.slow
 def test_untrained_control_and_determinism(semisup_dataset, tmp_path):
     from test_baselines import make_ctx
+
     from wlbench.methods import get_method
 
     method = get_method("turpault2019-triplet")
@@ -634,6 +647,7 @@ def test_untrained_control_and_determinism(semisup_dataset, tmp_path):
 @pytest.mark.parametrize("name", ["turpault2019-crnn", "turpault2019-logmel"])
 def test_reference_classifiers_train_on_labeled_clips(name, semisup_dataset, tmp_path):
     from test_baselines import predict
+
     from wlbench.methods import train_run
 
     cfg = tiny(max_epochs=3, lr=1e-2)
@@ -650,6 +664,7 @@ def test_reference_classifiers_train_on_labeled_clips(name, semisup_dataset, tmp
 
 def test_triplet_method_refuses_what_it_cannot_honour(semisup_dataset, tmp_path):
     from test_baselines import make_ctx
+
     from wlbench.methods import get_method
 
     method = get_method("turpault2019-triplet")

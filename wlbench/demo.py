@@ -53,12 +53,12 @@ def validate(settings: DemoSettings) -> dict[str, Any]:
 
 
 def _dataset(settings: DemoSettings, echo: Callable[[str], None]) -> Path:
-    from wlbench.soundbank import load_soundbank
-    from wlbench.recipes import load_recipe
     from wlbench.dataset.ids import spec_id
     from wlbench.dataset.reader import open_dataset
-    from wlbench.synth.pipeline import dataset_filename, synthesize
+    from wlbench.recipes import load_recipe
+    from wlbench.soundbank import load_soundbank
     from wlbench.synth.executors import resolve_workers
+    from wlbench.synth.pipeline import dataset_filename, synthesize
 
     bank = load_soundbank(None)  # the embedded default soundbank
     echo(f"[1/5] default soundbank: {len(bank.foreground)} events, {len(bank.background)} backgrounds, "
@@ -108,11 +108,12 @@ def _board(settings: DemoSettings) -> Path:
 
 def run_demo(settings: DemoSettings = DemoSettings(), echo: Callable[[str], None] = print) -> Path:
     """Run every step; returns the rendered leaderboard page."""
+    import json
+
     from wlbench.dataset.inspect import verify_dataset
     from wlbench.leaderboard import render_board, submit_run
     from wlbench.methods import QUICK_CONFIG, QUICK_METHOD, parse_override, quick_baseline
     from wlbench.scoring import render_report
-    import json
 
     started = time.perf_counter()
     validate(settings)

@@ -38,7 +38,7 @@ import numpy as np
 from wlbench import HARNESS_VERSION
 from wlbench.atomic import atomic_dir, ensure_writable_dir, write_text_atomic
 from wlbench.errors import WlbenchError, plain
-from wlbench.export import time_text, event_lines, label_lines, truth_tables
+from wlbench.export import event_lines, label_lines, time_text, truth_tables
 
 AUDIO_SUBTYPE = "FLOAT"  # 32-bit float WAV: the stored float32 samples, exactly
 ROUNDING_STEP = 0.1  # s: DESED's durations are rounded down to 0.1 s, so a WAV may be up to this much longer
@@ -93,8 +93,8 @@ def export_desed(dataset_path: str | Path, split: str, root: str | Path, *, bank
     ``force``; each folder appears whole or not at all. Returns the written paths (folders and files)."""
     import soundfile
 
-    from wlbench.scoring.truth import truth_from_dataset
     from wlbench.dataset.reader import open_dataset
+    from wlbench.scoring.truth import truth_from_dataset
 
     root = Path(root)
     if root.exists() and not root.is_dir():
@@ -208,13 +208,12 @@ def import_desed(root: str | Path, out: str | Path, *, name: str | None = None,
     ``import_events_clipped`` / ``import_events_dropped``). Every WAV must be mono, at one sample rate."""
     import soundfile
 
-    from wlbench.paths import read_text_input
-    from wlbench.submissions.tolerance import ClipFit
-
-    from wlbench.features import LogMelParams, log_mel
     from wlbench.dataset.labels import frame_labels, weak_labels, window_labels
-    from wlbench.scoring.truth import read_durations
     from wlbench.dataset.writer import DatasetWriter, SplitShape
+    from wlbench.features import LogMelParams, log_mel
+    from wlbench.paths import read_text_input
+    from wlbench.scoring.truth import read_durations
+    from wlbench.submissions.tolerance import ClipFit
 
     root = Path(root)
     meta = root / "metadata"

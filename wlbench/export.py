@@ -60,8 +60,8 @@ def truth_tables(truth) -> dict[str, list[str]]:
 def export_split(dataset_path: str | Path, split: str, out: str | Path, *, force: bool = False) -> list[Path]:
     """Write the DCASE files of ``split`` of the dataset into ``out`` (see the module doc); refuses to
     replace existing export files unless ``force``. Returns the written paths."""
-    from wlbench.scoring.truth import truth_from_dataset
     from wlbench.dataset.reader import open_dataset
+    from wlbench.scoring.truth import truth_from_dataset
 
     out = Path(out)
     if out.exists() and not out.is_dir():

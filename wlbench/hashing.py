@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 
-
 def canonical_json(obj: Any) -> str:
     """JSON with sorted keys and no whitespace: the same object always gives the same text."""
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)

@@ -5,19 +5,18 @@ docs/baselines.md states every convention and deviation."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
-from wlbench.training.fit import Stage
 from baselines.fonseca2020.masking import NORMALISATIONS, flag_top_negatives, implicit_negatives, masked_bce
 from baselines.teacher_student.method import TeacherStudent, WindowedTagger
 from baselines.teacher_student.relabel import relabel
-from wlbench.methods import ConfigSchema, Option
 from wlbench.dataset.training_data import TrainingData
+from wlbench.methods import ConfigSchema, Option
+from wlbench.training.fit import Stage
 
 
 class LossMasking(TeacherStudent):

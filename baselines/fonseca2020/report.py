@@ -18,8 +18,18 @@ from typing import Any
 
 import numpy as np
 
-from baselines.teacher_student.report import (audits, compare_family, diff_text, fmt, headline, main_guarded, require_runs, seed_dirs,
-                                             stats, train_stages)
+from baselines.teacher_student.report import (
+    audits,
+    compare_family,
+    diff_text,
+    fmt,
+    headline,
+    main_guarded,
+    require_runs,
+    seed_dirs,
+    stats,
+    train_stages,
+)
 from wlbench.atomic import write_text_atomic
 from wlbench.plotting import pyplot, save_png
 

@@ -7,7 +7,15 @@ penalty (:mod:`.losses`), what may enter a loss (:mod:`.targets`), pseudo-labell
 options (:mod:`.config`) and the domain-gap probe of the docs (:mod:`.gap`). See docs/baselines.md.
 """
 
-from baselines.park2019.methods import (ADV_TIME, ADV_TIME_TRI, ADV_WHOLE, ADV_WHOLE_TRI, BASELINE, METHODS, TRI,
-                                        ParkMethod)
+from baselines.park2019.methods import (
+                                        ADV_TIME,
+                                        ADV_TIME_TRI,
+                                        ADV_WHOLE,
+                                        ADV_WHOLE_TRI,
+                                        BASELINE,
+                                        METHODS,
+                                        TRI,
+                                        ParkMethod,
+)
 
 __all__ = ["ADV_TIME", "ADV_TIME_TRI", "ADV_WHOLE", "ADV_WHOLE_TRI", "BASELINE", "METHODS", "TRI", "ParkMethod"]

@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from wlbench.errors import WlbenchError
-from wlbench.training.method import MAX_WIDTH, WIDTH
 from wlbench.methods import ConfigSchema, Option
+from wlbench.training.method import MAX_WIDTH, WIDTH
 
 # entry point name -> (adversarial, tri_training, description)
 VARIANTS: dict[str, tuple[str, bool, str]] = {

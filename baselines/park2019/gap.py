@@ -20,8 +20,9 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-from wlbench.metrics.ranking import map_macro
+
 from wlbench.dataset.reader import opened
+from wlbench.metrics.ranking import map_macro
 
 
 def clip_summary(features: np.ndarray) -> np.ndarray:

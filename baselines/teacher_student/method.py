@@ -16,7 +16,6 @@ before the student, so a run gives the same student whether its teacher was trai
 from __future__ import annotations
 
 import abc
-
 import dataclasses
 import hashlib
 import json
@@ -27,15 +26,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from wlbench.training.fit import Stage
-from wlbench.training.method import MAX_WIDTH, WIDTH, Run, TorchMethod, clip_set_id, validation_labels
-from wlbench.training.validation import score_metrics
 from baselines.teacher_student.averaging import TopK
 from baselines.teacher_student.nets import DEFAULT_NET, FramePoolingTagger, build_tagger
 from baselines.teacher_student.windows import Windows, chunk_windows, clip_frames, patch_windows
 from wlbench.atomic import atomic_path
-from wlbench.methods import ConfigSchema, Option
 from wlbench.dataset.training_data import TrainingData
+from wlbench.methods import ConfigSchema, Option
+from wlbench.training.fit import Stage
+from wlbench.training.method import MAX_WIDTH, WIDTH, Run, TorchMethod, clip_set_id, validation_labels
+from wlbench.training.validation import score_metrics
 
 _POOL_PAIR = Option([2, 2], kind=list, length=2, items=Option(1, kind=int, min=1))
 

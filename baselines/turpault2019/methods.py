@@ -17,21 +17,27 @@ from typing import Any
 import numpy as np
 import torch
 
-from wlbench.training.fit import Stage
 from baselines.common.losses import masked_bce_probs
-from wlbench.training.method import MAX_WIDTH, WIDTH, Run, TorchMethod
 from baselines.common.nets import CRNN, PatchEmbedder
-from wlbench.training.sampling import batches
-from wlbench.training.validation import score_metrics
 from baselines.turpault2019 import mining, subsegments
 from baselines.turpault2019.batches import TransformSettings, batch_loss, build_batch, plan_accuracy, plan_loss
-from baselines.turpault2019.nets import SequenceClassifier
 from baselines.turpault2019.neighbours import nearest_neighbours
-from baselines.turpault2019.sampling import (STRATEGIES, TRANSFORMATIONS, MaskedLabels, PoolIndex, TripletPlan,
-                                             plan_triplets)
+from baselines.turpault2019.nets import SequenceClassifier
+from baselines.turpault2019.sampling import (
+    STRATEGIES,
+    TRANSFORMATIONS,
+    MaskedLabels,
+    PoolIndex,
+    TripletPlan,
+    plan_triplets,
+)
+from wlbench.dataset.training_data import TrainingData
 from wlbench.errors import WlbenchError
 from wlbench.methods import ConfigSchema, Option
-from wlbench.dataset.training_data import TrainingData
+from wlbench.training.fit import Stage
+from wlbench.training.method import MAX_WIDTH, WIDTH, Run, TorchMethod
+from wlbench.training.sampling import batches
+from wlbench.training.validation import score_metrics
 
 _POOL_PAIR = Option([1, 4], kind=list, length=2, items=Option(1, kind=int, min=1))
 

@@ -24,6 +24,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parents[1]))
 
 from sed_cases import make_case  # noqa: E402
+
 from wlbench.metrics import bootstrap as bs  # noqa: E402
 from wlbench.metrics import ranking as rk  # noqa: E402
 from wlbench.metrics.detection_curves import CollarStatistics, SegmentStatistics  # noqa: E402

@@ -34,10 +34,10 @@ import torch
 from torch import nn
 
 from baselines.common.nets import ConvTrunk, Dropout
-from wlbench.training.method import Run
+from wlbench.dataset.training_data import TrainingData
 from wlbench.methods import get_method
 from wlbench.methods.runtime import tune_malloc_for_training
-from wlbench.dataset.training_data import TrainingData
+from wlbench.training.method import Run
 
 METHODS = ["turpault-classifier", "turpault-triplet", "turpault-protonet"]
 SEGMENTS = {"200ms": 20, "1s": 100, "10s": 1000}

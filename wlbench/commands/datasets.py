@@ -7,8 +7,9 @@ from pathlib import Path
 
 import click
 
-from wlbench.errors import WlbenchError
 from wlbench.commands.soundbank import resolve_soundbank, soundbank_option
+from wlbench.errors import WlbenchError
+
 
 def _workers(value: int | None) -> int:
     from wlbench.synth.executors import resolve_workers
@@ -87,8 +88,8 @@ def plan(recipe: Path, soundbank: Path | None, clips: int | None, as_json: bool,
 
     Planning is what the parent of a render does alone: the split-level draws (small arrays); each clip's
     spec is planned by the worker that renders it. Use --clips to see how the cost grows with size."""
-    from wlbench.recipes import load_recipe
     from wlbench.memory import check_memory
+    from wlbench.recipes import load_recipe
     from wlbench.synth.planning_cost import estimate_split_bytes, measure_planning, with_total_clips
 
     if clips is not None and clips < 1:

@@ -110,7 +110,7 @@ class RowDigests:
         block = np.ascontiguousarray(np.asarray(rows), dtype=self._little)
         count = block.shape[0] if block.ndim else 1
         # an empty block (a split without events) has no rows to reshape: reshape(0, -1) is undefined
-        flat = memoryview(block.reshape(count, -1) if block.ndim and count else block.reshape(-1)).cast("B")
+        flat = (block.reshape(count, -1) if block.ndim and count else block.reshape(-1)).data.cast("B")
         row_bytes = flat.nbytes // count if count else 0
         first = 0
         while first < count:

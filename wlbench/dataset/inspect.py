@@ -9,11 +9,11 @@ from typing import Any
 import h5py
 import numpy as np
 
-from wlbench.dataset.labels import polyphony
-from wlbench.errors import WlbenchError
 from wlbench.dataset.ids import compute_content_id, compute_split_truth_id, dataset_truth_id
+from wlbench.dataset.labels import polyphony
 from wlbench.dataset.layout import attr_value
 from wlbench.dataset.reader import Dataset, Split, open_dataset, opened
+from wlbench.errors import WlbenchError
 
 
 def condition_summary(split: Split, classes: list[str]) -> dict[str, Any]:

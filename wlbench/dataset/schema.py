@@ -11,10 +11,9 @@ agree with events, views never add a positive, the content id) are ``wlbench ver
 from __future__ import annotations
 
 import numbers
-from typing import Any
-
 import os
 from pathlib import Path
+from typing import Any
 
 import h5py
 
@@ -25,8 +24,8 @@ from wlbench.paths import describe, file_kind
 ROOT_ATTRS: dict[str, tuple[str, Any]] = {
     "name": ("a string", lambda v: isinstance(v, str)),
     "classes": ("a list of strings", lambda v: isinstance(v, list) and all(isinstance(c, str) for c in v)),
-    "sample_rate": ("a positive number", lambda v: isinstance(v, numbers.Real) and v > 0),
-    "clip_duration": ("a positive number", lambda v: isinstance(v, numbers.Real) and v > 0),
+    "sample_rate": ("a positive number", lambda v: isinstance(v, numbers.Real) and float(v) > 0),
+    "clip_duration": ("a positive number", lambda v: isinstance(v, numbers.Real) and float(v) > 0),
     "content_id": ("a string", lambda v: isinstance(v, str)),
 }
 SPLIT_DATASETS = ("clip_ids", "jams", "weak_labels")

@@ -25,8 +25,8 @@ import numpy as np
 from wlbench.atomic import atomic_path
 from wlbench.dataset.ids import GROUP_ROWS
 from wlbench.dataset.layout import SHARD_FORMAT
+from wlbench.dataset.writer import ClipLayout, RowWriter, ShardRows, SplitShape
 from wlbench.errors import WlbenchError
-from wlbench.dataset.writer import ClipLayout, ShardRows, SplitShape, RowWriter
 
 INDEX_NAME = "index.h5"
 

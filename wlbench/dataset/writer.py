@@ -317,7 +317,7 @@ class DatasetWriter:
         if self.sharded:
             self._link_shards(group, self._shapes[split])
         rows = self._events.pop(split)
-        columns = list(zip(*rows)) if rows else [[] for _ in EVENT_COLUMNS]
+        columns: list[Any] = list(zip(*rows)) if rows else [[] for _ in EVENT_COLUMNS]
         events = group.create_group("events")
         dtypes = ("int32", "int16", "float64", "float64", "float64", STR, "float64", "float64")
         for name, values, dtype in zip(EVENT_COLUMNS, columns, dtypes):
@@ -380,7 +380,7 @@ class DatasetWriter:
         attrs = dict(self._provenance)
         attrs["truth_id"] = self.truth_id
         attrs["content_id"] = content
-        attrs["created_utc"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+        attrs["created_utc"] = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
         attrs["wlbench_version"] = __version__
         if self.sharded:
             attrs["shard_files"] = sorted({part.file for parts in self._shard_rows.values() for part in parts})

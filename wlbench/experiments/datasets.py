@@ -8,6 +8,7 @@ from typing import Any
 from wlbench.errors import WlbenchError
 from wlbench.experiments.grid import Echo, check_dataset_file
 
+
 def dataset_path(d: dict[str, Any], out: Path, echo: Echo, render: bool = True) -> Path:
     """The file of a grid dataset, rendered from its recipe when missing (and ``render``)."""
     target = Path(d["path"]) if "path" in d else out / "data" / f"{d['name']}.h5"

@@ -48,7 +48,7 @@ def run_local(tasks: Sequence[RunArgs], jobs: int) -> Iterator[tuple[str, str, i
     """(run folder, status, runs still in flight) of each task as it finishes: in this process with
     ``jobs <= 1``, else in ``jobs`` spawned worker processes (one task per process)."""
     if jobs <= 1:
-        for i, args in enumerate(tasks):
+        for args in tasks:
             folder, status = run_task(args)
             yield folder, status, 0
         return

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from wlbench.methods.curves import draw_stage, summary_chosen, curves_by_stage, read_log
+from wlbench.methods.curves import curves_by_stage, draw_stage, read_log, summary_chosen
 from wlbench.plotting import draw_heatmap, pyplot, save_png
 
 

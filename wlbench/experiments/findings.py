@@ -195,7 +195,7 @@ def judge(rows: list[dict[str, Any]], *, headroom: Sequence[dict[str, Any]] = ()
     for row, p in zip(tested, holm([r["p"] for r in tested])):
         row["p_holm"] = p
         mean = row["diff"][0]
-        if p < ALPHA:
+        if p is not None and p < ALPHA:  # a tested row always has its p-value
             better, worse = ("resolved", "reversed") if row["kind"] == HEADROOM else ("holds", "reversed")
             row["verdict"] = better if mean > 0 else worse
         else:

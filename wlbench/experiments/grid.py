@@ -248,9 +248,9 @@ def check_dataset_file(d: dict[str, Any], target: Path) -> None:
     file records its recipe: another file there would be trained and labelled as this dataset."""
     if "recipe" not in d:
         return
+    from wlbench.dataset.reader import open_dataset
     from wlbench.hashing import canonical_json
     from wlbench.recipes import load_recipe
-    from wlbench.dataset.reader import open_dataset
 
     with open_dataset(target, check_truth=False) as ds:
         stored = ds.attr("recipe_canonical")

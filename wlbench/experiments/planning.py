@@ -4,8 +4,8 @@ folder named once; the order runs are trained in."""
 from __future__ import annotations
 
 import dataclasses
-import json
 import itertools
+import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,6 +17,7 @@ from wlbench.methods.config import resolve_config
 from wlbench.methods.discovery import get_method
 from wlbench.methods.protocol import CLIP, run_option
 from wlbench.methods.runs import segment_key
+
 
 @dataclasses.dataclass(frozen=True)
 class ArmRuns:

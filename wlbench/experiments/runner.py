@@ -21,6 +21,7 @@ from wlbench.methods.protocol import CLIP, run_option
 from wlbench.methods.runs import SUMMARY, is_finished, segment_key, unfinished_reason
 from wlbench.paths import require_folder
 
+
 def run_experiment(path: str | Path, out: str | Path, jobs: int = 1, echo: Echo = print,
                    only_table: bool = False, *, executor: str = "local", scheduler: str | None = None
                    ) -> dict[str, Any]:

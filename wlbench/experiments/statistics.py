@@ -22,7 +22,7 @@ import numpy as np
 ALPHA = 0.05
 
 
-def t_interval(values: Sequence[float]) -> tuple[float, float] | None:
+def t_interval(values: Sequence[float] | np.ndarray) -> tuple[float, float] | None:
     """(mean, 95 % Student-t half-width) of ``values`` (ddof 1); None for fewer than 2 values."""
     a = np.asarray(values, dtype=float)
     if len(a) < 2:

@@ -20,6 +20,7 @@ from wlbench.methods.config import plain
 from wlbench.methods.protocol import CLIP
 from wlbench.methods.runs import EVENTS, FRAME_SCORES, LOG, SUMMARY, is_finished, output_stem
 
+
 def run_values(run: Run, split: str, segment: str, metric: str) -> float | None:
     """The headline ``metric`` of a finished run for ``split`` / ``segment`` (None if absent): from the
     tagging report, else (whole clips of frame-level methods) the decoded event list's report, else the

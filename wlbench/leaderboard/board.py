@@ -13,7 +13,7 @@ import json
 import os
 import shutil
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +21,15 @@ from wlbench.atomic import atomic_dir, ensure_writable_dir, write_text_atomic
 from wlbench.errors import WlbenchError
 from wlbench.hashing import hash_file
 from wlbench.leaderboard import chain
+from wlbench.leaderboard.entries import (
+    HASH_FIELD,
+    build_entry,
+    check_link,
+    portable_text,
+    self_hash,
+    structure_problems,
+)
 from wlbench.paths import require_folder, require_input_file
-from wlbench.leaderboard.entries import (HASH_FIELD, build_entry, check_link, portable_text, self_hash,
-                                        structure_problems)
 
 DEFAULT_BOARD = Path("leaderboard")
 # A user's own board: where `submit`, `train --submit`, `remove` and `migrate` write when --board is not given,
@@ -206,8 +212,8 @@ def submit_run(board_dir: Path, dataset_path: Path, name: str, predictions: Sequ
     same method name + version there), a ``config`` that trained on the scored split
     (:func:`check_not_trained_on`).
     """
-    from wlbench.scoring import Settings, score_file
     from wlbench.dataset.reader import open_dataset
+    from wlbench.scoring import Settings, score_file
     from wlbench.submissions import infer_task
 
     board_dir, dataset_path = Path(board_dir), Path(dataset_path)
@@ -248,7 +254,7 @@ def submit_run(board_dir: Path, dataset_path: Path, name: str, predictions: Sequ
         reports.append(report)
     stored = [{"file": None, "original_name": p.name, "sha256": r["submission"]["sha256"],
                "format": r["submission"]["format"], "declared": declared_meta(p)} for p, r in zip(preds, reports)]
-    submitted_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    submitted_at = datetime.now(UTC).isoformat(timespec="seconds")
     entry = entry_with_kept_files(reports=reports, stored=stored, suffixes=[p.suffix for p in preds],
                                   name=name.strip(), method_version=method_version, description=description,
                                   link=link, config=dict(config or {}), seeds=seeds_l, submitted_at=submitted_at)

@@ -13,6 +13,7 @@ from wlbench.methods.config import plain
 from wlbench.methods.protocol import CLIP
 from wlbench.methods.runs import EVENTS, SUMMARY, is_finished, kept_initial_weights, output_stem
 
+
 def submit_experiment(path: str | Path, out: str | Path, board: str | Path, echo: Echo = print) -> list[Path]:
     """Add every finished cell and control of an experiment to a leaderboard: one entry per dataset x method
     x axis point x test segment (x control), its seeds as the entry's runs (a deterministic control, whose

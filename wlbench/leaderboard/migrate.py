@@ -24,8 +24,7 @@ from wlbench.errors import WlbenchError
 from wlbench.hashing import hash_file
 from wlbench.leaderboard import chain
 from wlbench.leaderboard.board import board_lock, entries_dir, entry_with_kept_files, require_board
-from wlbench.leaderboard.entries import (HASH_FIELD, SCHEMA, SCHEMA_V1, self_hash, settings_from_dict,
-                                         structure_problems)
+from wlbench.leaderboard.entries import HASH_FIELD, SCHEMA, SCHEMA_V1, self_hash, settings_from_dict, structure_problems
 from wlbench.leaderboard.verify import TOLERANCE, score_differences
 
 # What migration writes anew; everything else in the board folder (a README, .gitignore, entries/.gitkeep) is

@@ -22,11 +22,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from wlbench.dataset.training_data import training_data
 from wlbench.errors import WlbenchError
 from wlbench.methods.config import ConfigSchema, Option
 from wlbench.methods.protocol import CLIP, RUN_OPTIONS, PredictContext, Predictions, TrainContext
-
-from wlbench.dataset.training_data import training_data
 
 if TYPE_CHECKING:
     from wlbench.dataset.training_data import TrainingData

@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-
 from wlbench.plotting import pyplot, save_png
 
 

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import math
+import os
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -25,9 +25,9 @@ from typing import Any
 import numpy as np
 
 from wlbench.atomic import atomic_dir, ensure_writable_dir, write_text_atomic
-from wlbench.errors import WlbenchError
 from wlbench.dataset.intact import require_intact
 from wlbench.dataset.reader import Dataset, open_dataset, opened
+from wlbench.errors import WlbenchError
 from wlbench.methods.config import resolve_config
 from wlbench.methods.discovery import get_method
 from wlbench.methods.protocol import CLIP, Audit, PredictContext, Predictions, TrainContext, run_option

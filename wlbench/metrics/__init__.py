@@ -14,24 +14,61 @@
 The degenerate-case policy shared by all of them is written in docs/metrics.md.
 """
 
-from wlbench.metrics.bootstrap import (bootstrap_ci, bootstrap_samples, paired_bootstrap_test,
-                                       percentile_interval, resample_counts)
-from wlbench.metrics.detection import (event_based_counts, event_based_f1_macro, event_based_f1_micro,
-                                       event_based_metrics, segment_based_counts, segment_based_f1_macro,
-                                       segment_based_f1_micro, segment_based_metrics)
+from wlbench.metrics.bootstrap import (
+                                       bootstrap_ci,
+                                       bootstrap_samples,
+                                       paired_bootstrap_test,
+                                       percentile_interval,
+                                       resample_counts,
+)
+from wlbench.metrics.detection import (
+                                       event_based_counts,
+                                       event_based_f1_macro,
+                                       event_based_f1_micro,
+                                       event_based_metrics,
+                                       segment_based_counts,
+                                       segment_based_f1_macro,
+                                       segment_based_f1_micro,
+                                       segment_based_metrics,
+)
 from wlbench.metrics.detection_curves import CollarStatistics, SegmentStatistics
+from wlbench.metrics.embedding import (
+                                       centroid_accuracy_macro,
+                                       centroid_accuracy_micro,
+                                       centroid_accuracy_per_class,
+                                       centroid_scores,
+)
 from wlbench.metrics.events import EventList, events_from_frame, events_to_frame, merge_overlaps
 from wlbench.metrics.frames import FrameDetections, FrameScores, frame_scores_to_events, score_intervals
 from wlbench.metrics.operating_points import FScores, OperatingPoints, fscores
-from wlbench.metrics.psds import PSDS1, PSDS2, PSDROC, IntersectionStatistics, PSDSSettings
-from wlbench.metrics.embedding import (centroid_accuracy_macro, centroid_accuracy_micro,
-                                       centroid_accuracy_per_class, centroid_scores)
-from wlbench.metrics.ranking import (ap_at_k_per_clip, auc_clip_eps, average_precision_per_class,
-                                     dprime_from_auc, dprime_mean_of_classes, dprime_of_mean_auc,
-                                     dprime_per_class, lwlrap, lwlrap_per_class, map_at_k, map_macro,
-                                     ranking_metrics, roc_auc_macro, roc_auc_per_class)
-from wlbench.metrics.tagging import (binarize, f1_macro, f1_micro, label_coverage, precision_macro,
-                                     precision_micro, prf_per_class, recall_macro, recall_micro)
+from wlbench.metrics.psds import PSDROC, PSDS1, PSDS2, IntersectionStatistics, PSDSSettings
+from wlbench.metrics.ranking import (
+                                       ap_at_k_per_clip,
+                                       auc_clip_eps,
+                                       average_precision_per_class,
+                                       dprime_from_auc,
+                                       dprime_mean_of_classes,
+                                       dprime_of_mean_auc,
+                                       dprime_per_class,
+                                       lwlrap,
+                                       lwlrap_per_class,
+                                       map_at_k,
+                                       map_macro,
+                                       ranking_metrics,
+                                       roc_auc_macro,
+                                       roc_auc_per_class,
+)
+from wlbench.metrics.tagging import (
+                                       binarize,
+                                       f1_macro,
+                                       f1_micro,
+                                       label_coverage,
+                                       precision_macro,
+                                       precision_micro,
+                                       prf_per_class,
+                                       recall_macro,
+                                       recall_micro,
+)
 
 __all__ = [
     "CollarStatistics", "EventList", "FScores", "FrameDetections", "FrameScores", "IntersectionStatistics",

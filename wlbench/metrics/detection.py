@@ -33,6 +33,8 @@ convention); these functions score whatever lists they are given.
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import maximum_bipartite_matching
@@ -291,13 +293,13 @@ def event_based_metrics(ref: EventList, est: EventList, n_files: int, n_classes:
 def event_based_f1_macro(ref: EventList, est: EventList, n_files: int, n_classes: int,
                          t_collar: float = 0.2, percentage_of_length: float = 0.2) -> float:
     """Mean event-based F1 over classes with reference events."""
-    return event_based_metrics(ref, est, n_files, n_classes, t_collar, percentage_of_length)["f1_macro"]
+    return cast(float, event_based_metrics(ref, est, n_files, n_classes, t_collar, percentage_of_length)["f1_macro"])
 
 
 def event_based_f1_micro(ref: EventList, est: EventList, n_files: int, n_classes: int,
                          t_collar: float = 0.2, percentage_of_length: float = 0.2) -> float:
     """Event-based F1 of the pooled counts."""
-    return event_based_metrics(ref, est, n_files, n_classes, t_collar, percentage_of_length)["f1_micro"]
+    return cast(float, event_based_metrics(ref, est, n_files, n_classes, t_collar, percentage_of_length)["f1_micro"])
 
 
 def segment_based_metrics(ref: EventList, est: EventList, n_files: int, n_classes: int,
@@ -311,10 +313,10 @@ def segment_based_metrics(ref: EventList, est: EventList, n_files: int, n_classe
 def segment_based_f1_macro(ref: EventList, est: EventList, n_files: int, n_classes: int,
                            clip_duration: float | np.ndarray, time_resolution: float = 1.0) -> float:
     """Mean segment-based F1 over classes with reference activity."""
-    return segment_based_metrics(ref, est, n_files, n_classes, clip_duration, time_resolution)["f1_macro"]
+    return cast(float, segment_based_metrics(ref, est, n_files, n_classes, clip_duration, time_resolution)["f1_macro"])
 
 
 def segment_based_f1_micro(ref: EventList, est: EventList, n_files: int, n_classes: int,
                            clip_duration: float | np.ndarray, time_resolution: float = 1.0) -> float:
     """Segment-based F1 of the pooled counts."""
-    return segment_based_metrics(ref, est, n_files, n_classes, clip_duration, time_resolution)["f1_micro"]
+    return cast(float, segment_based_metrics(ref, est, n_files, n_classes, clip_duration, time_resolution)["f1_micro"])

@@ -177,6 +177,8 @@ class OperatingPoints:
         parts = self._matrices[key]
         per = np.asarray(parts[0] @ w.T).T  # (B, slots) or (B, pairs)
         if scale_by is not None:
+            if scale is None:
+                raise ValueError("scale_by needs scale")  # a programming error, not user input
             per = np.asarray((per * scale[:, parts[2]]) @ parts[1])
         per = np.ascontiguousarray(per)
         for a, b in parts[-1]:

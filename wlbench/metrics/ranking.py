@@ -206,7 +206,7 @@ class RankIndex:
             cp_incl = cs - (cs[self.row_first_pos] - w_pos[self.row_first_pos])
             cp_end = cp_incl[self.last_in_run]
             cp_before = cp_incl[self.first_in_run] - w_pos[self.first_in_run]
-            n_pos = np.bincount(rows, weights=w_pos, minlength=k)
+            n_pos = np.bincount(rows, weights=w_pos, minlength=k).astype(np.float64, copy=False)
             total = np.full(k, float(weight.sum()))
         n_neg = total - n_pos
         with np.errstate(invalid="ignore", divide="ignore"):

@@ -9,10 +9,22 @@
   tables and the PSD-ROC figure.
 """
 
-from wlbench.scoring.core import (compare, compare_detection, compare_embedding, compare_files,
-                                  compare_submissions, compare_tagging, declared_segment, score, score_detection,
-                                  score_embedding, score_file, score_frame_scores, score_submission,
-                                  score_tagging)
+from wlbench.scoring.core import (
+                                  compare,
+                                  compare_detection,
+                                  compare_embedding,
+                                  compare_files,
+                                  compare_submissions,
+                                  compare_tagging,
+                                  declared_segment,
+                                  score,
+                                  score_detection,
+                                  score_embedding,
+                                  score_file,
+                                  score_frame_scores,
+                                  score_submission,
+                                  score_tagging,
+)
 from wlbench.scoring.render import plot_psd_roc, render_comparison, render_report
 from wlbench.scoring.report import Report, json_safe, write_report
 from wlbench.scoring.settings import CONVENTIONS, Settings

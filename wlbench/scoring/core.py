@@ -83,8 +83,8 @@ def compare(truth: Truth, parsed_a: Any, parsed_b: Any, task: str, settings: Set
     n = int(getattr(a, "n", truth.n_clips))
     res = bs.paired_bootstrap_test(a, b, n, settings.n_resamples, settings.seed, settings.ci, progress)
     names = spec.headline_names(settings)
-    out = {"harness_version": HARNESS_VERSION, "task": task, "settings": settings.to_dict(),
-           "comparison": {names.get(k, k): v for k, v in res.items()}}
+    out: dict[str, Any] = {"harness_version": HARNESS_VERSION, "task": task, "settings": settings.to_dict(),
+                           "comparison": {names.get(k, k): v for k, v in res.items()}}
     if truth.source is not None:
         out["dataset"] = truth.source
         if "content_id" in truth.source:

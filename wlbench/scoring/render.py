@@ -126,7 +126,7 @@ def plot_psd_roc(report: dict[str, Any], path: str | Path) -> Path:
     for ax, name in zip(axes[0], names):
         c = curves[name]
         value = report["headline"].get(name, {})
-        for k, (cls, roc) in enumerate((c.get("classes") or {}).items()):
+        for k, roc in enumerate((c.get("classes") or {}).values()):
             ax.step(list(roc["efpr"]) + [c["efpr"][-1]], list(roc["tpr"]) + [roc["tpr"][-1]], where="post",
                     color="0.6", lw=0.8, alpha=0.7, label="classes" if k == 0 else None)
         ax.step(c["efpr"], c["etpr"], where="post", color="C0", lw=2, label="PSD-ROC")

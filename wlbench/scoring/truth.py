@@ -24,8 +24,8 @@ from wlbench.errors import WlbenchError, plain
 from wlbench.hashing import hash_file
 from wlbench.metrics.events import EventList, events_from_frame, events_to_frame, merge_overlaps
 from wlbench.submissions import Expected, ValidationReport, normalize_clip_id, read_event_table, read_text
-from wlbench.submissions.tolerance import ClipFit, outside
 from wlbench.submissions.text import DELIMITER_NAMES, find_header, parse_numbers, split_fields
+from wlbench.submissions.tolerance import ClipFit, outside
 
 EVENT_COLUMNS = ["filename", "event_label", "onset", "offset"]
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from wlbench.soundbank.check import CheckReport, DurationStats, Problem, check_soundbank
 from wlbench.soundbank.default import BANK_VERSION, build_default_bank, default_bank_path
 from wlbench.soundbank.fingerprint import soundbank_fingerprint
-from wlbench.soundbank.layout import PART_NAMES, SoundFile, Soundbank, split_class_folder
+from wlbench.soundbank.layout import PART_NAMES, Soundbank, SoundFile, split_class_folder
 from wlbench.soundbank.load import load_soundbank
 
 DEFAULT_BANK_HELP = ("Soundbank folder (DESED, parts or plain layout; see docs/soundbank.md). Left out: the "

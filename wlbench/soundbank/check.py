@@ -16,10 +16,17 @@ from typing import Any
 
 import soundfile as sf
 
-from wlbench.soundbank.fingerprint import fingerprint_from_digests, file_digests
 from wlbench.paths import file_kind
-from wlbench.soundbank.layout import (PART_NAMES, SOURCES_CSV, SoundFile, Soundbank, discover, is_audio_name,
-                                      read_sources_csv)
+from wlbench.soundbank.fingerprint import file_digests, fingerprint_from_digests
+from wlbench.soundbank.layout import (
+    PART_NAMES,
+    SOURCES_CSV,
+    Soundbank,
+    SoundFile,
+    discover,
+    is_audio_name,
+    read_sources_csv,
+)
 
 
 @dataclass(frozen=True)

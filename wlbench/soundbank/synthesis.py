@@ -301,7 +301,7 @@ def _speech_voice(rng):
 def _speech(rng, n, v):
     dur = n / SR
     # syllable boundaries (seconds) with word pauses
-    bounds, voiced, fric, pos = [], [], [], 0.0
+    bounds, fric, pos = [], [], 0.0
     syl_in_word = 0
     while pos < dur:
         length = rng.uniform(0.6, 1.4) / v["rate"]

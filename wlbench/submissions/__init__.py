@@ -39,16 +39,20 @@ from wlbench.atomic import write_text_atomic
 from wlbench.errors import WlbenchError
 from wlbench.hashing import hash_file
 from wlbench.submissions.clip_scores import ClipScores, read_clip_scores
-from wlbench.submissions.detections import (DETECTION_COLUMNS, Detections, read_detections, read_event_table,
-                                            write_detections)
+from wlbench.submissions.detections import (
+    DETECTION_COLUMNS,
+    Detections,
+    read_detections,
+    read_event_table,
+    write_detections,
+)
 from wlbench.submissions.embeddings import Embeddings, read_embeddings
 from wlbench.submissions.expected import AUDIO_EXTENSIONS, TIME_TOLERANCE, Expected, normalize_clip_id
-from wlbench.submissions.report import KINDS, Problem, SubmissionError, ValidationReport
-from wlbench.submissions.scores import (ScoreFiles, is_archive, is_score_files, read_score_files,
-                                        write_score_files)
 from wlbench.submissions.layouts import detect_text_task
-from wlbench.tasks import TASKS
+from wlbench.submissions.report import KINDS, Problem, SubmissionError, ValidationReport
+from wlbench.submissions.scores import ScoreFiles, is_archive, is_score_files, read_score_files, write_score_files
 from wlbench.submissions.text import parse_declared, read_bytes, read_once, read_text, text_file
+from wlbench.tasks import TASKS
 
 TASK_BY_SUFFIX = {".csv": "tagging", ".tsv": "detection", ".txt": "detection", ".npy": "embedding",
                   ".npz": "embedding", ".h5": "embedding", ".hdf5": "embedding"}

@@ -29,8 +29,16 @@ from wlbench.errors import WlbenchError, plain
 from wlbench.submissions.expected import Expected, check_clip_sets, check_declared, label_problem
 from wlbench.submissions.layouts import find_layout
 from wlbench.submissions.report import ValidationReport
-from wlbench.submissions.text import (DELIMITER_NAMES, TextFile, describe_delimiters, find_header, is_number,
-                                      parse_numbers, read_text, split_fields)
+from wlbench.submissions.text import (
+    DELIMITER_NAMES,
+    TextFile,
+    describe_delimiters,
+    find_header,
+    is_number,
+    parse_numbers,
+    read_text,
+    split_fields,
+)
 from wlbench.submissions.tolerance import TIME_TOLERANCE, ClipFit, outside
 
 DETECTION_COLUMNS = ("filename", "onset", "offset", "event_label")

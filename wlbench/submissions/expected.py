@@ -12,9 +12,9 @@ from typing import Any
 import numpy as np
 
 from wlbench.submissions.report import ValidationReport
+from wlbench.submissions.tolerance import TIME_TOLERANCE  # noqa: F401 - re-exported (its old home)
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg", ".aiff", ".aif")
-from wlbench.submissions.tolerance import TIME_TOLERANCE  # noqa: F401 - re-exported (its old home)
 
 
 def normalize_clip_id(name: Any, known: Mapping[str, int] | None = None) -> str:

@@ -430,7 +430,7 @@ def _fit_frames(on: np.ndarray, off: np.ndarray, scores: np.ndarray, dur: float 
 
 def _check_range(per_clip, tables: list[_Table], expected: Expected, report: ValidationReport) -> None:
     n_out, files, first = 0, 0, None
-    for (on, _, scores), table in zip(per_clip, tables):
+    for (_, _, scores), table in zip(per_clip, tables):
         bad = (scores < 0) | (scores > 1)
         if bad.any():
             n_out += int(bad.sum())

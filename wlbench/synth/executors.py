@@ -27,8 +27,16 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from wlbench.errors import WlbenchError
-from wlbench.synth.jobs import (SHARED_STORAGE_HINT, Piece, RenderContext, SharedSlots, SlotLayout, execute,
-                                set_worker_state, worker_problem)
+from wlbench.synth.jobs import (
+    SHARED_STORAGE_HINT,
+    Piece,
+    RenderContext,
+    SharedSlots,
+    SlotLayout,
+    execute,
+    set_worker_state,
+    worker_problem,
+)
 
 
 def default_workers() -> int:
@@ -232,7 +240,7 @@ def check_scheduler_address(address: str, *, timeout: float = PROBE_SECONDS) -> 
                     raise WlbenchError(f"the server at {full} is not a Dask scheduler (it "
                                        + (f"answered {said!r})" if first else "did not speak first, as one does)"),
                                        hint=hint)
-    except socket.timeout:
+    except TimeoutError:
         raise WlbenchError(f"the server at {full} is not a Dask scheduler (nothing answered within {timeout:g} s)",
                            hint=hint) from None
     except OSError as exc:
@@ -275,7 +283,7 @@ class DaskExecutor:
             if not self.client.scheduler_info().get("workers"):
                 try:
                     self.client.wait_for_workers(1, timeout=60)
-                except (TimeoutError, OSError) as exc:  # distributed's WorkerStartTimeoutError is a TimeoutError
+                except (TimeoutError, OSError):  # distributed's WorkerStartTimeoutError is a TimeoutError
                     self.client.close()
                     self.client = None
                     raise WlbenchError(f"no Dask worker joined the scheduler at {self.scheduler} within 60 s",

@@ -17,10 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from wlbench.errors import WlbenchError
 from wlbench.dataset.labels import frame_labels
 from wlbench.dataset.shards import ShardFileWriter, ShardPart, shard_name
 from wlbench.dataset.writer import ClipLayout, ShardRows, SplitShape
+from wlbench.errors import WlbenchError
 from wlbench.synth.plan import SplitPlanner
 from wlbench.synth.render import RenderedClip, RenderSettings, render_clip, rerender_clip
 

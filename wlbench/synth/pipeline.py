@@ -13,21 +13,21 @@ import numpy as np
 from tqdm import tqdm
 
 from wlbench.atomic import atomic_dir, check_output_path, human_bytes, remove_temporaries
+from wlbench.dataset.ids import spec_id
+from wlbench.dataset.labels import chunk_labels, frame_labels, weak_labels, window_labels
+from wlbench.dataset.reader import open_dataset
+from wlbench.dataset.shards import INDEX_NAME, plan_shards, sharded_folder_name
+from wlbench.dataset.writer import ClipLayout, DatasetWriter, SplitShape
 from wlbench.errors import WlbenchError
 from wlbench.hashing import hash_json
 from wlbench.interrupts import deferred_interrupts
-from wlbench.dataset.labels import chunk_labels, frame_labels, weak_labels, window_labels
 from wlbench.recipes import ROLE_NAMES, Recipe, parse_recipe
-from wlbench.synth.views import event_values, missing_label_view
 from wlbench.soundbank import Soundbank
-from wlbench.dataset.shards import INDEX_NAME, plan_shards, sharded_folder_name
-from wlbench.dataset.ids import spec_id
-from wlbench.dataset.reader import open_dataset
-from wlbench.dataset.writer import ClipLayout, DatasetWriter, SplitShape
 from wlbench.synth.executors import DaskExecutor, LocalExecutor
 from wlbench.synth.jobs import BlockJob, RenderContext, RerenderJob, ShardJob, ShardTarget
 from wlbench.synth.plan import SplitPlanner, domain_of, plan_splits
 from wlbench.synth.render import RenderSettings
+from wlbench.synth.views import event_values, missing_label_view
 
 
 @dataclasses.dataclass(frozen=True)

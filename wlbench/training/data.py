@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from wlbench.errors import WlbenchError
 from wlbench.dataset.reader import opened
 from wlbench.dataset.training_data import TrainingData, training_data
+from wlbench.errors import WlbenchError
 
 CLIP = "clip"
 

@@ -46,7 +46,7 @@ def seed_everything(seed: int) -> np.random.Generator:
     torch.manual_seed(seed)
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # deterministic cuBLAS (CUDA only)
     torch.use_deterministic_algorithms(True, warn_only=False)
-    torch.utils.deterministic.fill_uninitialized_memory = False
+    torch.utils.deterministic.fill_uninitialized_memory = False  # type: ignore[attr-defined]
     torch.backends.cudnn.deterministic = True  # CUDA only: no nondeterministic cuDNN kernels
     torch.backends.cudnn.benchmark = False  # and no timing-based kernel choice, which may differ run to run
     return np.random.default_rng(seed)

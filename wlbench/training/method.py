@@ -17,20 +17,28 @@ from __future__ import annotations
 import abc
 import dataclasses
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from wlbench.training import data
-from wlbench.training.fit import Stage, fit_stage, load_checkpoint, load_state, save_checkpoint, seed_everything, \
-    select_device
-from wlbench.training.sampling import balanced_subset
+from wlbench.dataset.training_data import TrainingData
 from wlbench.errors import WlbenchError
 from wlbench.methods import ConfigSchema, Option, PredictContext, Predictions, TrainContext
 from wlbench.methods.protocol import RUN_OPTIONS
-from wlbench.dataset.training_data import TrainingData
+from wlbench.training import data
+from wlbench.training.fit import (
+    Stage,
+    fit_stage,
+    load_checkpoint,
+    load_state,
+    save_checkpoint,
+    seed_everything,
+    select_device,
+)
+from wlbench.training.sampling import balanced_subset
 
 CHECKPOINT = "checkpoint.pt"
 
@@ -139,12 +147,12 @@ class TorchMethod(abc.ABC):
         if config["threads"] > 0:
             torch.set_num_threads(config["threads"])
         was_deterministic = torch.are_deterministic_algorithms_enabled()
-        was_filling = torch.utils.deterministic.fill_uninitialized_memory
+        was_filling = torch.utils.deterministic.fill_uninitialized_memory  # type: ignore[attr-defined]
         try:
             return self._train(ctx, config, info)
         finally:
             torch.use_deterministic_algorithms(was_deterministic)
-            torch.utils.deterministic.fill_uninitialized_memory = was_filling
+            torch.utils.deterministic.fill_uninitialized_memory = was_filling  # type: ignore[attr-defined]
 
     def _train(self, ctx: TrainContext, config: dict, info: data.DatasetInfo) -> dict[str, Any]:
         rng = seed_everything(ctx.seed)
@@ -160,6 +168,7 @@ class TorchMethod(abc.ABC):
             raise WlbenchError(f"{ctx.dataset}: {'no training clips' if len(train) == 0 else 'no labeled validation clips'}"
                                f" for method {self.name!r}", hint="check train_split, valid_split and labels")
         scaler = data.training_scaler(ctx.dataset, config["train_split"])
+        assert train.features is not None and valid.features is not None  # asked for with features
         train.features, valid.features = scaler.transform(train.features), scaler.transform(valid.features)
         modules = self.build(config, train.features.shape[-1], len(info.classes))
         for m in modules.values():
@@ -228,7 +237,7 @@ class TorchMethod(abc.ABC):
         return clip, (np.concatenate(frames).astype(np.float64) if frames else None)
 
 
-def validation_labels(dataset: str | Path, config: dict) -> str:
+def validation_labels(dataset: str | Path, config: Mapping[str, Any]) -> str:
     """The label view model selection reads on the validation split: the training view (so checkpoint choice
     and early stopping see the same label noise as training); the truth for oracle runs (``oracle`` labels or
     mask) and for ``valid_labels = "true"`` (truth-based selection is itself an oracle). A view the validation
@@ -240,8 +249,8 @@ def validation_labels(dataset: str | Path, config: dict) -> str:
     if view not in data.view_names(dataset, split):
         raise WlbenchError(f"{dataset}: the validation split {split!r} has no label view {view!r}, so model "
                            f"selection cannot read the labels the run trains on",
-                           hint=f"render the view on the validation split too (the recipe's [views] splits) or set "
-                                f"valid_labels=true (truth-based selection: an oracle)")
+                           hint="render the view on the validation split too (the recipe's [views] splits) or set "
+                                "valid_labels=true (truth-based selection: an oracle)")
     return view
 
 
