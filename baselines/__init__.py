@@ -2,5 +2,5 @@
 
 Each method plugs into wlbench through the ``wlbench.methods`` entry point (see ``pyproject.toml``);
 what all trainers share (data access, nets, seeding, fit loop, early stopping, checkpoints) lives in
-:mod:`baselines.common`.
+:mod:`wlbench_baselines.common`.
 """

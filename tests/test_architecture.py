@@ -34,16 +34,18 @@ LAYERS: list[tuple[str, ...]] = [
     ("wlbench.leaderboard",),
     ("wlbench.demo",),
     ("wlbench.commands", "wlbench.cli"),
-    ("baselines",),                                                          # clients, never imported by wlbench
+    ("wlbench_baselines",),                                                  # clients, never imported by wlbench
 ]
+# import name of each top-level folder (the repository's baselines/ installs as wlbench_baselines)
+PACKAGES = {"wlbench": "wlbench", "baselines": "wlbench_baselines"}
 RANK = {unit: rank for rank, units in enumerate(LAYERS) for unit in units}
 
 
 def _modules() -> dict[str, Path]:
     found = {}
-    for package in ("wlbench", "baselines"):
-        for path in (ROOT / package).rglob("*.py"):
-            parts = path.relative_to(ROOT).with_suffix("").parts
+    for folder, name in PACKAGES.items():
+        for path in (ROOT / folder).rglob("*.py"):
+            parts = (name, *path.relative_to(ROOT / folder).with_suffix("").parts)
             found[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
     return found
 
@@ -85,8 +87,8 @@ def _shown(path: Path) -> str:
 
 def _unit(module: str) -> str:
     parts = module.split(".")
-    if parts[0] == "baselines":
-        return "baselines"
+    if parts[0] == "wlbench_baselines":
+        return "wlbench_baselines"
     return ".".join(parts[:2])
 
 
@@ -161,7 +163,8 @@ def test_no_private_name_is_imported_from_another_module():
     assert not private, "private names crossing modules:\n" + "\n".join(private)
 
 
-@pytest.mark.parametrize("upward", [("wlbench.dataset.reader", "wlbench.scoring"), ("wlbench.metrics", "baselines")])
+@pytest.mark.parametrize("upward", [("wlbench.dataset.reader", "wlbench.scoring"),
+                                    ("wlbench.metrics", "wlbench_baselines.common")])
 def test_the_check_sees_an_upward_import(upward, monkeypatch, tmp_path):
     """The check is not vacuous: a module that imported a higher layer (even inside a function) is caught."""
     low, high = upward
@@ -170,3 +173,14 @@ def test_the_check_sees_an_upward_import(upward, monkeypatch, tmp_path):
     monkeypatch.setitem(MODULES, f"{low}.fake_probe", fake)
     with pytest.raises(AssertionError, match="upward imports"):
         test_no_module_imports_a_layer_above_its_own()
+
+
+def test_every_package_is_installed_under_its_import_name():
+    """pyproject.toml lists every package (baselines/ mapped to wlbench_baselines): a new subpackage left out of
+    the list would be missing from an installed wheel."""
+    import tomllib
+
+    setup = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
+    assert setup["package-dir"] == {"wlbench_baselines": "baselines"}
+    packages = {m for m, p in MODULES.items() if p.name == "__init__.py"}
+    assert sorted(packages) == sorted(setup["packages"])

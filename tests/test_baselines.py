@@ -107,7 +107,7 @@ def trained(seg_dataset, tmp_path_factory):
 # --- building blocks ------------------------------------------------------------------------------
 
 def test_patch_embedder_averages_patch_embeddings():
-    from baselines.common.nets import PatchEmbedder
+    from wlbench_baselines.common.nets import PatchEmbedder
 
     torch.manual_seed(0)
     e = PatchEmbedder(64, 20, [4, 8], [[2, 4], [1, 4]], dropout=0.0).eval()
@@ -120,7 +120,7 @@ def test_patch_embedder_averages_patch_embeddings():
 
 
 def test_patch_embedder_pooling_and_normalisation_options():
-    from baselines.common.nets import PatchEmbedder
+    from wlbench_baselines.common.nets import PatchEmbedder
 
     x = torch.randn(3, 100, 64)
     torch.manual_seed(0)
@@ -138,7 +138,7 @@ def test_patch_embedder_pooling_and_normalisation_options():
 
 
 def test_channels_last_gives_the_same_embeddings():
-    from baselines.common.nets import PatchEmbedder
+    from wlbench_baselines.common.nets import PatchEmbedder
 
     x = torch.randn(4, 1000, 64)
     torch.manual_seed(0)
@@ -164,7 +164,7 @@ def test_the_trunk_pools_before_the_activation_with_the_values_of_pooling_after_
     monotone), forward and backward."""
     from torch.nn import functional as F
 
-    from baselines.common.nets import ConvTrunk
+    from wlbench_baselines.common.nets import ConvTrunk
 
     torch.manual_seed(0)
     trunk = ConvTrunk(64, [4, 8], [[2, 2], [1, 4]], act=act, batch_norm=batch_norm)
@@ -192,7 +192,7 @@ def test_the_trunk_pools_before_the_activation_with_the_values_of_pooling_after_
 
 
 def test_dropout_draws_a_seeded_mask_at_the_rate_and_scales_the_kept_values():
-    from baselines.common.nets import Dropout
+    from wlbench_baselines.common.nets import Dropout
 
     drop = Dropout(0.2)
     x = torch.ones(64, 16, 10, 32).contiguous(memory_format=torch.channels_last).requires_grad_()
@@ -228,7 +228,7 @@ def test_seeding_turns_off_the_nan_fill_of_deterministic_mode():
 
 
 def test_building_blocks_shapes():
-    from baselines.common.nets import CRNN, MLP, BiGRU, ConvTrunk, Pooling
+    from wlbench_baselines.common.nets import CRNN, MLP, BiGRU, ConvTrunk, Pooling
 
     trunk = ConvTrunk(64, [4, 8], [[2, 2], [2, 2]], batch_norm=True, dropout=0.1)
     h = trunk(torch.randn(3, 40, 64))
@@ -245,8 +245,8 @@ def test_building_blocks_shapes():
 
 
 def test_episode_is_support_major_and_loss_is_protonet():
-    from baselines.common.losses import prototypical_loss
     from wlbench.training.sampling import episode
+    from wlbench_baselines.common.losses import prototypical_loss
 
     cls = np.array([0, 0, 0, 1, 1, 1, 2, 2, 2, 2])
     labels = np.eye(3, dtype=np.uint8)[cls]
@@ -274,7 +274,7 @@ def test_triplets_follow_label_sets():
 
 
 def test_triplet_loss_is_eq_2():
-    from baselines.common.losses import triplet_loss
+    from wlbench_baselines.common.losses import triplet_loss
 
     a, p, n = torch.tensor([[0.0, 0.0]]), torch.tensor([[1.0, 0.0]]), torch.tensor([[0.0, 0.5]])
     assert float(triplet_loss(a, p, n, margin=0.5)) == pytest.approx(1.0 - 0.25 + 0.5)  # squared distances
@@ -283,7 +283,7 @@ def test_triplet_loss_is_eq_2():
 
 
 def test_masked_bce_ignores_unknown_entries():
-    from baselines.common.losses import masked_bce
+    from wlbench_baselines.common.losses import masked_bce
 
     logits = torch.tensor([[2.0, -1.0], [0.5, 3.0]], requires_grad=True)
     y = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
@@ -638,7 +638,7 @@ def test_outside_method_gets_the_same_commands(seg_dataset, tmp_path, monkeypatc
 def test_turpault2020_findings_are_paired_contrasts_with_verdicts():
     """The paper's findings read off a grid table: the paired (by seed) difference, its interval and the
     verdict; a control (the untrained E) is a cell like any other."""
-    from baselines.turpault2020.findings import render
+    from wlbench_baselines.turpault2020.findings import render
 
     def res(values, untrained=None):
         out = {"seeds": {str(k): v for k, v in values.items()}, "controls": {}}

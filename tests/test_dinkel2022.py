@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from baselines.dinkel2022.analysis import count_shares, label_coverage, labels_per_item
-from baselines.teacher_student.windows import chunk_windows
+from wlbench_baselines.dinkel2022.analysis import count_shares, label_coverage, labels_per_item
+from wlbench_baselines.teacher_student.windows import chunk_windows
 
 
 def test_labels_per_item_thresholds_at_one_half():

@@ -149,9 +149,9 @@ def test_binary_or_missing_grid_file_is_one_clear_error(tmp_path):
 def test_table_only_without_finished_runs_is_one_error_and_writes_nothing(tmp_path, monkeypatch):
     """--table-only on an empty or missing --out: one error line, exit 2, no all-"-" table written. The
     teacher / student reports on such a folder: the same."""
-    from baselines.dinkel2022.report import main as dinkel_report
-    from baselines.fonseca2020.report import main as fonseca_report
     from wlbench.cli import main
+    from wlbench_baselines.dinkel2022.report import main as dinkel_report
+    from wlbench_baselines.fonseca2020.report import main as fonseca_report
 
     monkeypatch.chdir(Path(__file__).parents[1])  # grids name their datasets relative to the repository
     grid = "baselines/experiments/turpault2020.toml"

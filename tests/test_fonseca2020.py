@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch.nn import functional as F
 
-from baselines.fonseca2020.masking import flag_count, flag_top_negatives, implicit_negatives, masked_bce
+from wlbench_baselines.fonseca2020.masking import flag_count, flag_top_negatives, implicit_negatives, masked_bce
 
 PERCENTS = [0, 0.1, 0.2, 0.4, 0.6, 0.8, 1, 2, 3, 4, 5, 6, 8, 10, 15, 20, 50, 100]
 

@@ -93,10 +93,10 @@ def test_a_class_whose_positives_were_all_dropped_is_not_learned(view_dataset, t
 def test_model_selection_reads_the_validation_split_through_the_training_view(view_dataset, tmp_path):
     """Checkpoint choice and early stopping see the view's labels on the validation split (its dropped
     positives stay negatives there); only an oracle run (or valid_labels=true) selects on the truth."""
-    from baselines.turpault2020.methods import CLASSIFIER
     from wlbench.dataset.reader import open_dataset
     from wlbench.dataset.training_data import training_data
     from wlbench.methods import resolve_config, train_run
+    from wlbench_baselines.turpault2020.methods import CLASSIFIER
 
     with open_dataset(view_dataset) as ds:
         v = ds.split("validation")

@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 import torch
 
-from baselines.park2019.grl import alpha_at, reverse_gradient
-from baselines.park2019.losses import domain_loss, masked_bce, masked_bce_with_logits, orthogonality_penalty
-from baselines.park2019.nets import DomainClassifier, Labeler, LabelerOutput, build_networks
-from baselines.park2019.pseudo import agreement, pseudo_label
-from baselines.park2019.sampling import role_batches
-from baselines.park2019.steps import Batch, batch_loss, labeler_loss
-from baselines.park2019.targets import build_targets, domain_labels, with_pseudo_labels
+from wlbench_baselines.park2019.grl import alpha_at, reverse_gradient
+from wlbench_baselines.park2019.losses import domain_loss, masked_bce, masked_bce_with_logits, orthogonality_penalty
+from wlbench_baselines.park2019.nets import DomainClassifier, Labeler, LabelerOutput, build_networks
+from wlbench_baselines.park2019.pseudo import agreement, pseudo_label
+from wlbench_baselines.park2019.sampling import role_batches
+from wlbench_baselines.park2019.steps import Batch, batch_loss, labeler_loss
+from wlbench_baselines.park2019.targets import build_targets, domain_labels, with_pseudo_labels
 
 torch.set_num_threads(1)
 
@@ -478,7 +478,7 @@ def gap_dataset(tone_bank, tmp_path_factory):
 
 @pytest.mark.slow
 def test_gap_probe_sees_a_band_limited_domain(gap_dataset):
-    from baselines.park2019.gap import fit_logistic, measure_gap
+    from wlbench_baselines.park2019.gap import fit_logistic, measure_gap
 
     gap = gap_dataset
     result = measure_gap(gap)
@@ -502,8 +502,8 @@ TINY = {"filters": [4, 8], "pools": [[2, 4], [1, 4]], "rnn_hidden": 4, "domain_h
 def train_park(name, dataset, run_dir, **over):
     import json
 
-    from baselines.park2019 import METHODS
     from wlbench.methods import Audit, TrainContext, resolve_config
+    from wlbench_baselines.park2019 import METHODS
 
     schema = METHODS[name].config_schema()  # a preset refuses the options it does not use (domain_hidden...)
     config = resolve_config(METHODS[name], None, {**{k: v for k, v in TINY.items() if k in schema}, **over})
@@ -519,8 +519,8 @@ def train_park(name, dataset, run_dir, **over):
 
 
 def predict_park(name, run_dir, dataset, config):
-    from baselines.park2019 import METHODS
     from wlbench.methods import PredictContext
+    from wlbench_baselines.park2019 import METHODS
 
     ctx = PredictContext(run_dir=run_dir, dataset=dataset, requests=(("eval", "clip"),), config=config)
     return METHODS[name].predict(ctx)[("eval", "clip")]
@@ -531,7 +531,7 @@ def predict_park(name, run_dir, dataset, config):
 def test_variants_train_and_predict_frame_scores(gap_dataset, tmp_path, name):
     import json
 
-    from baselines.park2019 import METHODS
+    from wlbench_baselines.park2019 import METHODS
 
     summary, config = train_park(name, gap_dataset, tmp_path / name)
     method = METHODS[name]
@@ -571,7 +571,7 @@ TRI_CONTROL = {"pseudo_labels": False}
 
 
 def test_the_tri_training_presets_declare_the_no_pseudo_control():
-    from baselines.park2019 import METHODS
+    from wlbench_baselines.park2019 import METHODS
 
     assert METHODS["park-tri"].controls == {"no-pseudo": TRI_CONTROL}
     assert METHODS["park-adv-time"].controls == {}
@@ -598,7 +598,7 @@ def test_store_training_data_gives_frame_labels_to_strong_clips_only(gap_dataset
     """The store's side of "strong labels only for S, U's labels never in a loss", through the method's loader."""
     from types import SimpleNamespace
 
-    from baselines.park2019 import BASELINE
+    from wlbench_baselines.park2019 import BASELINE
 
     config = {**BASELINE.config_schema().defaults(), **TINY}
     train = BASELINE.load_train(SimpleNamespace(dataset=gap_dataset, config=config))
@@ -620,8 +620,8 @@ def _cell(dataset, method, seeds, controls=None, prior_verdict="learned"):
 
 
 def test_findings_read_claims_and_pseudo_label_audits(gap_dataset, tmp_path):
-    from baselines.park2019.findings import render
     from wlbench.dataset.reader import open_dataset
+    from wlbench_baselines.park2019.findings import render
 
     gap, nogap = "gapset", "nogapset"
     base = {0: 0.30, 1: 0.32, 2: 0.31, 3: 0.33, 4: 0.30}  # 5 seeds: a claim needs 5
@@ -685,7 +685,7 @@ def test_findings_read_claims_and_pseudo_label_audits(gap_dataset, tmp_path):
     cols = rows[f"W, frame level ({1000 * 2 / frame_rate:.0f} ms windows)"]
     assert cols[7].startswith(f"{41 / (pairs * windows):.3f} ±")
     # the figure: one PNG from the same tables (the command's --figure)
-    from baselines.park2019.findings import main as findings_main
+    from wlbench_baselines.park2019.findings import main as findings_main
 
     assert findings_main([str(tmp_path), "--figure", str(tmp_path / "rows.png")]) == 0
     assert (tmp_path / "rows.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -693,7 +693,7 @@ def test_findings_read_claims_and_pseudo_label_audits(gap_dataset, tmp_path):
 
 
 def test_findings_without_the_main_table_is_one_error(tmp_path, capsys):
-    from baselines.park2019.findings import main
+    from wlbench_baselines.park2019.findings import main
 
     assert main([str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()

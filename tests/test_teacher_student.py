@@ -7,12 +7,12 @@ import pytest
 import torch
 from torch import nn
 
-from baselines.teacher_student.augment import SpecAugment, mixup
-from baselines.teacher_student.averaging import TopK, average_states
-from baselines.teacher_student.losses import bce, psl_loss, torch_bce
-from baselines.teacher_student.nets import DEFAULT_NET, FramePoolingTagger, build_tagger
-from baselines.teacher_student.relabel import freeze, relabel, window_scores
-from baselines.teacher_student.windows import chunk_windows, clip_frames, patch_windows
+from wlbench_baselines.teacher_student.augment import SpecAugment, mixup
+from wlbench_baselines.teacher_student.averaging import TopK, average_states
+from wlbench_baselines.teacher_student.losses import bce, psl_loss, torch_bce
+from wlbench_baselines.teacher_student.nets import DEFAULT_NET, FramePoolingTagger, build_tagger
+from wlbench_baselines.teacher_student.relabel import freeze, relabel, window_scores
+from wlbench_baselines.teacher_student.windows import chunk_windows, clip_frames, patch_windows
 
 # --- windows --------------------------------------------------------------------------------------
 
@@ -275,7 +275,7 @@ def test_mixup_mixes_inputs_and_labels_with_the_same_weights():
 
 
 def test_nested_subsets():
-    from baselines.teacher_student.subsets import nested_subset
+    from wlbench_baselines.teacher_student.subsets import nested_subset
 
     small, large = nested_subset(1000, 200, seed=0), nested_subset(1000, 500, seed=0)
     assert small.size == 200 and np.all(np.diff(small) > 0) and np.isin(small, large).all()

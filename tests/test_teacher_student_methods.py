@@ -85,7 +85,7 @@ def test_pseudo_strong_labels_end_to_end(ts_dataset, tmp_path):
     assert p.clip_scores.shape == (6, 3) and np.all((p.clip_scores >= 0) & (p.clip_scores <= 1))
     again = predict("dinkel-psl", tmp_path / "psl", ts_dataset)
     assert np.array_equal(p.clip_scores, again.clip_scores)
-    from baselines.teacher_student.report import headline, report
+    from wlbench_baselines.teacher_student.report import headline, report
 
     per_class = [row["lwlrap"] for row in report(tmp_path / "psl")["per_class"].values() if row.get("n_pos")]
     assert headline(tmp_path / "psl", "lwlrap_balanced") == pytest.approx(np.mean(per_class))

@@ -10,12 +10,13 @@ import pytest
 import torch
 from tone_bank import render_recipe_text
 
-from baselines.common.losses import masked_bce_probs, triplet_loss
-from baselines.common.nets import PatchEmbedder
-from baselines.turpault2019 import mining, sampling, subsegments, transforms
-from baselines.turpault2019.batches import TransformSettings, batch_loss, build_batch, plan_accuracy, plan_loss
-from baselines.turpault2019.neighbours import nearest_neighbours
-from baselines.turpault2019.sampling import (
+from wlbench.errors import WlbenchError
+from wlbench_baselines.common.losses import masked_bce_probs, triplet_loss
+from wlbench_baselines.common.nets import PatchEmbedder
+from wlbench_baselines.turpault2019 import mining, sampling, subsegments, transforms
+from wlbench_baselines.turpault2019.batches import TransformSettings, batch_loss, build_batch, plan_accuracy, plan_loss
+from wlbench_baselines.turpault2019.neighbours import nearest_neighbours
+from wlbench_baselines.turpault2019.sampling import (
     LABEL,
     MINE,
     MIXING,
@@ -28,7 +29,6 @@ from baselines.turpault2019.sampling import (
     PoolIndex,
     plan_triplets,
 )
-from wlbench.errors import WlbenchError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -425,7 +425,7 @@ def test_batch_loss_trains_an_embedding():
 # --- networks -------------------------------------------------------------------------------------------
 
 def test_networks_have_the_paper_shapes():
-    from baselines.turpault2019.methods import CRNN_METHOD, LOGMEL, TRIPLET
+    from wlbench_baselines.turpault2019.methods import CRNN_METHOD, LOGMEL, TRIPLET
 
     x = torch.randn(3, 480, 64)
     cfg = TRIPLET.config_schema().defaults() | {"patch_frames": 48}
@@ -454,7 +454,7 @@ def test_networks_have_the_paper_shapes():
 
 
 def test_l2_embedding_is_unit_norm():
-    from baselines.turpault2019.methods import TRIPLET
+    from wlbench_baselines.turpault2019.methods import TRIPLET
 
     cfg = TRIPLET.config_schema().defaults() | {"patch_frames": 48, "filters": [8, 8, 8], "l2_normalize": True}
     e = TRIPLET.build(cfg, 64, 10)["embedder"]
@@ -695,7 +695,7 @@ def test_grids_plan_their_cells_and_share_the_untrained_control(name, cells, run
 
 
 def test_findings_are_paired_contrasts_of_the_tables():
-    from baselines.turpault2019.findings import render
+    from wlbench_baselines.turpault2019.findings import render
 
     def cell(method, strategy, budget, seeds, untrained):
         res = {"seeds": {str(k): v for k, v in seeds.items()},

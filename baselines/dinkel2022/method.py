@@ -10,14 +10,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from baselines.dinkel2022.analysis import count_shares, label_coverage, labels_per_item
-from baselines.teacher_student.augment import SpecAugment, mixup
-from baselines.teacher_student.losses import bce, psl_loss
-from baselines.teacher_student.method import TeacherStudent, WindowedTagger
-from baselines.teacher_student.relabel import relabel
 from wlbench.dataset.training_data import TrainingData
 from wlbench.methods import ConfigSchema, Option
 from wlbench.training.fit import Stage
+from wlbench_baselines.dinkel2022.analysis import count_shares, label_coverage, labels_per_item
+from wlbench_baselines.teacher_student.augment import SpecAugment, mixup
+from wlbench_baselines.teacher_student.losses import bce, psl_loss
+from wlbench_baselines.teacher_student.method import TeacherStudent, WindowedTagger
+from wlbench_baselines.teacher_student.relabel import relabel
 
 MAX_LABELS = 9  # Fig. 2: labels per chunk 0 ... 9+
 

@@ -1,6 +1,6 @@
 """Tables 2 / 3 and section 4.3 of Dinkel et al. on wlbench runs, with the truth the paper did not have.
 
-    python -m baselines.dinkel2022.report runs/ts baselines/experiments/results/dinkel2022
+    python -m wlbench_baselines.dinkel2022.report runs/ts baselines/experiments/results/dinkel2022
 
 reads the finished runs of ``dinkel2022.toml`` (and ``dinkel2022-oracle.toml``) under ``runs/ts`` and writes
 ``dinkel2022.md``, ``dinkel2022.json``, ``fig2-labels-per-chunk.png`` and ``fig3-coverage-recovery.png``.
@@ -16,7 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from baselines.teacher_student.report import (
+from wlbench.atomic import write_text_atomic
+from wlbench.plotting import pyplot, save_png
+from wlbench_baselines.teacher_student.report import (
     compare_family,
     diff_text,
     fmt,
@@ -27,8 +29,6 @@ from baselines.teacher_student.report import (
     stats,
     train_stages,
 )
-from wlbench.atomic import write_text_atomic
-from wlbench.plotting import pyplot, save_png
 
 METHOD = "dinkel-psl"
 METRICS = ("map", "dprime_of_mean_auc", "dprime_mean_of_classes")

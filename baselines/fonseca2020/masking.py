@@ -17,7 +17,7 @@ unflagged entry may share it (a tie). ``floor`` flags at most p % (0.1 % of 505,
 ``known`` are never flagged, so never masked.
 
 **Loss.** :func:`masked_bce`: ``pos + M * neg`` per entry (the mask multiplies the negative term only, see
-:func:`baselines.teacher_student.losses.bce_terms`), summed over the entries that may enter the loss and
+:func:`wlbench_baselines.teacher_student.losses.bce_terms`), summed over the entries that may enter the loss and
 divided by either all of them (``normalise="all"``, the paper's "compute (1) as usual, then apply M to the
 negative term": flagged entries still count in the denominator) or by the unmasked ones
 (``normalise="unmasked"``: flagged negatives leave the denominator too). With nothing flagged both equal the
@@ -32,7 +32,7 @@ from fractions import Fraction
 import numpy as np
 import torch
 
-from baselines.teacher_student.losses import bce_terms
+from wlbench_baselines.teacher_student.losses import bce_terms
 
 NORMALISATIONS = ("all", "unmasked")
 

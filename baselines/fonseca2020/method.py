@@ -11,12 +11,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from baselines.fonseca2020.masking import NORMALISATIONS, flag_top_negatives, implicit_negatives, masked_bce
-from baselines.teacher_student.method import TeacherStudent, WindowedTagger
-from baselines.teacher_student.relabel import relabel
 from wlbench.dataset.training_data import TrainingData
 from wlbench.methods import ConfigSchema, Option
 from wlbench.training.fit import Stage
+from wlbench_baselines.fonseca2020.masking import NORMALISATIONS, flag_top_negatives, implicit_negatives, masked_bce
+from wlbench_baselines.teacher_student.method import TeacherStudent, WindowedTagger
+from wlbench_baselines.teacher_student.relabel import relabel
 
 
 class LossMasking(TeacherStudent):

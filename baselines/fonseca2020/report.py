@@ -1,7 +1,7 @@
 """Fig. 2 / Table 3 of Fonseca et al. on wlbench runs, and what the paper could not measure (flag precision and
 recall against the truly dropped positives).
 
-    python -m baselines.fonseca2020.report runs/ts baselines/experiments/results/fonseca2020
+    python -m wlbench_baselines.fonseca2020.report runs/ts baselines/experiments/results/fonseca2020
 
 reads the finished runs of ``fonseca2020.toml`` and ``fonseca2020-bounds.toml`` under ``runs/ts`` and writes
 ``fonseca2020.md`` (tables), ``fonseca2020.json`` and ``fig2-performance-vs-discard.png``,
@@ -18,7 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from baselines.teacher_student.report import (
+from wlbench.atomic import write_text_atomic
+from wlbench.plotting import pyplot, save_png
+from wlbench_baselines.teacher_student.report import (
     audits,
     compare_family,
     diff_text,
@@ -30,8 +32,6 @@ from baselines.teacher_student.report import (
     stats,
     train_stages,
 )
-from wlbench.atomic import write_text_atomic
-from wlbench.plotting import pyplot, save_png
 
 METHOD = "fonseca-masking"
 METRICS = ("dprime_mean_of_classes", "lwlrap_balanced", "lwlrap", "map")

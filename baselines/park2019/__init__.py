@@ -7,7 +7,7 @@ penalty (:mod:`.losses`), what may enter a loss (:mod:`.targets`), pseudo-labell
 options (:mod:`.config`) and the domain-gap probe of the docs (:mod:`.gap`). See docs/baselines.md.
 """
 
-from baselines.park2019.methods import (
+from wlbench_baselines.park2019.methods import (
                                         ADV_TIME,
                                         ADV_TIME_TRI,
                                         ADV_WHOLE,

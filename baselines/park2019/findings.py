@@ -1,7 +1,7 @@
 """What the Park et al. (DCASE 2019) grids say: the paper's claims as paired contrasts, and what
 pseudo-labelling did, measured against the truth the store keeps.
 
-    python -m baselines.park2019.findings OUT [--figure rows.png] > findings.md
+    python -m wlbench_baselines.park2019.findings OUT [--figure rows.png] > findings.md
 
 ``OUT`` is the ``--out`` of ``wlbench experiment`` for ``park2019.toml`` (and, when run, its no-gap control
 ``park2019-nogap.toml``): the tables are read from ``OUT/<grid name>/table.json``, the pseudo-label counts
@@ -335,7 +335,7 @@ def render(out: Path) -> str:
 
 def main(argv: Sequence[str]) -> int:
     if len(argv) not in (1, 3) or (len(argv) == 3 and argv[1] != "--figure"):
-        print("usage: python -m baselines.park2019.findings OUT [--figure PNG]   (OUT: the --out of "
+        print("usage: python -m wlbench_baselines.park2019.findings OUT [--figure PNG]   (OUT: the --out of "
               "`wlbench experiment`)", file=sys.stderr)
         return 2
     out = Path(argv[0])

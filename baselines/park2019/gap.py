@@ -10,7 +10,7 @@ scikit-learn: minimise ``C * sum(BCE) + ||w||^2 / 2``, fitted by Newton's method
   clips' true weak labels, both scored by macro AP on the eval split (real): the drop is the price of
   training on the other domain.
 
-``python -m baselines.park2019.gap DATASET.h5 [...]`` prints both for each file. Reads true labels: a
+``python -m wlbench_baselines.park2019.gap DATASET.h5 [...]`` prints both for each file. Reads true labels: a
 measuring tool for the docs, never part of a method.
 """
 

@@ -9,7 +9,7 @@ baseline and of JiaKai's CRNN, which keep L_frame and L_clip on one scale whatev
   (they are selected out, not multiplied by 0), so a masked label may even be NaN;
 * ``L_frame`` averages over known (clip, frame, class) entries: the synthetic strong clips S (and, in
   phase 2, the pseudo-labelled frames of W and U); ``L_clip`` over known (clip, class) entries: S and W
-  (and, in phase 2, the clip pseudo-labels of U). The masks come from :mod:`baselines.park2019.targets`;
+  (and, in phase 2, the clip pseudo-labels of U). The masks come from :mod:`wlbench_baselines.park2019.targets`;
 * ``L_d`` is the mean BCE over clips (Adv.whole: one logit per clip) or over (clip, frame) pairs
   (Adv.time: one logit per frame, every frame of a clip carrying the clip's domain).
 """

@@ -15,19 +15,19 @@ from typing import Any
 import numpy as np
 import torch
 
-from baselines.park2019.config import OPTIONS, TRI_CONTROLS, VARIANTS, check, time_pool, variant_options
-from baselines.park2019.grl import alpha_at
-from baselines.park2019.nets import build_networks
-from baselines.park2019.pseudo import pseudo_label
-from baselines.park2019.sampling import role_batches
-from baselines.park2019.steps import Batch, batch_loss
-from baselines.park2019.targets import STRONG, UNLABELED, WEAK, Targets, build_targets, with_pseudo_labels
 from wlbench.dataset.training_data import TrainingData
 from wlbench.errors import WlbenchError
 from wlbench.metrics.ranking import map_macro
 from wlbench.training import data
 from wlbench.training.fit import Stage
 from wlbench.training.method import Run, TorchMethod, validation_labels
+from wlbench_baselines.park2019.config import OPTIONS, TRI_CONTROLS, VARIANTS, check, time_pool, variant_options
+from wlbench_baselines.park2019.grl import alpha_at
+from wlbench_baselines.park2019.nets import build_networks
+from wlbench_baselines.park2019.pseudo import pseudo_label
+from wlbench_baselines.park2019.sampling import role_batches
+from wlbench_baselines.park2019.steps import Batch, batch_loss
+from wlbench_baselines.park2019.targets import STRONG, UNLABELED, WEAK, Targets, build_targets, with_pseudo_labels
 
 TRI_HEADS = ("final", "labeler1", "labeler2")
 ROLES = (STRONG, WEAK, UNLABELED)

@@ -1,5 +1,5 @@
 """The networks of Park et al. (2019), Fig. 2: feature extractor F, labelers F1 and F2, final classifier Ft,
-domain classifier D. Built from the shared blocks of :mod:`baselines.common.nets`.
+domain classifier D. Built from the shared blocks of :mod:`wlbench_baselines.common.nets`.
 
 Shapes: input log-mel (B, L, n_freq) -> F -> features (B, T, D) with T = L // time_pool -> each of F1, F2,
 Ft -> frame logits (B, T, C) and clip scores (B, C) in [0, 1]; D -> one logit per clip (B,) (Adv.whole)
@@ -14,7 +14,7 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from baselines.common.nets import MLP, BiGRU, ConvTrunk, Pooling, activation
+from wlbench_baselines.common.nets import MLP, BiGRU, ConvTrunk, Pooling, activation
 
 ADVERSARIAL = ("none", "whole", "time")
 POOLINGS = ("attention", "mean", "max")

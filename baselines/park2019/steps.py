@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from baselines.park2019.grl import reverse_gradient
-from baselines.park2019.losses import domain_loss, masked_bce, masked_bce_with_logits, orthogonality_penalty
-from baselines.park2019.targets import Targets
+from wlbench_baselines.park2019.grl import reverse_gradient
+from wlbench_baselines.park2019.losses import domain_loss, masked_bce, masked_bce_with_logits, orthogonality_penalty
+from wlbench_baselines.park2019.targets import Targets
 
 LABELERS = ("labeler1", "labeler2")
 

@@ -85,7 +85,7 @@ def build_targets(*, labels: np.ndarray, known: np.ndarray, roles: np.ndarray, r
 
 def with_pseudo_labels(targets: Targets, rows: np.ndarray, pseudo) -> Targets:
     """A copy of ``targets`` whose ``rows`` (the W and U clips) take the clip and frame labels and masks of
-    ``pseudo`` (a :class:`baselines.park2019.pseudo.PseudoLabels` over exactly those rows, in that order).
+    ``pseudo`` (a :class:`wlbench_baselines.park2019.pseudo.PseudoLabels` over exactly those rows, in that order).
     The caller passes the W and U rows only (the strong clips keep the store's frame labels)."""
     rows = np.asarray(rows)
     if len(rows) != pseudo.clip.shape[0]:

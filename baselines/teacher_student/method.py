@@ -26,15 +26,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from baselines.teacher_student.averaging import TopK
-from baselines.teacher_student.nets import DEFAULT_NET, FramePoolingTagger, build_tagger
-from baselines.teacher_student.windows import Windows, chunk_windows, clip_frames, patch_windows
 from wlbench.atomic import atomic_path
 from wlbench.dataset.training_data import TrainingData
 from wlbench.methods import ConfigSchema, Option
 from wlbench.training.fit import Stage
 from wlbench.training.method import MAX_WIDTH, WIDTH, Run, TorchMethod, clip_set_id, validation_labels
 from wlbench.training.validation import score_metrics
+from wlbench_baselines.teacher_student.averaging import TopK
+from wlbench_baselines.teacher_student.nets import DEFAULT_NET, FramePoolingTagger, build_tagger
+from wlbench_baselines.teacher_student.windows import Windows, chunk_windows, clip_frames, patch_windows
 
 _POOL_PAIR = Option([2, 2], kind=list, length=2, items=Option(1, kind=int, min=1))
 
@@ -228,7 +228,7 @@ class TeacherStudent(TorchMethod):
         return int(config["subset_seed"])
 
     def student_rows(self, train: TrainingData, config: dict) -> np.ndarray:
-        from baselines.teacher_student.subsets import nested_subset
+        from wlbench_baselines.teacher_student.subsets import nested_subset
 
         return nested_subset(len(train), config["student_clips"], config["subset_seed"])
 
@@ -241,8 +241,8 @@ class TeacherStudent(TorchMethod):
     def fit_student(self, student: WindowedTagger, batches, step, valid: TrainingData, run: Run
                     ) -> dict[str, Any]:
         """The student's stage (checkpoint by validation mAP); with ``top_k`` > 1 the k best validated states
-        are weight-averaged into the student at the end (see :mod:`baselines.teacher_student.averaging`)."""
-        from baselines.teacher_student.averaging import average_states
+        are weight-averaged into the student at the end (see :mod:`wlbench_baselines.teacher_student.averaging`)."""
+        from wlbench_baselines.teacher_student.averaging import average_states
 
         c = run.config
         top = TopK(c["top_k"])

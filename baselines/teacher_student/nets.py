@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from baselines.common.nets import MLP, BiGRU, ConvTrunk, Pooling
+from wlbench_baselines.common.nets import MLP, BiGRU, ConvTrunk, Pooling
 
 DEFAULT_NET: dict = {
     # CPU-sized: 3 conv blocks, time pooled 16x (6 frames for a 1 s chunk or a 0.96 s patch), 64 bands -> 2.

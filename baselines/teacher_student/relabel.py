@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from baselines.teacher_student.windows import Windows
+from wlbench_baselines.teacher_student.windows import Windows
 
 
 def freeze(module: nn.Module) -> nn.Module:

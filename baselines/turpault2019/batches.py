@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from baselines.common.losses import triplet_loss
-from baselines.turpault2019 import mining, transforms
-from baselines.turpault2019.sampling import LABEL, MINE, MIXING, NEAREST, NOISE, PROXIMITY, SHIFT, TripletPlan
+from wlbench_baselines.common.losses import triplet_loss
+from wlbench_baselines.turpault2019 import mining, transforms
+from wlbench_baselines.turpault2019.sampling import LABEL, MINE, MIXING, NEAREST, NOISE, PROXIMITY, SHIFT, TripletPlan
 
 
 @dataclass(frozen=True)

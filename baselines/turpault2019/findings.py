@@ -9,7 +9,7 @@ family, every other finding a claim ``a > b`` that presupposes the headroom of a
 metric); Holm-corrected within each family; a claim between cells either of which does not beat its lower
 controls reads ``below controls``, never holds or reversed.
 
-    python -m baselines.turpault2019.findings TABLE2_JSON TABLE3_JSON > findings.md
+    python -m wlbench_baselines.turpault2019.findings TABLE2_JSON TABLE3_JSON > findings.md
 """
 
 from __future__ import annotations
@@ -108,7 +108,7 @@ def render(table2: dict, table3: dict | None = None) -> str:
 
 def main(argv: Sequence[str]) -> int:
     if len(argv) not in (1, 2):
-        print("usage: python -m baselines.turpault2019.findings TABLE2_JSON [TABLE3_JSON]", file=sys.stderr)
+        print("usage: python -m wlbench_baselines.turpault2019.findings TABLE2_JSON [TABLE3_JSON]", file=sys.stderr)
         return 2
     tables = [json.loads(Path(p).read_text(encoding="utf-8")) for p in argv]
     sys.stdout.write(render(tables[0], tables[1] if len(tables) > 1 else None))

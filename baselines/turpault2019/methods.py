@@ -17,20 +17,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from baselines.common.losses import masked_bce_probs
-from baselines.common.nets import CRNN, PatchEmbedder
-from baselines.turpault2019 import mining, subsegments
-from baselines.turpault2019.batches import TransformSettings, batch_loss, build_batch, plan_accuracy, plan_loss
-from baselines.turpault2019.neighbours import nearest_neighbours
-from baselines.turpault2019.nets import SequenceClassifier
-from baselines.turpault2019.sampling import (
-    STRATEGIES,
-    TRANSFORMATIONS,
-    MaskedLabels,
-    PoolIndex,
-    TripletPlan,
-    plan_triplets,
-)
 from wlbench.dataset.training_data import TrainingData
 from wlbench.errors import WlbenchError
 from wlbench.methods import ConfigSchema, Option
@@ -38,6 +24,20 @@ from wlbench.training.fit import Stage
 from wlbench.training.method import MAX_WIDTH, WIDTH, Run, TorchMethod
 from wlbench.training.sampling import batches
 from wlbench.training.validation import score_metrics
+from wlbench_baselines.common.losses import masked_bce_probs
+from wlbench_baselines.common.nets import CRNN, PatchEmbedder
+from wlbench_baselines.turpault2019 import mining, subsegments
+from wlbench_baselines.turpault2019.batches import TransformSettings, batch_loss, build_batch, plan_accuracy, plan_loss
+from wlbench_baselines.turpault2019.neighbours import nearest_neighbours
+from wlbench_baselines.turpault2019.nets import SequenceClassifier
+from wlbench_baselines.turpault2019.sampling import (
+    STRATEGIES,
+    TRANSFORMATIONS,
+    MaskedLabels,
+    PoolIndex,
+    TripletPlan,
+    plan_triplets,
+)
 
 _POOL_PAIR = Option([1, 4], kind=list, length=2, items=Option(1, kind=int, min=1))
 

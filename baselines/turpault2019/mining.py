@@ -1,5 +1,5 @@
 """Semi-hard negative mining (paper section 2.3, after Schroff et al. 2015) for the triplet loss of eq. 1
-(:func:`baselines.common.losses.triplet_loss` with squared distances).
+(:func:`wlbench_baselines.common.losses.triplet_loss` with squared distances).
 
 Conventions (docs/baselines.md repeats them):
 

@@ -1,9 +1,9 @@
 """The recurrent classifier of the paper (section 4.4); the CNNs are baselines/common/nets.py's.
 
-- The **embedding CNN** is :class:`~baselines.common.nets.PatchEmbedder` with a patch of one sub-segment
+- The **embedding CNN** is :class:`~wlbench_baselines.common.nets.PatchEmbedder` with a patch of one sub-segment
   (48 frames = 0.96 s here): a sub-segment's embedding ``f(x)`` is the time mean of the conv trunk's frames,
   and ``patch_embeddings`` gives a clip's sequence of sub-segment embeddings.
-- The **baseline CRNN** is :class:`~baselines.common.nets.CRNN` (trunk, one BiGRU, FC + sigmoid per frame,
+- The **baseline CRNN** is :class:`~wlbench_baselines.common.nets.CRNN` (trunk, one BiGRU, FC + sigmoid per frame,
   mean of the frame probabilities).
 - :class:`SequenceClassifier` here: BiGRU layers, FC to C classes with a sigmoid per frame, the clip
   probability being the mean of the frame probabilities ("the final prediction is the average over the
@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from baselines.common.nets import BiGRU, Pooling
+from wlbench_baselines.common.nets import BiGRU, Pooling
 
 
 class SequenceClassifier(nn.Module):

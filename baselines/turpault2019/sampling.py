@@ -40,8 +40,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from baselines.turpault2019.subsegments import SubSegments, rows_of_clips
 from wlbench.errors import WlbenchError
+from wlbench_baselines.turpault2019.subsegments import SubSegments, rows_of_clips
 
 STRATEGIES = ("S1", "S2", "S3", "S4", "S5")
 

@@ -6,6 +6,6 @@ embedding network E (CNN on 200 ms patches, patch embeddings averaged over time)
 Entry points: ``turpault-classifier``, ``turpault-triplet``, ``turpault-protonet``.
 """
 
-from baselines.turpault2020.methods import CLASSIFIER, PROTONET, TRIPLET, Classifier, Protonet, Triplet
+from wlbench_baselines.turpault2020.methods import CLASSIFIER, PROTONET, TRIPLET, Classifier, Protonet, Triplet
 
 __all__ = ["CLASSIFIER", "TRIPLET", "PROTONET", "Classifier", "Triplet", "Protonet"]

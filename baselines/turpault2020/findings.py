@@ -11,7 +11,7 @@ every other finding a claim (Holm-corrected within each family; a finding about 
 presupposes that its E learns at 1 s / 1 s on the same metric; a finding between cells either of which does
 not beat its lower controls reads ``below controls``, never holds or reversed).
 
-    python -m baselines.turpault2020.findings TABLE_JSON [TABLE_JSON ...] > findings.md
+    python -m wlbench_baselines.turpault2020.findings TABLE_JSON [TABLE_JSON ...] > findings.md
 
 A cell is written ``method train/test``, e.g. ``triplet 1s/200ms``: trained on 1 s segments, tested on the
 200 ms segment view.
@@ -110,7 +110,7 @@ def render(tables: Sequence[dict]) -> str:
 
 def main(argv: Sequence[str]) -> int:
     if not argv:
-        print("usage: python -m baselines.turpault2020.findings TABLE_JSON [TABLE_JSON ...]", file=sys.stderr)
+        print("usage: python -m wlbench_baselines.turpault2020.findings TABLE_JSON [TABLE_JSON ...]", file=sys.stderr)
         return 2
     sys.stdout.write(render([json.loads(Path(p).read_text(encoding="utf-8")) for p in argv]))
     return 0

@@ -11,14 +11,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from baselines.common.losses import masked_bce, prototypical_loss, triplet_loss
-from baselines.common.nets import MLP, PatchEmbedder
 from wlbench.dataset.training_data import TrainingData
 from wlbench.methods import ConfigSchema, Option
 from wlbench.training.fit import Stage
 from wlbench.training.method import MAX_WIDTH, WIDTH, Run, TorchMethod
 from wlbench.training.sampling import batches, episode, label_triplets
 from wlbench.training.validation import centroid_map, score_metrics
+from wlbench_baselines.common.losses import masked_bce, prototypical_loss, triplet_loss
+from wlbench_baselines.common.nets import MLP, PatchEmbedder
 
 _POOL_PAIR = Option([2, 2], kind=list, length=2, items=Option(1, kind=int, min=1))
 

@@ -33,11 +33,11 @@ import pytest
 import torch
 from torch import nn
 
-from baselines.common.nets import ConvTrunk, Dropout
 from wlbench.dataset.training_data import TrainingData
 from wlbench.methods import get_method
 from wlbench.methods.runtime import tune_malloc_for_training
 from wlbench.training.method import Run
+from wlbench_baselines.common.nets import ConvTrunk, Dropout
 
 METHODS = ["turpault-classifier", "turpault-triplet", "turpault-protonet"]
 SEGMENTS = {"200ms": 20, "1s": 100, "10s": 1000}

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from sklearn.neighbors import NearestNeighbors
 
-from baselines.turpault2019.neighbours import nearest_neighbours
+from wlbench_baselines.turpault2019.neighbours import nearest_neighbours
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,8 @@
 - :mod:`~wlbench.methods.curves`: learning curves of a run.
 - :mod:`~wlbench.methods.controls`: the ``prior`` control method.
 
-wlbench never imports ``baselines``: the reference trainers register exactly like an outside method.
+wlbench never imports ``wlbench_baselines`` (the repository's baselines/ folder): the reference trainers register
+exactly like an outside method.
 """
 
 from wlbench.methods.config import ConfigSchema, Option, parse_override, parse_value, plain, resolve_config

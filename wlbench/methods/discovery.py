@@ -1,5 +1,5 @@
 """Finding methods: every entry point of the group ``wlbench.methods`` (reference baselines and outside
-methods alike: wlbench never imports ``baselines``)."""
+methods alike: wlbench never imports ``wlbench_baselines``, the repository's baselines/ folder)."""
 
 from __future__ import annotations
 

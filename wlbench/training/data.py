@@ -1,4 +1,4 @@
-"""All data access of the baselines, through the store's training API (:mod:`wlbench.dataset.training_data`).
+"""All data access of a torch method, through the dataset layer's training API (:mod:`wlbench.dataset.training_data`).
 
 Arrays are loaded fully in memory (small datasets, CPU, ``num_workers=0``-friendly batching). A trainer
 asks for one split under one label condition (:func:`load_training`); prediction reads only features

@@ -1,4 +1,5 @@
-"""Base class of the torch baselines: shared options, data, scaler, device, checkpoint and prediction plumbing.
+"""Base class of torch methods (the reference baselines and outside ones): shared options, data, scaler, device,
+checkpoint and prediction plumbing.
 
 A method subclasses :class:`TorchMethod` and implements
 
