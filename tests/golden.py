@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import pathlib
 import re
 import sys
 from pathlib import Path
@@ -214,9 +215,19 @@ def digests(out: Path) -> dict[str, str]:
 
 
 def capability() -> str:
+    """What decides the kernels torch's CPU convolutions run: the instruction set torch dispatches to, and the
+    CPU model and cache size oneDNN tunes its blocking to (another blocking sums in another order)."""
     import torch
 
-    return torch.backends.cpu.get_cpu_capability()
+    cpu = {}
+    try:
+        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() in ("model name", "cache size") and key.strip() not in cpu:
+                cpu[key.strip()] = value.strip()
+    except OSError:
+        pass
+    return " | ".join([torch.backends.cpu.get_cpu_capability(), cpu.get("model name", "?"), cpu.get("cache size", "?")])
 
 
 def main(argv: list[str]) -> int:

@@ -23,7 +23,7 @@ def test_golden_run_is_byte_identical_to_the_record(tone_bank, tmp_path):
     ids = {k: v for k, v in found.items() if k.endswith(".h5")}
     assert ids == {k: v for k, v in recorded["digests"].items() if k.endswith(".h5")}  # machine-independent
     if capability() != recorded["capability"]:
-        pytest.skip(f"torch dispatches to {capability()} here, the record was made on {recorded['capability']}: "
-                    "dataset ids equal; checkpoints are only claimed byte-identical on the same kernels")
+        pytest.skip(f"this machine is {capability()}, the record was made on {recorded['capability']}: "
+                    "dataset ids equal; checkpoints are only claimed byte-identical on the same CPU and kernels")
     changed = sorted(k for k, v in found.items() if recorded["digests"][k] != v)
     assert not changed, f"{len(changed)} files differ from the golden record, first: {changed[:5]}"
