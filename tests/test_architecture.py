@@ -34,7 +34,11 @@ LAYERS: list[tuple[str, ...]] = [
     ("wlbench.leaderboard",),
     ("wlbench.demo",),
     ("wlbench.commands", "wlbench.cli"),
-    ("wlbench_baselines",),                                                  # clients, never imported by wlbench
+    # clients, never imported by wlbench: shared parts, the teacher-student core, one package per paper
+    ("wlbench_baselines", "wlbench_baselines.common"),
+    ("wlbench_baselines.teacher_student",),
+    ("wlbench_baselines.dinkel2022", "wlbench_baselines.fonseca2020", "wlbench_baselines.park2019",
+     "wlbench_baselines.turpault2019", "wlbench_baselines.turpault2020"),
 ]
 # import name of each top-level folder (the repository's baselines/ installs as wlbench_baselines)
 PACKAGES = {"wlbench": "wlbench", "baselines": "wlbench_baselines"}
@@ -86,10 +90,7 @@ def _shown(path: Path) -> str:
 
 
 def _unit(module: str) -> str:
-    parts = module.split(".")
-    if parts[0] == "wlbench_baselines":
-        return "wlbench_baselines"
-    return ".".join(parts[:2])
+    return ".".join(module.split(".")[:2])
 
 
 def _graph() -> dict[str, set[str]]:
@@ -152,14 +153,22 @@ def test_no_import_cycle():
     assert not cycles, f"import cycles: {cycles}"
 
 
+def _private(name: str) -> bool:
+    return name.startswith("_") and not name.startswith("__")
+
+
 def test_no_private_name_is_imported_from_another_module():
+    """Neither a private name (``from m import _x``) nor a private module (``import pkg._m``) is taken from
+    outside its owner."""
     private = []
     for module, path in MODULES.items():
         for source, names, line in _imports(module, path):
             owner = _owner(source)
-            taken = [n for n in names if n.startswith("_") and not n.startswith("__")]
+            taken = [n for n in names if _private(n)]
             if owner and owner != module and taken:
                 private.append(f"{_shown(path)}:{line} takes {taken} from {owner}")
+            if owner and _private(owner.rpartition(".")[2]) and owner.rpartition(".")[0] != module.rpartition(".")[0]:
+                private.append(f"{_shown(path)}:{line} imports the private module {owner}")
     assert not private, "private names crossing modules:\n" + "\n".join(private)
 
 
@@ -184,3 +193,26 @@ def test_every_package_is_installed_under_its_import_name():
     assert setup["package-dir"] == {"wlbench_baselines": "baselines"}
     packages = {m for m, p in MODULES.items() if p.name == "__init__.py"}
     assert sorted(packages) == sorted(setup["packages"])
+
+
+def test_the_check_sees_a_cycle(monkeypatch, tmp_path):
+    """Two modules of one layer importing each other (one inside a function) are a cycle."""
+    a, b = tmp_path / "a.py", tmp_path / "b.py"
+    a.write_text("import wlbench.scoring.probe_b\n")
+    b.write_text("def f():\n    from wlbench.scoring import probe_a\n")
+    monkeypatch.setitem(MODULES, "wlbench.scoring.probe_a", a)
+    monkeypatch.setitem(MODULES, "wlbench.scoring.probe_b", b)
+    with pytest.raises(AssertionError, match="import cycles"):
+        test_no_import_cycle()
+
+
+@pytest.mark.parametrize("source", ["from wlbench.dataset.reader import _file_version\n",
+                                    "import wlbench.metrics._probe_private\n"])
+def test_the_check_sees_a_private_import(source, monkeypatch, tmp_path):
+    fake, private = tmp_path / "fake.py", tmp_path / "private.py"
+    fake.write_text(source)
+    private.write_text("")
+    monkeypatch.setitem(MODULES, "wlbench.scoring.probe", fake)
+    monkeypatch.setitem(MODULES, "wlbench.metrics._probe_private", private)
+    with pytest.raises(AssertionError, match="private"):
+        test_no_private_name_is_imported_from_another_module()

@@ -190,7 +190,8 @@ def test_shipped_grid_files_are_valid(name):
 
 
 def test_quick_baseline_config_is_valid():
-    from wlbench.methods import QUICK_CONFIG, QUICK_METHOD, get_method, resolve_config
+    from wlbench.demo import QUICK_CONFIG, QUICK_METHOD
+    from wlbench.methods import get_method, resolve_config
 
     resolve_config(get_method(QUICK_METHOD), None, QUICK_CONFIG)  # every quick key is a valid config key
 

@@ -178,8 +178,7 @@ def test_demo_refuses_a_foreign_board_before_rendering(tmp_path):
 
 
 def test_demo_validation_goes_through_resolve_config():
-    from wlbench.demo import DemoSettings, validate
-    from wlbench.methods import QUICK_CONFIG
+    from wlbench.demo import QUICK_CONFIG, DemoSettings, validate
 
     config = validate(DemoSettings(overrides=("max_epochs=2",)))
     assert config["max_epochs"] == 2 and config["lr"] == QUICK_CONFIG["lr"]

@@ -14,8 +14,9 @@ ROOT = Path(__file__).resolve().parents[1]
 # the modules outside code calls: the metrics, the dataset layer, the method protocol and config, the harness's
 # file entry points, the training framework, the grids' statistics and verdicts, the task list
 PUBLIC_API = ["wlbench/metrics", "wlbench/dataset", "wlbench/methods/protocol.py", "wlbench/methods/config.py",
+              "wlbench/methods/runs.py", "wlbench/methods/discovery.py", "wlbench/tasks.py",
               "wlbench/scoring/core.py", "wlbench/training", "wlbench/experiments/statistics.py",
-              "wlbench/experiments/findings.py", "wlbench/tasks.py"]
+              "wlbench/experiments/findings.py"]
 
 
 def _run(args: list[str]) -> subprocess.CompletedProcess:

@@ -453,7 +453,9 @@ def open_dataset(path: str | Path, *, check_truth: bool = True) -> Iterator[Data
 def opened(dataset: Dataset | str | Path, *, check_truth: bool = True) -> Iterator[Dataset]:
     """An open dataset for a function that takes either: ``dataset`` itself when it is an open :class:`Dataset`
     (left open: its owner closes it), else the file at that path, opened for the block (:func:`open_dataset`).
-    Commands open their dataset once and pass the :class:`Dataset` down, so nothing below reopens the file."""
+    Commands open their dataset once and pass the :class:`Dataset` down, so nothing below reopens the file.
+    ``check_truth`` applies to a path only: an open dataset keeps the setting its owner opened it with (a
+    caller that must not raise on edited labels, like ``verify_dataset``, switches it off for its block)."""
     if isinstance(dataset, Dataset):
         yield dataset
         return

@@ -1,7 +1,6 @@
 """The training-data API: what a trainer may see of one split, under one label condition, in one call.
 
-Every trainer reads its data through :meth:`wlbench.dataset.Split.training_data` (which calls
-:func:`training_data`). It returns the labels of the chosen *label view* with the mask of labels that may
+Every trainer reads its data through :func:`training_data` (``training_data(dataset.split(name), ...)``). It returns the labels of the chosen *label view* with the mask of labels that may
 enter a loss, the roles (strong / weak / unlabeled), the acoustic domains, and on request strong frame
 labels, chunk labels and segment windows. The true labels and the dropped positives are not part of it: a
 method sees the truth only through a named oracle (``oracle="labels"``: the true-label upper bound;

@@ -14,11 +14,19 @@ exactly like an outside method.
 
 from wlbench.methods.config import ConfigSchema, Option, parse_override, parse_value, plain, resolve_config
 from wlbench.methods.discovery import GROUP, available_methods, get_method
-from wlbench.methods.protocol import CLIP, Audit, Method, PredictContext, Predictions, TrainContext
-from wlbench.methods.quick import QUICK_CONFIG, QUICK_METHOD, quick_baseline
+from wlbench.methods.protocol import (
+                                      CLIP,
+                                      RUN_OPTIONS,
+                                      Audit,
+                                      Method,
+                                      PredictContext,
+                                      Predictions,
+                                      TrainContext,
+                                      run_option,
+)
 from wlbench.methods.runs import Decoding, predict_run, read_run, segment_key, train_run
 
-__all__ = ["CLIP", "GROUP", "QUICK_CONFIG", "QUICK_METHOD", "Audit", "ConfigSchema", "Method", "Option",
+__all__ = ["CLIP", "GROUP", "RUN_OPTIONS", "run_option", "Audit", "ConfigSchema", "Method", "Option",
            "PredictContext", "Predictions", "TrainContext", "available_methods", "get_method",
-           "parse_override", "parse_value", "plain", "predict_run", "quick_baseline", "read_run", "resolve_config",
+           "parse_override", "parse_value", "plain", "predict_run", "read_run", "resolve_config",
            "segment_key", "train_run", "Decoding"]

@@ -3,9 +3,12 @@
 A method is an object (or a class with a no-argument constructor) registered under the entry-point group
 ``wlbench.methods`` that satisfies :class:`Method`. wlbench owns the run (folder, config validation,
 seeding, predictions -> submission files -> harness reports, learning curves, experiments); the method owns
-training and inference and sees the data only through the store's training API
-(:meth:`wlbench.dataset.Split.training_data`). The truth reaches it only as a named oracle or through
-:class:`Audit`, which measures predicted labels against the truth without returning it.
+training and inference and reads its labels only through the dataset layer's training API
+(``wlbench.dataset.training_data(ctx.dataset.split(name), labels=..., ...)``). The truth reaches it only as a
+named oracle or through :class:`Audit`, which measures predicted labels against the truth without returning
+it; ``predict`` reads features only (``ctx.dataset.split(name).features()``, segment windows through
+``split.segment(name).features()``), never labels. The runner opens the dataset once and hands every
+context the open :class:`~wlbench.dataset.reader.Dataset`: read through it, never reopen the file by path.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from wlbench.dataset.reader import Dataset
 from wlbench.errors import WlbenchError
 from wlbench.methods.config import ConfigSchema, Option
 
@@ -114,14 +118,14 @@ class Predictions:
 
 class Audit:
     """Measures labels a method produces (pseudo-labels, flags, relabelled chunks) against the truth the
-    store keeps, and logs the numbers to ``audit.jsonl``. The method never receives the truth itself.
+    dataset keeps, and logs the numbers to ``audit.jsonl``. The method never receives the truth itself.
 
     ``view`` is the label view the run trains on; with it the audit also reports how many of the view's
     *dropped* positives (negatives that are really positives) the predicted labels recover.
     """
 
-    def __init__(self, dataset: Path, view: str, path: Path | None) -> None:
-        self.dataset, self.view, self.path = dataset, view, path  # an open Dataset (or a path)
+    def __init__(self, dataset: Dataset | Path, view: str, path: Path | None) -> None:
+        self.dataset, self.view, self.path = dataset, view, path  # the run's open Dataset (a path: opened per use)
         self._cache: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         self._ids: dict[str, np.ndarray] = {}
         self._where: dict[str, dict[str, int]] = {}
@@ -237,7 +241,8 @@ class TrainContext:
     """Everything a method's ``train`` gets from the runner.
 
     Attributes:
-        dataset: the HDF5 dataset (read it through :meth:`wlbench.dataset.Split.training_data`).
+        dataset: the run's open :class:`~wlbench.dataset.reader.Dataset` (labels through
+            ``wlbench.dataset.training_data(dataset.split(name), ...)``; do not reopen the file).
         run_dir: the folder to write the checkpoint and any method files into (a temporary folder that the
             runner moves into place when the run has finished).
         config: the validated configuration (every key of the method's schema).
@@ -249,7 +254,7 @@ class TrainContext:
         echo: prints a line for the user.
     """
 
-    dataset: Path
+    dataset: Dataset
     run_dir: Path
     config: Mapping[str, Any]
     seed: int
@@ -261,10 +266,11 @@ class TrainContext:
 
 @dataclasses.dataclass(frozen=True)
 class PredictContext:
-    """What a method's ``predict`` gets: the finished run, the dataset, and the ``(split, segment)``
-    requests to answer (segment ``"clip"``: whole clips; else a segment view name such as ``"1s"``)."""
+    """What a method's ``predict`` gets: the finished run, the open dataset (features only: a prediction
+    never reads labels), and the ``(split, segment)`` requests to answer (segment ``"clip"``: whole clips;
+    else a segment view name such as ``"1s"``)."""
 
     run_dir: Path
-    dataset: Path
+    dataset: Dataset
     requests: tuple[tuple[str, str], ...]
     config: Mapping[str, Any]

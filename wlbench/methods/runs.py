@@ -224,7 +224,10 @@ def _detection_reports(run_dir: Path, final_dir: Path, dataset: Dataset, split: 
     from wlbench.submissions import write_detections, write_score_files
 
     frames = np.clip(np.asarray(pred.frame_scores, dtype=np.float64), 0.0, 1.0)
-    events = frame_scores_to_events(frames, frame_hop=float(pred.frame_hop), threshold=decoding.threshold,
+    if pred.frame_hop is None:  # Predictions.check refuses frame scores without their hop
+        raise WlbenchError("frame scores without a frame hop")
+    hop = float(pred.frame_hop)
+    events = frame_scores_to_events(frames, frame_hop=hop, threshold=decoding.threshold,
                                     median_seconds=decoding.median_seconds,
                                     clip_duration=meta["clip_duration"] or None)
     tsv = run_dir / "predictions" / f"{split}-{EVENTS}.tsv"
@@ -232,7 +235,7 @@ def _detection_reports(run_dir: Path, final_dir: Path, dataset: Dataset, split: 
                      meta={**header, "threshold": str(decoding.threshold),
                            "median_seconds": str(decoding.median_seconds)}, clip_ids=list(pred.clip_ids))
     scores_dir = write_score_files(run_dir / "predictions" / f"{split}-{FRAME_SCORES}", pred.clip_ids, frames,
-                                   float(pred.frame_hop), meta["classes"],
+                                   hop, meta["classes"],
                                    clip_duration=meta["clip_duration"] or None)
     reports = []
     for path, task, name in ((tsv, "detection", EVENTS), (scores_dir, "frame_scores", FRAME_SCORES)):
@@ -336,7 +339,7 @@ def _stat_key(run_dir: Path) -> tuple:
     for name in RECORDED[1:]:
         if (run_dir / name).is_dir():
             paths += sorted((run_dir / name).rglob("*"))
-    key = []
+    key: list[tuple] = []
     for path in paths:
         try:
             info = os.stat(path)

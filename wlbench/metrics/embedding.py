@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from wlbench.errors import WlbenchError
-from wlbench.metrics._checks import as_scores, as_weights
+from wlbench.metrics.checks import as_scores, as_weights
 
 
 def _check(embeddings, labels, n_classes):

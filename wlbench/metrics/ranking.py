@@ -27,7 +27,7 @@ import numpy as np
 from scipy.sparse import csr_matrix
 from scipy.special import ndtri
 
-from wlbench.metrics._checks import as_binary, as_scores, as_weights, same_shape
+from wlbench.metrics.checks import as_binary, as_scores, as_weights, same_shape
 
 SQRT2 = math.sqrt(2.0)
 _CHUNK_ELEMS = 1 << 22  # elements sorted at once; bounds memory at ~100 MB per chunk

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from wlbench.errors import WlbenchError
-from wlbench.metrics._checks import as_binary, as_scores, as_weights, same_shape
+from wlbench.metrics.checks import as_binary, as_scores, as_weights, same_shape
 
 
 def binarize(scores: np.ndarray, threshold: float | np.ndarray = 0.5) -> np.ndarray:

@@ -154,7 +154,7 @@ def compare_submissions(truth: Truth, path_a: str | Path, path_b: str | Path, ta
     return out
 
 
-def score_file(dataset_path: Dataset | str | Path, submission_path: str | Path, *, split: str = "eval",
+def score_file(dataset: Dataset | str | Path, submission_path: str | Path, *, split: str = "eval",
                task: str | None = None, settings: Settings | None = None, progress: Progress = None,
                labels: str = "true", segment: str | None = None) -> dict[str, Any]:
     """Open the dataset (or read through an open one: a :class:`~wlbench.dataset.reader.Dataset`, whose split
@@ -171,19 +171,19 @@ def score_file(dataset_path: Dataset | str | Path, submission_path: str | Path, 
         raise WlbenchError(f"{submission_path} declares segment {declared!r} but segment {segment!r} is being "
                            f"scored", hint=f"score it as segment {declared!r}")
     segment = segment or declared or "clip"
-    with opened(dataset_path) as ds:
+    with opened(dataset) as ds:
         truth = truth_from_dataset(ds, ds.path, split, labels=labels, segment=segment)
         return score_submission(truth, submission_path, task, settings, progress)
 
 
-def compare_files(dataset_path: str | Path, path_a: str | Path, path_b: str | Path, *, split: str = "eval",
+def compare_files(dataset: str | Path, path_a: str | Path, path_b: str | Path, *, split: str = "eval",
                   task: str | None = None, settings: Settings | None = None, labels: str = "true",
                   progress: Progress = None) -> dict[str, Any]:
     """Validate two submissions for the same dataset split and run the paired bootstrap test A - B."""
     from wlbench.dataset.reader import open_dataset
 
-    with open_dataset(dataset_path) as ds:
-        truth = truth_from_dataset(ds, dataset_path, split, labels=labels)
+    with open_dataset(dataset) as ds:
+        truth = truth_from_dataset(ds, dataset, split, labels=labels)
         return compare_submissions(truth, path_a, path_b, task, settings, progress)
 
 

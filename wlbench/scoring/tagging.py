@@ -8,7 +8,7 @@ import numpy as np
 
 from wlbench.metrics import ranking as rk
 from wlbench.metrics import tagging as tg
-from wlbench.metrics._checks import as_binary, as_scores
+from wlbench.metrics.checks import as_binary, as_scores
 from wlbench.scoring.settings import Settings
 from wlbench.scoring.truth import Truth
 

@@ -33,7 +33,7 @@ _SCORERS = {
     "embedding": Task("embedding", embedding.build, embedding.describe, True, False),
     "frame_scores": Task("frame_scores", frame_scores.build, frame_scores.describe, False, True),
 }
-if set(_SCORERS) != set(SUBMISSION_TASKS):  # the one list of tasks is wlbench.submissions.TASKS
+if set(_SCORERS) != set(SUBMISSION_TASKS):  # the one list of tasks is wlbench.tasks.TASKS
     raise ImportError(f"scoring tasks {sorted(_SCORERS)} differ from the submission tasks {sorted(SUBMISSION_TASKS)}")
 TASKS: dict[str, Task] = {name: _SCORERS[name] for name in SUBMISSION_TASKS}
 

@@ -96,8 +96,7 @@ def detect_task(path: str | Path) -> tuple[str, str]:
         return task, f"read as {task} by the extension {suffix} (the first lines name no known columns)"
     raise WlbenchError(f"{path}: cannot tell the task: its first lines are no header or row of a known layout and "
                        f"the extension {suffix!r} says nothing",
-                       hint="pass --task tagging|detection|embedding|frame_scores (docs/metrics.md lists the "
-                            "formats read)")
+                       hint=f"pass --task {'|'.join(TASKS)} (docs/metrics.md lists the formats read)")
 
 
 def infer_task(path: str | Path) -> str:
@@ -145,7 +144,7 @@ def submission_sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def write_clip_scores(path: str | Path, clip_ids: Sequence[str], scores: np.ndarray, classes: Sequence[str],
+def write_clip_scores(path: str | Path, clip_ids: Sequence[str] | np.ndarray, scores: np.ndarray, classes: Sequence[str],
                       meta: dict[str, str] | None = None) -> None:
     """A wide clip-score CSV (``filename,<classes>``, 6 decimals) with ``# key: value`` header lines,
     atomically."""

@@ -454,7 +454,7 @@ def _check_clip_ids(clip_ids: Sequence[str]) -> list[str]:
     return ids
 
 
-def write_score_files(directory: str | Path, clip_ids: Sequence[str], frame_scores: np.ndarray,
+def write_score_files(directory: str | Path, clip_ids: Sequence[str] | np.ndarray, frame_scores: np.ndarray,
                       frame_hop: float, classes: Sequence[str], *, clip_duration: float | None = None) -> Path:
     """Write frame scores as sed_scores_eval score files: ``directory/<clip id>.tsv`` for every clip.
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from wlbench.dataset.reader import opened
+from wlbench.dataset.reader import Dataset, opened
 from wlbench.dataset.training_data import TrainingData, training_data
 from wlbench.errors import WlbenchError
 
@@ -38,49 +38,49 @@ class DatasetInfo:
     splits: list[str]
 
 
-def dataset_info(path: str | Path) -> DatasetInfo:
-    with opened(path) as ds:
-        return DatasetInfo(str(path), ds.name, ds.classes, ds.content_id, list(ds.splits))
+def dataset_info(dataset: Dataset | str | Path) -> DatasetInfo:
+    with opened(dataset) as ds:
+        return DatasetInfo(str(ds.path), ds.name, ds.classes, ds.content_id, list(ds.splits))
 
 
-def load_training(path: str | Path, split: str, *, labels: str = "true", oracle: str | None = None,
+def load_training(dataset: Dataset | str | Path, split: str, *, labels: str = "true", oracle: str | None = None,
                   segment: str | float | None = None, resolution: str | float | None = None,
                   frames: bool = False) -> TrainingData:
-    """One split under one label condition (see :meth:`wlbench.dataset.Split.training_data`)."""
+    """One split under one label condition (see :func:`wlbench.dataset.training_data.training_data`)."""
     seg = normalize_segment(segment)
-    with opened(path) as ds:
+    with opened(dataset) as ds:
         return training_data(ds.split(split), labels=labels, oracle=None if oracle in (None, "none") else oracle,
                                              segment=None if seg == CLIP else seg, resolution=resolution,
                                              frames=frames)
 
 
-def true_labels_of(path: str | Path, split: str, clip_ids: np.ndarray) -> np.ndarray:
+def true_labels_of(dataset: Dataset | str | Path, split: str, clip_ids: np.ndarray) -> np.ndarray:
     """(N, C) uint8 true clip labels of ``clip_ids`` (in that order) of ``split`` (unlabeled clips: zeros).
     For the framework's data design only (the class-balanced ``train_clips`` subset): a method never
     receives them."""
-    with opened(path) as ds:
+    with opened(dataset) as ds:
         truth = training_data(ds.split(split), labels="true", features=False)
     where = {cid: i for i, cid in enumerate(np.asarray(truth.clip_ids).astype(str))}
     rows = np.array([where[c] for c in np.asarray(clip_ids).astype(str)], dtype=np.int64)
     return truth.labels[rows]
 
 
-def view_names(path: str | Path, split: str) -> list[str]:
+def view_names(dataset: Dataset | str | Path, split: str) -> list[str]:
     """The missing-label views ``split`` holds."""
-    with opened(path) as ds:
+    with opened(dataset) as ds:
         return list(ds.split(split).view_names)
 
 
 class FeatureReader:
     """Features of a dataset for prediction: each split is read once, each segment view windowed from it."""
 
-    def __init__(self, path: str | Path) -> None:
-        self.path = path  # an open Dataset (or a path)
+    def __init__(self, dataset: Dataset | str | Path) -> None:
+        self.dataset = dataset  # the run's open Dataset (a path: opened per request)
         self._split: tuple[str, np.ndarray, np.ndarray] | None = None
 
     def features(self, split: str, segment: str) -> tuple[np.ndarray, np.ndarray]:
         """(clip ids (N,), features (N, L, F) float32) of ``split`` through ``segment`` (``"clip"``: whole)."""
-        with opened(self.path) as ds:
+        with opened(self.dataset) as ds:
             sp = ds.split(split)
             if self._split is None or self._split[0] != split:
                 self._split = (split, np.asarray(sp.clip_ids).astype(str), sp.features())
@@ -117,10 +117,10 @@ class Scaler:
         return cls(np.asarray(d["mean"]), np.asarray(d["std"]))
 
 
-def training_scaler(path: str | Path, split: str) -> Scaler:
+def training_scaler(dataset: Dataset | str | Path, split: str) -> Scaler:
     """The scaler of a run: fitted on all frames of the whole clips of the training split (audio only: no
     label is read)."""
-    with opened(path) as ds:
+    with opened(dataset) as ds:
         return Scaler.fit(ds.split(split).features())
 
 

@@ -10,7 +10,7 @@ A method subclasses :class:`TorchMethod` and implements
 - ``forward(modules, x) -> (clip scores (B, C), frame scores (B, T', C) or None)`` on standardised inputs;
   methods with frame scores also set ``frame_pool(config)`` (input frames per output frame).
 
-Optionally ``load_train`` / ``load_valid`` (what data to ask the store for) and ``controls``.
+Optionally ``load_train`` / ``load_valid`` (what data to ask the dataset layer for) and ``controls``.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from wlbench.dataset.reader import Dataset, opened
 from wlbench.dataset.training_data import TrainingData
 from wlbench.errors import WlbenchError
 from wlbench.methods import ConfigSchema, Option, PredictContext, Predictions, TrainContext
@@ -121,7 +122,7 @@ class TorchMethod(abc.ABC):
         """Input feature frames per output frame of ``forward``'s frame scores (frame methods override)."""
         return 1
 
-    # --- data (override to ask the store for more) ---------------------------------------------
+    # --- data (override to ask the dataset layer for more) ---------------------------------------------
     def load_train(self, ctx: TrainContext) -> TrainingData:
         c = ctx.config
         return data.load_training(ctx.dataset, c["train_split"], labels=c["labels"], oracle=c["oracle"],
@@ -238,7 +239,7 @@ class TorchMethod(abc.ABC):
         return clip, (np.concatenate(frames).astype(np.float64) if frames else None)
 
 
-def validation_labels(dataset: str | Path, config: Mapping[str, Any]) -> str:
+def validation_labels(dataset: Dataset | str | Path, config: Mapping[str, Any]) -> str:
     """The label view model selection reads on the validation split: the training view (so checkpoint choice
     and early stopping see the same label noise as training); the truth for oracle runs (``oracle`` labels or
     mask) and for ``valid_labels = "true"`` (truth-based selection is itself an oracle). A view the validation
@@ -263,9 +264,7 @@ def clip_set_id(clip_ids: np.ndarray) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
-def _frame_rate(dataset: Path) -> float:
-    from wlbench.dataset.reader import opened
-
+def _frame_rate(dataset: Dataset | Path) -> float:
     with opened(dataset) as ds:
         return ds.split(ds.splits[0]).frame_rate
 

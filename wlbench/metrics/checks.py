@@ -1,4 +1,4 @@
-"""Input checks shared by the metric functions (private).
+"""Input checks shared by the metric functions and the scoring tasks that validate arrays before them.
 
 Every metric refuses NaN or infinite scores and mismatched shapes with a :class:`WlbenchError` that says
 which argument is at fault; metrics never guess.
