@@ -129,16 +129,18 @@ class IntersectionStatistics:
             if len(iv) == 0:
                 continue
             length = iv.offset - iv.onset
-            ii, gg, inter = _row_overlaps(iv, det, same_class=True)
-            total = np.bincount(ii, weights=inter, minlength=len(iv))
-            relevant = _round(total, td) >= _round(settings.dtc * length, td)
-            fp = iv.net_at_birth(~relevant)
-            main.append(Deltas(iv.cls, iv.clip, iv.birth, {"fp": fp}).without_zero_rows())
-            main.append(self._true_positives(iv, ii, gg, inter, relevant))
+            if kind == "target":
+                ii, gg, inter = _row_overlaps(iv, det, same_class=True)
+                total = np.bincount(ii, weights=inter, minlength=len(iv))
+                relevant = _round(total, td) >= _round(settings.dtc * length, td)
+                fp = iv.net_at_birth(~relevant)
+                main.append(Deltas(iv.cls, iv.clip, iv.birth, {"fp": fp}).without_zero_rows())
+                main.append(self._true_positives(iv, ii, gg, inter, relevant))
+            else:  # no event of the row's class: every run is a false positive (counted by onset_deltas)
+                relevant = np.zeros(len(iv), dtype=bool)
             if settings.cttc is not None:
                 ct.append(self._cross_triggers(iv, relevant, length))
-        silent = det.rows("other") | det.rows("silent") if settings.cttc is None else det.rows("silent")
-        cls, clip, level, delta = onset_deltas(det.scores, silent)
+        cls, clip, level, delta = onset_deltas(det.scores, ~det.rows("target"))
         main.append(Deltas(cls, clip, level, {"fp": delta}))
         tables = {"main": Deltas.concat(main)}
         if ct:
