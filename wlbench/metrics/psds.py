@@ -195,11 +195,16 @@ class IntersectionStatistics:
         run, other = key // c_n, key % c_n
         hit = _round(total, td) >= _round(self.settings.cttc * length[run], td)
         run, other = run[hit], other[hit]
+        # a cross-triggering run adds 1 at its birth and takes 1 away at its death, where its parent is
+        # born: net per (run, class) at birth, so nested runs inside another class's events cancel out
         dies = iv.parent[run] >= 0
-        return Deltas(np.r_[iv.cls[run], iv.cls[run][dies]], np.r_[iv.clip[run], iv.clip[run][dies]],
-                      np.r_[iv.birth[run], iv.death[run][dies]],
-                      {"ct": np.r_[np.ones(run.size), -np.ones(int(dies.sum()))],
-                       "other": np.r_[other, other[dies]].astype(np.float64)})
+        pair, inverse = np.unique(np.r_[run * c_n + other, iv.parent[run[dies]] * c_n + other[dies]],
+                                  return_inverse=True)
+        net = np.bincount(inverse, weights=np.r_[np.ones(run.size), -np.ones(int(dies.sum()))],
+                          minlength=pair.size)
+        pair, net = pair[net != 0], net[net != 0]
+        run = pair // c_n
+        return Deltas(iv.cls[run], iv.clip[run], iv.birth[run], {"ct": net, "other": (pair % c_n).astype(np.float64)})
 
     def psds_batch(self, weights: np.ndarray) -> np.ndarray:
         """(B,) PSDS for B clip-weight vectors (bootstrap resamples) at once; equal to
