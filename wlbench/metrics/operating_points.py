@@ -144,6 +144,27 @@ class OperatingPoints:
                     np.cumsum(per_group[a:b], out=per_group[a:b])
             yield int(k), per_group
 
+    def cumulative_in_class(self, table: str, stat: str, by: str, c: int, weight: np.ndarray | None = None
+                            ) -> tuple[np.ndarray, np.ndarray]:
+        """Class ``c``'s rows of ``table`` only: ``(groups, counts)`` with ``groups`` (H,) ascending, the
+        groups of class ``c`` where a row lies, and ``counts`` (K, H) the cumulative of ``stat`` over the
+        rows whose integer column ``by`` is ``k`` (weighted by their clip's ``weight``), at those groups;
+        between two of them (and after the last, up to the class's end) the cumulatives are constant,
+        before the first they are 0. The same sums as :meth:`cumulative_by`, in the same order."""
+        group, deltas = self._rows[table]
+        a, b = self.class_ptr[c], self.class_ptr[c + 1]
+        sel = np.flatnonzero((group >= a) & (group < b))
+        key = deltas.values[by][sel].astype(np.int64)
+        v = deltas.values[stat][sel]
+        if weight is not None:
+            v = v * np.asarray(weight, np.float64)[deltas.clip[sel]]
+        groups, slot = np.unique(group[sel], return_inverse=True)
+        width = int(key.max(initial=-1)) + 1
+        counts = np.bincount(key * groups.size + slot, weights=v, minlength=width * groups.size)
+        counts = counts.reshape(width, groups.size)
+        np.cumsum(counts, axis=1, out=counts)
+        return groups, counts
+
     def has_table(self, table: str) -> bool:
         return table in self._rows
 

@@ -145,7 +145,6 @@ class IntersectionStatistics:
         tables = {"main": Deltas.concat(main)}
         if ct:
             tables["ct"] = Deltas.concat(ct)
-            self._ct_other = np.concatenate([p.values["other"] for p in ct]).astype(np.int64)
         self.points = OperatingPoints(tables, det.n_classes, det.n_clips)
         self._starts: np.ndarray | None = None
 
@@ -249,7 +248,11 @@ class IntersectionStatistics:
         return out
 
     def roc(self, weight: np.ndarray | None = None) -> PSDROC:
-        """The PSD-ROC and PSDS, clips weighted by ``weight`` (bootstrap counts; None: each clip once)."""
+        """The PSD-ROC and PSDS, clips weighted by ``weight`` (bootstrap counts; None: each clip once).
+
+        Within a stretch of thresholds where a class's TP is constant only its lowest eFPR can be on the
+        class's ROC staircase, so each class's staircase is built from one candidate per stretch (the
+        same staircase as from every operating point)."""
         st = self.settings
         pts = self.points
         n_ref, t_ref, duration = self.det.weighted_reference(weight)
@@ -257,13 +260,7 @@ class IntersectionStatistics:
         fp = pts.cumulative("main", "fp", weight)
         scored = n_ref > 0
         n_other = int(scored.sum()) - 1
-        ct = None
-        if st.alpha_ct and pts.has_table("ct") and n_other > 0:
-            # cross-trigger rates summed class by class, each from exact counts (as sed_scores_eval)
-            ct = np.zeros(pts.n_groups)
-            for k, counts in pts.cumulative_by("ct", "ct", "other", weight):
-                if t_ref[k] > 0:
-                    ct += counts / t_ref[k]
+        with_ct = bool(st.alpha_ct) and pts.has_table("ct") and n_other > 0
         class_tpr: list[np.ndarray | None] = []
         class_efpr: list[np.ndarray | None] = []
         class_psds = np.full(pts.n_classes, np.nan)
@@ -272,13 +269,16 @@ class IntersectionStatistics:
                 class_tpr.append(None)
                 class_efpr.append(None)
                 continue
-            if ct is None:
-                _, t, f = pts.curve(c, tp, fp)
-                efpr = f / duration * SECONDS_PER_HOUR
+            a, b = pts.class_ptr[c], pts.class_ptr[c + 1]
+            if with_ct:
+                efpr = (fp[a:b] / duration + st.alpha_ct * (self._ct_rate(c, weight, t_ref) / n_other)) * SECONDS_PER_HOUR
             else:
-                _, t, f, x = pts.curve(c, tp, fp, ct)
-                efpr = (f / duration + st.alpha_ct * (x / n_other)) * SECONDS_PER_HOUR
-            tpr, efpr = staircase(t / max(n_ref[c], 1.0), efpr, st.max_efpr)
+                efpr = fp[a:b] / duration * SECONDS_PER_HOUR
+            t = tp[a:b]
+            starts = np.flatnonzero(np.r_[True, t[1:] != t[:-1]]) if b > a else np.zeros(0, np.int64)
+            e_min = np.minimum.reduceat(efpr, starts) if starts.size else np.zeros(0)
+            # the last point: nothing detected (threshold +inf), every statistic 0
+            tpr, efpr = staircase(np.r_[t[starts], 0.0] / max(n_ref[c], 1.0), np.r_[e_min, 0.0], st.max_efpr)
             class_tpr.append(tpr)
             class_efpr.append(efpr)
             class_psds[c] = staircase_area(tpr, efpr, st.max_efpr) / st.max_efpr
@@ -286,6 +286,22 @@ class IntersectionStatistics:
                                   [r for r in class_efpr if r is not None], st.alpha_st, st.max_efpr)
         value = staircase_area(etpr, efpr, st.max_efpr) / st.max_efpr if efpr.size else float("nan")
         return PSDROC(efpr, etpr, float(value), class_tpr, class_efpr, class_psds)
+
+    def _ct_rate(self, c: int, weight: np.ndarray | None, t_ref: np.ndarray) -> np.ndarray:
+        """(G_c,) at each operating point of class ``c``: the sum over the other classes k (ascending) of
+        its cross-triggers on k / k's reference duration, each rate from exact counts (as sed_scores_eval).
+        Computed where a cross-trigger count changes, then held."""
+        pts = self.points
+        a, b = pts.class_ptr[c], pts.class_ptr[c + 1]
+        groups, counts = pts.cumulative_in_class("ct", "ct", "other", c, weight)
+        if groups.size == 0:
+            return np.zeros(b - a)
+        rate = np.zeros(groups.size)
+        for k in range(counts.shape[0]):
+            if t_ref[k] > 0:
+                rate += counts[k] / t_ref[k]
+        held = np.searchsorted(groups, np.arange(a, b), "right") - 1
+        return np.where(held >= 0, rate[np.maximum(held, 0)], 0.0)
 
 
 def staircase(tpr: np.ndarray, efpr: np.ndarray, max_efpr: float) -> tuple[np.ndarray, np.ndarray]:
