@@ -125,32 +125,14 @@ class OperatingPoints:
                 np.cumsum(per_group[a:b], out=out[a:b])
         return out
 
-    def cumulative_by(self, table: str, stat: str, by: str, weight: np.ndarray | None = None):
-        """For each value ``k`` of the integer column ``by`` of ``table`` (ascending): ``(k, cumulative of
-        stat over the rows with that k)`` -- e.g. cross-trigger counts per triggered class, kept apart so
-        that their rates add up exactly as counts."""
-        group, deltas = self._rows[table]
-        key = deltas.values[by].astype(np.int64)
-        v = deltas.values[stat]
-        if weight is not None:
-            v = v * np.asarray(weight, np.float64)[deltas.clip]
-        ptr = self.class_ptr
-        for k in np.unique(key):
-            sel = key == k
-            per_group = np.bincount(group[sel], weights=v[sel], minlength=self.n_groups)
-            for c in range(self.n_classes):
-                a, b = ptr[c], ptr[c + 1]
-                if b > a:
-                    np.cumsum(per_group[a:b], out=per_group[a:b])
-            yield int(k), per_group
-
     def cumulative_in_class(self, table: str, stat: str, by: str, c: int, weight: np.ndarray | None = None
                             ) -> tuple[np.ndarray, np.ndarray]:
         """Class ``c``'s rows of ``table`` only: ``(groups, counts)`` with ``groups`` (H,) ascending, the
         groups of class ``c`` where a row lies, and ``counts`` (K, H) the cumulative of ``stat`` over the
         rows whose integer column ``by`` is ``k`` (weighted by their clip's ``weight``), at those groups;
         between two of them (and after the last, up to the class's end) the cumulatives are constant,
-        before the first they are 0. The same sums as :meth:`cumulative_by`, in the same order."""
+        before the first they are 0 -- e.g. cross-trigger counts per triggered class, kept apart so that
+        their rates add up exactly as counts."""
         group, deltas = self._rows[table]
         a, b = self.class_ptr[c], self.class_ptr[c + 1]
         sel = np.flatnonzero((group >= a) & (group < b))

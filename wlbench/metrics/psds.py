@@ -96,23 +96,109 @@ def _round(x: np.ndarray | float, decimals: int | None) -> np.ndarray:
     return np.asarray(x) if decimals is None else np.round(x, decimals)
 
 
-def _row_overlaps(intervals: ScoreIntervals, det: FrameDetections, same_class: bool
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _row_overlaps(intervals: ScoreIntervals, det: FrameDetections, same_class: bool,
+                  masks: EventMasks | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(interval index, reference index, intersection seconds) of every interval / reference pair of the
-    same clip (and class if ``same_class``; of another class otherwise) that overlaps."""
+    same clip (and class if ``same_class``; of another class otherwise) that overlaps, by interval, then
+    reference index. With ``masks`` (when they apply) the pairs come from per-frame event bits, without
+    testing every interval against every event of its clip; the same pairs, in the same order."""
     ref = det.reference
-    n = det.n_clips
-    if same_class:
-        ii, gg = equal_key_pairs(intervals.cls * n + intervals.clip,
-                                 np.asarray(ref.label, np.int64) * n + np.asarray(ref.file, np.int64))
+    if masks is not None and masks.usable:
+        ii, gg = masks.pairs(intervals, same_class)
     else:
-        ii, gg = equal_key_pairs(intervals.clip, np.asarray(ref.file, np.int64))
-        keep = np.asarray(ref.label, np.int64)[gg] != intervals.cls[ii]
-        ii, gg = ii[keep], gg[keep]
+        n = det.n_clips
+        if same_class:
+            ii, gg = equal_key_pairs(intervals.cls * n + intervals.clip,
+                                     np.asarray(ref.label, np.int64) * n + np.asarray(ref.file, np.int64))
+        else:
+            ii, gg = equal_key_pairs(intervals.clip, np.asarray(ref.file, np.int64))
+            keep = np.asarray(ref.label, np.int64)[gg] != intervals.cls[ii]
+            ii, gg = ii[keep], gg[keep]
     inter = (np.minimum(intervals.offset[ii], np.asarray(ref.offset, np.float64)[gg])
              - np.maximum(intervals.onset[ii], np.asarray(ref.onset, np.float64)[gg]))
     keep = inter > 0
     return ii[keep], gg[keep], inter[keep]
+
+
+def _first_index(values: np.ndarray, lo: np.ndarray, hi: np.ndarray, x: np.ndarray, *, strictly_above: bool
+                 ) -> np.ndarray:
+    """Per query, the first index in ``[lo, hi)`` of ascending ``values`` with ``values > x``
+    (``strictly_above``) or ``values >= x``, else ``hi``: a bisection of all queries at once."""
+    lo, hi = lo.astype(np.int64), hi.astype(np.int64)
+    last = max(values.size - 1, 0)
+    while True:
+        act = lo < hi
+        if not act.any():
+            return lo
+        mid = (lo + hi) // 2
+        v = values[np.minimum(mid, last)]
+        below = (v <= x) if strictly_above else (v < x)
+        lo = np.where(act & below, mid + 1, lo)
+        hi = np.where(act & ~below, mid, hi)
+
+
+class EventMasks:
+    """Which reference events a run of frames overlaps, as bits: bit ``j`` stands for its clip's ``j``-th
+    event (reference order). Each event overlaps (positive intersection) the frames ``[fa, fb)`` of its
+    clip; ``started[f]`` has the bits of the events with ``fa <= f``, ``ended[f]`` those with ``fb <= f``,
+    so a run of frames ``[first, end)`` overlaps the events ``started[end - 1] & ~ended[first]`` -- the
+    comparisons ``run onset < event offset`` and ``run offset > event onset`` that a positive
+    ``min(offsets) - max(onsets)`` means. ``usable`` is False when a clip has more events than bits."""
+
+    MAX_EVENTS = 62
+
+    def __init__(self, det: FrameDetections) -> None:
+        ref, fs = det.reference, det.scores
+        n = det.n_clips
+        file = np.asarray(ref.file, np.int64)
+        count = np.bincount(file, minlength=n)
+        self.usable = int(count.max(initial=0)) <= self.MAX_EVENTS
+        if not self.usable:
+            return
+        self.by_clip = np.argsort(file, kind="stable")  # reference indices, clip by clip
+        self.first_event = np.r_[0, np.cumsum(count)]
+        j = np.arange(file.size) - self.first_event[file[self.by_clip]]
+        bit = np.empty(file.size, dtype=np.int64)
+        bit[self.by_clip] = np.left_shift(np.int64(1), j)
+        on, off = np.asarray(ref.onset, np.float64), np.asarray(ref.offset, np.float64)
+        starts = np.asarray(fs.clip_start, np.int64)
+        lo, hi = starts[file], starts[file + 1]
+        fa = _first_index(np.asarray(fs.offset, np.float64), lo, hi, on, strictly_above=True)
+        fb = _first_index(np.asarray(fs.onset, np.float64), lo, hi, off, strictly_above=False)
+        real = (off > on) & (fa < fb)
+        f_total = fs.n_frames
+        started = np.zeros(f_total + 1, dtype=np.int64)
+        np.add.at(started, fa[real], bit[real])
+        np.subtract.at(started, hi[real], bit[real])
+        ended = np.zeros(f_total + 1, dtype=np.int64)
+        np.add.at(ended, fb[real], bit[real])
+        np.subtract.at(ended, hi[real], bit[real])
+        self.started, self.ended = np.cumsum(started), np.cumsum(ended)
+        self.of_class = np.zeros((n, det.n_classes), dtype=np.int64)
+        np.add.at(self.of_class, (file, np.asarray(ref.label, np.int64)), bit)
+
+    def pairs(self, iv: ScoreIntervals, same_class: bool) -> tuple[np.ndarray, np.ndarray]:
+        """(interval index, reference index) of every overlapping pair, events of the interval's class
+        (``same_class``) or of the other classes, by interval, then reference index."""
+        m = self.started[iv.end - 1] & ~self.ended[iv.first]
+        cls_bits = self.of_class[iv.clip, iv.cls]
+        m &= cls_bits if same_class else ~cls_bits
+        count = np.bitwise_count(m).astype(np.int64)
+        at = np.r_[0, np.cumsum(count)[:-1]]
+        ii = np.repeat(np.arange(m.size, dtype=np.int64), count)
+        gg = np.empty(ii.size, dtype=np.int64)
+        act = np.flatnonzero(m)
+        mm = m[act]
+        k = 0
+        while act.size:
+            low = mm & -mm
+            j = np.log2(low.astype(np.float64)).astype(np.int64)  # exact for powers of two
+            gg[at[act] + k] = self.by_clip[self.first_event[iv.clip[act]] + j]
+            mm ^= low
+            more = mm != 0
+            act, mm = act[more], mm[more]
+            k += 1
+        return ii, gg
 
 
 class IntersectionStatistics:
@@ -123,6 +209,7 @@ class IntersectionStatistics:
         self.det, self.settings, self.time_decimals = det, settings, time_decimals
         td = time_decimals
         main, ct = [], []
+        masks = EventMasks(det)
         kinds = ["target"] + (["other"] if settings.cttc is not None else [])
         for kind in kinds:
             iv = det.intervals(kind)
@@ -130,7 +217,7 @@ class IntersectionStatistics:
                 continue
             length = iv.offset - iv.onset
             if kind == "target":
-                ii, gg, inter = _row_overlaps(iv, det, same_class=True)
+                ii, gg, inter = _row_overlaps(iv, det, same_class=True, masks=masks)
                 total = np.bincount(ii, weights=inter, minlength=len(iv))
                 relevant = _round(total, td) >= _round(settings.dtc * length, td)
                 fp = iv.net_at_birth(~relevant)
@@ -139,7 +226,7 @@ class IntersectionStatistics:
             else:  # no event of the row's class: every run is a false positive (counted by onset_deltas)
                 relevant = np.zeros(len(iv), dtype=bool)
             if settings.cttc is not None:
-                ct.append(self._cross_triggers(iv, relevant, length))
+                ct.append(self._cross_triggers(iv, relevant, length, masks))
         cls, clip, level, delta = onset_deltas(det.scores, ~det.rows("target"))
         main.append(Deltas(cls, clip, level, {"fp": delta}))
         tables = {"main": Deltas.concat(main)}
@@ -180,11 +267,12 @@ class IntersectionStatistics:
         return Deltas(np.asarray(ref.label, np.int64)[g[nz]], np.asarray(ref.file, np.int64)[g[nz]], level[nz],
                       {"tp": change[nz]})
 
-    def _cross_triggers(self, iv: ScoreIntervals, relevant: np.ndarray, length: np.ndarray) -> Deltas:
+    def _cross_triggers(self, iv: ScoreIntervals, relevant: np.ndarray, length: np.ndarray,
+                        masks: EventMasks) -> Deltas:
         """Per irrelevant run and other class: a cross-trigger while the run exists, when its overlap with
         that class's events reaches ``cttc`` of its length. Rows carry the other class in ``other``."""
         td = self.time_decimals
-        ii, gg, inter = _row_overlaps(iv, self.det, same_class=False)
+        ii, gg, inter = _row_overlaps(iv, self.det, same_class=False, masks=masks)
         keep = ~relevant[ii]
         ii, gg, inter = ii[keep], gg[keep], inter[keep]
         c_n = self.det.n_classes
