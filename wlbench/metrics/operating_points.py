@@ -65,8 +65,17 @@ class Deltas:
         (what sed_scores_eval keeps per clip: the levels where something changes)."""
         if len(self) == 0:
             return self
-        order = np.lexsort((self.level, self.clip, self.cls))
-        cls, clip, level = self.cls[order], self.clip[order], self.level[order]
+        # rows ordered by level (one float sort); only rows sharing their level with another row can
+        # share (class, clip, level), and those are ordered by class and clip within their level
+        order = np.argsort(self.level)
+        level = self.level[order]
+        same = level[1:] == level[:-1]
+        if same.any():
+            tied = np.flatnonzero(np.r_[same, False] | np.r_[False, same])
+            sub = order[tied]
+            order[tied] = sub[np.lexsort((self.clip[sub], self.cls[sub], self.level[sub]))]
+            level = self.level[order]
+        cls, clip = self.cls[order], self.clip[order]
         new = np.r_[True, (cls[1:] != cls[:-1]) | (clip[1:] != clip[:-1]) | (level[1:] != level[:-1])]
         start = np.flatnonzero(new)
         values = {k: np.add.reduceat(v[order], start) for k, v in self.values.items()}
