@@ -33,7 +33,7 @@ import numpy as np
 from wlbench.errors import WlbenchError, plain
 from wlbench.metrics.detection import TIME_DECIMALS
 from wlbench.metrics.events import equal_key_pairs
-from wlbench.metrics.frames import FrameDetections, ScoreIntervals, onset_deltas
+from wlbench.metrics.frames import FrameDetections, ScoreIntervals
 from wlbench.metrics.operating_points import Deltas, OperatingPoints
 
 SECONDS_PER_HOUR = 3600.0
@@ -209,7 +209,7 @@ class IntersectionStatistics:
         self.det, self.settings, self.time_decimals = det, settings, time_decimals
         td = time_decimals
         main, ct = [], []
-        masks = EventMasks(det)
+        masks = det.shared("event_masks", lambda: EventMasks(det))
         kinds = ["target"] + (["other"] if settings.cttc is not None else [])
         for kind in kinds:
             iv = det.intervals(kind)
@@ -217,7 +217,7 @@ class IntersectionStatistics:
                 continue
             length = iv.offset - iv.onset
             if kind == "target":
-                ii, gg, inter = _row_overlaps(iv, det, same_class=True, masks=masks)
+                ii, gg, inter = det.shared("target_overlaps", lambda: _row_overlaps(iv, det, True, masks))
                 total = np.bincount(ii, weights=inter, minlength=len(iv))
                 relevant = _round(total, td) >= _round(settings.dtc * length, td)
                 fp = iv.net_at_birth(~relevant)
@@ -227,7 +227,7 @@ class IntersectionStatistics:
                 relevant = np.zeros(len(iv), dtype=bool)
             if settings.cttc is not None:
                 ct.append(self._cross_triggers(iv, relevant, length, masks))
-        cls, clip, level, delta = onset_deltas(det.scores, ~det.rows("target"))
+        cls, clip, level, delta = det.free_run_deltas()
         main.append(Deltas(cls, clip, level, {"fp": delta}))
         tables = {"main": Deltas.concat(main)}
         if ct:
