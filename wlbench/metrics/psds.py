@@ -120,6 +120,14 @@ def _row_overlaps(intervals: ScoreIntervals, det: FrameDetections, same_class: b
     return ii[keep], gg[keep], inter[keep]
 
 
+def _sorted_unique(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(key, return_inverse=True)``, without a sort when ``key`` is already ascending."""
+    if key.size and (key[1:] < key[:-1]).any():
+        return np.unique(key, return_inverse=True)
+    new = np.r_[True, key[1:] != key[:-1]] if key.size else np.zeros(0, dtype=bool)
+    return key[new], np.cumsum(new) - 1
+
+
 def _first_index(values: np.ndarray, lo: np.ndarray, hi: np.ndarray, x: np.ndarray, *, strictly_above: bool
                  ) -> np.ndarray:
     """Per query, the first index in ``[lo, hi)`` of ascending ``values`` with ``values > x``
@@ -277,19 +285,21 @@ class IntersectionStatistics:
         ii, gg, inter = ii[keep], gg[keep], inter[keep]
         c_n = self.det.n_classes
         other = np.asarray(self.det.reference.label, np.int64)[gg]
-        key, inverse = np.unique(ii * c_n + other, return_inverse=True)
+        key, inverse = _sorted_unique(ii * c_n + other)
         total = np.bincount(inverse, weights=inter, minlength=key.size)
-        run, other = key // c_n, key % c_n
-        hit = _round(total, td) >= _round(self.settings.cttc * length[run], td)
-        run, other = run[hit], other[hit]
+        hit = _round(total, td) >= _round(self.settings.cttc * length[key // c_n], td)
+        key = key[hit]
         # a cross-triggering run adds 1 at its birth and takes 1 away at its death, where its parent is
         # born: net per (run, class) at birth, so nested runs inside another class's events cancel out
+        run, other = key // c_n, key % c_n
         dies = iv.parent[run] >= 0
-        pair, inverse = np.unique(np.r_[run * c_n + other, iv.parent[run[dies]] * c_n + other[dies]],
-                                  return_inverse=True)
-        net = np.bincount(inverse, weights=np.r_[np.ones(run.size), -np.ones(int(dies.sum()))],
-                          minlength=pair.size)
-        pair, net = pair[net != 0], net[net != 0]
+        up = iv.parent[run[dies]] * c_n + other[dies]  # (parent, class) losing a cross-triggering child
+        at = np.minimum(np.searchsorted(key, up), max(key.size - 1, 0))
+        found = key[at] == up if key.size else np.zeros(up.size, dtype=bool)
+        net = 1.0 - np.bincount(at[found], minlength=key.size)
+        lost, count = np.unique(up[~found], return_counts=True)
+        pair = np.r_[key[net != 0], lost]
+        net = np.r_[net[net != 0], -count.astype(np.float64)]
         run = pair // c_n
         return Deltas(iv.cls[run], iv.clip[run], iv.birth[run], {"ct": net, "other": (pair % c_n).astype(np.float64)})
 
