@@ -109,6 +109,7 @@ class OperatingPoints:
         self.class_ptr = np.searchsorted(self.group_class, np.arange(self.n_classes + 1), "left")
         self._rows: dict[str, tuple[np.ndarray, Deltas]] = {}
         self._matrices: dict[tuple, tuple] = {}
+        self._class_rows: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         at = 0
         for n in names:
             size = len(tables[n])
@@ -143,8 +144,12 @@ class OperatingPoints:
         before the first they are 0 -- e.g. cross-trigger counts per triggered class, kept apart so that
         their rates add up exactly as counts."""
         group, deltas = self._rows[table]
-        a, b = self.class_ptr[c], self.class_ptr[c + 1]
-        sel = np.flatnonzero((group >= a) & (group < b))
+        if table not in self._class_rows:  # the rows of each class, in row order
+            order = np.argsort(self.group_class[group], kind="stable")
+            self._class_rows[table] = (order, np.searchsorted(self.group_class[group][order],
+                                                              np.arange(self.n_classes + 1)))
+        order, bounds = self._class_rows[table]
+        sel = order[bounds[c]:bounds[c + 1]]
         key = deltas.values[by][sel].astype(np.int64)
         v = deltas.values[stat][sel]
         if weight is not None:

@@ -398,8 +398,10 @@ class IntersectionStatistics:
         for k in range(counts.shape[0]):
             if t_ref[k] > 0:
                 rate += counts[k] / t_ref[k]
-        held = np.searchsorted(groups, np.arange(a, b), "right") - 1
-        return np.where(held >= 0, rate[np.maximum(held, 0)], 0.0)
+        held = np.zeros(b - a, dtype=np.int64)
+        held[groups - a] = 1
+        np.cumsum(held, out=held)  # 1 + the index of the last change at or before each point
+        return np.r_[0.0, rate][held]
 
 
 def staircase(tpr: np.ndarray, efpr: np.ndarray, max_efpr: float) -> tuple[np.ndarray, np.ndarray]:
