@@ -27,13 +27,14 @@ reference event leaves it out the same way.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
 from wlbench.errors import WlbenchError, plain
 from wlbench.metrics.detection import TIME_DECIMALS
 from wlbench.metrics.events import equal_key_pairs
-from wlbench.metrics.frames import FrameDetections, ScoreIntervals
+from wlbench.metrics.frames import FrameDetections, ScoreIntervals, onset_deltas
 from wlbench.metrics.operating_points import Deltas, OperatingPoints
 
 SECONDS_PER_HOUR = 3600.0
@@ -218,6 +219,7 @@ class IntersectionStatistics:
         td = time_decimals
         main, ct = [], []
         masks = det.shared("event_masks", lambda: EventMasks(det))
+        free = None  # the onset deltas of the rows whose runs are all false positives (None: the shared ones)
         kinds = ["target"] + (["other"] if settings.cttc is not None else [])
         for kind in kinds:
             iv = det.intervals(kind)
@@ -225,17 +227,20 @@ class IntersectionStatistics:
                 continue
             length = iv.offset - iv.onset
             if kind == "target":
-                ii, gg, inter = det.shared("target_overlaps", lambda: _row_overlaps(iv, det, True, masks))
+                ii, gg, inter = det.shared("target_overlaps", partial(_row_overlaps, iv, det, True, masks))
                 total = np.bincount(ii, weights=inter, minlength=len(iv))
                 relevant = _round(total, td) >= _round(settings.dtc * length, td)
                 fp = iv.net_at_birth(~relevant)
                 main.append(Deltas(iv.cls, iv.clip, iv.birth, {"fp": fp}).without_zero_rows())
                 main.append(self._true_positives(iv, ii, gg, inter, relevant))
-            else:  # no event of the row's class: every run is a false positive (counted by onset_deltas)
-                relevant = np.zeros(len(iv), dtype=bool)
+            else:  # no event of the row's class: every run is a false positive (counted by onset_deltas) ...
+                relevant = _round(np.zeros(len(iv)), td) >= _round(settings.dtc * length, td)
+                if relevant.any():  # ... unless dtc (rounded) is 0, which makes runs that meet nothing relevant
+                    main.append(Deltas(iv.cls, iv.clip, iv.birth, {"fp": iv.net_at_birth(~relevant)}).without_zero_rows())
+                    free = onset_deltas(det.scores, det.rows("silent"))
             if settings.cttc is not None:
                 ct.append(self._cross_triggers(iv, relevant, length, masks))
-        cls, clip, level, delta = det.free_run_deltas()
+        cls, clip, level, delta = det.free_run_deltas() if free is None else free
         main.append(Deltas(cls, clip, level, {"fp": delta}))
         tables = {"main": Deltas.concat(main)}
         if ct:
