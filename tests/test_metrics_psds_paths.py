@@ -11,6 +11,7 @@ from sed_cases import make_case
 
 from wlbench.metrics.detection import TIME_DECIMALS
 from wlbench.metrics.events import EventList
+from wlbench.metrics.frames import score_intervals
 from wlbench.metrics.psds import (
     PSDS1,
     PSDS2,
@@ -146,3 +147,23 @@ def test_psds1_class_rocs_equal_the_staircase_of_every_operating_point():
             _, t, f = pts.curve(c, tp, fp)
             tpr, e = staircase(t / max(n_ref[c], 1.0), f / duration * SECONDS_PER_HOUR, PSDS1.max_efpr)
             assert np.array_equal(tpr, roc.class_tpr[c]) and np.array_equal(e, roc.class_efpr[c])
+
+
+def test_runs_kept_by_a_predicate_are_the_full_list_filtered_with_parents():
+    """score_intervals(keep=...) lists the runs of the full list that the predicate keeps, each with its
+    parent (the other classes' event overlap used for cross-triggers keeps a run's parent with the run)."""
+    for case in _cases(30):
+        det = case.detections()
+        masks = EventMasks(det)
+        rows = det.rows("other")
+        full = score_intervals(det.scores, rows)
+        kept = score_intervals(det.scores, rows, keep=masks.touch_other_class)
+        touch = masks.touch_other_class(full.cls, full.clip, full.first, full.end)
+        key = lambda iv, i: (int(iv.cls[i]), int(iv.clip[i]), int(iv.first[i]), int(iv.end[i]))  # noqa: E731
+        assert [key(kept, i) for i in range(len(kept))] == [key(full, i) for i in np.flatnonzero(touch)]
+        sel = np.flatnonzero(touch)
+        for name in ("onset", "offset", "birth", "death"):
+            assert np.array_equal(getattr(kept, name), getattr(full, name)[sel])
+        has = kept.parent >= 0
+        assert np.array_equal(has, full.parent[sel] >= 0)
+        assert np.array_equal(sel[kept.parent[has]], full.parent[sel][has])

@@ -184,7 +184,9 @@ def _previous_not_greater(x: np.ndarray, lo: np.ndarray) -> np.ndarray:
     return out
 
 
-def _intervals_of_rows(fs: FrameScores, row_clip: np.ndarray, row_cls: np.ndarray) -> ScoreIntervals:
+def _intervals_of_rows(fs: FrameScores, row_clip: np.ndarray, row_cls: np.ndarray,
+                       keep: Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], np.ndarray] | None = None
+                       ) -> ScoreIntervals:
     """The runs of the given (clip, class) rows; rows are laid out one after another as lanes."""
     starts = np.asarray(fs.clip_start, np.int64)
     length = starts[row_clip + 1] - starts[row_clip]
@@ -209,9 +211,12 @@ def _intervals_of_rows(fs: FrameScores, row_clip: np.ndarray, row_cls: np.ndarra
         rep[todo] = rep[rep[todo]]
         todo = todo[rep[rep[todo]] != rep[todo]]
     reps = np.flatnonzero(rep == lanes)
+    first, end = left_le[reps] + 1, right[reps]
+    if keep is not None:
+        kept = keep(row_cls[row[reps]], row_clip[row[reps]], frame[first], frame[end - 1] + 1)
+        reps, first, end = reps[kept], first[kept], end[kept]
     index = np.full(n, -1, dtype=np.int64)
     index[reps] = np.arange(reps.size)
-    first, end = left_le[reps] + 1, right[reps]
     lo_r, hi_r = lo[reps], hi[reps]
     x_left = np.where(first > lo_r, x[np.maximum(first - 1, 0)], -np.inf)
     x_right = np.where(end < hi_r, x[np.minimum(end, n - 1)], -np.inf)
@@ -225,10 +230,16 @@ def _intervals_of_rows(fs: FrameScores, row_clip: np.ndarray, row_cls: np.ndarra
                           birth=x[reps], death=death, parent=parent)
 
 
-def score_intervals(fs: FrameScores, rows: np.ndarray | None = None) -> ScoreIntervals:
+def score_intervals(fs: FrameScores, rows: np.ndarray | None = None, *,
+                    keep: Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], np.ndarray] | None = None
+                    ) -> ScoreIntervals:
     """Every detection of every threshold, for the (clip, class) rows selected by ``rows`` (an (N, C)
     boolean mask; default: all), as :class:`ScoreIntervals` ordered by class, then clip and frame.
-    Rows are processed in cache-sized chunks (~65,000 frames), which bounds memory as well."""
+    Rows are processed in cache-sized chunks (~65,000 frames), which bounds memory as well.
+
+    ``keep(cls, clip, first, end)`` (optional) selects the runs to list, by class, clip and frame range
+    ``[first, end)``; it must keep a run's parent (the run containing it) whenever it keeps the run (e.g.
+    "overlaps some reference event"), so that every listed run's parent is listed."""
     mask = np.ones((fs.n_clips, fs.n_classes), dtype=bool) if rows is None else np.asarray(rows, dtype=bool)
     if mask.shape != (fs.n_clips, fs.n_classes):
         raise WlbenchError(f"rows: expected an ({fs.n_clips}, {fs.n_classes}) mask, got {mask.shape}")
@@ -241,7 +252,7 @@ def score_intervals(fs: FrameScores, rows: np.ndarray | None = None) -> ScoreInt
     for a, b in zip(bounds[:-1], bounds[1:]):
         if b <= a:
             continue
-        part = _intervals_of_rows(fs, row_clip[a:b], row_cls[a:b])
+        part = _intervals_of_rows(fs, row_clip[a:b], row_cls[a:b], keep)
         parts.append(ScoreIntervals(**{**part.__dict__, "parent": np.where(part.parent >= 0, part.parent + shift, -1)}))
         shift += len(part)
     if not parts:

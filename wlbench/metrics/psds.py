@@ -34,7 +34,7 @@ import numpy as np
 from wlbench.errors import WlbenchError, plain
 from wlbench.metrics.detection import TIME_DECIMALS
 from wlbench.metrics.events import equal_key_pairs
-from wlbench.metrics.frames import FrameDetections, ScoreIntervals, onset_deltas
+from wlbench.metrics.frames import FrameDetections, ScoreIntervals, onset_deltas, score_intervals
 from wlbench.metrics.operating_points import Deltas, OperatingPoints
 
 SECONDS_PER_HOUR = 3600.0
@@ -186,6 +186,11 @@ class EventMasks:
         self.of_class = np.zeros((n, det.n_classes), dtype=np.int64)
         np.add.at(self.of_class, (file, np.asarray(ref.label, np.int64)), bit)
 
+    def touch_other_class(self, cls: np.ndarray, clip: np.ndarray, first: np.ndarray, end: np.ndarray) -> np.ndarray:
+        """Whether each run of frames ``[first, end)`` of (clip, class) overlaps an event of another class
+        (true of a run's parent whenever true of the run: a :func:`score_intervals` ``keep``)."""
+        return (self.started[end - 1] & ~self.ended[first] & ~self.of_class[clip, cls]) != 0
+
     def pairs(self, iv: ScoreIntervals, same_class: bool) -> tuple[np.ndarray, np.ndarray]:
         """(interval index, reference index) of every overlapping pair, events of the interval's class
         (``same_class``) or of the other classes, by interval, then reference index."""
@@ -222,7 +227,7 @@ class IntersectionStatistics:
         free = None  # the onset deltas of the rows whose runs are all false positives (None: the shared ones)
         kinds = ["target"] + (["other"] if settings.cttc is not None else [])
         for kind in kinds:
-            iv = det.intervals(kind)
+            iv = det.intervals(kind) if kind == "target" or not masks.usable else self._other_runs(masks)
             if len(iv) == 0:
                 continue
             length = iv.offset - iv.onset
@@ -236,6 +241,9 @@ class IntersectionStatistics:
             else:  # no event of the row's class: every run is a false positive (counted by onset_deltas) ...
                 relevant = _round(np.zeros(len(iv)), td) >= _round(settings.dtc * length, td)
                 if relevant.any():  # ... unless dtc (rounded) is 0, which makes runs that meet nothing relevant
+                    iv = det.intervals(kind)  # every run, not only those meeting another class's events
+                    length = iv.offset - iv.onset
+                    relevant = _round(np.zeros(len(iv)), td) >= _round(settings.dtc * length, td)
                     main.append(Deltas(iv.cls, iv.clip, iv.birth, {"fp": iv.net_at_birth(~relevant)}).without_zero_rows())
                     free = onset_deltas(det.scores, det.rows("silent"))
             if settings.cttc is not None:
@@ -247,6 +255,13 @@ class IntersectionStatistics:
             tables["ct"] = Deltas.concat(ct)
         self.points = OperatingPoints(tables, det.n_classes, det.n_clips)
         self._starts: np.ndarray | None = None
+
+    def _other_runs(self, masks: EventMasks) -> ScoreIntervals:
+        """The runs of the rows without an event of their class that overlap another class's events: the
+        only ones there that can cross-trigger (shared by the settings with cross-triggers)."""
+        det = self.det
+        return det.shared("other_runs_touching", lambda: score_intervals(det.scores, det.rows("other"),
+                                                                          keep=masks.touch_other_class))
 
     def _true_positives(self, iv: ScoreIntervals, ii, gg, inter, relevant) -> Deltas:
         """Per reference event, the intersection with relevant runs changes when a relevant run overlapping
