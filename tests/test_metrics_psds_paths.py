@@ -25,6 +25,8 @@ from wlbench.metrics.psds import (
 
 CUSTOM = PSDSSettings("custom", dtc=0.5, gtc=0.5, cttc=0.3, alpha_ct=1.0, alpha_st=0.0, max_efpr=50.0)
 LOOSE = PSDSSettings("loose", dtc=0.0, gtc=0.2, cttc=0.0, alpha_ct=1.0, alpha_st=0.5, max_efpr=100.0)
+# dtc x the length of a run of one or two frames rounds to 0 at 6 decimals (such runs are relevant), not of longer ones
+TINY = PSDSSettings("tiny", dtc=2e-6, gtc=0.5, cttc=0.3, alpha_ct=0.5, alpha_st=1.0, max_efpr=100.0)
 
 
 def _cases(n_cases: int, *, max_clips: int = 12):
@@ -106,7 +108,7 @@ def _cross_trigger_counts(det, st) -> dict[tuple[int, int], np.ndarray]:
     return out
 
 
-@pytest.mark.parametrize("st", [PSDS2, CUSTOM, LOOSE], ids=["psds2", "custom", "zero_dtc"])
+@pytest.mark.parametrize("st", [PSDS2, CUSTOM, LOOSE, TINY], ids=["psds2", "custom", "zero_dtc", "tiny_dtc"])
 def test_class_rocs_equal_the_staircase_of_every_operating_point(st):
     """Cross-triggers counted run by run at every operating point, eFPR and TPR at every point, then the
     staircase: the same class ROCs, bit for bit, as the candidates-per-stretch path."""

@@ -226,8 +226,15 @@ class IntersectionStatistics:
         masks = det.shared("event_masks", lambda: EventMasks(det))
         free = None  # the onset deltas of the rows whose runs are all false positives (None: the shared ones)
         kinds = ["target"] + (["other"] if settings.cttc is not None else [])
+        # a run that meets no event of its class is relevant when dtc x its length rounds to 0: possible
+        # only if so for the shortest frame (then every run is listed; else only those that can cross-trigger)
+        shortest = float(np.min(np.asarray(det.scores.offset, np.float64) - np.asarray(det.scores.onset, np.float64)))
+        meeting_nothing_relevant = bool(_round(0.0, td) >= _round(settings.dtc * shortest, td))
         for kind in kinds:
-            iv = det.intervals(kind) if kind == "target" or not masks.usable else self._other_runs(masks)
+            if kind == "target" or not masks.usable or meeting_nothing_relevant:
+                iv = det.intervals(kind)
+            else:
+                iv = self._other_runs(masks)
             if len(iv) == 0:
                 continue
             length = iv.offset - iv.onset
@@ -241,9 +248,6 @@ class IntersectionStatistics:
             else:  # no event of the row's class: every run is a false positive (counted by onset_deltas) ...
                 relevant = _round(np.zeros(len(iv)), td) >= _round(settings.dtc * length, td)
                 if relevant.any():  # ... unless dtc (rounded) is 0, which makes runs that meet nothing relevant
-                    iv = det.intervals(kind)  # every run, not only those meeting another class's events
-                    length = iv.offset - iv.onset
-                    relevant = _round(np.zeros(len(iv)), td) >= _round(settings.dtc * length, td)
                     main.append(Deltas(iv.cls, iv.clip, iv.birth, {"fp": iv.net_at_birth(~relevant)}).without_zero_rows())
                     free = onset_deltas(det.scores, det.rows("silent"))
             if settings.cttc is not None:
