@@ -23,7 +23,7 @@ import numpy as np
 from wlbench.errors import WlbenchError, plain
 from wlbench.metrics.detection import TIME_DECIMALS, within_collar
 from wlbench.metrics.events import equal_key_pairs
-from wlbench.metrics.frames import FrameDetections, ScoreIntervals, onset_deltas
+from wlbench.metrics.frames import FrameDetections, ScoreIntervals
 from wlbench.metrics.operating_points import Deltas, OperatingPoints
 
 
@@ -74,7 +74,7 @@ class CollarStatistics:
         parts = [Deltas(iv.cls, iv.clip, iv.birth, {"tp": tp, "fp": alive - tp})]
         parts.append(self._exact_rows(iv, ii, gg, conflict_row))
         tree = Deltas.concat(parts).merged_per_clip()
-        cls, clip, level, delta = onset_deltas(det.scores, ~det.rows("target"))
+        cls, clip, level, delta = det.free_run_deltas()
         free = Deltas(cls, clip, level, {"tp": np.zeros(level.size), "fp": delta})
         self.points = OperatingPoints({"main": Deltas.concat([tree, free])}, det.n_classes, n)
 

@@ -15,8 +15,10 @@ score to the left and right of every frame), for all clips and classes at once.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 
@@ -182,7 +184,9 @@ def _previous_not_greater(x: np.ndarray, lo: np.ndarray) -> np.ndarray:
     return out
 
 
-def _intervals_of_rows(fs: FrameScores, row_clip: np.ndarray, row_cls: np.ndarray) -> ScoreIntervals:
+def _intervals_of_rows(fs: FrameScores, row_clip: np.ndarray, row_cls: np.ndarray,
+                       keep: Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], np.ndarray] | None = None
+                       ) -> ScoreIntervals:
     """The runs of the given (clip, class) rows; rows are laid out one after another as lanes."""
     starts = np.asarray(fs.clip_start, np.int64)
     length = starts[row_clip + 1] - starts[row_clip]
@@ -207,9 +211,12 @@ def _intervals_of_rows(fs: FrameScores, row_clip: np.ndarray, row_cls: np.ndarra
         rep[todo] = rep[rep[todo]]
         todo = todo[rep[rep[todo]] != rep[todo]]
     reps = np.flatnonzero(rep == lanes)
+    first, end = left_le[reps] + 1, right[reps]
+    if keep is not None:
+        kept = keep(row_cls[row[reps]], row_clip[row[reps]], frame[first], frame[end - 1] + 1)
+        reps, first, end = reps[kept], first[kept], end[kept]
     index = np.full(n, -1, dtype=np.int64)
     index[reps] = np.arange(reps.size)
-    first, end = left_le[reps] + 1, right[reps]
     lo_r, hi_r = lo[reps], hi[reps]
     x_left = np.where(first > lo_r, x[np.maximum(first - 1, 0)], -np.inf)
     x_right = np.where(end < hi_r, x[np.minimum(end, n - 1)], -np.inf)
@@ -223,10 +230,16 @@ def _intervals_of_rows(fs: FrameScores, row_clip: np.ndarray, row_cls: np.ndarra
                           birth=x[reps], death=death, parent=parent)
 
 
-def score_intervals(fs: FrameScores, rows: np.ndarray | None = None) -> ScoreIntervals:
+def score_intervals(fs: FrameScores, rows: np.ndarray | None = None, *,
+                    keep: Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], np.ndarray] | None = None
+                    ) -> ScoreIntervals:
     """Every detection of every threshold, for the (clip, class) rows selected by ``rows`` (an (N, C)
     boolean mask; default: all), as :class:`ScoreIntervals` ordered by class, then clip and frame.
-    Rows are processed in cache-sized chunks (~65,000 frames), which bounds memory as well."""
+    Rows are processed in cache-sized chunks (~65,000 frames), which bounds memory as well.
+
+    ``keep(cls, clip, first, end)`` (optional) selects the runs to list, by class, clip and frame range
+    ``[first, end)``; it must keep a run's parent (the run containing it) whenever it keeps the run (e.g.
+    "overlaps some reference event"), so that every listed run's parent is listed."""
     mask = np.ones((fs.n_clips, fs.n_classes), dtype=bool) if rows is None else np.asarray(rows, dtype=bool)
     if mask.shape != (fs.n_clips, fs.n_classes):
         raise WlbenchError(f"rows: expected an ({fs.n_clips}, {fs.n_classes}) mask, got {mask.shape}")
@@ -239,7 +252,7 @@ def score_intervals(fs: FrameScores, rows: np.ndarray | None = None) -> ScoreInt
     for a, b in zip(bounds[:-1], bounds[1:]):
         if b <= a:
             continue
-        part = _intervals_of_rows(fs, row_clip[a:b], row_cls[a:b])
+        part = _intervals_of_rows(fs, row_clip[a:b], row_cls[a:b], keep)
         parts.append(ScoreIntervals(**{**part.__dict__, "parent": np.where(part.parent >= 0, part.parent + shift, -1)}))
         shift += len(part)
     if not parts:
@@ -280,6 +293,7 @@ class FrameDetections:
         self.ref_length = np.zeros((n, c))
         np.add.at(self.ref_length, (file, label), off - on)
         self._intervals: dict[str, ScoreIntervals] = {}
+        self._shared: dict[str, Any] = {}
 
     @property
     def n_clips(self) -> int:
@@ -308,6 +322,18 @@ class FrameDetections:
             self._intervals[kind] = score_intervals(self.scores, self.rows(kind))
         return self._intervals[kind]
 
+    def free_run_deltas(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """:func:`onset_deltas` of the rows without a reference event of their class, computed once: every
+        run there is a false positive, whatever the metric (PSDS1, PSDS2, collar-based F1)."""
+        return self.shared("free_run_deltas", lambda: onset_deltas(self.scores, ~self.rows("target")))
+
+    def shared(self, name: str, build: Callable[[], Any]) -> Any:
+        """``build()``, computed once for these detections and kept: work the metrics share (e.g. the
+        overlaps of runs with reference events, the same for PSDS1 and PSDS2)."""
+        if name not in self._shared:
+            self._shared[name] = build()
+        return self._shared[name]
+
     def weighted_reference(self, weight: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, float]:
         """(n_ref (C,), reference duration (C,), total clip duration) with clips weighted by ``weight``."""
         if weight is None:
@@ -324,20 +350,19 @@ def onset_deltas(fs: FrameScores, rows: np.ndarray) -> tuple[np.ndarray, np.ndar
     ``onset_deltas``), without building any run."""
     x = np.asarray(fs.scores, np.float64)
     starts = np.asarray(fs.clip_start, np.int64)
-    first = np.zeros(fs.n_frames, dtype=bool)
-    first[starts[:-1]] = True
-    last = np.zeros(fs.n_frames, dtype=bool)
-    last[starts[1:] - 1] = True
-    prev = np.empty_like(x)
-    prev[1:] = x[:-1]
-    prev[first] = -np.inf
-    nxt = np.empty_like(x)
-    nxt[:-1] = x[1:]
-    nxt[last] = -np.inf
-    delta = (x > prev).astype(np.int8) - (nxt > x).astype(np.int8)
-    delta[~np.asarray(rows, dtype=bool)[fs.frame_clip]] = 0
-    frame, cls = np.nonzero(delta)
-    return cls, fs.frame_clip[frame], x[frame, cls], delta[frame, cls].astype(np.float64)
+    rises = x[1:] > x[:-1]  # frame above the previous one (within a clip: its left neighbour)
+    up = np.empty(x.shape, dtype=np.int8)
+    up[1:] = rises
+    up[starts[:-1]] = 1  # -inf before a clip's first frame
+    down = np.empty(x.shape, dtype=np.int8)
+    down[:-1] = rises
+    down[starts[1:] - 1] = 0  # -inf after a clip's last frame
+    up -= down
+    up[~np.asarray(rows, dtype=bool)[fs.frame_clip]] = 0
+    flat = np.flatnonzero(up)
+    c = x.shape[1]
+    frame, cls = flat // c, flat % c
+    return cls, fs.frame_clip[frame], x.ravel()[flat], up.ravel()[flat].astype(np.float64)
 
 
 def frame_scores_to_events(frame_scores: np.ndarray, *, frame_hop: float,

@@ -65,8 +65,17 @@ class Deltas:
         (what sed_scores_eval keeps per clip: the levels where something changes)."""
         if len(self) == 0:
             return self
-        order = np.lexsort((self.level, self.clip, self.cls))
-        cls, clip, level = self.cls[order], self.clip[order], self.level[order]
+        # rows ordered by level (one float sort); only rows sharing their level with another row can
+        # share (class, clip, level), and those are ordered by class and clip within their level
+        order = np.argsort(self.level)
+        level = self.level[order]
+        same = level[1:] == level[:-1]
+        if same.any():
+            tied = np.flatnonzero(np.r_[same, False] | np.r_[False, same])
+            sub = order[tied]
+            order[tied] = sub[np.lexsort((self.clip[sub], self.cls[sub], self.level[sub]))]
+            level = self.level[order]
+        cls, clip = self.cls[order], self.clip[order]
         new = np.r_[True, (cls[1:] != cls[:-1]) | (clip[1:] != clip[:-1]) | (level[1:] != level[:-1])]
         start = np.flatnonzero(new)
         values = {k: np.add.reduceat(v[order], start) for k, v in self.values.items()}
@@ -100,6 +109,7 @@ class OperatingPoints:
         self.class_ptr = np.searchsorted(self.group_class, np.arange(self.n_classes + 1), "left")
         self._rows: dict[str, tuple[np.ndarray, Deltas]] = {}
         self._matrices: dict[tuple, tuple] = {}
+        self._class_rows: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         at = 0
         for n in names:
             size = len(tables[n])
@@ -125,24 +135,31 @@ class OperatingPoints:
                 np.cumsum(per_group[a:b], out=out[a:b])
         return out
 
-    def cumulative_by(self, table: str, stat: str, by: str, weight: np.ndarray | None = None):
-        """For each value ``k`` of the integer column ``by`` of ``table`` (ascending): ``(k, cumulative of
-        stat over the rows with that k)`` -- e.g. cross-trigger counts per triggered class, kept apart so
-        that their rates add up exactly as counts."""
+    def cumulative_in_class(self, table: str, stat: str, by: str, c: int, weight: np.ndarray | None = None
+                            ) -> tuple[np.ndarray, np.ndarray]:
+        """Class ``c``'s rows of ``table`` only: ``(groups, counts)`` with ``groups`` (H,) ascending, the
+        groups of class ``c`` where a row lies, and ``counts`` (K, H) the cumulative of ``stat`` over the
+        rows whose integer column ``by`` is ``k`` (weighted by their clip's ``weight``), at those groups;
+        between two of them (and after the last, up to the class's end) the cumulatives are constant,
+        before the first they are 0 -- e.g. cross-trigger counts per triggered class, kept apart so that
+        their rates add up exactly as counts."""
         group, deltas = self._rows[table]
-        key = deltas.values[by].astype(np.int64)
-        v = deltas.values[stat]
+        if table not in self._class_rows:  # the rows of each class, in row order
+            order = np.argsort(self.group_class[group], kind="stable")
+            self._class_rows[table] = (order, np.searchsorted(self.group_class[group][order],
+                                                              np.arange(self.n_classes + 1)))
+        order, bounds = self._class_rows[table]
+        sel = order[bounds[c]:bounds[c + 1]]
+        key = deltas.values[by][sel].astype(np.int64)
+        v = deltas.values[stat][sel]
         if weight is not None:
-            v = v * np.asarray(weight, np.float64)[deltas.clip]
-        ptr = self.class_ptr
-        for k in np.unique(key):
-            sel = key == k
-            per_group = np.bincount(group[sel], weights=v[sel], minlength=self.n_groups)
-            for c in range(self.n_classes):
-                a, b = ptr[c], ptr[c + 1]
-                if b > a:
-                    np.cumsum(per_group[a:b], out=per_group[a:b])
-            yield int(k), per_group
+            v = v * np.asarray(weight, np.float64)[deltas.clip[sel]]
+        groups, slot = np.unique(group[sel], return_inverse=True)
+        width = int(key.max(initial=-1)) + 1
+        counts = np.bincount(key * groups.size + slot, weights=v, minlength=width * groups.size)
+        counts = counts.reshape(width, groups.size)
+        np.cumsum(counts, axis=1, out=counts)
+        return groups, counts
 
     def has_table(self, table: str) -> bool:
         return table in self._rows

@@ -27,13 +27,14 @@ reference event leaves it out the same way.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
 from wlbench.errors import WlbenchError, plain
 from wlbench.metrics.detection import TIME_DECIMALS
 from wlbench.metrics.events import equal_key_pairs
-from wlbench.metrics.frames import FrameDetections, ScoreIntervals, onset_deltas
+from wlbench.metrics.frames import FrameDetections, ScoreIntervals, onset_deltas, score_intervals
 from wlbench.metrics.operating_points import Deltas, OperatingPoints
 
 SECONDS_PER_HOUR = 3600.0
@@ -96,23 +97,122 @@ def _round(x: np.ndarray | float, decimals: int | None) -> np.ndarray:
     return np.asarray(x) if decimals is None else np.round(x, decimals)
 
 
-def _row_overlaps(intervals: ScoreIntervals, det: FrameDetections, same_class: bool
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _row_overlaps(intervals: ScoreIntervals, det: FrameDetections, same_class: bool,
+                  masks: EventMasks | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(interval index, reference index, intersection seconds) of every interval / reference pair of the
-    same clip (and class if ``same_class``; of another class otherwise) that overlaps."""
+    same clip (and class if ``same_class``; of another class otherwise) that overlaps, by interval, then
+    reference index. With ``masks`` (when they apply) the pairs come from per-frame event bits, without
+    testing every interval against every event of its clip; the same pairs, in the same order."""
     ref = det.reference
-    n = det.n_clips
-    if same_class:
-        ii, gg = equal_key_pairs(intervals.cls * n + intervals.clip,
-                                 np.asarray(ref.label, np.int64) * n + np.asarray(ref.file, np.int64))
+    if masks is not None and masks.usable:
+        ii, gg = masks.pairs(intervals, same_class)
     else:
-        ii, gg = equal_key_pairs(intervals.clip, np.asarray(ref.file, np.int64))
-        keep = np.asarray(ref.label, np.int64)[gg] != intervals.cls[ii]
-        ii, gg = ii[keep], gg[keep]
+        n = det.n_clips
+        if same_class:
+            ii, gg = equal_key_pairs(intervals.cls * n + intervals.clip,
+                                     np.asarray(ref.label, np.int64) * n + np.asarray(ref.file, np.int64))
+        else:
+            ii, gg = equal_key_pairs(intervals.clip, np.asarray(ref.file, np.int64))
+            keep = np.asarray(ref.label, np.int64)[gg] != intervals.cls[ii]
+            ii, gg = ii[keep], gg[keep]
     inter = (np.minimum(intervals.offset[ii], np.asarray(ref.offset, np.float64)[gg])
              - np.maximum(intervals.onset[ii], np.asarray(ref.onset, np.float64)[gg]))
     keep = inter > 0
     return ii[keep], gg[keep], inter[keep]
+
+
+def _sorted_unique(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(key, return_inverse=True)``, without a sort when ``key`` is already ascending."""
+    if key.size and (key[1:] < key[:-1]).any():
+        return np.unique(key, return_inverse=True)
+    new = np.r_[True, key[1:] != key[:-1]] if key.size else np.zeros(0, dtype=bool)
+    return key[new], np.cumsum(new) - 1
+
+
+def _first_index(values: np.ndarray, lo: np.ndarray, hi: np.ndarray, x: np.ndarray, *, strictly_above: bool
+                 ) -> np.ndarray:
+    """Per query, the first index in ``[lo, hi)`` of ascending ``values`` with ``values > x``
+    (``strictly_above``) or ``values >= x``, else ``hi``: a bisection of all queries at once."""
+    lo, hi = lo.astype(np.int64), hi.astype(np.int64)
+    last = max(values.size - 1, 0)
+    while True:
+        act = lo < hi
+        if not act.any():
+            return lo
+        mid = (lo + hi) // 2
+        v = values[np.minimum(mid, last)]
+        below = (v <= x) if strictly_above else (v < x)
+        lo = np.where(act & below, mid + 1, lo)
+        hi = np.where(act & ~below, mid, hi)
+
+
+class EventMasks:
+    """Which reference events a run of frames overlaps, as bits: bit ``j`` stands for its clip's ``j``-th
+    event (reference order). Each event overlaps (positive intersection) the frames ``[fa, fb)`` of its
+    clip; ``started[f]`` has the bits of the events with ``fa <= f``, ``ended[f]`` those with ``fb <= f``,
+    so a run of frames ``[first, end)`` overlaps the events ``started[end - 1] & ~ended[first]`` -- the
+    comparisons ``run onset < event offset`` and ``run offset > event onset`` that a positive
+    ``min(offsets) - max(onsets)`` means. ``usable`` is False when a clip has more events than bits."""
+
+    MAX_EVENTS = 62
+
+    def __init__(self, det: FrameDetections) -> None:
+        ref, fs = det.reference, det.scores
+        n = det.n_clips
+        file = np.asarray(ref.file, np.int64)
+        count = np.bincount(file, minlength=n)
+        self.usable = int(count.max(initial=0)) <= self.MAX_EVENTS
+        if not self.usable:
+            return
+        self.by_clip = np.argsort(file, kind="stable")  # reference indices, clip by clip
+        self.first_event = np.r_[0, np.cumsum(count)]
+        j = np.arange(file.size) - self.first_event[file[self.by_clip]]
+        bit = np.empty(file.size, dtype=np.int64)
+        bit[self.by_clip] = np.left_shift(np.int64(1), j)
+        on, off = np.asarray(ref.onset, np.float64), np.asarray(ref.offset, np.float64)
+        starts = np.asarray(fs.clip_start, np.int64)
+        lo, hi = starts[file], starts[file + 1]
+        fa = _first_index(np.asarray(fs.offset, np.float64), lo, hi, on, strictly_above=True)
+        fb = _first_index(np.asarray(fs.onset, np.float64), lo, hi, off, strictly_above=False)
+        real = (off > on) & (fa < fb)
+        f_total = fs.n_frames
+        started = np.zeros(f_total + 1, dtype=np.int64)
+        np.add.at(started, fa[real], bit[real])
+        np.subtract.at(started, hi[real], bit[real])
+        ended = np.zeros(f_total + 1, dtype=np.int64)
+        np.add.at(ended, fb[real], bit[real])
+        np.subtract.at(ended, hi[real], bit[real])
+        self.started, self.ended = np.cumsum(started), np.cumsum(ended)
+        self.of_class = np.zeros((n, det.n_classes), dtype=np.int64)
+        np.add.at(self.of_class, (file, np.asarray(ref.label, np.int64)), bit)
+
+    def touch_other_class(self, cls: np.ndarray, clip: np.ndarray, first: np.ndarray, end: np.ndarray) -> np.ndarray:
+        """Whether each run of frames ``[first, end)`` of (clip, class) overlaps an event of another class
+        (true of a run's parent whenever true of the run: a :func:`score_intervals` ``keep``)."""
+        return (self.started[end - 1] & ~self.ended[first] & ~self.of_class[clip, cls]) != 0
+
+    def pairs(self, iv: ScoreIntervals, same_class: bool) -> tuple[np.ndarray, np.ndarray]:
+        """(interval index, reference index) of every overlapping pair, events of the interval's class
+        (``same_class``) or of the other classes, by interval, then reference index."""
+        m = self.started[iv.end - 1] & ~self.ended[iv.first]
+        cls_bits = self.of_class[iv.clip, iv.cls]
+        m &= cls_bits if same_class else ~cls_bits
+        count = np.bitwise_count(m).astype(np.int64)
+        at = np.r_[0, np.cumsum(count)[:-1]]
+        ii = np.repeat(np.arange(m.size, dtype=np.int64), count)
+        gg = np.empty(ii.size, dtype=np.int64)
+        act = np.flatnonzero(m)
+        mm = m[act]
+        k = 0
+        while act.size:
+            low = mm & -mm
+            j = np.log2(low.astype(np.float64)).astype(np.int64)  # exact for powers of two
+            gg[at[act] + k] = self.by_clip[self.first_event[iv.clip[act]] + j]
+            mm ^= low
+            more = mm != 0
+            act, mm = act[more], mm[more]
+            k += 1
+        return ii, gg
 
 
 class IntersectionStatistics:
@@ -123,29 +223,49 @@ class IntersectionStatistics:
         self.det, self.settings, self.time_decimals = det, settings, time_decimals
         td = time_decimals
         main, ct = [], []
+        masks = det.shared("event_masks", lambda: EventMasks(det))
+        free = None  # the onset deltas of the rows whose runs are all false positives (None: the shared ones)
         kinds = ["target"] + (["other"] if settings.cttc is not None else [])
+        # a run that meets no event of its class is relevant when dtc x its length rounds to 0: possible
+        # only if so for the shortest frame (then every run is listed; else only those that can cross-trigger)
+        shortest = float(np.min(np.asarray(det.scores.offset, np.float64) - np.asarray(det.scores.onset, np.float64)))
+        meeting_nothing_relevant = bool(_round(0.0, td) >= _round(settings.dtc * shortest, td))
         for kind in kinds:
-            iv = det.intervals(kind)
+            if kind == "target" or not masks.usable or meeting_nothing_relevant:
+                iv = det.intervals(kind)
+            else:
+                iv = self._other_runs(masks)
             if len(iv) == 0:
                 continue
             length = iv.offset - iv.onset
-            ii, gg, inter = _row_overlaps(iv, det, same_class=True)
-            total = np.bincount(ii, weights=inter, minlength=len(iv))
-            relevant = _round(total, td) >= _round(settings.dtc * length, td)
-            fp = iv.net_at_birth(~relevant)
-            main.append(Deltas(iv.cls, iv.clip, iv.birth, {"fp": fp}).without_zero_rows())
-            main.append(self._true_positives(iv, ii, gg, inter, relevant))
+            if kind == "target":
+                ii, gg, inter = det.shared("target_overlaps", partial(_row_overlaps, iv, det, True, masks))
+                total = np.bincount(ii, weights=inter, minlength=len(iv))
+                relevant = _round(total, td) >= _round(settings.dtc * length, td)
+                fp = iv.net_at_birth(~relevant)
+                main.append(Deltas(iv.cls, iv.clip, iv.birth, {"fp": fp}).without_zero_rows())
+                main.append(self._true_positives(iv, ii, gg, inter, relevant))
+            else:  # no event of the row's class: every run is a false positive (counted by onset_deltas) ...
+                relevant = _round(np.zeros(len(iv)), td) >= _round(settings.dtc * length, td)
+                if relevant.any():  # ... unless dtc (rounded) is 0, which makes runs that meet nothing relevant
+                    main.append(Deltas(iv.cls, iv.clip, iv.birth, {"fp": iv.net_at_birth(~relevant)}).without_zero_rows())
+                    free = onset_deltas(det.scores, det.rows("silent"))
             if settings.cttc is not None:
-                ct.append(self._cross_triggers(iv, relevant, length))
-        silent = det.rows("other") | det.rows("silent") if settings.cttc is None else det.rows("silent")
-        cls, clip, level, delta = onset_deltas(det.scores, silent)
+                ct.append(self._cross_triggers(iv, relevant, length, masks))
+        cls, clip, level, delta = det.free_run_deltas() if free is None else free
         main.append(Deltas(cls, clip, level, {"fp": delta}))
         tables = {"main": Deltas.concat(main)}
         if ct:
             tables["ct"] = Deltas.concat(ct)
-            self._ct_other = np.concatenate([p.values["other"] for p in ct]).astype(np.int64)
         self.points = OperatingPoints(tables, det.n_classes, det.n_clips)
         self._starts: np.ndarray | None = None
+
+    def _other_runs(self, masks: EventMasks) -> ScoreIntervals:
+        """The runs of the rows without an event of their class that overlap another class's events: the
+        only ones there that can cross-trigger (shared by the settings with cross-triggers)."""
+        det = self.det
+        return det.shared("other_runs_touching", lambda: score_intervals(det.scores, det.rows("other"),
+                                                                          keep=masks.touch_other_class))
 
     def _true_positives(self, iv: ScoreIntervals, ii, gg, inter, relevant) -> Deltas:
         """Per reference event, the intersection with relevant runs changes when a relevant run overlapping
@@ -179,25 +299,33 @@ class IntersectionStatistics:
         return Deltas(np.asarray(ref.label, np.int64)[g[nz]], np.asarray(ref.file, np.int64)[g[nz]], level[nz],
                       {"tp": change[nz]})
 
-    def _cross_triggers(self, iv: ScoreIntervals, relevant: np.ndarray, length: np.ndarray) -> Deltas:
+    def _cross_triggers(self, iv: ScoreIntervals, relevant: np.ndarray, length: np.ndarray,
+                        masks: EventMasks) -> Deltas:
         """Per irrelevant run and other class: a cross-trigger while the run exists, when its overlap with
         that class's events reaches ``cttc`` of its length. Rows carry the other class in ``other``."""
         td = self.time_decimals
-        ii, gg, inter = _row_overlaps(iv, self.det, same_class=False)
+        ii, gg, inter = _row_overlaps(iv, self.det, same_class=False, masks=masks)
         keep = ~relevant[ii]
         ii, gg, inter = ii[keep], gg[keep], inter[keep]
         c_n = self.det.n_classes
         other = np.asarray(self.det.reference.label, np.int64)[gg]
-        key, inverse = np.unique(ii * c_n + other, return_inverse=True)
+        key, inverse = _sorted_unique(ii * c_n + other)
         total = np.bincount(inverse, weights=inter, minlength=key.size)
+        hit = _round(total, td) >= _round(self.settings.cttc * length[key // c_n], td)
+        key = key[hit]
+        # a cross-triggering run adds 1 at its birth and takes 1 away at its death, where its parent is
+        # born: net per (run, class) at birth, so nested runs inside another class's events cancel out
         run, other = key // c_n, key % c_n
-        hit = _round(total, td) >= _round(self.settings.cttc * length[run], td)
-        run, other = run[hit], other[hit]
         dies = iv.parent[run] >= 0
-        return Deltas(np.r_[iv.cls[run], iv.cls[run][dies]], np.r_[iv.clip[run], iv.clip[run][dies]],
-                      np.r_[iv.birth[run], iv.death[run][dies]],
-                      {"ct": np.r_[np.ones(run.size), -np.ones(int(dies.sum()))],
-                       "other": np.r_[other, other[dies]].astype(np.float64)})
+        up = iv.parent[run[dies]] * c_n + other[dies]  # (parent, class) losing a cross-triggering child
+        at = np.minimum(np.searchsorted(key, up), max(key.size - 1, 0))
+        found = key[at] == up if key.size else np.zeros(up.size, dtype=bool)
+        net = 1.0 - np.bincount(at[found], minlength=key.size)
+        lost, count = np.unique(up[~found], return_counts=True)
+        pair = np.r_[key[net != 0], lost]
+        net = np.r_[net[net != 0], -count.astype(np.float64)]
+        run = pair // c_n
+        return Deltas(iv.cls[run], iv.clip[run], iv.birth[run], {"ct": net, "other": (pair % c_n).astype(np.float64)})
 
     def psds_batch(self, weights: np.ndarray) -> np.ndarray:
         """(B,) PSDS for B clip-weight vectors (bootstrap resamples) at once; equal to
@@ -242,7 +370,11 @@ class IntersectionStatistics:
         return out
 
     def roc(self, weight: np.ndarray | None = None) -> PSDROC:
-        """The PSD-ROC and PSDS, clips weighted by ``weight`` (bootstrap counts; None: each clip once)."""
+        """The PSD-ROC and PSDS, clips weighted by ``weight`` (bootstrap counts; None: each clip once).
+
+        Within a stretch of thresholds where a class's TP is constant only its lowest eFPR can be on the
+        class's ROC staircase, so each class's staircase is built from one candidate per stretch (the
+        same staircase as from every operating point)."""
         st = self.settings
         pts = self.points
         n_ref, t_ref, duration = self.det.weighted_reference(weight)
@@ -250,13 +382,7 @@ class IntersectionStatistics:
         fp = pts.cumulative("main", "fp", weight)
         scored = n_ref > 0
         n_other = int(scored.sum()) - 1
-        ct = None
-        if st.alpha_ct and pts.has_table("ct") and n_other > 0:
-            # cross-trigger rates summed class by class, each from exact counts (as sed_scores_eval)
-            ct = np.zeros(pts.n_groups)
-            for k, counts in pts.cumulative_by("ct", "ct", "other", weight):
-                if t_ref[k] > 0:
-                    ct += counts / t_ref[k]
+        with_ct = bool(st.alpha_ct) and pts.has_table("ct") and n_other > 0
         class_tpr: list[np.ndarray | None] = []
         class_efpr: list[np.ndarray | None] = []
         class_psds = np.full(pts.n_classes, np.nan)
@@ -265,13 +391,16 @@ class IntersectionStatistics:
                 class_tpr.append(None)
                 class_efpr.append(None)
                 continue
-            if ct is None:
-                _, t, f = pts.curve(c, tp, fp)
-                efpr = f / duration * SECONDS_PER_HOUR
+            a, b = pts.class_ptr[c], pts.class_ptr[c + 1]
+            if with_ct:
+                efpr = (fp[a:b] / duration + st.alpha_ct * (self._ct_rate(c, weight, t_ref) / n_other)) * SECONDS_PER_HOUR
             else:
-                _, t, f, x = pts.curve(c, tp, fp, ct)
-                efpr = (f / duration + st.alpha_ct * (x / n_other)) * SECONDS_PER_HOUR
-            tpr, efpr = staircase(t / max(n_ref[c], 1.0), efpr, st.max_efpr)
+                efpr = fp[a:b] / duration * SECONDS_PER_HOUR
+            t = tp[a:b]
+            starts = np.flatnonzero(np.r_[True, t[1:] != t[:-1]]) if b > a else np.zeros(0, np.int64)
+            e_min = np.minimum.reduceat(efpr, starts) if starts.size else np.zeros(0)
+            # the last point: nothing detected (threshold +inf), every statistic 0
+            tpr, efpr = staircase(np.r_[t[starts], 0.0] / max(n_ref[c], 1.0), np.r_[e_min, 0.0], st.max_efpr)
             class_tpr.append(tpr)
             class_efpr.append(efpr)
             class_psds[c] = staircase_area(tpr, efpr, st.max_efpr) / st.max_efpr
@@ -279,6 +408,24 @@ class IntersectionStatistics:
                                   [r for r in class_efpr if r is not None], st.alpha_st, st.max_efpr)
         value = staircase_area(etpr, efpr, st.max_efpr) / st.max_efpr if efpr.size else float("nan")
         return PSDROC(efpr, etpr, float(value), class_tpr, class_efpr, class_psds)
+
+    def _ct_rate(self, c: int, weight: np.ndarray | None, t_ref: np.ndarray) -> np.ndarray:
+        """(G_c,) at each operating point of class ``c``: the sum over the other classes k (ascending) of
+        its cross-triggers on k / k's reference duration, each rate from exact counts (as sed_scores_eval).
+        Computed where a cross-trigger count changes, then held."""
+        pts = self.points
+        a, b = pts.class_ptr[c], pts.class_ptr[c + 1]
+        groups, counts = pts.cumulative_in_class("ct", "ct", "other", c, weight)
+        if groups.size == 0:
+            return np.zeros(b - a)
+        rate = np.zeros(groups.size)
+        for k in range(counts.shape[0]):
+            if t_ref[k] > 0:
+                rate += counts[k] / t_ref[k]
+        held = np.zeros(b - a, dtype=np.int64)
+        held[groups - a] = 1
+        np.cumsum(held, out=held)  # 1 + the index of the last change at or before each point
+        return np.r_[0.0, rate][held]
 
 
 def staircase(tpr: np.ndarray, efpr: np.ndarray, max_efpr: float) -> tuple[np.ndarray, np.ndarray]:
