@@ -229,6 +229,22 @@ def _read_wide(lines: list[str], n_meta: int, sep: str, head_cols: list[str], ex
     return ClipScores(scores, report), report
 
 
+def _claim_row(expected: Expected, name: str, line: int, report: ValidationReport, seen: dict[str, int],
+               unknown: list[tuple[str, int]]) -> int | None:
+    """The clip index of a row naming ``name`` at ``line``, recorded in ``seen``; None (reported) for an unknown
+    clip or a second row of a clip."""
+    idx = resolve_clip(expected, name, line, report, unknown)
+    if idx is None:
+        return None
+    cid = expected.clip_ids[idx]
+    if cid in seen:
+        report.add("duplicate_row", f"clip {cid!r} already has a row at line {seen[cid]}; keep one row per clip",
+                   row=line, field="filename")
+        return None
+    seen[cid] = line
+    return idx
+
+
 def _wide_fast(lines: list[str], header_row: int, sep: str, n_head: int, fn: int, positions: list[int],
                expected: Expected, report: ValidationReport
                ) -> tuple[list[tuple[int, None, int]], np.ndarray, dict[str, int], list[tuple[str, int]]] | None:
@@ -259,15 +275,9 @@ def _wide_fast(lines: list[str], header_row: int, sep: str, n_head: int, fn: int
     kept: list[int] = []
     for r, raw in enumerate(names):
         line = header_row + 1 + r
-        idx = resolve_clip(expected, raw.strip(), line, report, unknown)
+        idx = _claim_row(expected, raw.strip(), line, report, seen, unknown)
         if idx is None:
             continue
-        cid = expected.clip_ids[idx]
-        if cid in seen:
-            report.add("duplicate_row", f"clip {cid!r} already has a row at line {seen[cid]}; keep one row "
-                       "per clip", row=line, field="filename")
-            continue
-        seen[cid] = line
         good.append((idx, None, line))
         kept.append(r)
     columns = [p - (p > fn) for p in positions]  # the numbers leave out the filename column
@@ -297,15 +307,9 @@ def _wide_rows(lines: list[str], header_row: int, sep: str, cols: list[str], fn:
                 if idx is not None:  # the clip has a row: do not report it missing as well
                     seen.setdefault(expected.clip_ids[idx], line)
                 continue
-            idx = resolve_clip(expected, name, line, report, unknown)
+            idx = _claim_row(expected, name, line, report, seen, unknown)
             if idx is None:
                 continue
-            cid = expected.clip_ids[idx]
-            if cid in seen:
-                report.add("duplicate_row", f"clip {cid!r} already has a row at line {seen[cid]}; keep one row "
-                           "per clip", row=line, field="filename")
-                continue
-            seen[cid] = line
             if len(fields) < n_head:
                 lacking = cols[len(fields):]
                 shown = ", ".join(map(repr, lacking[:5])) + (f" and {len(lacking) - 5} more" if len(lacking) > 5
