@@ -18,15 +18,8 @@ import numpy as np
 from wlbench.dataset.reader import Dataset, opened
 from wlbench.dataset.training_data import TrainingData, training_data
 from wlbench.errors import WlbenchError
-
-CLIP = "clip"
-
-
-def normalize_segment(segment: str | float | None) -> str:
-    """``None``/``"clip"`` -> ``"clip"``; ``0.2``/``"0.2"``/``"200ms"`` -> ``"200ms"``."""
-    from wlbench.methods import segment_key
-
-    return segment_key(segment)
+from wlbench.methods.protocol import CLIP
+from wlbench.methods.runs import segment_key
 
 
 @dataclass(frozen=True)
@@ -47,7 +40,7 @@ def load_training(dataset: Dataset | str | Path, split: str, *, labels: str = "t
                   segment: str | float | None = None, resolution: str | float | None = None,
                   frames: bool = False) -> TrainingData:
     """One split under one label condition (see :func:`wlbench.dataset.training_data.training_data`)."""
-    seg = normalize_segment(segment)
+    seg = segment_key(segment)
     with opened(dataset) as ds:
         return training_data(ds.split(split), labels=labels, oracle=None if oracle in (None, "none") else oracle,
                                              segment=None if seg == CLIP else seg, resolution=resolution,
@@ -85,9 +78,9 @@ class FeatureReader:
             if self._split is None or self._split[0] != split:
                 self._split = (split, np.asarray(sp.clip_ids).astype(str), sp.features())
             _, ids, feats = self._split
-            if normalize_segment(segment) == CLIP:
+            if segment_key(segment) == CLIP:
                 return ids, np.ascontiguousarray(feats, dtype=np.float32)
-            window = sp.segment(normalize_segment(segment)).frame_index()
+            window = sp.segment(segment_key(segment)).frame_index()
         return ids, np.ascontiguousarray(np.take_along_axis(feats, window[:, :, None], axis=1), dtype=np.float32)
 
 
