@@ -17,7 +17,7 @@ from wlbench.distributions import Distribution, parse_distribution
 from wlbench.errors import WlbenchError
 from wlbench.features import LogMelParams
 
-FORMAT_VERSION = 1
+RECIPE_FORMAT_VERSION = 1  # of the canonical recipe (part of the spec id); the file format's is wlbench.dataset.layout
 SOUNDBANK_PARTS = ("train", "validation", "eval")
 _REQUIRED = object()
 
@@ -175,7 +175,7 @@ class Recipe:
             for key in ("roles", "domain"):
                 if not split[key]:
                     split.pop(key)
-        out["format_version"] = FORMAT_VERSION
+        out["format_version"] = RECIPE_FORMAT_VERSION
         return out
 
     def scaled(self, factor: float) -> Recipe:
