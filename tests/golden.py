@@ -9,7 +9,8 @@ Recorded in tests/data/golden.json together with the CPU capability torch dispat
 instruction set may round differently, so byte equality is only claimed on the same capability).
 
     python tests/golden.py --record   # rewrite tests/data/golden.json (only when a change is meant to
-                                      # alter numbers; say so in the commit)
+                                      # alter numbers: bump wlbench.NUMERICS_VERSION with it and say so
+                                      # in the commit)
 """
 
 from __future__ import annotations

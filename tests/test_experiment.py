@@ -112,6 +112,34 @@ def test_experiment_grid_runs_and_resumes(seg_dataset, tmp_path):  # noqa: F811
         assert "n_query = 2 there, 3 here" in res.output and "turpault-protonet" in res.output
 
 
+def test_a_grid_never_mixes_numerics_versions(seg_dataset, tmp_path, monkeypatch):  # noqa: F811
+    """A finished run trained by code of another numerics version (wlbench.NUMERICS_VERSION) is trained again,
+    said so; --table-only tabulates runs of several versions with a warning."""
+    import wlbench.methods.runs as runs_module
+    from wlbench import NUMERICS_VERSION
+    from wlbench.cli import main
+
+    cfg = tiny_config("turpault-classifier", max_epochs=1)
+    cfg.pop("train_segment")
+    grid = tmp_path / "grid.toml"
+    grid.write_text(GRID.format(config="\n".join(f"{k} = {json.dumps(v)}" for k, v in cfg.items()), path=seg_dataset))
+    out = tmp_path / "exp"
+    assert CliRunner().invoke(main, ["experiment", str(grid), "--out", str(out)]).exit_code == 0
+    run = out / "runs" / "tiny" / "turpault-classifier" / "train_segment-1s" / "seed-0"
+    assert json.loads((run / "summary.json").read_text())["numerics_version"] == NUMERICS_VERSION
+    (run / "summary.json").unlink()  # retrained by code that trains differently (the next version)
+    monkeypatch.setattr(runs_module, "NUMERICS_VERSION", NUMERICS_VERSION + 1)
+    res = CliRunner().invoke(main, ["experiment", str(grid), "--out", str(out)])
+    assert res.exit_code == 0 and "1 to run" in res.output, res.output
+    monkeypatch.undo()
+    res = CliRunner().invoke(main, ["experiment", str(grid), "--out", str(out), "--table-only"])
+    assert res.exit_code == 0 and f"numerics versions [{NUMERICS_VERSION}, {NUMERICS_VERSION + 1}]" in res.output
+    res = CliRunner().invoke(main, ["experiment", str(grid), "--out", str(out)])
+    assert res.exit_code == 0 and "1 to run" in res.output, res.output
+    assert f"trained by numerics version {NUMERICS_VERSION + 1}, this code is version {NUMERICS_VERSION}" in res.output
+    assert json.loads((run / "summary.json").read_text())["numerics_version"] == NUMERICS_VERSION
+
+
 @pytest.mark.parametrize("text, message", [
     ('[experiment]\nmethods = ["turpault-classifier"]\nseeds = []\n', "non-empty list 'seeds'"),
     ('[experiment]\nmethods = ["turpault-classifier"]\nseeds = [0, 0]\n', "distinct"),

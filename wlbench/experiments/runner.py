@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from wlbench import NUMERICS_VERSION
 from wlbench.atomic import check_output_path, ensure_writable_dir
 from wlbench.errors import WlbenchError
 from wlbench.experiments.datasets import dataset_path
@@ -18,7 +19,7 @@ from wlbench.experiments.tables import write_experiment_tables
 from wlbench.methods.config import resolve_config
 from wlbench.methods.discovery import get_method
 from wlbench.methods.protocol import CLIP, run_option
-from wlbench.methods.runs import SUMMARY, is_finished, segment_key, unfinished_reason
+from wlbench.methods.runs import SUMMARY, is_finished, numerics_version, segment_key, unfinished_reason
 from wlbench.paths import require_folder
 
 
@@ -48,10 +49,17 @@ def run_experiment(path: str | Path, out: str | Path, jobs: int = 1, echo: Echo 
     if only_table and not any(is_finished(r.run_dir) for r in runs):
         raise WlbenchError(f"{out}: no finished run of experiment {exp.name!r} ({len(runs)} runs expected under "
                            f"{out / 'runs'}); --table-only tabulates finished runs and runs none", hint=run_first)
-    todo = [r for r in runs if not is_finished(r.run_dir)] if not only_table else []
-    for r in todo:  # a run folder whose recorded hashes do not match is trained again, said so
+    todo = [r for r in runs if not is_finished(r.run_dir)
+            or numerics_version(r.run_dir) != NUMERICS_VERSION] if not only_table else []
+    for r in todo:  # a run folder whose recorded hashes do not match, or trained by other numerics, is trained again
         if (r.run_dir / SUMMARY).exists():
-            echo(f"{r.run_dir}: not reused ({unfinished_reason(r.run_dir)}); it is trained again")
+            why = unfinished_reason(r.run_dir) or (f"trained by numerics version {numerics_version(r.run_dir)}, this "
+                                                   f"code is version {NUMERICS_VERSION}")
+            echo(f"{r.run_dir}: not reused ({why}); it is trained again")
+    versions = sorted({numerics_version(r.run_dir) for r in runs if is_finished(r.run_dir)})
+    if only_table and len(versions) > 1:  # tabulated as they are, but never silently
+        echo(f"warning: the finished runs were trained by numerics versions {versions} (code that trains "
+             f"differently; wlbench.NUMERICS_VERSION): run the grid to retrain the old ones")
     # the headroom contrasts first (whether the grid can measure anything), then seed by seed (a cut-short
     # experiment holds whole seeds), the most expensive runs first
     first = {r.run_dir for (name, _, _), a in arms.items() if name in {c.name for c in exp.headroom} for r in a.runs}

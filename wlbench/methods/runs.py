@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from wlbench import NUMERICS_VERSION
 from wlbench.atomic import atomic_dir, ensure_writable_dir, write_text_atomic
 from wlbench.dataset.intact import require_intact
 from wlbench.dataset.reader import Dataset, open_dataset, opened
@@ -349,6 +350,16 @@ def _stat_key(run_dir: Path) -> tuple:
     return tuple(key)
 
 
+def numerics_version(run_dir: Path) -> int:
+    """The numerics version (:data:`wlbench.NUMERICS_VERSION`) of the code that trained a finished run (1 for
+    runs from before it was recorded)."""
+    try:
+        summary = json.loads((Path(run_dir) / SUMMARY).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return 0
+    return int(summary.get("numerics_version", 1)) if isinstance(summary, dict) else 0
+
+
 def is_finished(run_dir: Path) -> bool:
     """:func:`unfinished_reason` is None (remembered in this process while no recorded file's stat changes:
     the tables read every run several times, and hash its files once)."""
@@ -450,6 +461,7 @@ def train_run(method_name: str, dataset: str | Path, run_dir: str | Path, config
                 echo(f"warning: stage(s) {', '.join(kept)} kept their initial weights (no epoch beat epoch 0 on the "
                      f"validation split): this run is scored as an untrained model")
             summary = {**run_info, "train": train_summary, "malloc_tuned": malloc, "kept_initial_weights": kept,
+                   "numerics_version": NUMERICS_VERSION,
                        "seconds": {"train": round(t1 - t0, 3), "predict": round(time.perf_counter() - t1, 3)},
                        "headline": scores, "curves": CURVES if curves else None,
                        "f1_macro": {sp: {seg: h.get("f1_macro", {}).get("value") for seg, h in v.items()}
