@@ -113,16 +113,20 @@ def _read(truth: Truth, path: str | Path, task: str, settings: Settings):
 def score_submission(truth: Truth, submission_path: str | Path, task: str | None = None,
                      settings: Settings | None = None, progress: Progress = None) -> dict[str, Any]:
     """Validate a submission file (or score-file directory) and score it against ``truth``."""
+    from wlbench.submissions.text import kept_reads
+
     settings = settings or Settings()
     reason = f"read as {task} (--task {task})" if task else None
-    if task is None:
-        task, reason = detect_task(submission_path)
-    _check_task(task_named(task), truth)
-    parsed, vreport = _read(truth, submission_path, task, settings)
-    vreport.notes["read_as"] = reason
-    vreport.raise_if_invalid()
+    with kept_reads():  # the sniff, the validation and the hash read the file once
+        if task is None:
+            task, reason = detect_task(submission_path)
+        _check_task(task_named(task), truth)
+        parsed, vreport = _read(truth, submission_path, task, settings)
+        vreport.notes["read_as"] = reason
+        vreport.raise_if_invalid()
+        sha256 = submission_sha256(submission_path)
     report = score(truth, parsed, task, settings, progress)
-    report.submission = {"path": str(submission_path), "sha256": submission_sha256(submission_path),
+    report.submission = {"path": str(submission_path), "sha256": sha256,
                          "format": vreport.format, "notes": vreport.notes}
     return report.to_dict()
 
@@ -165,15 +169,17 @@ def score_file(dataset: Dataset | str | Path, submission_path: str | Path, *, sp
     tasks only). ``segment``: score clip-level predictions of a segment view (e.g. ``"1s"``) against that
     view's labels; default: the segment the file declares (``# segment: 1s``), else the whole clip."""
     from wlbench.dataset.reader import opened
+    from wlbench.submissions.text import kept_reads
 
-    declared = declared_segment(submission_path)
-    if segment is not None and declared not in (None, segment):
-        raise WlbenchError(f"{submission_path} declares segment {declared!r} but segment {segment!r} is being "
-                           f"scored", hint=f"score it as segment {declared!r}")
-    segment = segment or declared or "clip"
-    with opened(dataset) as ds:
-        truth = truth_from_dataset(ds, ds.path, split, labels=labels, segment=segment)
-        return score_submission(truth, submission_path, task, settings, progress)
+    with kept_reads():  # sniff, header, validation and hash read the file once
+        declared = declared_segment(submission_path)
+        if segment is not None and declared not in (None, segment):
+            raise WlbenchError(f"{submission_path} declares segment {declared!r} but segment {segment!r} is being "
+                               f"scored", hint=f"score it as segment {declared!r}")
+        segment = segment or declared or "clip"
+        with opened(dataset) as ds:
+            truth = truth_from_dataset(ds, ds.path, split, labels=labels, segment=segment)
+            return score_submission(truth, submission_path, task, settings, progress)
 
 
 def compare_files(dataset: str | Path, path_a: str | Path, path_b: str | Path, *, split: str = "eval",

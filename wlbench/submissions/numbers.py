@@ -65,7 +65,7 @@ def _read_csv(body: bytes, *, sep: str, width: int, text_column: int | None, thr
             convert_options=pc.ConvertOptions(column_types=types, null_values=[], strings_can_be_null=False,
                                               quoted_strings_can_be_null=False))
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
-        return None
+        return None  # not a plain table of numbers: the caller reads it field by field and reports why
     columns = table.columns
     if any(c.null_count for c in columns):
         return None

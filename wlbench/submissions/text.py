@@ -9,9 +9,10 @@ which delimiter was found and what is expected.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,7 +84,22 @@ def read_bytes(path: Path, report: ValidationReport, size: int = -1) -> bytes | 
     return None
 
 
-_last_read: dict[tuple, bytes] = {}  # the last whole file read, by its stat signature (see read_once)
+_kept: list[dict[tuple, bytes]] = []  # inside kept_reads(): the files read whole, by stat signature
+
+
+@contextlib.contextmanager
+def kept_reads() -> Iterator[None]:
+    """Within the block, :func:`read_once` reads each unchanged file from disk once and serves later reads
+    of it from memory; the bytes are dropped when the outermost block ends (nothing outlives one scoring
+    call)."""
+    if _kept:
+        yield
+        return
+    _kept.append({})
+    try:
+        yield
+    finally:
+        _kept.clear()
 
 
 def _signature(path: Path) -> tuple:
@@ -93,29 +109,31 @@ def _signature(path: Path) -> tuple:
 
 def read_once(path: Path, *, size: int = -1) -> bytes:
     """The bytes of the input file ``path`` through the input guard (:func:`wlbench.paths.read_input_bytes`),
-    read from disk once while the file is unchanged: scoring a submission sniffs its format, reads its
-    declared header, parses it and hashes it, and all four read the bytes kept from the first (the last
-    file read is kept, identified by real path, device, inode, size and modification and change times; any
-    write changes them). ``size >= 0``: the first ``size`` bytes only (a file larger than the input limit
+    read from disk once while the file is unchanged inside a :func:`kept_reads` block: scoring a submission
+    sniffs its format, reads its declared header, parses it and hashes it, and all four read the bytes kept
+    from the first (a file is identified by real path, device, inode, size and modification and change
+    times; any write changes them). Outside a block every call reads the file. ``size >= 0``: the first ``size`` bytes only (a file larger than the input limit
     is then read no further)."""
     from wlbench.paths import MAX_INPUT_BYTES, read_input_bytes
 
+    if not _kept:
+        return read_input_bytes(path, "file", size=size)
+    kept = _kept[0]
     try:
         before = _signature(path)
     except OSError:
         before = None
-    if before is not None and before in _last_read:
-        data = _last_read[before]
+    if before is not None and before in kept:
+        data = kept[before]
         return data if size < 0 else data[:size]
     if size >= 0 and (before is None or before[3] > MAX_INPUT_BYTES):
         return read_input_bytes(path, "file", size=size)
     data = read_input_bytes(path, "file")
     try:
         if before is not None and _signature(path) == before:
-            _last_read.clear()
-            _last_read[before] = data
+            kept[before] = data
     except OSError:
-        pass
+        pass  # a file that cannot be stat-ed again is simply not kept
     return data if size < 0 else data[:size]
 
 
