@@ -149,3 +149,21 @@ def test_a_damaged_record_or_records_folder_is_one_error_and_nothing_is_written(
     _one_error(*_run("experiment", grid, "--out", fresh, "--records", as_file), str(as_file), "is a file")
     _one_error(*_run("experiment", grid, "--out", fresh, "--records", fresh / "runs" / "r"), "overlaps")
     assert not fresh.exists()
+
+
+def test_a_record_of_a_run_from_before_hashes_is_recorded_not_finished(tiny_dataset, tmp_path):
+    """A run whose summary recorded no hashes (committed results are such runs) is finished only with its
+    predictions folder: its record (no predictions) is recorded, not finished."""
+    from wlbench.methods import train_run
+    from wlbench.methods.runs import SELF_HASH, copy_record, is_finished, is_recorded
+
+    run = tmp_path / "run"
+    train_run("prior", tiny_dataset, run, bootstrap=0)
+    summary = json.loads((run / "summary.json").read_text())
+    for key in ("files", SELF_HASH):
+        summary.pop(key)
+    (run / "summary.json").write_text(json.dumps(summary))
+    assert is_finished(run)
+    copy_record(run, tmp_path / "record")
+    assert is_recorded(tmp_path / "record") and not is_finished(tmp_path / "record")
+    assert not (tmp_path / "record" / "predictions").exists() and is_recorded(run)

@@ -315,7 +315,7 @@ def unfinished_reason(run_dir: Path) -> str | None:
     """None when ``run_dir`` holds a finished run that may be reused as it is; else why not: no or broken
     ``summary.json``, a summary edited (its own hash), or a recorded file (``run.json``, a report, a
     prediction) changed or missing. A run from before hashes were recorded is checked as far as it can be:
-    its ``run.json`` must say what its summary says."""
+    its ``run.json`` must say what its summary says, and it has its predictions folder."""
     return _sealed_reason(Path(run_dir), record_only=False)
 
 
@@ -346,6 +346,8 @@ def _sealed_reason(run_dir: Path, *, record_only: bool) -> str | None:
             return str(exc)
         if any(info.get(k) != summary.get(k) for k in ("method", "seed", "dataset", "config")):
             return "run.json differs from what summary.json recorded"
+        if not record_only and not (run_dir / HEAVY).is_dir():  # a record of it (or its predictions removed)
+            return f"no {HEAVY} folder"
         return None
     if not isinstance(recorded, dict) or summary.get(SELF_HASH) != hash_json(
             {k: v for k, v in summary.items() if k != SELF_HASH}):
