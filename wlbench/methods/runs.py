@@ -422,11 +422,11 @@ def is_recorded(run_dir: Path) -> bool:
 
 
 def require_finished(run_dir: Path, purpose: str) -> None:
-    """Refuse a folder that holds only a run's record (:func:`is_recorded`, not :func:`is_finished`) for
-    ``purpose``, something that needs the run's predictions or checkpoint: one error naming the folder and
-    the fix. Any other folder passes (its own checks follow)."""
+    """Refuse a folder that holds only a run's record (:func:`is_recorded`, not :func:`is_finished`, nothing
+    beyond :data:`RECORD`) for ``purpose``, something that needs the run's predictions or checkpoint: one
+    error naming the folder and the fix. Any other folder passes (its own checks follow)."""
     run_dir = Path(run_dir)
-    if is_recorded(run_dir) and not is_finished(run_dir):
+    if is_recorded(run_dir) and not is_finished(run_dir) and {p.name for p in run_dir.iterdir()} <= set(RECORD):
         raise WlbenchError(f"{run_dir} holds only the record of a run (its summary and reports, no predictions or "
                            f"checkpoint): {purpose} needs the run itself",
                            hint=f"train it again: remove {run_dir} and run the grid without --records, or "
