@@ -87,17 +87,19 @@ def check_finished_runs(runs: Sequence[Run], paths: dict[str, Path]) -> None:
                                hint=f"remove {run.run_dir} to train it again, or give this grid its own --out")
 
 
-def check_records_folder(records: Path, out: Path) -> Path:
-    """``--records`` checked before anything is read or written: a folder that can be read and written (or
-    nothing yet: it is created when the first record is written), apart from the runs under ``out``."""
+def check_records_folder(records: Path, out: Path, *, write: bool = True) -> Path:
+    """``--records`` checked before anything is read or written: a folder that can be read (and, with
+    ``write``, written; or nothing yet: it is created when the first record is written), apart from the runs
+    under ``out``."""
     records = Path(records)
     kind = file_kind(records)
     if kind not in ("directory", "missing"):
         raise WlbenchError(f"run records folder (--records) {records} is {describe(kind)}, not a folder",
                            hint="give --records a folder (it is created when missing), e.g. results/records")
     check_output_path(records, directory=True)
-    if kind == "directory" and not os.access(records, os.R_OK | os.X_OK):
-        raise WlbenchError(f"run records folder (--records) {records} cannot be read",
+    access = os.R_OK | os.X_OK | (os.W_OK if write else 0)
+    if kind == "directory" and not os.access(records, access):
+        raise WlbenchError(f"run records folder (--records) {records} cannot be {'written' if write else 'read'}",
                            hint="fix its permissions, or give another --records folder")
     runs = Path(os.path.abspath(out / "runs"))
     mine = Path(os.path.abspath(records))

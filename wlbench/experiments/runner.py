@@ -54,7 +54,7 @@ def run_experiment(path: str | Path, out: str | Path, jobs: int = 1, echo: Echo 
     exp = load_experiment(path)
     out = Path(out)
     run_first = f"run the grid first: wlbench experiment {path} --out {out}"
-    records = check_records_folder(Path(records), out) if records is not None else None
+    records = check_records_folder(Path(records), out, write=not only_table) if records is not None else None
     if only_table and records is None:  # tabulates finished runs, creates nothing
         check_output_path(out, directory=True)
         require_folder(out, "experiment folder (--out)", hint=f"--table-only reads finished runs; {run_first}")
@@ -78,10 +78,7 @@ def run_experiment(path: str | Path, out: str | Path, jobs: int = 1, echo: Echo 
             or numerics_version(r.run_dir) != NUMERICS_VERSION] if not only_table else []
     for r in todo:  # a run folder whose recorded hashes do not match, or trained by other numerics, is trained again
         if (r.run_dir / SUMMARY).exists():
-            why = (f"trained by numerics version {numerics_version(r.run_dir)}, this code is version "
-                   f"{NUMERICS_VERSION}" if is_recorded(r.run_dir) else unfinished_reason(r.run_dir)
-                   if (r.run_dir / HEAVY).exists() else unrecorded_reason(r.run_dir))
-            echo(f"{r.run_dir}: not reused ({why}); it is trained again")
+            echo(f"{r.run_dir}: not reused ({_not_reused(r.run_dir)}); it is trained again")
     versions = sorted({numerics_version(r.run_dir) for r in runs if is_recorded(r.run_dir)})
     if only_table and len(versions) > 1:  # tabulated as they are, but never silently
         echo(f"warning: the finished runs were trained by numerics versions {versions} (code that trains "
@@ -113,6 +110,14 @@ def run_experiment(path: str | Path, out: str | Path, jobs: int = 1, echo: Echo 
     result = write_experiment_tables(exp, cells, out, arms=arms)
     result["failures"] = failures
     return result
+
+
+def _not_reused(run_dir: Path) -> str | None:
+    """Why a run folder holding a summary is trained again: other numerics, or what does not verify (of the
+    whole run, or of a folder holding its record alone)."""
+    if is_recorded(run_dir):
+        return f"trained by numerics version {numerics_version(run_dir)}, this code is version {NUMERICS_VERSION}"
+    return unfinished_reason(run_dir) if (run_dir / HEAVY).exists() else unrecorded_reason(run_dir)
 
 
 def _nothing_to_tabulate(exp: Experiment, out: Path, runs: Sequence[Run], run_first: str) -> WlbenchError:
