@@ -72,6 +72,8 @@ def test_experiment_grid_runs_and_resumes(seg_dataset, tmp_path):  # noqa: F811
     run = out / "runs" / "tiny" / "turpault-protonet" / "train_segment-200ms" / "seed-0"
     assert (run / "reports" / "eval-1s.json").is_file()
     assert json.loads((run / "run.json").read_text())["config"]["n_support"] == 2
+    # the summary hashes what tables and findings read (a run's record: --records), learning curves included
+    assert {"run.json", "log.jsonl", "reports/eval-1s.json"} <= set(json.loads((run / "summary.json").read_text())["files"])
 
     # interrupted: one run lost its summary -> only that run is redone
     (run / "summary.json").unlink()

@@ -658,7 +658,7 @@ def test_runs_from_before_view_selection_or_the_subset_rule_are_not_reused(view_
     instead of being read into a grid's tables."""
     from wlbench.errors import WlbenchError
     from wlbench.experiments.grid import Run
-    from wlbench.experiments.runner import _check_finished_runs
+    from wlbench.experiments.reuse import check_finished_runs
     from wlbench.methods import train_run
     from wlbench.methods.runs import SELF_HASH
 
@@ -666,7 +666,7 @@ def test_runs_from_before_view_selection_or_the_subset_rule_are_not_reused(view_
     run_dir = tmp_path / "run"
     train_run("turpault-classifier", view_dataset, run_dir, overrides=over, seed=0, bootstrap=0, segments=["1s"])
     runs = [Run("tiny", "turpault-classifier", over, 0, run_dir)]
-    _check_finished_runs(runs, {"tiny": view_dataset})  # a current run is reused
+    check_finished_runs(runs, {"tiny": view_dataset})  # a current run is reused
 
     def make_legacy(edit) -> None:
         for name in ("run.json", "summary.json"):
@@ -678,7 +678,7 @@ def test_runs_from_before_view_selection_or_the_subset_rule_are_not_reused(view_
 
     make_legacy(lambda d: d.get("train", {}).pop("train_clips_id", None))
     with pytest.raises(WlbenchError, match="subset by the old rule"):
-        _check_finished_runs(runs, {"tiny": view_dataset})
+        check_finished_runs(runs, {"tiny": view_dataset})
     make_legacy(lambda d: d["config"].pop("valid_labels"))
     with pytest.raises(WlbenchError, match="before view-validated selection"):
-        _check_finished_runs(runs, {"tiny": view_dataset})
+        check_finished_runs(runs, {"tiny": view_dataset})

@@ -142,9 +142,15 @@ def methods_cmd(method):
               help="with --executor dask: the scheduler of an existing cluster (tcp://host:8786) whose workers see "
                    "the datasets and --out at the same paths [default: a local cluster of --jobs workers]")
 @click.option("--table-only", is_flag=True, help="only (re)write the table and figures from finished runs")
+@click.option("--records", type=click.Path(file_okay=False, path_type=Path), default=None, metavar="FOLDER",
+              help="run records, the small committable part of finished runs (summary, run.json, log, audit, "
+                   "reports; laid out like --out/runs): a run not finished under --out whose intact record is "
+                   "here, of this code's numerics version and the grid's config, is adopted instead of trained; "
+                   "each run's record is written here as it finishes. Commit the folder to continue the grid on "
+                   "another machine")
 @click.option("--submit", "submit_board", default=None, type=click.Path(file_okay=False, path_type=Path),
               help="also add every finished cell and control (seeds as runs) to the leaderboard in this directory")
-def experiment(grid, out, jobs, executor, scheduler, table_only, submit_board):
+def experiment(grid, out, jobs, executor, scheduler, table_only, records, submit_board):
     """Run the experiment GRID (a TOML file, e.g. baselines/experiments/turpault2020.toml): every method x
     axis point x dataset x seed, beside its controls (class prior, the method's own such as an untrained
     trunk, the true-label oracle where a label view is used), tested on every test segment. Finished runs are
@@ -153,12 +159,14 @@ def experiment(grid, out, jobs, executor, scheduler, table_only, submit_board):
     table.md/json (cells that do not beat a control by their interval marked "not learned"),
     heatmap-<method>.png and curves/<cell>.png under --out/<experiment name>/, the runs under --out/runs/
     (grids sharing --out share their runs and keep their own tables). With --executor dask each run is one
-    task on the cluster, with the same results as local runs."""
+    task on the cluster, with the same results as local runs. With --records a grid continues on another
+    machine: commit the records folder, and a clone adopts the runs it holds (tabulated; a run folder holding
+    only its record cannot be --submit-ted or predicted with: train it again)."""
     from wlbench.experiments.runner import run_experiment
     from wlbench.leaderboard.experiments import submit_experiment
 
     res = run_experiment(grid, out, jobs, echo=click.echo, only_table=table_only, executor=executor,
-                         scheduler=scheduler)
+                         scheduler=scheduler, records=records)
     click.echo(res["text"])
     click.echo(f"table: {res['table']}; {len(res['figures'])} figures under {out}")
     if res["failures"]:

@@ -6,10 +6,11 @@ claims contrasts a grid declares. Modules, bottom to top::
     grid         the grid file: schema, checks, Experiment / Cell / Run
     planning     cells, controls and arms as runs; the order they train in
     datasets     each grid dataset's file, rendered from its recipe when missing
+    reuse        which stored runs a grid reuses: finished runs (checked), run records (adopted, written)
     execution    running tasks: local processes or a Dask cluster
     figures      heatmaps and mean learning curves
     tables       values per cell beside controls, verdicts, table.md / table.json
-    runner       run_experiment: validate, reuse finished runs, train the rest, tabulate
+    runner       run_experiment: validate, reuse finished runs and records, train the rest, tabulate
 
 Leaderboard submission of a grid's cells: :func:`wlbench.leaderboard.experiments.submit_experiment`.
 """

@@ -18,14 +18,14 @@ from wlbench.experiments.planning import ArmRuns, plan_arms
 from wlbench.experiments.statistics import t_interval, verdict
 from wlbench.methods.config import plain
 from wlbench.methods.protocol import CLIP
-from wlbench.methods.runs import EVENTS, FRAME_SCORES, LOG, SUMMARY, is_finished, output_stem
+from wlbench.methods.runs import EVENTS, FRAME_SCORES, LOG, SUMMARY, is_recorded, output_stem
 
 
 def run_values(run: Run, split: str, segment: str, metric: str) -> float | None:
-    """The headline ``metric`` of a finished run for ``split`` / ``segment`` (None if absent): from the
+    """The headline ``metric`` of a finished or recorded run for ``split`` / ``segment`` (None if absent): from the
     tagging report, else (whole clips of frame-level methods) the decoded event list's report, else the
     score files' threshold-free report (PSDS)."""
-    if not is_finished(run.run_dir):
+    if not is_recorded(run.run_dir):
         return None
     stem = output_stem(split, segment)
     names = [stem] + ([f"{split}-{EVENTS}", f"{split}-{FRAME_SCORES}"] if segment == CLIP else [])
@@ -239,7 +239,7 @@ def write_experiment_tables(exp: Experiment, cells: Sequence[Cell], out: Path,
             figures.append(plot_cell_heatmaps(out / f"heatmap-{method}.png", f"{method}: {metric}", panels, labels,
                                               list(exp.test_segments), metric))
     for cell in cells:
-        logs = [r.run_dir / LOG for r in cell.runs if is_finished(r.run_dir)]
+        logs = [r.run_dir / LOG for r in cell.runs if is_recorded(r.run_dir)]
         target = out / "curves" / f"{cell.dataset}-{cell.method}-{slug(cell.axes)}.png"
         made = plot_mean_curves(logs, target, f"{cell.method} {cell.label}") if logs else None
         if made:

@@ -11,7 +11,7 @@ from wlbench.experiments.grid import PRIOR, Echo, load_experiment
 from wlbench.experiments.planning import plan_cells, segment_seconds
 from wlbench.methods.config import plain
 from wlbench.methods.protocol import CLIP
-from wlbench.methods.runs import EVENTS, SUMMARY, is_finished, kept_initial_weights, output_stem
+from wlbench.methods.runs import EVENTS, SUMMARY, is_finished, kept_initial_weights, output_stem, require_finished
 
 
 def submit_experiment(path: str | Path, out: str | Path, board: str | Path, echo: Echo = print) -> list[Path]:
@@ -20,7 +20,9 @@ def submit_experiment(path: str | Path, out: str | Path, board: str | Path, echo
     seeds wrote identical predictions, with its first seed only), named ``<method> [<experiment>]`` or
     ``<method> (<control>) [<experiment>]``, the axes and ``test_segment`` (seconds) in its config. Runs with
     frame scores also get a detection entry on whole clips (their decoded event lists, version ``...; events
-    (threshold T, median M s)``, the decoding in its config; seeds whose event lists coincide count once)."""
+    (threshold T, median M s)``, the decoding in its config; seeds whose event lists coincide count once). A
+    run folder that holds only its record (adopted from ``--records``: no predictions) is one error, raised
+    before any entry is written."""
     from wlbench.hashing import hash_file
     from wlbench.leaderboard.board import DuplicateEntryError, load_entries, submit_run
     from wlbench.methods.runs import dataset_meta, read_run
@@ -28,6 +30,9 @@ def submit_experiment(path: str | Path, out: str | Path, board: str | Path, echo
     exp = load_experiment(path)
     out, board = Path(out), Path(board)
     cells = plan_cells(exp, out)
+    for cell in cells:  # before any entry: a run folder holding only its record has no predictions to submit
+        for run in [*cell.runs, *(r for runs in cell.controls.values() for r in runs)]:
+            require_finished(run.run_dir, "a leaderboard entry (--submit)")
     existing = {(e["method"]["name"], e["method"].get("version", ""), e["dataset"]["split_truth_id"])
                 for e in load_entries(board)} if (board / "entries").is_dir() else set()
     written, done_dirs = [], set()

@@ -9,6 +9,12 @@ last, ``summary.json``. A method with frame scores also gets, for whole clips, i
 event list decoded from them (threshold, median filter: ``predictions/<split>-events.tsv``, scored
 event- and segment-based). The run is built beside its final name and swapped in at the end: a failed or
 interrupted run leaves an existing run folder exactly as it was, and never a half-written one.
+
+A run folder is *finished* (:func:`is_finished`: every file its summary hashed is there and unchanged) or
+*recorded* (:func:`is_recorded`: it holds at least the run's record, :data:`RECORD`: the summary, ``run.json``,
+the learning curves, the audit and the reports, what tables and findings read; a finished run is recorded
+too). A record is small and committable; a folder that holds only a record has no predictions or checkpoint,
+so whatever needs them refuses it (:func:`require_finished`).
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import dataclasses
 import json
 import math
 import os
+import shutil
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -151,6 +158,7 @@ def _predict_open(run_dir: Path, ds: Dataset, splits: Sequence[str] | None, segm
     from wlbench.scoring import Settings, score_file, write_report
     from wlbench.submissions import write_clip_scores
 
+    require_finished(run_dir, "predicting (`wlbench predict`)")
     dataset = ds.path
     final_dir = Path(final_dir or run_dir)
     info = read_run(run_dir)
@@ -268,9 +276,16 @@ def _plain(value: Any) -> Any:
     raise TypeError(f"not JSON-able: {type(value).__name__}")
 
 
-RECORDED = ("run.json", "reports", "predictions")
-"""What ``summary.json`` records the sha256 of (files, or every file under folders): what tables and boards read."""
+RECORDED = (RUN_CONFIG, LOG, AUDIT, "reports", "predictions")
+"""What ``summary.json`` records the sha256 of (files, or every file under folders): what tables, findings and
+boards read. Runs from before the learning curves and the audit were hashed record the others only."""
 SELF_HASH = "summary_sha256"
+RECORD = (SUMMARY, RUN_CONFIG, LOG, AUDIT, "reports")
+"""A run's record: the files (or folders) of a finished run that its grid's tables and the papers' findings read,
+small enough to commit (tens of kB); never the checkpoint, predictions or figures. ``audit.jsonl`` only when the
+method audits."""
+HEAVY = "predictions"
+"""The recorded folder that a record leaves out (the checkpoint, which no summary hashes, is left out too)."""
 
 
 def record_files(run_dir: Path) -> dict[str, str]:
@@ -300,7 +315,18 @@ def unfinished_reason(run_dir: Path) -> str | None:
     """None when ``run_dir`` holds a finished run that may be reused as it is; else why not: no or broken
     ``summary.json``, a summary edited (its own hash), or a recorded file (``run.json``, a report, a
     prediction) changed or missing. A run from before hashes were recorded is checked as far as it can be:
-    its ``run.json`` must say what its summary says."""
+    its ``run.json`` must say what its summary says, and it has its predictions folder."""
+    return _sealed_reason(Path(run_dir), record_only=False)
+
+
+def unrecorded_reason(run_dir: Path) -> str | None:
+    """None when ``run_dir`` holds a run's record (:data:`RECORD`) intact: the checks of
+    :func:`unfinished_reason` on every file the record carries (``summary.json`` by its own hash, the others
+    by the hashes it recorded); the :data:`HEAVY` files are not looked at (a record leaves them out)."""
+    return _sealed_reason(Path(run_dir), record_only=True)
+
+
+def _sealed_reason(run_dir: Path, *, record_only: bool) -> str | None:
     from wlbench.hashing import hash_file, hash_json
 
     path = run_dir / SUMMARY
@@ -320,13 +346,21 @@ def unfinished_reason(run_dir: Path) -> str | None:
             return str(exc)
         if any(info.get(k) != summary.get(k) for k in ("method", "seed", "dataset", "config")):
             return "run.json differs from what summary.json recorded"
+        if not record_only and not (run_dir / HEAVY).is_dir():  # a record of it (or its predictions removed)
+            return f"no {HEAVY} folder"
         return None
     if not isinstance(recorded, dict) or summary.get(SELF_HASH) != hash_json(
             {k: v for k, v in summary.items() if k != SELF_HASH}):
         return "summary.json was edited after the run finished"
     for rel, digest in sorted(recorded.items()):
+        if record_only and rel.split("/", 1)[0] == HEAVY:
+            continue
         file = run_dir / rel
-        if not file.is_file() or hash_file(file) != digest:
+        try:
+            same = file.is_file() and hash_file(file) == digest
+        except OSError as exc:
+            return f"{rel} cannot be read ({exc.strerror})"
+        if not same:
             return f"{rel} was {'changed' if file.is_file() else 'removed'} after the run finished"
     return None
 
@@ -337,7 +371,7 @@ _FINISHED: dict[tuple, bool] = {}
 def _stat_key(run_dir: Path) -> tuple:
     """The stat (inode, size, modification time) of ``summary.json`` and of every recorded file."""
     paths = [run_dir / SUMMARY] + [run_dir / name for name in RECORDED]
-    for name in RECORDED[1:]:
+    for name in RECORDED:
         if (run_dir / name).is_dir():
             paths += sorted((run_dir / name).rglob("*"))
     key: list[tuple] = []
@@ -370,6 +404,53 @@ def is_finished(run_dir: Path) -> bool:
     if key not in _FINISHED:
         _FINISHED[key] = unfinished_reason(run_dir) is None
     return _FINISHED[key]
+
+
+def is_recorded(run_dir: Path) -> bool:
+    """The run's results can be read: a finished run, or a folder of its record alone (no :data:`HEAVY`
+    folder; :func:`unrecorded_reason` is None). What the tables and findings read; a folder holding a damaged
+    prediction is neither (it is trained again)."""
+    run_dir = Path(run_dir)
+    if is_finished(run_dir):
+        return True
+    if not (run_dir / SUMMARY).is_file() or (run_dir / HEAVY).exists():
+        return False
+    key = ("record", *_stat_key(run_dir))
+    if key not in _FINISHED:
+        _FINISHED[key] = unrecorded_reason(run_dir) is None
+    return _FINISHED[key]
+
+
+def require_finished(run_dir: Path, purpose: str) -> None:
+    """Refuse a folder that holds only a run's record (:func:`is_recorded`, not :func:`is_finished`, nothing
+    beyond :data:`RECORD`) for ``purpose``, something that needs the run's predictions or checkpoint: one
+    error naming the folder and the fix. Any other folder passes (its own checks follow)."""
+    run_dir = Path(run_dir)
+    if is_recorded(run_dir) and not is_finished(run_dir) and {p.name for p in run_dir.iterdir()} <= set(RECORD):
+        raise WlbenchError(f"{run_dir} holds only the record of a run (its summary and reports, no predictions or "
+                           f"checkpoint): {purpose} needs the run itself",
+                           hint=f"train it again: remove {run_dir} and run the grid without --records, or "
+                                f"`wlbench train METHOD ... --out {run_dir} --force`")
+
+
+def copy_record(run_dir: Path, target: Path) -> None:
+    """Write the record (:data:`RECORD`) of the recorded run in ``run_dir`` to the folder ``target``, atomically
+    (``target`` is replaced as a whole, or left as it was). The copy is checked as the source was: a record
+    that does not verify is never written."""
+    run_dir, target = Path(run_dir), Path(target)
+    with atomic_dir(target) as tmp:
+        for name in RECORD:
+            source = run_dir / name
+            if source.is_file():
+                shutil.copyfile(source, tmp / name)
+            elif source.is_dir():
+                for path in sorted(p for p in source.rglob("*") if p.is_file()):
+                    (tmp / path.relative_to(run_dir)).parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(path, tmp / path.relative_to(run_dir))
+        why = unrecorded_reason(tmp)
+        if why is not None:
+            raise WlbenchError(f"{run_dir}: its record does not verify ({why}); nothing written to {target}",
+                               hint=f"remove {run_dir} to train the run again")
 
 
 def _check_run_target(run_dir: Path, force: bool) -> None:
