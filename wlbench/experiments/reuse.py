@@ -143,16 +143,18 @@ def wanted_records(runs: Sequence[Run], out: Path, records: Path) -> list[tuple[
 
 def adopt_records(found: Sequence[tuple[Run, Path]], paths: dict[str, Path], *, echo: Echo,
                   train: bool = True) -> int:
-    """Copy each intact record of ``found`` (:func:`wanted_records`) into its run folder when it is of this
-    code's numerics version and the run the grid asks for (:func:`mismatch`); say in one line why any other
-    is not adopted (the run is then trained, when ``train``). Returns how many were adopted."""
+    """Copy each intact record of ``found`` (:func:`wanted_records`) into its run folder when it is the run the
+    grid asks for (:func:`mismatch`) and, when ``train``, of this code's numerics version; say in one line why
+    any other is not adopted (the run is then trained, when ``train``). Returns how many were adopted.
+    Without ``train`` (``--table-only``) a record of other numerics is adopted as it is, like a finished run of
+    other numerics: the tables are rebuilt from what was committed, and the runner warns when versions mix."""
     contents = dataset_contents(paths) if found else {}
     adopted = 0
     then = "; the run is trained instead" if train else ""
     for run, folder in found:
         version = numerics_version(folder)
-        why = (f"numerics version {version}, this code is version {NUMERICS_VERSION}" if version != NUMERICS_VERSION
-               else mismatch(run, folder, contents))
+        why = (f"numerics version {version}, this code is version {NUMERICS_VERSION}"
+               if train and version != NUMERICS_VERSION else mismatch(run, folder, contents))
         if why:
             echo(f"{folder}: record not adopted ({why}){then}")
             continue
