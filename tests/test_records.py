@@ -69,14 +69,16 @@ def test_a_grid_continues_from_its_records_on_a_fresh_out(tiny_dataset, tmp_path
     from wlbench.methods.runs import is_finished, is_recorded, unrecorded_reason
 
     grid, records = _grid(tmp_path, tiny_dataset), tmp_path / "records"
-    seen = []  # records on disk each time a run is reported finished: written as runs finish, not at the end
+    seen, progress = [], []  # records on disk each time a run is reported finished: written as runs finish
 
     def echo(line: str) -> None:
         if line.startswith("["):
             seen.append(len(_summaries(records)))
+            progress.append(line)
 
     run_experiment(grid, tmp_path / "a", echo=echo, records=records)
     assert seen == [1, 2]
+    assert "min left]" in progress[0] and "left" not in progress[1], progress  # an estimate while runs are left
     made = _summaries(records)
     assert [p.parent.relative_to(records).as_posix() for p in made] == ["tiny/prior/default/seed-0",
                                                                         "tiny/prior/default/seed-1"]

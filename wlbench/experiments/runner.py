@@ -106,10 +106,20 @@ def run_experiment(path: str | Path, out: str | Path, jobs: int = 1, echo: Echo 
             elif records is not None:  # as it finishes: a commit of the records at any moment holds every run
                 write_record(by_dir[Path(run_dir).absolute()], out, records)
             flight = f", {in_flight} in flight" if in_flight else ""
-            echo(f"[{i}/{len(args)} {time.perf_counter() - t0:7.0f}s{flight}] {run_dir}: {status}")
+            elapsed = time.perf_counter() - t0
+            echo(f"[{i}/{len(args)} {elapsed:7.0f}s{flight}{_left(elapsed, i, len(args))}] {run_dir}: {status}")
     result = write_experiment_tables(exp, cells, out, arms=arms)
     result["failures"] = failures
     return result
+
+
+def _left(elapsed: float, done: int, total: int) -> str:
+    """A rough estimate of the time left, from the mean time per finished run so far (runs start with the most
+    expensive of each seed, so it tends to run high); empty when nothing or everything is left."""
+    if not 0 < done < total:
+        return ""
+    minutes = elapsed / done * (total - done) / 60
+    return f", ~{minutes:.0f} min left" if minutes >= 1 else ", <1 min left"
 
 
 def _not_reused(run_dir: Path) -> str | None:
