@@ -250,3 +250,14 @@ def test_run_folders_of_different_settings_never_collide():
     assert slug({"filters": [16, 32]}) != slug({"filters": [163, 2]})
     long_a, long_b = {"x": "a" * 130 + "1"}, {"x": "a" * 130 + "2"}
     assert slug(long_a) != slug(long_b) and len(slug(long_a)) <= 120
+
+
+def test_the_chosen_epochs_name_the_dataset_when_a_grid_has_several():
+    from wlbench.experiments.tables import render_epochs
+
+    row = {"method": "m", "label": "-", "stage": "s", "best_epochs": {0: 3}, "max_epochs": {0: 10},
+           "budget_limited_seeds": [], "kept_initial_seeds": []}
+    one = render_epochs([{**row, "dataset": "a"}, {**row, "dataset": "a"}])
+    assert "| Method | Cell |" in one and "| a |" not in one
+    two = render_epochs([{**row, "dataset": "a"}, {**row, "dataset": "b"}])
+    assert "| Dataset | Method | Cell |" in two and "| a | m | - | s | 3/10 | - |" in two and "| b | m |" in two

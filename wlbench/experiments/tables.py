@@ -188,12 +188,16 @@ def render_epochs(rows: Sequence[dict[str, Any]]) -> str:
              f"last {100 * BUDGET_TAIL:.0f} % of its budget (still improving when stopped); *initial*: best epoch 0 "
              f"(no epoch beat the untrained weights). {n_limited} of {len(rows)} cell stages are budget-limited.", "",
              "| Method | Cell | Stage | Chosen epochs | Note |", "|---|---|---|---|---|"]
+    several = len({r["dataset"] for r in rows}) > 1  # a grid over several datasets: say which one each row is on
+    if several:
+        lines[-2:] = ["| Dataset | Method | Cell | Stage | Chosen epochs | Note |", "|---|---|---|---|---|---|"]
     for r in rows:
         epochs = ", ".join(f"{b}/{r['max_epochs'][s] or '?'}" for s, b in sorted(r["best_epochs"].items()))
         notes = ([f"budget-limited ({len(r['budget_limited_seeds'])} of {len(r['best_epochs'])} seeds)"]
                  if r["budget_limited_seeds"] else []) + (
             [f"initial (seeds {r['kept_initial_seeds']})"] if r["kept_initial_seeds"] else [])
-        lines.append(f"| {r['method']} | {r['label']} | {r['stage']} | {epochs} | {'; '.join(notes) or '-'} |")
+        where = f"| {r['dataset']} " if several else ""
+        lines.append(f"{where}| {r['method']} | {r['label']} | {r['stage']} | {epochs} | {'; '.join(notes) or '-'} |")
     return "\n".join(lines) + "\n\n"
 
 
