@@ -169,3 +169,15 @@ def test_a_record_of_a_run_from_before_hashes_is_recorded_not_finished(tiny_data
     copy_record(run, tmp_path / "record")
     assert is_recorded(tmp_path / "record") and not is_finished(tmp_path / "record")
     assert not (tmp_path / "record" / "predictions").exists() and is_recorded(run)
+
+
+def test_a_grid_over_two_datasets_sharing_one_truth_puts_both_on_the_board(tiny_dataset, tmp_path):
+    """A no-gap control shares its eval clips (one truth) with the gap dataset: each cell's entry names its
+    dataset, so neither is refused as the other's namesake. (Here both datasets are one file, so the second
+    cell's predictions are the first's files, refused as such: a file enters the board once.)"""
+    grid = _grid(tmp_path, tiny_dataset, extra=f'\n[[datasets]]\nname = "tiny-copy"\npath = "{tiny_dataset}"\n')
+    code, output = _run("experiment", grid, "--out", tmp_path / "o", "--submit", tmp_path / "board")
+    assert code == 0 and "already holds method" not in output and "prior [g: tiny] test clip: skipped" in output
+    assert "enters the board once" in output, output
+    names = sorted(json.loads(p.read_text())["method"]["name"] for p in (tmp_path / "board" / "entries").glob("*.json"))
+    assert names == ["prior [g: tiny-copy]", "prior [g: tiny-copy]"], names  # tagging and detection

@@ -18,7 +18,8 @@ def submit_experiment(path: str | Path, out: str | Path, board: str | Path, echo
     """Add every finished cell and control of an experiment to a leaderboard: one entry per dataset x method
     x axis point x test segment (x control), its seeds as the entry's runs (a deterministic control, whose
     seeds wrote identical predictions, with its first seed only), named ``<method> [<experiment>]`` or
-    ``<method> (<control>) [<experiment>]``, the axes and ``test_segment`` (seconds) in its config. Runs with
+    ``<method> (<control>) [<experiment>]`` (``[<experiment>: <dataset>]`` in a grid over several datasets: their
+    splits may share one truth, as a no-gap control's do), the axes and ``test_segment`` (seconds) in its config. Runs with
     frame scores also get a detection entry on whole clips (their decoded event lists, version ``...; events
     (threshold T, median M s)``, the decoding in its config; seeds whose event lists coincide count once). A
     run folder that holds only its record (adopted from ``--records``: no predictions) is one error, raised
@@ -39,8 +40,11 @@ def submit_experiment(path: str | Path, out: str | Path, board: str | Path, echo
     for cell in cells:
         dataset = dataset_path(next(d for d in exp.datasets if d["name"] == cell.dataset), out, echo, render=False)
         truth_id = dataset_meta(dataset)["split_truth_ids"].get(exp.split, "")
-        groups = [(f"{cell.method} [{exp.name}]", cell.runs)] + [
-            (f"{runs[0].method if name == PRIOR else cell.method} ({name}) [{exp.name}]", runs)
+        # a grid over several datasets whose splits share their truth (a no-gap control: other inputs, the same
+        # eval clips) would give two cells one name on one truth: the name says the dataset then
+        tag = exp.name if len(exp.datasets) == 1 else f"{exp.name}: {cell.dataset}"
+        groups = [(f"{cell.method} [{tag}]", cell.runs)] + [
+            (f"{runs[0].method if name == PRIOR else cell.method} ({name}) [{tag}]", runs)
             for name, runs in cell.controls.items()]
         for name, runs in groups:
             finished = [r for r in runs if is_finished(r.run_dir)]
