@@ -95,16 +95,40 @@ def test_a_grid_continues_from_its_records_on_a_fresh_out(tiny_dataset, tmp_path
     run = tmp_path / "b" / "runs" / "tiny" / "prior" / "default" / "seed-0"
     assert is_recorded(run) and not is_finished(run) and not (run / "predictions").exists()
     code, output = _run("experiment", grid, "--out", tmp_path / "b", "--table-only")  # tabulates recorded runs
-    assert code == 0 and "0 to run" in output, output
+    assert code == 0 and "2 runs (2 finished or recorded), table only" in output and "warning" not in output, output
     code, output = _run("experiment", grid, "--out", tmp_path / "b", "--records", records)  # nothing to adopt again
     assert code == 0 and "adopted" not in output and "written" not in output and "0 to run" in output, output
 
-    # a folder holding only a record has no predictions: submitting or predicting refuses it by name
+    # a folder holding only a record has no predictions: submitting (before any table or entry is written) or
+    # predicting refuses it by name
     board = tmp_path / "board"
-    code, output = _run("experiment", grid, "--out", tmp_path / "b", "--table-only", "--submit", board)
-    assert code == 2 and "holds only the record of a run" in output and str(run.parent) in output, output
-    assert "remove" in output and not (board / "entries").exists()
+    (tmp_path / "b" / "g" / "table.md").unlink()
+    _one_error(*_run("experiment", grid, "--out", tmp_path / "b", "--table-only", "--submit", board),
+               "2 of 2 runs would be known only by their records", str(run.parent), "submit from the machine")
+    assert not (board / "entries").exists() and not (tmp_path / "b" / "g" / "table.md").exists()
+    _one_error(*_run("experiment", grid, "--out", tmp_path / "c", "--records", records, "--submit", board),
+               "would be known only by their records")  # records that would be adopted: the same, nothing written
+    assert not (tmp_path / "c").exists()
+    from wlbench.errors import WlbenchError
+    from wlbench.leaderboard.experiments import submit_experiment
+
+    try:  # the library call on its own still refuses it, naming the folder
+        submit_experiment(grid, tmp_path / "b", board, echo=lambda line: None)
+        raise AssertionError("submitted a record-only run")
+    except WlbenchError as exc:
+        assert "holds only the record of a run" in str(exc) and str(run.parent) in str(exc)
     _one_error(*_run("predict", run, "--dataset", tiny_dataset), "holds only the record", str(run))
+
+    # one seed's record gone: the table is written without it, and the run is named
+    (tmp_path / "b" / "runs" / "tiny" / "prior" / "default" / "seed-1" / "summary.json").unlink()
+    code, output = _run("experiment", grid, "--out", tmp_path / "b", "--table-only")
+    assert code == 0 and "1 of 2 runs have neither a finished run nor a record" in output and "seed-1" in output
+
+    # a records folder that holds none of the grid's runs (one level too deep): where they were looked for
+    _one_error(*_run("experiment", grid, "--out", tmp_path / "d", "--table-only", "--records", records / "tiny"),
+               "no record of any run of experiment 'g'", str(records / "tiny" / "tiny" / "prior"))
+    assert not (tmp_path / "d").exists()
+    _one_error(*_run("experiment", grid, "--out", tmp_path / "d", "--records", grid), "is a file")
 
 
 def test_records_of_other_numerics_or_another_config_are_trained_instead(tiny_dataset, tmp_path):

@@ -142,7 +142,7 @@ def methods_cmd(method):
               help="with --executor dask: the scheduler of an existing cluster (tcp://host:8786) whose workers see "
                    "the datasets and --out at the same paths [default: a local cluster of --jobs workers]")
 @click.option("--table-only", is_flag=True, help="only (re)write the table and figures from finished runs")
-@click.option("--records", type=click.Path(file_okay=False, path_type=Path), default=None, metavar="FOLDER",
+@click.option("--records", type=click.Path(path_type=Path), default=None, metavar="FOLDER",
               help="run records, the small committable part of finished runs (summary, run.json, log, audit, "
                    "reports; laid out like --out/runs): a run not finished under --out whose intact record is "
                    "here, of this code's numerics version and the grid's config, is adopted instead of trained; "
@@ -166,7 +166,7 @@ def experiment(grid, out, jobs, executor, scheduler, table_only, records, submit
     from wlbench.leaderboard.experiments import submit_experiment
 
     res = run_experiment(grid, out, jobs, echo=click.echo, only_table=table_only, executor=executor,
-                         scheduler=scheduler, records=records)
+                         scheduler=scheduler, records=records, for_board=submit_board is not None)
     click.echo(res["text"])
     click.echo(f"table: {res['table']}; {len(res['figures'])} figures under {out}")
     if res["failures"]:

@@ -150,6 +150,7 @@ def adopt_records(found: Sequence[tuple[Run, Path]], paths: dict[str, Path], *, 
     other numerics: the tables are rebuilt from what was committed, and the runner warns when versions mix."""
     contents = dataset_contents(paths) if found else {}
     adopted = 0
+    older: dict[int, int] = {}
     then = "; the run is trained instead" if train else ""
     for run, folder in found:
         version = numerics_version(folder)
@@ -160,6 +161,11 @@ def adopt_records(found: Sequence[tuple[Run, Path]], paths: dict[str, Path], *, 
             continue
         copy_record(folder, run.run_dir)
         adopted += 1
+        if version != NUMERICS_VERSION:
+            older[version] = older.get(version, 0) + 1
+    for version, count in sorted(older.items()):  # --table-only: tabulated as committed, never silently
+        echo(f"{count} record(s) adopted here were trained by numerics version {version} (this code is version "
+             f"{NUMERICS_VERSION}): tabulated as committed, not retrained")
     return adopted
 
 

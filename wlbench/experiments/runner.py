@@ -20,6 +20,7 @@ from wlbench.experiments.reuse import (
     check_finished_runs,
     check_records_folder,
     record_done,
+    record_of,
     wanted_records,
     write_record,
 )
@@ -30,6 +31,7 @@ from wlbench.methods.protocol import CLIP
 from wlbench.methods.runs import (
     HEAVY,
     SUMMARY,
+    is_finished,
     is_recorded,
     numerics_version,
     segment_key,
@@ -41,7 +43,7 @@ from wlbench.paths import require_folder
 
 def run_experiment(path: str | Path, out: str | Path, jobs: int = 1, echo: Echo = print,
                    only_table: bool = False, *, executor: str = "local", scheduler: str | None = None,
-                   records: str | Path | None = None) -> dict[str, Any]:
+                   records: str | Path | None = None, for_board: bool = False) -> dict[str, Any]:
     """Run (or resume) every run of the grid, skipping finished ones (``summary.json`` present, trained with
     the config and dataset the grid asks for: :func:`wlbench.experiments.reuse.check_finished_runs`), then
     write the tables and figures under ``out/<experiment name>/``. Everything is validated before the first
@@ -49,7 +51,9 @@ def run_experiment(path: str | Path, out: str | Path, jobs: int = 1, echo: Echo 
     local cluster of ``jobs`` workers; see :mod:`wlbench.experiments.execution`). ``records``: a folder of run
     records (:mod:`wlbench.experiments.reuse`): the intact records of runs not finished under ``out`` are
     adopted, not trained, and every finished run's record is written there as it finishes (with
-    ``only_table``, records are adopted and none is written)."""
+    ``only_table``, records are adopted and none is written). ``for_board``: the runs are to be submitted to a
+    leaderboard afterwards, which needs their predictions: a run that would be known only by its record is one
+    error, raised before anything is written."""
     check_executor(executor, scheduler, jobs)
     exp = load_experiment(path)
     out = Path(out)
@@ -63,7 +67,9 @@ def run_experiment(path: str | Path, out: str | Path, jobs: int = 1, echo: Echo 
     runs = all_runs(cells, arms)
     found = wanted_records(runs, out, records) if records is not None else []  # damaged: refused before writing
     if only_table and not found and not any(is_recorded(r.run_dir) for r in runs):
-        raise _nothing_to_tabulate(exp, out, runs, run_first)
+        raise _nothing_to_tabulate(exp, out, runs, run_first, records)
+    if for_board:
+        _check_submittable(runs, found, only_table=only_table)
     out = ensure_writable_dir(out)
     paths = {d["name"]: dataset_path(d, out, echo, render=not only_table) for d in exp.datasets}
     if not only_table:
@@ -73,7 +79,7 @@ def run_experiment(path: str | Path, out: str | Path, jobs: int = 1, echo: Echo 
         echo(f"{adopt_records(found, paths, echo=echo, train=not only_table)} of {len(found)} run records "
              f"adopted from {records}")
     if only_table and not any(is_recorded(r.run_dir) for r in runs):
-        raise _nothing_to_tabulate(exp, out, runs, run_first)
+        raise _nothing_to_tabulate(exp, out, runs, run_first, records)
     todo = [r for r in runs if not is_recorded(r.run_dir)
             or numerics_version(r.run_dir) != NUMERICS_VERSION] if not only_table else []
     for r in todo:  # a run folder whose recorded hashes do not match, or trained by other numerics, is trained again
@@ -91,8 +97,17 @@ def run_experiment(path: str | Path, out: str | Path, jobs: int = 1, echo: Echo 
     # experiment holds whole seeds), the most expensive runs first
     first = {r.run_dir for (name, _, _), a in arms.items() if name in {c.name for c in exp.headroom} for r in a.runs}
     todo.sort(key=lambda r: (r.run_dir not in first, exp.seeds.index(r.seed), -run_cost(r), str(r.run_dir)))
-    echo(f"{exp.name}: {len(cells)} cells, {len(runs)} runs ({len(runs) - len(todo) if not only_table else 'n/a'} "
-         f"finished), {len(todo)} to run {describe(executor, jobs, scheduler)}")
+    if only_table:  # what the table will hold: never a silently missing run
+        missing = [r for r in runs if not is_recorded(r.run_dir)]
+        echo(f"{exp.name}: {len(cells)} cells, {len(runs)} runs ({len(runs) - len(missing)} finished or recorded), "
+             f"table only")
+        if missing:
+            shown = ", ".join(str(r.run_dir) for r in missing[:3])
+            echo(f"warning: {len(missing)} of {len(runs)} runs have neither a finished run nor a record and are "
+                 f"left out of the table: {shown}{', ...' if len(missing) > 3 else ''}")
+    else:
+        echo(f"{exp.name}: {len(cells)} cells, {len(runs)} runs ({len(runs) - len(todo)} finished), {len(todo)} to "
+             f"run {describe(executor, jobs, scheduler)}")
     t0 = time.perf_counter()
     args = [(r.method, str(paths[r.dataset]), str(r.run_dir), r.overrides, r.seed, exp.bootstrap,
              list(exp.test_segments), exp.decoding) for r in todo]
@@ -130,9 +145,28 @@ def _not_reused(run_dir: Path) -> str | None:
     return unfinished_reason(run_dir) if (run_dir / HEAVY).exists() else unrecorded_reason(run_dir)
 
 
-def _nothing_to_tabulate(exp: Experiment, out: Path, runs: Sequence[Run], run_first: str) -> WlbenchError:
+def _nothing_to_tabulate(exp: Experiment, out: Path, runs: Sequence[Run], run_first: str,
+                         records: Path | None = None) -> WlbenchError:
+    if records is not None:  # a records folder that holds none of this grid's runs: say where they were looked for
+        return WlbenchError(f"{records}: no record of any run of experiment {exp.name!r} (and none finished under "
+                            f"{out / 'runs'}); the record of a run is looked for at e.g. "
+                            f"{record_of(runs[0], out, records)}",
+                            hint="give the folder that mirrors the grid's --out/runs (the one the grid wrote with "
+                                 f"--records), or {run_first}")
     return WlbenchError(f"{out}: no finished run of experiment {exp.name!r} ({len(runs)} runs expected under "
                         f"{out / 'runs'}); --table-only tabulates finished runs and runs none", hint=run_first)
+
+
+def _check_submittable(runs: Sequence[Run], found: Sequence[tuple[Run, Path]], *, only_table: bool) -> None:
+    """Board entries need predictions: refuse, before anything is written, a grid some of whose runs would be
+    known only by their records (record-only folders under ``--out``, or records that would be adopted)."""
+    adopted = {r.run_dir for r, folder in found if only_table or numerics_version(folder) == NUMERICS_VERSION}
+    record_only = [r for r in runs if r.run_dir in adopted or (is_recorded(r.run_dir) and not is_finished(r.run_dir))]
+    if record_only:
+        raise WlbenchError(f"{len(record_only)} of {len(runs)} runs would be known only by their records (first: "
+                           f"{record_only[0].run_dir}): --submit needs their predictions",
+                           hint="submit from the machine whose --out holds the run folders, or train them here: "
+                                "run the grid without --records on an --out without those record-only folders")
 
 
 def _check_segments(exp: Experiment, paths: dict[str, Path], runs: Sequence[Run] = ()) -> None:
