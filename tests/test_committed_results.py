@@ -26,6 +26,7 @@ TABLES = [
     ("fonseca2020-bounds", "ts", "fonseca2020/table-bounds"),
     ("calibration-missing-labels", "ts", "calibration-missing-labels/table"),
     ("park2019-gap", "park2019-v3", "park2019/park2019-gap/table"),
+    ("park2019-sonly", "park2019-sonly", "park2019/park2019-sonly/table"),
     ("turpault2019-passes", "turpault2019-passes", "turpault2019-passes/table"),
 ]
 REPORTS = [
