@@ -27,6 +27,7 @@ TABLES = [
     ("calibration-missing-labels", "ts", "calibration-missing-labels/table"),
     ("park2019-gap", "park2019-v3", "park2019/park2019-gap/table"),
     ("park2019-sonly", "park2019-sonly", "park2019/park2019-sonly/table"),
+    ("park2019-sonly-replication", "park2019-sonly", "park2019/park2019-sonly-replication/table"),
     ("turpault2019-passes", "turpault2019-passes", "turpault2019-passes/table"),
 ]
 REPORTS = [
