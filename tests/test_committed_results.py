@@ -29,6 +29,7 @@ TABLES = [
     ("park2019-sonly", "park2019-sonly", "park2019/park2019-sonly/table"),
     ("park2019-sonly-replication", "park2019-sonly", "park2019/park2019-sonly-replication/table"),
     ("turpault2019-passes", "turpault2019-passes", "turpault2019-passes/table"),
+    ("turpault2020-200ms", "turpault2020", "turpault2020-200ms/table"),
 ]
 REPORTS = [
     ("dinkel2022", "wlbench_baselines.dinkel2022.report", "dinkel2022", ("dinkel2022.md", "dinkel2022.json")),
