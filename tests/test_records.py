@@ -145,6 +145,15 @@ def test_records_of_other_numerics_or_another_config_are_trained_instead(tiny_da
     # the run trained here replaced the record of other numerics
     assert json.loads((seed0 / "summary.json").read_text())["numerics_version"] == NUMERICS_VERSION
 
+    # --table-only tabulates a record of other numerics as committed, says so, and adopts it once only
+    _reseal(seed0, lambda s: s.update(numerics_version=NUMERICS_VERSION + 1))
+    code, output = _run("experiment", grid, "--out", tmp_path / "t", "--table-only", "--records", records)
+    assert code == 0 and "2 of 2 run records adopted" in output, output
+    assert f"1 record(s) adopted here were trained by numerics version {NUMERICS_VERSION + 1}" in output
+    assert "warning: the finished runs were trained by numerics versions" in output
+    code, output = _run("experiment", grid, "--out", tmp_path / "t", "--table-only", "--records", records)
+    assert code == 0 and "adopted" not in output and "2 runs (2 finished or recorded)" in output, output
+
     # the grid edited (a setting that is not an axis): no record is the run it asks for
     edited = _grid(tmp_path, tiny_dataset, extra='[config]\ntrain_split = "validation"\n', name="edited.toml")
     code, output = _run("experiment", edited, "--out", tmp_path / "c", "--records", records)

@@ -127,6 +127,8 @@ def wanted_records(runs: Sequence[Run], out: Path, records: Path) -> list[tuple[
         folder = record_of(run, out, records)
         if not os.path.lexists(folder):
             continue
+        if is_recorded(run.run_dir) and _same_summary(run.run_dir, folder):
+            continue  # adopted before (a record of other numerics that --table-only tabulated): nothing to do again
         if not folder.is_dir() or not (folder / SUMMARY).is_file():
             what = "no summary.json" if folder.is_dir() else describe(file_kind(folder))
             raise WlbenchError(f"{folder} is not a run record ({what})",
@@ -139,6 +141,18 @@ def wanted_records(runs: Sequence[Run], out: Path, records: Path) -> list[tuple[
                                     "trained)")
         found.append((run, folder))
     return found
+
+
+def _same_summary(run_dir: Path, folder: Path) -> bool:
+    """Whether the record in ``folder`` is the run in ``run_dir`` (the same summary, which hashes the rest)."""
+    theirs = folder / SUMMARY
+    return theirs.is_file() and theirs.read_bytes() == (run_dir / SUMMARY).read_bytes()
+
+
+def adoptable_version(folder: Path, *, train: bool) -> bool:
+    """Whether a record's numerics version lets it be adopted: this code's version when the grid trains (a record
+    of other numerics is trained again), any version for ``--table-only`` (tabulated as committed)."""
+    return not train or numerics_version(folder) == NUMERICS_VERSION
 
 
 def adopt_records(found: Sequence[tuple[Run, Path]], paths: dict[str, Path], *, echo: Echo,
@@ -155,7 +169,7 @@ def adopt_records(found: Sequence[tuple[Run, Path]], paths: dict[str, Path], *, 
     for run, folder in found:
         version = numerics_version(folder)
         why = (f"numerics version {version}, this code is version {NUMERICS_VERSION}"
-               if train and version != NUMERICS_VERSION else mismatch(run, folder, contents))
+               if not adoptable_version(folder, train=train) else mismatch(run, folder, contents))
         if why:
             echo(f"{folder}: record not adopted ({why}){then}")
             continue
@@ -175,8 +189,7 @@ def write_record(run: Run, out: Path, records: Path) -> bool:
     target = record_of(run, out, records)
     if not is_recorded(run.run_dir):
         return False
-    mine = (run.run_dir / SUMMARY).read_bytes()
-    if (target / SUMMARY).is_file() and (target / SUMMARY).read_bytes() == mine and unrecorded_reason(target) is None:
+    if _same_summary(run.run_dir, target) and unrecorded_reason(target) is None:
         return False
     ensure_writable_dir(records)
     copy_record(run.run_dir, target)

@@ -17,6 +17,7 @@ from wlbench.experiments.grid import Echo, Experiment, Run, load_experiment
 from wlbench.experiments.planning import all_runs, plan_arms, plan_cells, run_cost
 from wlbench.experiments.reuse import (
     adopt_records,
+    adoptable_version,
     check_finished_runs,
     check_records_folder,
     record_done,
@@ -159,8 +160,9 @@ def _nothing_to_tabulate(exp: Experiment, out: Path, runs: Sequence[Run], run_fi
 
 def _check_submittable(runs: Sequence[Run], found: Sequence[tuple[Run, Path]], *, only_table: bool) -> None:
     """Board entries need predictions: refuse, before anything is written, a grid some of whose runs would be
-    known only by their records (record-only folders under ``--out``, or records that would be adopted)."""
-    adopted = {r.run_dir for r, folder in found if only_table or numerics_version(folder) == NUMERICS_VERSION}
+    known only by their records (record-only folders under ``--out``, or records whose version would be adopted;
+    a record that fails the config checks is trained instead, but is refused here too: submit after training)."""
+    adopted = {r.run_dir for r, folder in found if adoptable_version(folder, train=not only_table)}
     record_only = [r for r in runs if r.run_dir in adopted or (is_recorded(r.run_dir) and not is_finished(r.run_dir))]
     if record_only:
         raise WlbenchError(f"{len(record_only)} of {len(runs)} runs would be known only by their records (first: "
