@@ -567,13 +567,41 @@ def test_runs_are_reproducible_and_the_control_drops_only_the_pseudo_labels(gap_
     assert control["stages"][1]["clip"] == a["stages"][1]["clip"]  # same phase 1, same pseudo-labels, unused
 
 
-TRI_CONTROL = {"pseudo_labels": False}
+TRI_CONTROL = {"pseudo_labels": False, "pseudo_threshold": 0.5}
+ORACLE_CONTROL = {"pseudo_oracle": True, "pseudo_threshold": 0.5}
 
 
-def test_the_tri_training_presets_declare_the_no_pseudo_control():
+def test_the_oracle_control_replaces_the_pseudo_labels_by_the_truth(gap_dataset, tmp_path):
+    """Same phase 1 and pseudo-label audit as the method's run; phase 2 learns from the true labels of every W
+    and U clip (a different model), and the summary says so."""
+    a, config = train_park("park-tri", gap_dataset, tmp_path / "a")
+    oracle, oracle_config = train_park("park-tri", gap_dataset, tmp_path / "o", **ORACLE_CONTROL)
+    pl, pl_oracle = a["stages"][1], oracle["stages"][1]
+    assert pl_oracle["replaced_by_truth"] and not pl_oracle["used"] and not pl["replaced_by_truth"]
+    assert pl_oracle["clip"] == pl["clip"] and pl_oracle["clip_U"] == pl["clip_U"]
+    assert not np.array_equal(predict_park("park-tri", tmp_path / "a", gap_dataset, config).frame_scores,
+                              predict_park("park-tri", tmp_path / "o", gap_dataset, oracle_config).frame_scores)
+
+
+def test_the_oracle_truth_covers_every_clip_whatever_its_role(gap_dataset):
+    from wlbench.training import data
+
+    view = data.load_training(gap_dataset, "train", frames=True)
+    truth = data.load_training(gap_dataset, "train", oracle="roles", frames=True, features=False)
+    unlabeled, strong = view.role_mask("unlabeled"), view.role_mask("strong")
+    assert truth.features is None and truth.frame_known.all() and truth.known.all()
+    assert not view.labels[unlabeled].any() and truth.labels[unlabeled].any()
+    assert np.array_equal(truth.labels[~unlabeled], view.labels[~unlabeled])
+    assert np.array_equal(truth.frame_labels[strong], view.frame_labels[strong])
+    assert truth.frame_labels[~strong].any() and not view.frame_labels[~strong].any()
+    # a clip's frames hold exactly its classes
+    assert np.array_equal(truth.frame_labels.any(axis=1), truth.labels.astype(bool))
+
+
+def test_the_tri_training_presets_declare_their_controls():
     from wlbench_baselines.park2019 import METHODS
 
-    assert METHODS["park-tri"].controls == {"no-pseudo": TRI_CONTROL}
+    assert METHODS["park-tri"].controls == {"no-pseudo": TRI_CONTROL, "oracle-pseudo": ORACLE_CONTROL}
     assert METHODS["park-adv-time"].controls == {}
 
 
@@ -591,6 +619,8 @@ def test_method_errors_name_the_problem(gap_dataset, tmp_path, tiny_dataset):
         train_park("park-tri", tiny_dataset, tmp_path / "d")
     with pytest.raises(WlbenchError, match="leave train_clips at 0"):
         train_park("park-baseline", gap_dataset, tmp_path / "e", train_clips=10)
+    with pytest.raises(WlbenchError, match="pseudo_oracle = true with pseudo_labels = false"):
+        train_park("park-tri", gap_dataset, tmp_path / "f", pseudo_oracle=True, pseudo_labels=False)
 
 
 @pytest.mark.slow

@@ -24,8 +24,13 @@ VARIANTS: dict[str, tuple[str, bool, str]] = {
     "park-adv-time-tri": ("time", True, "Adv.time + tri-training (Park et al. 2019, the paper's best row)"),
 }
 
-# Control declared by the tri-training presets: the same two phases without pseudo-labels.
-TRI_CONTROLS: dict[str, dict[str, Any]] = {"no-pseudo": {"pseudo_labels": False}}
+# Controls declared by the tri-training presets: the same two phases without pseudo-labels (the lower
+# control), and with the true labels in place of the pseudo-labels (the upper bound of any pseudo-labelling:
+# an oracle, named so).
+# Neither depends on the agreement threshold (it then only sets the pseudo-label audit), so both pin the
+# paper's 0.5: a grid over pseudo_threshold shares one run of each control between its cells.
+TRI_CONTROLS: dict[str, dict[str, Any]] = {"no-pseudo": {"pseudo_labels": False, "pseudo_threshold": 0.5},
+                                           "oracle-pseudo": {"pseudo_oracle": True, "pseudo_threshold": 0.5}}
 
 _INT = Option(1, kind=int, min=1)
 _POOL = Option([1, 1], kind=list, length=2, items=_INT)
@@ -59,6 +64,10 @@ OPTIONS = ConfigSchema({
     "pseudo_labels": Option(True, kind=bool,
                             doc="tri-training: phase 2 learns from the pseudo-labels; false = the same phase 2 "
                                 "without them (the control separating pseudo-labels from extra epochs)"),
+    "pseudo_oracle": Option(False, kind=bool,
+                            doc="oracle upper bound of tri-training: phase 2 learns from the true clip and frame "
+                                "labels of every W and U clip instead of the pseudo-labels (phase 1 and the "
+                                "pseudo-label audit unchanged)"),
     "batch_roles": Option([16, 16, 32], kind=list, length=3, items=Option(0, kind=int, min=0),
                           doc="clips per mini-batch from S (strong), W (weak) and U (unlabeled; in phase 2 the "
                               "pseudo-labelled U clips); one epoch = one pass over S"),
@@ -71,7 +80,7 @@ OPTIONS = ConfigSchema({
 
 # options only some presets use: a preset's schema leaves the others out, so setting one is refused
 ADVERSARIAL_KEYS = ("alpha", "alpha_schedule", "domain_hidden")
-TRI_TRAINING_KEYS = ("penalty_weight", "pseudo_threshold", "pseudo_labels", "phase2_max_epochs")
+TRI_TRAINING_KEYS = ("penalty_weight", "pseudo_threshold", "pseudo_labels", "pseudo_oracle", "phase2_max_epochs")
 
 
 def variant_options(adversarial: str, tri_training: bool) -> ConfigSchema:
@@ -101,6 +110,9 @@ def check(config: dict[str, Any], n_freq: int) -> None:
     if bands < 1:
         raise WlbenchError(f"the frequency pools {[p[1] for p in pools]} reduce the {n_freq} mel bands to none",
                            hint="pool less in frequency (the second number of each pools entry)")
+    if config.get("pseudo_oracle") and not config.get("pseudo_labels", True):
+        raise WlbenchError("pseudo_oracle = true with pseudo_labels = false: the oracle replaces the pseudo-labels "
+                           "phase 2 learns from", hint="set one of them (the controls oracle-pseudo and no-pseudo)")
     roles = config["batch_roles"]
     if roles[0] < 1:
         raise WlbenchError(f"batch_roles = {roles}: a batch needs at least one strong clip (an epoch is a pass over S)")

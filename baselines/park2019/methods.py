@@ -24,7 +24,7 @@ from wlbench.training.method import Run, TorchMethod, validation_labels
 from wlbench_baselines.park2019.config import OPTIONS, TRI_CONTROLS, VARIANTS, check, time_pool, variant_options
 from wlbench_baselines.park2019.grl import alpha_at
 from wlbench_baselines.park2019.nets import build_networks
-from wlbench_baselines.park2019.pseudo import pseudo_label
+from wlbench_baselines.park2019.pseudo import PseudoLabels, pseudo_label
 from wlbench_baselines.park2019.sampling import role_batches
 from wlbench_baselines.park2019.steps import Batch, batch_loss
 from wlbench_baselines.park2019.targets import STRONG, UNLABELED, WEAK, Targets, build_targets, with_pseudo_labels
@@ -116,6 +116,8 @@ class ParkMethod(TorchMethod):
         rows = np.concatenate([groups[WEAK], groups[UNLABELED]])
         pl = trainer.pseudo_labels(rows, targets)
         summaries.append(self.audit_pseudo_labels(run, train, rows, groups, pl, pool))
+        if c["pseudo_oracle"]:
+            pl = true_labels_as_pseudo(run, train, rows, targets, pool, n_out)
         u_part = np.isin(rows, groups[UNLABELED])
         labelled_u = pl.clip_known[u_part].any(axis=1) | pl.frame_known[u_part].any(axis=(1, 2))
         groups2 = {STRONG: groups[STRONG], WEAK: groups[WEAK], UNLABELED: rows[u_part][labelled_u]}
@@ -135,7 +137,8 @@ class ParkMethod(TorchMethod):
         ids = train.clip_ids[rows]
         u_part = np.isin(rows, groups[UNLABELED])
         summary: dict[str, Any] = {"stage": "pseudo-labels", "threshold": run.config["pseudo_threshold"],
-                                   "used": bool(run.config["pseudo_labels"]), **pl.counts(),
+                                   "used": bool(run.config["pseudo_labels"]) and not run.config["pseudo_oracle"],
+                                   "replaced_by_truth": bool(run.config["pseudo_oracle"]), **pl.counts(),
                                    "clips_pseudo_labelled": {"weak": int((~u_part).sum()),
                                                              "unlabeled": int(u_part.sum())}}
         audit = run.ctx.audit
@@ -152,6 +155,22 @@ class ParkMethod(TorchMethod):
                                     n_pseudo=int(pl.frame_known[mask].sum()))
                 summary[f"frame_{part}"] = {k: row[k] for k in ("predicted", "correct", "precision")}
         return summary
+
+
+def true_labels_as_pseudo(run: Run, train: TrainingData, rows: np.ndarray, targets: Targets, pool: int,
+                          n_out: int) -> PseudoLabels:
+    """The ``oracle-pseudo`` control: the true clip labels and frame labels (at the model's frame rate, ``n_out``
+    frames) of the clips ``rows`` (W and U) in place of their pseudo-labels, every entry known. Read through
+    the training-data API's named oracle (``oracle="roles"``); ``clip_pseudo`` marks the entries the oracle adds
+    beyond the labels the view gives."""
+    truth = data.load_training(run.ctx.dataset, run.config["train_split"], oracle="roles", frames=True,
+                               features=False)
+    if not np.array_equal(np.asarray(truth.clip_ids).astype(str), np.asarray(train.clip_ids).astype(str)):
+        raise WlbenchError(f"{run.ctx.dataset}: the split's clips changed between reads", hint="rerun the run")
+    frames = truth.frame_labels_at(pool)[rows, :n_out]
+    return PseudoLabels(clip=truth.labels[rows].astype(np.uint8), clip_known=np.ones(frames.shape[::2], bool),
+                        clip_pseudo=~targets.clip_known[rows].astype(bool), frame=frames.astype(np.uint8),
+                        frame_known=np.ones(frames.shape, bool))
 
 
 class _Trainer:

@@ -4,7 +4,8 @@ Every trainer reads its data through :func:`training_data` (``training_data(data
 enter a loss, the roles (strong / weak / unlabeled), the acoustic domains, and on request strong frame
 labels, chunk labels and segment windows. The true labels and the dropped positives are not part of it: a
 method sees the truth only through a named oracle (``oracle="labels"``: the true-label upper bound;
-``oracle="mask"``: the dropped positives masked out of the loss), and the run's
+``oracle="mask"``: the dropped positives masked out of the loss; ``oracle="roles"``: the true clip and frame
+labels of every clip whatever its role, for upper bounds of pseudo-labelling), and the run's
 :class:`~wlbench.methods.protocol.Audit` measures a method's own labels against the truth without returning it.
 
 Rules (documented in docs/format.md):
@@ -31,7 +32,7 @@ from wlbench.errors import WlbenchError
 if TYPE_CHECKING:
     from wlbench.dataset.reader import Split
 
-ORACLES = (None, "labels", "mask")
+ORACLES = (None, "labels", "mask", "roles")
 
 
 @dataclasses.dataclass
@@ -112,16 +113,18 @@ def training_data(split: Split, *, labels: str = "true", oracle: str | None = No
                   features: bool = True) -> TrainingData:
     """See the module docstring. ``labels``: ``"true"`` or a missing-label view of the split; ``oracle``:
     None, ``"labels"`` (train on the true labels of the labeled clips: the oracle upper bound of a view) or
-    ``"mask"`` (mask the view's dropped positives out of the loss); ``segment``: a segment view name or
+    ``"mask"`` (mask the view's dropped positives out of the loss) or ``"roles"`` (the true labels of every
+    clip, unlabeled ones included, and the true frame labels of every clip, ``frame_known`` all True: the
+    upper bound of a method that labels the weak and unlabeled clips itself); ``segment``: a segment view name or
     length (``"1s"``, ``1.0``), None or ``"clip"`` for whole clips; ``resolution``: a resolution view for
     chunk labels; ``frames``: load strong frame labels; ``features``: load the features."""
     if oracle not in ORACLES:
-        raise WlbenchError(f"oracle {oracle!r} is not one of none, 'labels', 'mask'",
+        raise WlbenchError(f"oracle {oracle!r} is not one of none, 'labels', 'mask', 'roles'",
                            hint="oracle='labels' trains on the truth; oracle='mask' masks the dropped positives")
     truth, observed, dropped = split.label_audit(labels)
     roles, role_names = split.roles(), split.role_names
     unlabeled = roles == role_names.index("unlabeled") if "unlabeled" in role_names else np.zeros(len(split), bool)
-    if oracle == "labels":
+    if oracle in ("labels", "roles"):
         observed = truth.copy()
     known = np.ones_like(truth)
     if oracle == "mask":
@@ -133,8 +136,9 @@ def training_data(split: Split, *, labels: str = "true", oracle: str | None = No
         seg = split.segment(seg).name
         observed = (window_labels & observed).astype(np.uint8)
         window = split.segment(seg).frame_index()
-    observed[unlabeled] = 0
-    known[unlabeled] = 0
+    if oracle != "roles":
+        observed[unlabeled] = 0
+        known[unlabeled] = 0
     feats = None
     if features:
         feats = split.features()
@@ -144,6 +148,8 @@ def training_data(split: Split, *, labels: str = "true", oracle: str | None = No
     frame_labels = frame_known = None
     if frames:
         frame_known = roles == role_names.index("strong") if "strong" in role_names else np.ones(len(split), bool)
+        if oracle == "roles":
+            frame_known = np.ones(len(split), bool)
         frame_labels = split.frame_labels()
         if window is not None:
             frame_labels = np.take_along_axis(frame_labels, window[:, :, None], axis=1)

@@ -38,13 +38,13 @@ def dataset_info(dataset: Dataset | str | Path) -> DatasetInfo:
 
 def load_training(dataset: Dataset | str | Path, split: str, *, labels: str = "true", oracle: str | None = None,
                   segment: str | float | None = None, resolution: str | float | None = None,
-                  frames: bool = False) -> TrainingData:
+                  frames: bool = False, features: bool = True) -> TrainingData:
     """One split under one label condition (see :func:`wlbench.dataset.training_data.training_data`)."""
     seg = segment_key(segment)
     with opened(dataset) as ds:
         return training_data(ds.split(split), labels=labels, oracle=None if oracle in (None, "none") else oracle,
                                              segment=None if seg == CLIP else seg, resolution=resolution,
-                                             frames=frames)
+                                             frames=frames, features=features)
 
 
 def true_labels_of(dataset: Dataset | str | Path, split: str, clip_ids: np.ndarray) -> np.ndarray:
