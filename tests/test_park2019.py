@@ -583,6 +583,39 @@ def test_the_oracle_control_replaces_the_pseudo_labels_by_the_truth(gap_dataset,
                               predict_park("park-tri", tmp_path / "o", gap_dataset, oracle_config).frame_scores)
 
 
+def test_the_oracle_pseudo_labels_are_the_truth_of_w_and_u_by_clip_id(gap_dataset):
+    """Each W and U row gets its own clip's true labels and true frames (pooled to the model's rate), matched
+    by clip id against the store's truth; W's given labels are kept."""
+    from types import SimpleNamespace
+
+    from wlbench.dataset.reader import open_dataset
+    from wlbench_baselines.park2019 import TRI
+    from wlbench_baselines.park2019.methods import true_labels_as_pseudo
+
+    config = {**TRI.config_schema().defaults(), **TINY}
+    train = TRI.load_train(SimpleNamespace(dataset=gap_dataset, config=config))
+    pool, n_out = 2, 50
+    targets = build_targets(labels=train.labels, known=train.known, roles=train.roles, role_names=train.role_names,
+                            frame_labels=train.frame_labels_at(pool)[:, :n_out], frame_known=train.frame_known,
+                            domains=train.domains, domain_names=train.domain_names)
+    rows = np.flatnonzero(~train.role_mask("strong"))[::-1]  # any order: rows are followed, not positions
+    run = SimpleNamespace(ctx=SimpleNamespace(dataset=gap_dataset), config={"train_split": "train"})
+    pl = true_labels_as_pseudo(run, train, rows, targets, pool, n_out)
+    with open_dataset(gap_dataset) as ds:
+        split = ds.split("train")
+        where = {cid: i for i, cid in enumerate(np.asarray(split.clip_ids).astype(str))}
+        store = np.array([where[c] for c in np.asarray(train.clip_ids).astype(str)[rows]])
+        truth = split.label_audit("true")[0][store]
+        frames = split.frame_labels()[store]
+    t = frames.shape[1]
+    pooled = np.pad(frames, ((0, 0), (0, -t % pool), (0, 0))).reshape(len(rows), -1, pool, frames.shape[2]).max(2)
+    assert np.array_equal(pl.clip, truth) and pl.clip_known.all() and pl.frame_known.all()
+    assert np.array_equal(pl.frame, pooled[:, :n_out]) and pl.frame.any()
+    weak = train.role_mask("weak")[rows]
+    assert np.array_equal(pl.clip[weak], targets.clip[rows][weak]) and not pl.clip_pseudo[weak].any()
+    assert pl.clip_pseudo[~weak].all() and pl.clip[~weak].any()
+
+
 def test_the_oracle_truth_covers_every_clip_whatever_its_role(gap_dataset):
     from wlbench.training import data
 

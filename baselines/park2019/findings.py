@@ -334,9 +334,10 @@ def render(out: Path) -> str:
             table = json.loads(path.read_text(encoding="utf-8"))
             dataset = table["cells"][0]["dataset"]
             return (f"## Pseudo-labels of the tri-training runs on {dataset} ({V3_TRI}; mean ±95 % t over seeds)\n\n"
-                    f"The claims and their headroom are judged in {V3_TRI}/table.md. The controls' phase 1 is the "
-                    f"run's own (same seed), so are their pseudo-labels: no-pseudo leaves them out of phase 2, "
-                    f"oracle-pseudo replaces them by the truth.\n\n" + PSEUDO_LABELS_INTRO
+                    f"The claims and their headroom are judged in {V3_TRI}/table.md. Phase 1 does not depend on "
+                    f"the threshold: the runs of one seed share it, and the controls (tau pinned to 0.5) make the "
+                    f"0.5 cell's pseudo-labels, which no-pseudo leaves out of phase 2 and oracle-pseudo replaces "
+                    f"by the truth.\n\n" + PSEUDO_LABELS_INTRO
                     + render_pseudo_labels(out, dataset))
         raise WlbenchError(f"neither {out / 'park2019' / 'table.json'} nor {path} found",
                            hint=f"run `wlbench experiment baselines/experiments/park2019.toml --out {out}` (or "

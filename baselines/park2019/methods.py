@@ -159,18 +159,20 @@ class ParkMethod(TorchMethod):
 
 def true_labels_as_pseudo(run: Run, train: TrainingData, rows: np.ndarray, targets: Targets, pool: int,
                           n_out: int) -> PseudoLabels:
-    """The ``oracle-pseudo`` control: the true clip labels and frame labels (at the model's frame rate, ``n_out``
-    frames) of the clips ``rows`` (W and U) in place of their pseudo-labels, every entry known. Read through
-    the training-data API's named oracle (``oracle="roles"``); ``clip_pseudo`` marks the entries the oracle adds
-    beyond the labels the view gives."""
+    """The ``oracle-pseudo`` control: what perfect labelers would give the clips ``rows`` (W and U). Like the
+    pseudo-labels, the clip labels the view gives (W's weak labels) are kept as given; every other clip entry
+    takes the truth; every entry is known. Frame labels (at the model's frame rate, ``n_out`` frames) are the
+    true frames of the clip's positive labels, zero elsewhere. The truth is read through the training-data
+    API's named oracle (``oracle="roles"``); ``clip_pseudo`` marks the entries the oracle labels."""
     truth = data.load_training(run.ctx.dataset, run.config["train_split"], oracle="roles", frames=True,
                                features=False)
     if not np.array_equal(np.asarray(truth.clip_ids).astype(str), np.asarray(train.clip_ids).astype(str)):
         raise WlbenchError(f"{run.ctx.dataset}: the split's clips changed between reads", hint="rerun the run")
-    frames = truth.frame_labels_at(pool)[rows, :n_out]
-    return PseudoLabels(clip=truth.labels[rows].astype(np.uint8), clip_known=np.ones(frames.shape[::2], bool),
-                        clip_pseudo=~targets.clip_known[rows].astype(bool), frame=frames.astype(np.uint8),
-                        frame_known=np.ones(frames.shape, bool))
+    given = targets.clip_known[rows].astype(bool)
+    clip = np.where(given, targets.clip[rows], truth.labels[rows]).astype(np.uint8)
+    frames = truth.frame_labels_at(pool)[rows, :n_out] & clip[:, None, :]
+    return PseudoLabels(clip=clip, clip_known=np.ones(clip.shape, bool), clip_pseudo=~given,
+                        frame=frames.astype(np.uint8), frame_known=np.ones(frames.shape, bool))
 
 
 class _Trainer:

@@ -8,7 +8,8 @@ method sees the truth only through a named oracle (``oracle="labels"``: the true
 labels of every clip whatever its role, for upper bounds of pseudo-labelling), and the run's
 :class:`~wlbench.methods.protocol.Audit` measures a method's own labels against the truth without returning it.
 
-Rules (documented in docs/format.md):
+Rules (documented in docs/format.md; ``oracle="roles"`` lifts the role rules: every clip, unlabeled ones
+included, gets its true labels, ``known`` all 1, and its true frame labels, ``frame_known`` all True):
 - ``labels`` are the view's observed clip labels (the truth for ``"true"``). Rows of ``unlabeled`` clips are
   zero and their ``known`` rows zero: no label of theirs may enter a loss.
 - With ``segment``: ``features`` are the segment window of each clip and ``labels`` the segment view's labels
@@ -120,7 +121,8 @@ def training_data(split: Split, *, labels: str = "true", oracle: str | None = No
     chunk labels; ``frames``: load strong frame labels; ``features``: load the features."""
     if oracle not in ORACLES:
         raise WlbenchError(f"oracle {oracle!r} is not one of none, 'labels', 'mask', 'roles'",
-                           hint="oracle='labels' trains on the truth; oracle='mask' masks the dropped positives")
+                           hint="oracle='labels' trains on the truth; oracle='mask' masks the dropped positives; "
+                                "oracle='roles' gives every clip its true labels and frames")
     truth, observed, dropped = split.label_audit(labels)
     roles, role_names = split.roles(), split.role_names
     unlabeled = roles == role_names.index("unlabeled") if "unlabeled" in role_names else np.zeros(len(split), bool)

@@ -117,18 +117,26 @@ def render_tables(exp: Experiment, rows: list[dict[str, Any]]) -> str:
 def evaluate_contrasts(exp: Experiment, cells: Sequence[Cell], rows: list[dict[str, Any]],
                        arms: dict[tuple[str, str, int], ArmRuns]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The judged headroom rows and claim rows (see :mod:`wlbench.experiments.findings`) of the finished runs.
-    An arm that is a cell is judged against its cell's lower controls; any other arm against the prior of
-    its dataset (when the grid runs it); the prior itself is never judged."""
+    An arm that is a cell is judged against its cell's lower controls, except the control that is the
+    contrast's other arm (a claim "tri-training beats its no-pseudo control" asks that question itself: it
+    can then read ``reversed``, not only ``below controls``); any other arm against the prior of its dataset
+    (when the grid runs it); the prior itself is never judged."""
     learned_of = {(r["dataset"], r["method"], r["label"]): r for r in rows}
     priors = {c.dataset: c.controls[PRIOR] for c in cells if PRIOR in c.controls}
 
     def values(runs: Sequence[Run], contrast: Contrast) -> dict[int, float]:
         return {r.seed: v for r in runs if (v := run_values(r, exp.split, contrast.segment, contrast.metric)) is not None}
 
-    def learned(arm: ArmRuns, contrast: Contrast, own: dict[int, float]) -> bool | None:
+    def learned(arm: ArmRuns, contrast: Contrast, own: dict[int, float], other: ArmRuns) -> bool | None:
         if arm.cell is not None:
             row = learned_of.get((arm.cell.dataset, arm.cell.method, arm.cell.label))
-            return row["results"][contrast.metric][contrast.segment]["learned"] if row else None
+            if row is None:
+                return None
+            other_dirs = {r.run_dir for r in other.runs}
+            compared = {name for name, runs in arm.cell.controls.items() if {r.run_dir for r in runs} == other_dirs}
+            judged = [v for name, v in row["results"][contrast.metric][contrast.segment]["verdicts"].items()
+                      if name not in compared and v != "n/a"]
+            return None if not judged else all(v == "learned" for v in judged)
         prior = priors.get(arm.runs[0].dataset)
         if prior is None or arm.runs[0].method == PRIOR:
             return None
@@ -144,7 +152,7 @@ def evaluate_contrasts(exp: Experiment, cells: Sequence[Cell], rows: list[dict[s
                 "kind": contrast.kind, "name": contrast.name, "dataset": name, "metric": contrast.metric,
                 "segment": contrast.segment, "first": va, "second": vb, "first_label": contrast.first.label,
                 "second_label": contrast.second.label, "requires": list(contrast.requires), "note": contrast.note,
-                "first_learned": learned(a, contrast, va), "second_learned": learned(b, contrast, vb)})
+                "first_learned": learned(a, contrast, va, b), "second_learned": learned(b, contrast, vb, a)})
     headroom = judge(out["headroom"])
     return headroom, judge(out["claims"], headroom=headroom)
 
