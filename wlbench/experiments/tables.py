@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from wlbench.atomic import ensure_writable_dir, write_text_atomic
-from wlbench.experiments.findings import Contrast, judge
+from wlbench.experiments.findings import CLAIMS, Contrast, judge
 from wlbench.experiments.findings import render as render_findings
 from wlbench.experiments.grid import PRIOR, Cell, Experiment, Run, is_upper_bound, slug
 from wlbench.experiments.planning import ArmRuns, plan_arms
@@ -117,8 +117,8 @@ def render_tables(exp: Experiment, rows: list[dict[str, Any]]) -> str:
 def evaluate_contrasts(exp: Experiment, cells: Sequence[Cell], rows: list[dict[str, Any]],
                        arms: dict[tuple[str, str, int], ArmRuns]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The judged headroom rows and claim rows (see :mod:`wlbench.experiments.findings`) of the finished runs.
-    An arm that is a cell is judged against its cell's lower controls, except the control that is the
-    contrast's other arm (a claim "tri-training beats its no-pseudo control" asks that question itself: it
+    An arm that is a cell is judged against its cell's lower controls, except (in a claim) the control that is
+    the claim's other arm (a claim "tri-training beats its no-pseudo control" asks that question itself: it
     can then read ``reversed``, not only ``below controls``); any other arm against the prior of its dataset
     (when the grid runs it); the prior itself is never judged."""
     learned_of = {(r["dataset"], r["method"], r["label"]): r for r in rows}
@@ -133,7 +133,8 @@ def evaluate_contrasts(exp: Experiment, cells: Sequence[Cell], rows: list[dict[s
             if row is None:
                 return None
             other_dirs = {r.run_dir for r in other.runs}
-            compared = {name for name, runs in arm.cell.controls.items() if {r.run_dir for r in runs} == other_dirs}
+            compared = {name for name, runs in arm.cell.controls.items() if {r.run_dir for r in runs} == other_dirs
+                        and contrast.kind == CLAIMS}
             judged = [v for name, v in row["results"][contrast.metric][contrast.segment]["verdicts"].items()
                       if name not in compared and v != "n/a"]
             return None if not judged else all(v == "learned" for v in judged)
