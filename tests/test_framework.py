@@ -562,6 +562,69 @@ def test_headroom_gate_runs_first_and_a_claim_without_headroom_reads_no_headroom
     assert res.output.index("## Headroom") < res.output.index("## map")  # printed before the cells' verdicts
 
 
+OWN_CONTROL_GRID = """
+[experiment]
+name = "own"
+methods = ["turpault-triplet"]
+seeds = [0, 1]
+metrics = ["map"]
+test_segments = ["1s"]
+controls = ["prior", "untrained"]
+bootstrap = 0
+
+[config]
+{config}
+
+[[headroom]]
+name = "E learns"
+better = {{}}
+worse = {{ train_embedding = false }}
+
+[[claims]]
+name = "E beats its untrained self"
+a = {{}}
+b = {{ train_embedding = false }}
+
+[[datasets]]
+name = "tiny"
+path = "{path}"
+"""
+
+
+def test_a_claim_against_the_cells_own_control_judges_the_cell_by_its_other_controls(view_dataset, tmp_path):
+    """A claim "cell vs its own control" asks that question itself: the cell arm is judged against its other
+    lower controls only (here the prior), while the headroom row and the cell's own mark use all of them."""
+    from click.testing import CliRunner
+
+    from wlbench.cli import main
+    from wlbench.experiments.tables import learned_by
+
+    cfg = {**QUICK, "max_epochs": 3, "classifier_max_epochs": 40, "classifier_patience": 40, "classifier_warmup": 40}
+    grid = tmp_path / "grid.toml"
+    grid.write_text(OWN_CONTROL_GRID.format(config="\n".join(f"{k} = {json.dumps(v)}" for k, v in cfg.items()),
+                                            path=view_dataset))
+    out = tmp_path / "exp"
+    res = CliRunner().invoke(main, ["experiment", str(grid), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    data = json.loads((out / "own" / "table.json").read_text())
+    (cell,) = data["cells"]
+    verdicts = cell["results"]["map"]["1s"]["verdicts"]
+    assert set(verdicts) == {"prior", "untrained"}
+    (head,), (claim,) = data["headroom"], data["claims"]
+    assert head["first_learned"] == learned_by(verdicts) == cell["results"]["map"]["1s"]["learned"]
+    assert claim["first_learned"] == learned_by(verdicts, besides={"untrained"})
+
+
+def test_learned_by_reads_every_judged_lower_control_but_those_set_aside():
+    from wlbench.experiments.tables import learned_by
+
+    verdicts = {"prior": "learned", "untrained": "not learned", "other": "n/a"}
+    assert learned_by(verdicts) is False
+    assert learned_by(verdicts, besides={"untrained"}) is True
+    assert learned_by(verdicts, besides={"untrained", "prior"}) is None  # nothing left to judge by
+    assert learned_by({}) is None
+
+
 def test_judge_applies_holm_and_the_verdict_rules():
     from wlbench.experiments.findings import judge
     from wlbench.experiments.statistics import holm

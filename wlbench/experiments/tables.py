@@ -4,7 +4,7 @@ the chosen epochs, written as table.md / table.json with heatmaps and mean learn
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,14 @@ def run_values(run: Run, split: str, segment: str, metric: str) -> float | None:
     return None
 
 
+def learned_by(verdicts: Mapping[str, str], *, besides: Collection[str] = ()) -> bool | None:
+    """Whether a cell beats its lower controls: ``verdicts`` maps a control to ``learned``, ``not learned`` or
+    ``n/a`` (too few seeds); the controls in ``besides`` are set aside. True when every judged control says
+    ``learned``, False when one does not, None when none is left to judge by."""
+    judged = [v for name, v in verdicts.items() if name not in besides and v != "n/a"]
+    return None if not judged else all(v == "learned" for v in judged)
+
+
 def collect(exp: Experiment, cells: Sequence[Cell]) -> list[dict[str, Any]]:
     """Per cell, test segment and metric: the values of every seed, of every control, and the verdicts."""
     rows = []
@@ -53,8 +61,7 @@ def collect(exp: Experiment, cells: Sequence[Cell]) -> list[dict[str, Any]]:
                     res["controls"][name] = {"seeds": cv, **_stats(cv)}
                     if not is_upper_bound(name):
                         res["verdicts"][name] = verdict(values, cv)
-                judged = [v for v in res["verdicts"].values() if v != "n/a"]
-                res["learned"] = None if not judged else all(v == "learned" for v in judged)
+                res["learned"] = learned_by(res["verdicts"])
                 entry["results"].setdefault(metric, {})[seg] = res
         rows.append(entry)
     return rows
@@ -135,9 +142,7 @@ def evaluate_contrasts(exp: Experiment, cells: Sequence[Cell], rows: list[dict[s
             other_dirs = {r.run_dir for r in other.runs}
             compared = {name for name, runs in arm.cell.controls.items() if {r.run_dir for r in runs} == other_dirs
                         and contrast.kind == CLAIMS}
-            judged = [v for name, v in row["results"][contrast.metric][contrast.segment]["verdicts"].items()
-                      if name not in compared and v != "n/a"]
-            return None if not judged else all(v == "learned" for v in judged)
+            return learned_by(row["results"][contrast.metric][contrast.segment]["verdicts"], besides=compared)
         prior = priors.get(arm.runs[0].dataset)
         if prior is None or arm.runs[0].method == PRIOR:
             return None
