@@ -33,6 +33,7 @@ TABLES = [
     ("turpault2019-passes", "turpault2019-passes", "turpault2019-passes/table"),
     ("turpault2019-short", "turpault2019-short", "turpault2019-short/table"),
     ("turpault2020-200ms", "turpault2020", "turpault2020-200ms/table"),
+    ("turpault2020-converged", "turpault2020-converged", "turpault2020-converged/table"),
 ]
 REPORTS = [
     ("dinkel2022", "wlbench_baselines.dinkel2022.report", "dinkel2022", ("dinkel2022.md", "dinkel2022.json")),
