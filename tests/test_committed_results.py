@@ -26,6 +26,7 @@ TABLES = [
     ("fonseca2020", "ts", "fonseca2020/table"),
     ("fonseca2020-bounds", "ts", "fonseca2020/table-bounds"),
     ("calibration-missing-labels", "ts", "calibration-missing-labels/table"),
+    ("calibration-missing-labels-converged", "ts-converged", "calibration-missing-labels-converged/table"),
     ("park2019-gap", "park2019-v3", "park2019/park2019-gap/table"),
     ("park2019-tri", "park2019-v3", "park2019/park2019-tri/table"),
     ("park2019-sonly", "park2019-sonly", "park2019/park2019-sonly/table"),
