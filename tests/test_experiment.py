@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 from click.testing import CliRunner
+from grid_files import config_lines
 from test_baselines import seg_dataset, tiny_config  # noqa: F401 - fixture reused
 
 from wlbench.errors import WlbenchError
@@ -53,7 +54,7 @@ def test_experiment_grid_runs_and_resumes(seg_dataset, tmp_path):  # noqa: F811
 
     cfg = tiny_config("turpault-classifier", max_epochs=2)
     cfg.pop("train_segment")
-    lines = "\n".join(f"{k} = {json.dumps(v)}" for k, v in cfg.items())
+    lines = config_lines(cfg)
     grid = tmp_path / "grid.toml"
     grid.write_text(GRID.format(config=lines, path=seg_dataset))
     out = tmp_path / "exp"
@@ -124,7 +125,7 @@ def test_a_grid_never_mixes_numerics_versions(seg_dataset, tmp_path, monkeypatch
     cfg = tiny_config("turpault-classifier", max_epochs=1)
     cfg.pop("train_segment")
     grid = tmp_path / "grid.toml"
-    grid.write_text(GRID.format(config="\n".join(f"{k} = {json.dumps(v)}" for k, v in cfg.items()), path=seg_dataset))
+    grid.write_text(GRID.format(config=config_lines(cfg), path=seg_dataset))
     out = tmp_path / "exp"
     assert CliRunner().invoke(main, ["experiment", str(grid), "--out", str(out)]).exit_code == 0
     run = out / "runs" / "tiny" / "turpault-classifier" / "train_segment-1s" / "seed-0"
@@ -232,7 +233,7 @@ def test_a_train_segment_the_dataset_lacks_is_refused_before_any_run(seg_dataset
     cfg = tiny_config("turpault-classifier", max_epochs=1)
     cfg["train_segment"] = "5s"  # the tiny dataset has 200 ms and 1 s views only
     grid = tmp_path / "grid.toml"
-    grid.write_text(GRID.format(config="\n".join(f"{k} = {json.dumps(v)}" for k, v in cfg.items()),
+    grid.write_text(GRID.format(config=config_lines(cfg),
                                 path=seg_dataset).replace('train_segment = ["200ms", "1s"]', 'labels = ["true"]'))
     res = CliRunner().invoke(main, ["experiment", str(grid), "--out", str(tmp_path / "exp")])
     assert res.exit_code == 2 and "no segment view '5s'" in res.output and "train_segment" in res.output

@@ -4,7 +4,6 @@ byte-identical to local runs; a worker killed mid-grid loses nothing; bad cluste
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 import signal
@@ -15,6 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 from click.testing import CliRunner
+from grid_files import config_lines
 from test_baselines import seg_dataset, tiny_config  # noqa: F401 - fixture reused
 
 from wlbench.cli import main
@@ -51,7 +51,7 @@ def _grid(tmp_path: Path, dataset: Path, **more) -> Path:
     cfg = tiny_config("turpault-classifier", **{"max_epochs": 2, **more})
     cfg.pop("train_segment")
     grid = tmp_path / "grid.toml"
-    grid.write_text(GRID.format(config="\n".join(f"{k} = {json.dumps(v)}" for k, v in cfg.items()), path=dataset))
+    grid.write_text(GRID.format(config=config_lines(cfg), path=dataset))
     return grid
 
 

@@ -13,6 +13,7 @@ import h5py
 import numpy as np
 import pytest
 import torch
+from grid_files import config_lines
 from test_baselines import make_ctx
 
 torch.set_num_threads(1)
@@ -236,7 +237,7 @@ def test_grid_runs_cells_beside_controls_with_an_outside_method(view_dataset, tm
                         lambda: {**real, "mean-score": EntryPoint("mean-score", "test_baselines:MeanScore", wd.GROUP)})
     cfg = {**QUICK, "max_epochs": 2, "classifier_max_epochs": 3, "classifier_warmup": 0, "train_segment": "1s"}
     grid = tmp_path / "grid.toml"
-    grid.write_text(GRID.format(config="\n".join(f"{k} = {json.dumps(v)}" for k, v in cfg.items()),
+    grid.write_text(GRID.format(config=config_lines(cfg),
                                 path=view_dataset))
     out = tmp_path / "exp"
     res = CliRunner().invoke(main, ["experiment", str(grid), "--out", str(out)])
@@ -537,7 +538,7 @@ def test_headroom_gate_runs_first_and_a_claim_without_headroom_reads_no_headroom
 
     cfg = {**QUICK, "max_epochs": 1, "train_segment": "1s"}
     grid = tmp_path / "grid.toml"
-    grid.write_text(HEADROOM_GRID.format(config="\n".join(f"{k} = {json.dumps(v)}" for k, v in cfg.items()),
+    grid.write_text(HEADROOM_GRID.format(config=config_lines(cfg),
                                          path=view_dataset))
     out = tmp_path / "exp"
     res = CliRunner().invoke(main, ["experiment", str(grid), "--out", str(out)])
@@ -601,7 +602,7 @@ def test_a_claim_against_the_cells_own_control_judges_the_cell_by_its_other_cont
 
     cfg = {**QUICK, "max_epochs": 3, "classifier_max_epochs": 40, "classifier_patience": 40, "classifier_warmup": 40}
     grid = tmp_path / "grid.toml"
-    grid.write_text(OWN_CONTROL_GRID.format(config="\n".join(f"{k} = {json.dumps(v)}" for k, v in cfg.items()),
+    grid.write_text(OWN_CONTROL_GRID.format(config=config_lines(cfg),
                                             path=view_dataset))
     out = tmp_path / "exp"
     res = CliRunner().invoke(main, ["experiment", str(grid), "--out", str(out)])

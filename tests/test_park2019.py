@@ -614,6 +614,15 @@ def test_the_oracle_pseudo_labels_are_the_truth_of_w_and_u_by_clip_id(gap_datase
     weak = train.role_mask("weak")[rows]
     assert np.array_equal(pl.clip[weak], targets.clip[rows][weak]) and not pl.clip_pseudo[weak].any()
     assert pl.clip_pseudo[~weak].all() and pl.clip[~weak].any()
+    # a training clip the truth does not hold (the file changed under the run) is one error naming it
+    import dataclasses
+
+    from wlbench.errors import WlbenchError
+
+    renamed = np.asarray(train.clip_ids).astype(str).astype(object)
+    renamed[rows[0]] = "not-a-clip"
+    with pytest.raises(WlbenchError, match="not in the split's truth .first: not-a-clip"):
+        true_labels_as_pseudo(run, dataclasses.replace(train, clip_ids=renamed), rows, targets, pool, n_out)
 
 
 def test_the_oracle_truth_covers_every_clip_whatever_its_role(gap_dataset):

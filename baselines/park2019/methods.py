@@ -163,14 +163,21 @@ def true_labels_as_pseudo(run: Run, train: TrainingData, rows: np.ndarray, targe
     pseudo-labels, the clip labels the view gives (W's weak labels) are kept as given; every other clip entry
     takes the truth; every entry is known. Frame labels (at the model's frame rate, ``n_out`` frames) are the
     true frames of the clip's positive labels, zero elsewhere. The truth is read through the training-data
-    API's named oracle (``oracle="roles"``); ``clip_pseudo`` marks the entries the oracle labels."""
+    API's named oracle (``oracle="roles"``) and matched to ``train``'s clips by id; ``clip_pseudo`` marks the
+    entries the oracle labels. A clip missing from the truth is one :class:`WlbenchError`."""
     truth = data.load_training(run.ctx.dataset, run.config["train_split"], oracle="roles", frames=True,
                                features=False)
-    if not np.array_equal(np.asarray(truth.clip_ids).astype(str), np.asarray(train.clip_ids).astype(str)):
-        raise WlbenchError(f"{run.ctx.dataset}: the split's clips changed between reads", hint="rerun the run")
+    where = {cid: i for i, cid in enumerate(np.asarray(truth.clip_ids).astype(str))}
+    ids = np.asarray(train.clip_ids).astype(str)[rows]
+    missing = [cid for cid in ids if cid not in where]
+    if missing:
+        raise WlbenchError(f"{run.ctx.dataset} [{run.config['train_split']}]: {len(missing)} training clip(s) are not in "
+                           f"the split's truth (first: {missing[0]})", hint="the dataset file changed under the run: "
+                                                                            "train it again")
+    at = np.array([where[cid] for cid in ids], dtype=np.int64)  # clips are matched by id, never by position
     given = targets.clip_known[rows].astype(bool)
-    clip = np.where(given, targets.clip[rows], truth.labels[rows]).astype(np.uint8)
-    frames = truth.frame_labels_at(pool)[rows, :n_out] & clip[:, None, :]
+    clip = np.where(given, targets.clip[rows], truth.labels[at]).astype(np.uint8)
+    frames = truth.frame_labels_at(pool)[at, :n_out] & clip[:, None, :]
     return PseudoLabels(clip=clip, clip_known=np.ones(clip.shape, bool), clip_pseudo=~given,
                         frame=frames.astype(np.uint8), frame_known=np.ones(frames.shape, bool))
 

@@ -140,8 +140,8 @@ def evaluate_contrasts(exp: Experiment, cells: Sequence[Cell], rows: list[dict[s
             if row is None:
                 return None
             other_dirs = {r.run_dir for r in other.runs}
-            compared = {name for name, runs in arm.cell.controls.items() if {r.run_dir for r in runs} == other_dirs
-                        and contrast.kind == CLAIMS}
+            compared = {name for name, runs in arm.cell.controls.items()
+                        if {r.run_dir for r in runs} == other_dirs} if contrast.kind == CLAIMS else set()
             return learned_by(row["results"][contrast.metric][contrast.segment]["verdicts"], besides=compared)
         prior = priors.get(arm.runs[0].dataset)
         if prior is None or arm.runs[0].method == PRIOR:
