@@ -6,13 +6,14 @@
 #
 # GRID: a grid file (baselines/experiments/*.toml); JOBS: runs in parallel on the one GPU (default 4; the
 # reference networks use a small part of a GPU, so several runs share it); OUT: the experiment directory
-# (default gpu-out/<grid name>). Run from the repository root after `bash scripts/setup.sh`.
+# (default gpu-out/<grid name>). Runs with .venv's Python after `bash scripts/setup.sh`, or else with the
+# machine's own python3 (a GPU machine's torch, wlbench uninstalled: scripts/gpu-python.sh).
 #
 # The grid's methods train with their `device` option left at `auto`, which picks CUDA when present; this
 # script refuses to start when torch sees no CUDA device (a silent CPU run would take days). Every run is
 # deterministic per seed on one GPU model and software stack (wlbench/training/fit.py: seed_everything:
 # torch.use_deterministic_algorithms(True), cuDNN deterministic without autotuning, and
-# CUBLAS_WORKSPACE_CONFIG=:4096:8, exported here for every worker); GPU runs are not byte-identical to CPU
+# CUBLAS_WORKSPACE_CONFIG=:4096:8, exported for every worker by scripts/gpu-python.sh); GPU runs are not byte-identical to CPU
 # runs of the same seed. Datasets the grid names by recipe are rendered on the machine when missing (CPU).
 #
 # At the end it checks that every run's summary says it trained on CUDA, writes OUT/gpu-info.txt (GPU,
@@ -29,15 +30,12 @@ GRID=$1
 JOBS=${2:-4}
 NAME=$(basename "$GRID" .toml)
 OUT=${3:-gpu-out/$NAME}
-PY=.venv/bin/python
-[ -x "$PY" ] || { echo "error: $PY not found; run bash scripts/setup.sh first" >&2; exit 2; }
+source scripts/gpu-python.sh  # PY: .venv's Python after scripts/setup.sh, else the machine's python3
 
 "$PY" -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)' || {
     echo "error: torch sees no CUDA device here (torch.cuda.is_available() is False); this script is for a GPU machine" >&2
     exit 2
 }
-export CUBLAS_WORKSPACE_CONFIG=${CUBLAS_WORKSPACE_CONFIG:-:4096:8}
-export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
 mkdir -p "$OUT"
 
 start=$(date +%s)

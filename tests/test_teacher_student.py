@@ -274,6 +274,14 @@ def test_mixup_mixes_inputs_and_labels_with_the_same_weights():
         mixup(x, y, alpha=0.0, rng=rng)
 
 
+def test_mixup_keeps_inputs_and_labels_on_their_own_devices():
+    """Dinkel's teacher mixes the known mask with a CPU placeholder input while the labels live on the run's
+    device: on CUDA this raised (found by scripts/gpu_check.py on an H100). The meta device reproduces it here."""
+    y = torch.rand(4, 3, device="meta")
+    xm, ym = mixup(torch.zeros(4, 1), y, alpha=0.5, rng=np.random.default_rng(0))
+    assert xm.device.type == "cpu" and ym.device.type == "meta" and ym.shape == (4, 3)
+
+
 def test_nested_subsets():
     from wlbench_baselines.teacher_student.subsets import nested_subset
 

@@ -62,7 +62,7 @@ class PseudoStrongLabels(TeacherStudent):
                 state = run.rng.bit_generator.state  # one draw mixes inputs, labels and the known mask alike
                 xb, yb = mixup(xb, yb, alpha=c["mixup_alpha"], rng=run.rng)
                 run.rng.bit_generator.state = state
-                _, kb = mixup(torch.zeros(len(idx), 1), kb, alpha=c["mixup_alpha"], rng=run.rng)
+                _, kb = mixup(torch.zeros(len(idx), 1, device=kb.device), kb, alpha=c["mixup_alpha"], rng=run.rng)
             return bce(teacher.tagger(xb)[0], yb, kb), len(idx)
 
         return self.windows_stage(teacher, w, step, valid, run)

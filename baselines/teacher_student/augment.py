@@ -55,8 +55,9 @@ def mixup(x: torch.Tensor, y: torch.Tensor, *, alpha: float, rng: np.random.Gene
         raise ValueError(f"{x.shape[0]} inputs but {y.shape[0]} label rows")
     n = x.shape[0]
     lam_np = rng.beta(float(alpha), float(alpha), size=n)
-    partner = torch.from_numpy(rng.permutation(n)).to(x.device)
-    lam = torch.from_numpy(lam_np).to(device=x.device, dtype=x.dtype)
-    lam_x = lam.view(n, *([1] * (x.dim() - 1)))
-    lam_y = lam.to(y.dtype).view(n, *([1] * (y.dim() - 1)))
-    return lam_x * x + (1 - lam_x) * x[partner], lam_y * y + (1 - lam_y) * y[partner]
+    partner = torch.from_numpy(rng.permutation(n))
+    lam = torch.from_numpy(lam_np)
+    lam_x = lam.to(device=x.device, dtype=x.dtype).view(n, *([1] * (x.dim() - 1)))
+    lam_y = lam.to(device=y.device, dtype=y.dtype).view(n, *([1] * (y.dim() - 1)))  # x, y may live apart
+    return (lam_x * x + (1 - lam_x) * x[partner.to(x.device)],
+            lam_y * y + (1 - lam_y) * y[partner.to(y.device)])

@@ -14,8 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import soundfile as sf
-
 from wlbench.paths import file_kind
 from wlbench.soundbank.fingerprint import file_digests, fingerprint_from_digests
 from wlbench.soundbank.layout import (
@@ -120,6 +118,8 @@ def truncation(path: Path, info) -> str | None:
     if declared is not None and declared[1] < declared[0]:
         return (f"truncated: its header declares {declared[0]} bytes of audio, the file holds {max(declared[1], 0)} "
                 f"(only {info.frames / info.samplerate:.3f} s readable)")
+    import soundfile as sf  # here, not at import: the CLI's other commands (training on a GPU machine) need no libsndfile
+
     try:
         with sf.SoundFile(str(path)) as handle:
             handle.seek(info.frames - 1)
@@ -148,6 +148,8 @@ def _read(entry, groups: dict[str, str]) -> tuple[SoundFile | None, Problem | No
         return None, Problem(rel, f"cannot be read ({exc.strerror}); fix its permissions or delete it")
     if size == 0:
         return None, Problem(rel, "empty file (0 bytes); re-copy it or delete it")
+    import soundfile as sf
+
     try:
         info = sf.info(str(entry.path))
     except Exception as exc:  # soundfile raises RuntimeError / LibsndfileError / TypeError on bad files
