@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # docs/architecture.md, "Layers": bottom to top; a unit may import its own layer and those below
 LAYERS: list[tuple[str, ...]] = [
     ("wlbench", "wlbench.errors", "wlbench.paths", "wlbench.atomic", "wlbench.hashing", "wlbench.interrupts",
-     "wlbench.plotting", "wlbench.memory", "wlbench.tasks"),                                   # infrastructure
+     "wlbench.plotting", "wlbench.memory", "wlbench.tasks", "wlbench.threads"),                                   # infrastructure
     ("wlbench.metrics", "wlbench.features", "wlbench.distributions"),        # pure computation
     ("wlbench.recipes",),                                                    # what a dataset asks for
     ("wlbench.dataset",),                                                    # the stored dataset

@@ -169,3 +169,34 @@ def test_runs_kept_by_a_predicate_are_the_full_list_filtered_with_parents():
         has = kept.parent >= 0
         assert np.array_equal(has, full.parent[sel] >= 0)
         assert np.array_equal(sel[kept.parent[has]], full.parent[sel][has])
+
+
+@pytest.mark.parametrize("threads", [2, 3, 7])
+def test_statistics_built_in_clip_parts_equal_the_whole_bit_for_bit(threads, monkeypatch):
+    """The statistics built on runs of whole clips in threads (wlbench.threads) give the very same PSD-ROCs,
+    PSDS, bootstrap PSDS and collar F1 curve as in one piece, whatever the number of parts."""
+    from wlbench.metrics import operating_points
+    from wlbench.metrics.detection_curves import CollarStatistics
+
+    monkeypatch.setattr(operating_points, "PARALLEL_MIN_VALUES", 0)  # parts even for these small cases
+    split = 0
+    for case in _cases(40, max_clips=20):
+        weights = np.random.default_rng(1).integers(1, 3, size=(3, len(case.ids))).astype(np.float64)
+        for st in (PSDS1, PSDS2, CUSTOM, LOOSE, TINY):
+            one = IntersectionStatistics(case.detections(), st, TIME_DECIMALS, threads=1)
+            det = case.detections()
+            many = IntersectionStatistics(det, st, TIME_DECIMALS, threads=threads)
+            parts = det.clip_parts(threads)
+            assert [first for first, _ in parts] == list(np.cumsum([0] + [p.n_clips for _, p in parts[:-1]]))
+            assert sum(p.n_clips for _, p in parts) == len(case.ids) and len(parts) <= threads
+            split += len(parts) > 1
+            for w in (None, weights[0]):
+                a, b = one.roc(w), many.roc(w)
+                assert a.psds == b.psds or (np.isnan(a.psds) and np.isnan(b.psds))
+                assert np.array_equal(a.efpr, b.efpr) and np.array_equal(a.etpr, b.etpr)
+            assert np.array_equal(one.psds_batch(weights), many.psds_batch(weights), equal_nan=True)
+        one, many = CollarStatistics(case.detections(), threads=1), CollarStatistics(case.detections(), threads=threads)
+        for table in ("tp", "fp"):
+            assert np.array_equal(one.points.cumulative("main", table), many.points.cumulative("main", table))
+        assert np.array_equal(one.points.group_level, many.points.group_level)
+    assert split > 100  # most cases were really cut into parts

@@ -128,16 +128,22 @@ def _too_large(what: str, path: str | Path, size: str, limit: int, hint: str | N
                         hint=hint or "is it the right file? split it, or leave out what is not needed")
 
 
-def open_input(path: str | Path, what: str, *, hint: str | None = None, limit: int | None = None) -> IO[bytes]:
-    """A binary handle on the regular file ``path`` (checked by :func:`require_input_file`, noted as an input
-    of the running command). The open cannot block: a FIFO or device swapped in after the check is refused
-    from the opened handle itself. A file larger than ``limit`` bytes (default :data:`MAX_INPUT_BYTES`) is
-    refused before reading."""
-    limit = MAX_INPUT_BYTES if limit is None else limit
-    path = require_input_file(path, what, hint=hint)
+def _open_regular(path: str | Path, what: str, hint: str | None, limit: int) -> tuple[int, int]:
+    """(a read-only descriptor, the size in bytes) of the regular file ``path`` holding at most ``limit``
+    bytes, noted as an input;
+    else one :class:`WlbenchError` (see :func:`open_input`). The path is looked at (one ``stat``) before it is
+    opened, so a device node is never opened; the open itself cannot block, and a FIFO or device swapped in
+    after the look is refused from the opened descriptor."""
+    try:
+        looked = os.stat(path)
+    except OSError:
+        looked = None
+    if looked is None or not stat.S_ISREG(looked.st_mode):
+        require_input_file(path, what, hint=hint)  # says what the path is instead
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
     except OSError as exc:
+        require_input_file(path, what, hint=hint)  # missing or unreadable by now: says which
         raise WlbenchError(f"{what} {path} cannot be read ({exc.strerror})", hint=hint) from None
     try:
         info = os.fstat(fd)
@@ -145,26 +151,39 @@ def open_input(path: str | Path, what: str, *, hint: str | None = None, limit: i
             raise WlbenchError(f"{what} {path} is not a regular file", hint=hint)
         if info.st_size > limit:
             raise _too_large(what, path, f"{info.st_size:,} bytes", limit, hint)
-        if hasattr(os, "set_blocking"):
-            os.set_blocking(fd, True)
-        handle = os.fdopen(fd, "rb")
     except BaseException:
         os.close(fd)
         raise
-    note_input(path)
-    return handle
+    inputs = _INPUTS.get()
+    if inputs is not None:
+        inputs.setdefault((info.st_dev, info.st_ino), Path(path))
+    return fd, info.st_size  # O_NONBLOCK has no effect on a regular file's reads
+
+
+def open_input(path: str | Path, what: str, *, hint: str | None = None, limit: int | None = None) -> IO[bytes]:
+    """A binary handle on the regular file ``path`` (else one :class:`WlbenchError` saying what the path is
+    instead, as :func:`require_input_file`), noted as an input of the running command. The open cannot
+    block: a FIFO or device swapped in after the check is refused from the opened handle itself. A file
+    larger than ``limit`` bytes (default :data:`MAX_INPUT_BYTES`) is refused before reading."""
+    return os.fdopen(_open_regular(path, what, hint, MAX_INPUT_BYTES if limit is None else limit)[0], "rb")
 
 
 def read_input_bytes(path: str | Path, what: str, *, hint: str | None = None, limit: int | None = None,
                      size: int = -1) -> bytes:
     """The bytes of the input file ``path`` (the first ``size`` ones when ``0 <= size <= limit``, whatever the
-    file's size), through :func:`open_input`; never more than ``limit`` bytes (default
+    file's size), opened as :func:`open_input` opens it; never more than ``limit`` bytes (default
     :data:`MAX_INPUT_BYTES`): a larger file, or one that grows past it while being read, is refused."""
     limit = MAX_INPUT_BYTES if limit is None else limit
     whole = size < 0 or size > limit  # reading the first bytes only (a format sniff) is fine at any file size
-    with open_input(path, what, hint=hint, limit=limit if whole else 2 ** 63 - 1) as handle:
+    fd, known = _open_regular(path, what, hint, limit if whole else 2 ** 63 - 1)
+    with os.fdopen(fd, "rb") as handle:
         try:
-            data = handle.read(limit + 1 if whole else size)
+            if whole:  # the size it has now (+1 to see growth), then what it grew by, up to the limit
+                data = handle.read(min(known, limit) + 1)
+                if len(data) == min(known, limit) + 1 and len(data) <= limit:
+                    data += handle.read(limit + 1 - len(data))
+            else:
+                data = handle.read(size)
         except OSError as exc:
             raise WlbenchError(f"{what} {path} cannot be read ({exc.strerror})", hint=hint) from None
     if len(data) > limit:

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from wlbench.errors import WlbenchError
+from wlbench.threads import ENV as THREADS_ENV
 
 Echo = Callable[[str], None]
 RunArgs = tuple  # (method, dataset, run_dir, overrides, seed, bootstrap, segments, decoding)
@@ -33,7 +34,10 @@ def run_task(args: RunArgs) -> tuple[str, str]:
 
     from wlbench.methods.runs import train_run
 
-    torch.set_num_threads(int(overrides.get("threads", 1)) or 1)
+    threads = int(overrides.get("threads", 1)) or 1
+    torch.set_num_threads(threads)
+    was = os.environ.get(THREADS_ENV)
+    os.environ[THREADS_ENV] = str(threads)  # the run's scoring threads too (runs side by side share the cores)
     try:
         train_run(method, dataset, run_dir, overrides=overrides, seed=seed, bootstrap=bootstrap, segments=segments,
                   force=True, decoding=decoding)
@@ -42,6 +46,11 @@ def run_task(args: RunArgs) -> tuple[str, str]:
         return str(run_dir), f"error: {exc}"
     except Exception as exc:  # noqa: BLE001 - a method's own bug fails its run, not the grid
         return str(run_dir), f"error: {type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
+    finally:
+        if was is None:
+            os.environ.pop(THREADS_ENV, None)
+        else:
+            os.environ[THREADS_ENV] = was
 
 
 def run_local(tasks: Sequence[RunArgs], jobs: int) -> Iterator[tuple[str, str, int]]:

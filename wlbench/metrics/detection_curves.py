@@ -24,7 +24,8 @@ from wlbench.errors import WlbenchError, plain
 from wlbench.metrics.detection import TIME_DECIMALS, within_collar
 from wlbench.metrics.events import equal_key_pairs
 from wlbench.metrics.frames import FrameDetections, ScoreIntervals
-from wlbench.metrics.operating_points import Deltas, OperatingPoints
+from wlbench.metrics.operating_points import Deltas, OperatingPoints, tables_in_clip_parts
+from wlbench.threads import harness_threads
 
 
 def _max_matching_size(pairs: list[tuple[int, int]]) -> int:
@@ -51,10 +52,19 @@ class CollarStatistics:
     """Collar-based TP and FP counts at every decision threshold (``points``, tables ``"main"``)."""
 
     def __init__(self, det: FrameDetections, *, t_collar: float = 0.2, percentage_of_length: float = 0.2,
-                 time_decimals: int | None = TIME_DECIMALS) -> None:
+                 time_decimals: int | None = TIME_DECIMALS, threads: int | None = None) -> None:
+        """``threads``: the statistics are built on runs of whole clips in parallel (default
+        :func:`~wlbench.threads.harness_threads`); the result does not depend on it."""
         if t_collar < 0 or percentage_of_length < 0:
             raise WlbenchError("t_collar and percentage_of_length must be >= 0")
         self.det = det
+        self.t_collar, self.percentage_of_length, self.time_decimals = t_collar, percentage_of_length, time_decimals
+        tables = tables_in_clip_parts(det, self._tables, threads=harness_threads() if threads is None else threads)
+        self.points = OperatingPoints(tables, det.n_classes, det.n_clips)
+
+    def _tables(self, det: FrameDetections) -> dict[str, Deltas]:
+        """TP and FP changes of ``det`` (all clips, or one part of them)."""
+        t_collar, percentage_of_length, time_decimals = self.t_collar, self.percentage_of_length, self.time_decimals
         ref = det.reference
         n = det.n_clips
         iv = det.intervals("target")
@@ -76,7 +86,7 @@ class CollarStatistics:
         tree = Deltas.concat(parts).merged_per_clip()
         cls, clip, level, delta = det.free_run_deltas()
         free = Deltas(cls, clip, level, {"tp": np.zeros(level.size), "fp": delta})
-        self.points = OperatingPoints({"main": Deltas.concat([tree, free])}, det.n_classes, n)
+        return {"main": Deltas.concat([tree, free])}
 
     @staticmethod
     def _conflicting_rows(iv: ScoreIntervals, ii: np.ndarray, gg: np.ndarray, hits: np.ndarray,

@@ -327,7 +327,32 @@ class FrameDetections:
         run there is a false positive, whatever the metric (PSDS1, PSDS2, collar-based F1)."""
         return self.shared("free_run_deltas", lambda: onset_deltas(self.scores, ~self.rows("target")))
 
-    def shared(self, name: str, build: Callable[[], Any]) -> Any:
+    def clip_parts(self, parts: int) -> list[tuple[int, FrameDetections]]:
+        """These detections cut into at most ``parts`` runs of whole clips holding about as many frames each:
+        ``(first clip, detections of those clips)``, reference events renumbered from 0 in each part. Kept,
+        so that the metrics computed part by part share each part's runs and overlaps."""
+        def cut() -> list[tuple[int, FrameDetections]]:
+            starts = np.asarray(self.scores.clip_start, np.int64)
+            n = self.n_clips
+            bounds = np.unique(np.r_[0, np.searchsorted(starts[1:], starts[-1] * np.arange(1, parts) / parts,
+                                                         "right"), n])
+            file = np.asarray(self.reference.file, np.int64)
+            ref = (np.asarray(self.reference.label), np.asarray(self.reference.onset),
+                   np.asarray(self.reference.offset))
+            scores = np.asarray(self.scores.scores)
+            on, off = np.asarray(self.scores.onset), np.asarray(self.scores.offset)
+            out = []
+            for a, b in zip(bounds[:-1], bounds[1:]):
+                f0, f1 = starts[a], starts[b]
+                keep = (file >= a) & (file < b)
+                frames = FrameScores(scores[f0:f1], on[f0:f1], off[f0:f1], starts[a:b + 1] - f0)
+                events = EventList(file[keep] - a, *(r[keep] for r in ref))
+                out.append((int(a), FrameDetections(frames, events, self.durations[a:b])))
+            return out
+
+        return self.shared(("clip_parts", int(parts)), cut)
+
+    def shared(self, name: Any, build: Callable[[], Any]) -> Any:
         """``build()``, computed once for these detections and kept: work the metrics share (e.g. the
         overlaps of runs with reference events, the same for PSDS1 and PSDS2)."""
         if name not in self._shared:

@@ -19,12 +19,21 @@ for the lowest).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.sparse import csr_matrix
 
 from wlbench.errors import WlbenchError
+from wlbench.threads import map_in_threads
+
+if TYPE_CHECKING:
+    from wlbench.metrics.frames import FrameDetections
+
+# frames x classes below which the statistics are built in one piece (threads do not pay on small inputs)
+PARALLEL_MIN_VALUES = 200_000
 
 
 @dataclass(frozen=True)
@@ -333,3 +342,26 @@ def fscores(points: OperatingPoints, tp: np.ndarray, fp: np.ndarray, n_ref: np.n
         out["f1"][c], out["precision"][c], out["recall"][c] = f1[best], p[best], r[best]
         out["threshold"][c], out["tp"][c], out["fp"][c] = thr, t[best], f[best]
     return FScores(n_ref=np.asarray(n_ref, np.float64), **out)
+
+
+def tables_in_clip_parts(det: FrameDetections, build: Callable[[FrameDetections], dict[str, Deltas]], *,
+                         threads: int, min_values: int | None = None) -> dict[str, Deltas]:
+    """``build(det)``, computed on runs of whole clips on ``threads`` threads when ``det`` holds at least
+    ``min_values`` frame scores (default :data:`PARALLEL_MIN_VALUES`): each part's tables with its clip
+    indices shifted back, concatenated per name.
+
+    Every statistic built here is a sum over clips, so the parts' rows are the whole's rows (in another
+    order, which no :class:`OperatingPoints` result depends on: its groups are sorted, and their sums are
+    of whole counts, exact in any order)."""
+    size = det.scores.n_frames * det.n_classes
+    if threads <= 1 or det.n_clips < 2 or size < (PARALLEL_MIN_VALUES if min_values is None else min_values):
+        return build(det)
+    parts = det.clip_parts(threads)
+    built = map_in_threads(lambda part: build(part[1]), parts, threads)
+    names = list(dict.fromkeys(name for tables in built for name in tables))
+    out = {}
+    for name in names:
+        shifted = [Deltas(t[name].cls, t[name].clip + first, t[name].level, t[name].values)
+                   for (first, _), t in zip(parts, built) if name in t]
+        out[name] = Deltas.concat(shifted)
+    return out

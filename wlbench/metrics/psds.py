@@ -35,7 +35,8 @@ from wlbench.errors import WlbenchError, plain
 from wlbench.metrics.detection import TIME_DECIMALS
 from wlbench.metrics.events import equal_key_pairs
 from wlbench.metrics.frames import FrameDetections, ScoreIntervals, onset_deltas, score_intervals
-from wlbench.metrics.operating_points import Deltas, OperatingPoints
+from wlbench.metrics.operating_points import Deltas, OperatingPoints, tables_in_clip_parts
+from wlbench.threads import harness_threads
 
 SECONDS_PER_HOUR = 3600.0
 
@@ -219,9 +220,18 @@ class IntersectionStatistics:
     """TP, FP and cross-trigger counts of one :class:`PSDSSettings` at every decision threshold."""
 
     def __init__(self, det: FrameDetections, settings: PSDSSettings,
-                 time_decimals: int | None = TIME_DECIMALS) -> None:
+                 time_decimals: int | None = TIME_DECIMALS, *, threads: int | None = None) -> None:
+        """``threads``: the statistics are built on runs of whole clips in parallel (default
+        :func:`~wlbench.threads.harness_threads`); the result does not depend on it."""
         self.det, self.settings, self.time_decimals = det, settings, time_decimals
-        td = time_decimals
+        tables = tables_in_clip_parts(det, self._tables, threads=harness_threads() if threads is None else threads)
+        self.points = OperatingPoints(tables, det.n_classes, det.n_clips)
+        self._starts: np.ndarray | None = None
+
+    def _tables(self, det: FrameDetections) -> dict[str, Deltas]:
+        """The statistics' changes of ``det`` (all clips, or one part of them): ``main`` (TP, FP) and, with
+        cross-triggers, ``ct``."""
+        settings, td = self.settings, self.time_decimals
         main, ct = [], []
         masks = det.shared("event_masks", lambda: EventMasks(det))
         free = None  # the onset deltas of the rows whose runs are all false positives (None: the shared ones)
@@ -234,7 +244,7 @@ class IntersectionStatistics:
             if kind == "target" or not masks.usable or meeting_nothing_relevant:
                 iv = det.intervals(kind)
             else:
-                iv = self._other_runs(masks)
+                iv = self._other_runs(det, masks)
             if len(iv) == 0:
                 continue
             length = iv.offset - iv.onset
@@ -244,34 +254,33 @@ class IntersectionStatistics:
                 relevant = _round(total, td) >= _round(settings.dtc * length, td)
                 fp = iv.net_at_birth(~relevant)
                 main.append(Deltas(iv.cls, iv.clip, iv.birth, {"fp": fp}).without_zero_rows())
-                main.append(self._true_positives(iv, ii, gg, inter, relevant))
+                main.append(self._true_positives(det, iv, ii, gg, inter, relevant))
             else:  # no event of the row's class: every run is a false positive (counted by onset_deltas) ...
                 relevant = _round(np.zeros(len(iv)), td) >= _round(settings.dtc * length, td)
                 if relevant.any():  # ... unless dtc (rounded) is 0, which makes runs that meet nothing relevant
                     main.append(Deltas(iv.cls, iv.clip, iv.birth, {"fp": iv.net_at_birth(~relevant)}).without_zero_rows())
                     free = onset_deltas(det.scores, det.rows("silent"))
             if settings.cttc is not None:
-                ct.append(self._cross_triggers(iv, relevant, length, masks))
+                ct.append(self._cross_triggers(det, iv, relevant, length, masks))
         cls, clip, level, delta = det.free_run_deltas() if free is None else free
         main.append(Deltas(cls, clip, level, {"fp": delta}))
         tables = {"main": Deltas.concat(main)}
         if ct:
             tables["ct"] = Deltas.concat(ct)
-        self.points = OperatingPoints(tables, det.n_classes, det.n_clips)
-        self._starts: np.ndarray | None = None
+        return tables
 
-    def _other_runs(self, masks: EventMasks) -> ScoreIntervals:
+    @staticmethod
+    def _other_runs(det: FrameDetections, masks: EventMasks) -> ScoreIntervals:
         """The runs of the rows without an event of their class that overlap another class's events: the
         only ones there that can cross-trigger (shared by the settings with cross-triggers)."""
-        det = self.det
         return det.shared("other_runs_touching", lambda: score_intervals(det.scores, det.rows("other"),
                                                                           keep=masks.touch_other_class))
 
-    def _true_positives(self, iv: ScoreIntervals, ii, gg, inter, relevant) -> Deltas:
+    def _true_positives(self, det: FrameDetections, iv: ScoreIntervals, ii, gg, inter, relevant) -> Deltas:
         """Per reference event, the intersection with relevant runs changes when a relevant run overlapping
         it is born (+) or grows into its parent (-); the event is detected while that sum reaches ``gtc``
         of its length. Returns the changes of TP where its state flips."""
-        ref = self.det.reference
+        ref = det.reference
         td = self.time_decimals
         keep = relevant[ii]
         ii, gg, inter = ii[keep], gg[keep], inter[keep]
@@ -299,16 +308,16 @@ class IntersectionStatistics:
         return Deltas(np.asarray(ref.label, np.int64)[g[nz]], np.asarray(ref.file, np.int64)[g[nz]], level[nz],
                       {"tp": change[nz]})
 
-    def _cross_triggers(self, iv: ScoreIntervals, relevant: np.ndarray, length: np.ndarray,
+    def _cross_triggers(self, det: FrameDetections, iv: ScoreIntervals, relevant: np.ndarray, length: np.ndarray,
                         masks: EventMasks) -> Deltas:
         """Per irrelevant run and other class: a cross-trigger while the run exists, when its overlap with
         that class's events reaches ``cttc`` of its length. Rows carry the other class in ``other``."""
         td = self.time_decimals
-        ii, gg, inter = _row_overlaps(iv, self.det, same_class=False, masks=masks)
+        ii, gg, inter = _row_overlaps(iv, det, same_class=False, masks=masks)
         keep = ~relevant[ii]
         ii, gg, inter = ii[keep], gg[keep], inter[keep]
-        c_n = self.det.n_classes
-        other = np.asarray(self.det.reference.label, np.int64)[gg]
+        c_n = det.n_classes
+        other = np.asarray(det.reference.label, np.int64)[gg]
         key, inverse = _sorted_unique(ii * c_n + other)
         total = np.bincount(inverse, weights=inter, minlength=key.size)
         hit = _round(total, td) >= _round(self.settings.cttc * length[key // c_n], td)

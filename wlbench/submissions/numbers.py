@@ -20,22 +20,24 @@ from __future__ import annotations
 
 import numpy as np
 
+from wlbench.threads import harness_threads
+
 SEPARATORS = ("\t", ",")  # runs of spaces are not a CSV delimiter: such tables are read field by field
 
 
-def read_numbers(body: bytes, *, sep: str, width: int, threads: bool = False) -> np.ndarray | None:
+def read_numbers(body: bytes, *, sep: str, width: int, threads: bool | None = None) -> np.ndarray | None:
     """The (rows, ``width``) float64 array of the ``sep``-separated lines of ``body`` (``\\n`` or ``\\r\\n``
     line ends, no header), or None when any line has another number of fields or any field is not a plain
     number. Blank lines are rows too (and so refused): the row count is the caller's to check.
 
-    ``threads``: let Arrow parse blocks of the text on its thread pool (one per core); off by default, as
-    the evaluation shares its cores with rendering and training runs.
+    ``threads``: let Arrow parse blocks of the text on its thread pool; by default when the harness has more
+    than one thread (:func:`~wlbench.threads.harness_threads`: ``WLBENCH_THREADS``, else the cores).
     """
     table = _read_csv(body, sep=sep, width=width, text_column=None, threads=threads)
     return None if table is None else table[1]
 
 
-def read_named_numbers(body: bytes, *, sep: str, width: int, name_column: int, threads: bool = False
+def read_named_numbers(body: bytes, *, sep: str, width: int, name_column: int, threads: bool | None = None
                        ) -> tuple[list[str], np.ndarray] | None:
     """As :func:`read_numbers` for lines whose field ``name_column`` is text (a clip id, kept as written,
     surrounding spaces included): (the texts, the (rows, ``width`` - 1) numbers of the other fields in
@@ -45,8 +47,10 @@ def read_named_numbers(body: bytes, *, sep: str, width: int, name_column: int, t
     return _read_csv(body, sep=sep, width=width, text_column=name_column, threads=threads)
 
 
-def _read_csv(body: bytes, *, sep: str, width: int, text_column: int | None, threads: bool
+def _read_csv(body: bytes, *, sep: str, width: int, text_column: int | None, threads: bool | None
               ) -> tuple[list[str], np.ndarray] | None:
+    if threads is None:
+        threads = harness_threads() > 1
     if sep not in SEPARATORS:
         raise ValueError(f"Arrow reads tab- or comma-separated text here, not {sep!r}")
     if width < 1 or not body:

@@ -13,6 +13,7 @@ any order; hidden files (``.DS_Store``) are skipped, any other file is reported.
 from __future__ import annotations
 
 import codecs
+import os
 import tarfile
 import zipfile
 from collections.abc import Sequence
@@ -62,14 +63,16 @@ def _members(path: Path, report: ValidationReport) -> list[tuple[str, bytes]] | 
         if path.is_dir():
             report.format = "sed_scores directory"
             budget = ReadBudget(f"score folder {path}")
-            for entry in sorted(path.iterdir()):
+            with os.scandir(path) as listing:  # names and kinds in one read of the folder
+                entries = sorted(listing, key=lambda e: e.name)
+            for entry in entries:
                 if entry.name.startswith("."):
                     continue
                 if entry.is_dir() or not entry.name.endswith(SCORE_SUFFIX):
                     report.add("unexpected_file", f"{entry.name} is not a score table ({SCORE_SUFFIX}); remove it",
                                file=entry.name)
                     continue
-                found.append((entry.name, read_input_bytes(entry, "score table", limit=max(budget.left, 0))))
+                found.append((entry.name, read_input_bytes(entry.path, "score table", limit=max(budget.left, 0))))
                 budget.take(len(found[-1][1]))
         elif not path.exists():
             report.add("unreadable", "not found; check the path")

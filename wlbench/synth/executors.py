@@ -37,14 +37,12 @@ from wlbench.synth.jobs import (
     set_worker_state,
     worker_problem,
 )
+from wlbench.threads import available_cores
 
 
 def default_workers() -> int:
     """All cores this process may use."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
+    return available_cores()
 
 
 def resolve_workers(workers: int | None) -> int:

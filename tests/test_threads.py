@@ -1,0 +1,35 @@
+"""The evaluation harness's threads (wlbench.threads): the setting and the ordered map."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from wlbench.errors import WlbenchError
+from wlbench.threads import ENV, MAX_THREADS, available_cores, harness_threads, map_in_threads
+
+
+def test_harness_threads_from_the_environment_or_the_cores(monkeypatch):
+    monkeypatch.delenv(ENV, raising=False)
+    assert harness_threads() == min(available_cores(), MAX_THREADS)
+    monkeypatch.setenv(ENV, " 3 ")
+    assert harness_threads() == 3
+    for bad in ("0", "-2", "two", "1.5"):
+        monkeypatch.setenv(ENV, bad)
+        with pytest.raises(WlbenchError, match=f"{ENV}=.*not a positive number"):
+            harness_threads()
+
+
+def test_map_in_threads_keeps_the_order_and_runs_in_threads():
+    seen: set[str] = set()
+
+    def work(x: int) -> int:
+        seen.add(threading.current_thread().name)
+        return x * x
+
+    assert map_in_threads(work, range(20), 3) == [x * x for x in range(20)]
+    assert threading.current_thread().name not in seen  # the work ran on the pool's threads
+    seen.clear()
+    assert map_in_threads(work, [4], 3) == [16] and seen == {threading.current_thread().name}
+    assert map_in_threads(work, [], 3) == []
