@@ -257,3 +257,27 @@ def test_settings_are_checked():
         FrameScores.from_array(np.zeros((2, 3)), 0.1)
     with pytest.raises(WlbenchError, match="within a clip"):
         FrameScores(np.zeros((2, 1)), np.array([0.0, 0.2]), np.array([0.1, 0.3]), np.array([0, 2]))
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_psds2_memory_is_flat_in_the_number_of_classes(threads, monkeypatch):
+    """Peak memory of PSDS2 (cross-triggers: the step whose tables could grow with pairs of classes) per byte
+    of scores stays the same from 10 to 40 classes, in one piece and in clip parts (tracemalloc: numpy's
+    allocations; docs/performance.md, "Memory")."""
+    import tracemalloc
+
+    from wlbench.metrics import operating_points
+
+    monkeypatch.setattr(operating_points, "PARALLEL_MIN_VALUES", 0)
+    ratio = {}
+    for c in (10, 40):
+        case = make_case(np.random.default_rng(0), 60, 156, c, 0.064, smooth=5, max_events=5)
+        det = case.detections()
+        tracemalloc.start()
+        try:
+            IntersectionStatistics(det, PSDS2, threads=threads).roc()
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        ratio[c] = peak / case.scores.nbytes
+    assert ratio[40] < 1.25 * ratio[10] and ratio[40] < 30, ratio

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -787,3 +788,41 @@ def test_each_preset_refuses_the_options_it_does_not_use():
         with pytest.raises(WlbenchError, match=f"unknown config key '{key}'.*valid keys: .*batch_roles"):
             resolve_config(get_method(name), None, {key: value})
     assert resolve_config(get_method("park-adv-time-tri"), None, {"alpha": 0.3, "pseudo_threshold": 0.9})["alpha"] == 0.3
+
+
+def _curve_rows(run_dir):
+    import json
+
+    rows = [json.loads(line) for line in (run_dir / "log.jsonl").read_text().splitlines()]
+    return [{k: v for k, v in r.items() if "second" not in k and "time" not in k} for r in rows]
+
+
+@pytest.mark.slow
+def test_a_cached_phase_one_gives_the_same_runs_bit_for_bit(gap_dataset, tmp_path):
+    """phase1_cache: the first run trains and saves phase 1, a run differing only in phase 2 (here the no-pseudo
+    control) loads it; both equal their runs without the cache: weights, predictions, learning curves (with
+    dropout, the alpha schedule and several epochs, so the restored generators and step count matter)."""
+    import torch
+
+    from wlbench_baselines.park2019 import METHODS
+
+    name, cache = "park-adv-time-tri", str(tmp_path / "phase1")
+    over = {"max_epochs": 3, "dropout": 0.3, "warmup": 0}
+    runs = {}
+    for tag, extra in (("plain", {}), ("plain-control", TRI_CONTROL), ("first", {"phase1_cache": cache}),
+                       ("control", {**TRI_CONTROL, "phase1_cache": cache}), ("again", {"phase1_cache": cache})):
+        runs[tag] = train_park(name, gap_dataset, tmp_path / tag, **over, **extra)
+    assert runs["first"][0]["stages"][0]["cached"] is None and "cached" not in runs["plain"][0]["stages"][0]
+    key = runs["control"][0]["stages"][0]["cached"]
+    assert key and runs["again"][0]["stages"][0]["cached"] == key and len(list(Path(cache).glob("*.pt"))) == 1
+    for cached, plain in (("first", "plain"), ("again", "plain"), ("control", "plain-control")):
+        a = predict_park(name, tmp_path / cached, gap_dataset, runs[cached][1]).frame_scores
+        b = predict_park(name, tmp_path / plain, gap_dataset, runs[plain][1]).frame_scores
+        assert np.array_equal(a, b), (cached, plain)
+        wa, wb = METHODS[name].load(tmp_path / cached)[1], METHODS[name].load(tmp_path / plain)[1]
+        for module in wb:
+            for (k, x), (_, y) in zip(wa[module].state_dict().items(), wb[module].state_dict().items(), strict=True):
+                assert torch.equal(x, y), (cached, module, k)
+        assert _curve_rows(tmp_path / cached) == _curve_rows(tmp_path / plain)
+    assert not np.array_equal(predict_park(name, tmp_path / "first", gap_dataset, runs["first"][1]).frame_scores,
+                              predict_park(name, tmp_path / "control", gap_dataset, runs["control"][1]).frame_scores)

@@ -72,6 +72,9 @@ OPTIONS = ConfigSchema({
                           doc="clips per mini-batch from S (strong), W (weak) and U (unlabeled; in phase 2 the "
                               "pseudo-labelled U clips); one epoch = one pass over S"),
     "phase2_max_epochs": Option(0, kind=int, min=0, doc="epoch budget of phase 2 (0: max_epochs)"),
+    "phase1_cache": Option("", kind=str,
+                           doc="folder where runs that differ only in phase 2 (tau, the controls) share phase 1 "
+                               "('': off; bit for bit the same run either way; docs/baselines.md)"),
     "selection": Option("frame_map", kind=str, choices=("frame_map", "clip_map"),
                         doc="threshold-free validation metric choosing the best weights: macro AP over the validation "
                             "split's (clip, frame) pairs at the model's frame rate, or over its clips"),
@@ -80,7 +83,8 @@ OPTIONS = ConfigSchema({
 
 # options only some presets use: a preset's schema leaves the others out, so setting one is refused
 ADVERSARIAL_KEYS = ("alpha", "alpha_schedule", "domain_hidden")
-TRI_TRAINING_KEYS = ("penalty_weight", "pseudo_threshold", "pseudo_labels", "pseudo_oracle", "phase2_max_epochs")
+TRI_TRAINING_KEYS = ("penalty_weight", "pseudo_threshold", "pseudo_labels", "pseudo_oracle", "phase2_max_epochs",
+                     "phase1_cache")
 
 
 def variant_options(adversarial: str, tri_training: bool) -> ConfigSchema:

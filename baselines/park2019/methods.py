@@ -24,6 +24,7 @@ from wlbench.training.method import Run, TorchMethod, validation_labels
 from wlbench_baselines.park2019.config import OPTIONS, TRI_CONTROLS, VARIANTS, check, time_pool, variant_options
 from wlbench_baselines.park2019.grl import alpha_at
 from wlbench_baselines.park2019.nets import build_networks
+from wlbench_baselines.park2019.phase1_cache import fit_phase1, phase1_key
 from wlbench_baselines.park2019.pseudo import PseudoLabels, pseudo_label
 from wlbench_baselines.park2019.sampling import role_batches
 from wlbench_baselines.park2019.steps import Batch, batch_loss
@@ -109,7 +110,15 @@ class ParkMethod(TorchMethod):
         valid_frames = valid.frame_labels_at(pool)[:, : valid.features.shape[1] // pool]
 
         heads = TRI_HEADS if self.tri_training else ("final",)
-        summaries = [run.fit(trainer.stage("phase1", heads, targets, groups, per, c["max_epochs"], valid, valid_frames))]
+
+        def phase1() -> Stage:
+            return trainer.stage("phase1", heads, targets, groups, per, c["max_epochs"], valid, valid_frames)
+
+        if self.tri_training and c["phase1_cache"]:
+            summaries = [fit_phase1(c["phase1_cache"], phase1_key(self.name, run, train), modules, trainer, run,
+                                    phase1)]
+        else:
+            summaries = [run.fit(phase1())]
         if not self.tri_training:
             return summaries
 
