@@ -28,6 +28,17 @@ def test_gpu_env_records_every_method_of_the_install(tmp_path):
     assert record.version == distribution("wlbench").version
 
 
+def test_gpu_env_replaces_what_another_checkout_left(tmp_path):
+    env = tmp_path / "env"
+    env.mkdir()
+    (tmp_path / "other").mkdir()
+    (env / "wlbench_baselines").symlink_to(tmp_path / "other", target_is_directory=True)
+    (env / "wlbench-0.0.9.dist-info").mkdir()
+    write_env(env)
+    assert (env / "wlbench_baselines").resolve() == ROOT / "baselines"
+    assert [p.name for p in env.glob("wlbench-*.dist-info")] == [f"wlbench-{distribution('wlbench').version}.dist-info"]
+
+
 def test_gpu_check_refuses_without_cuda_or_data(tmp_path):
     run = [sys.executable, str(ROOT / "scripts" / "gpu_check.py")]
     usage = subprocess.run(run, capture_output=True, text=True)

@@ -826,3 +826,45 @@ def test_a_cached_phase_one_gives_the_same_runs_bit_for_bit(gap_dataset, tmp_pat
         assert _curve_rows(tmp_path / cached) == _curve_rows(tmp_path / plain)
     assert not np.array_equal(predict_park(name, tmp_path / "first", gap_dataset, runs["first"][1]).frame_scores,
                               predict_park(name, tmp_path / "control", gap_dataset, runs["control"][1]).frame_scores)
+
+
+@pytest.mark.slow
+def test_records_made_with_another_phase1_cache_folder_are_the_same_runs(gap_dataset, tmp_path):
+    """A cache folder is not a setting (Option.identity = False): a grid whose phase1_cache differs adopts the
+    records of the first grid instead of training again; a real setting still differs."""
+    from click.testing import CliRunner
+
+    from wlbench.cli import main
+
+    def grid(name: str, extra: str) -> Path:
+        cfg = "\n".join(f"{k} = {json.dumps(v)}" for k, v in TINY.items() if k != "domain_hidden")
+        path = tmp_path / f"{name}.toml"
+        path.write_text(f'[experiment]\nname = "g"\nmethods = ["park-tri"]\nseeds = [0]\nmetrics = ["map"]\n'
+                        f'test_segments = ["clip"]\ncontrols = []\nbootstrap = 0\n[config]\n{cfg}\n{extra}\n'
+                        f'[[datasets]]\nname = "gap"\npath = "{gap_dataset}"\n')
+        return path
+
+    def run(path: Path, out: str) -> str:
+        res = CliRunner().invoke(main, ["experiment", str(path), "--out", str(tmp_path / out), "--records",
+                                        str(tmp_path / "records"), "--jobs", "1"])
+        assert res.exit_code == 0, res.output
+        return res.output
+
+    run(grid("a", f'phase1_cache = "{tmp_path / "cache-a"}"'), "a")
+    out = run(grid("b", f'phase1_cache = "{tmp_path / "cache-b"}"'), "b")
+    assert "1 of 1 run records adopted" in out and not (tmp_path / "cache-b").exists(), out
+    out = run(grid("c", f'phase1_cache = "{tmp_path / "cache-b"}"\npseudo_threshold = 0.7'), "c")
+    assert "0 of 1 run records adopted" in out and "pseudo_threshold" in out, out
+
+
+@pytest.mark.slow
+def test_a_damaged_phase1_cache_file_is_one_error_naming_it(gap_dataset, tmp_path):
+    from wlbench.errors import WlbenchError
+
+    cache = tmp_path / "phase1"
+    train_park("park-tri", gap_dataset, tmp_path / "a", phase1_cache=str(cache))
+    (saved,) = cache.glob("*.pt")
+    saved.write_bytes(saved.read_bytes()[:1000])
+    with pytest.raises(WlbenchError, match=f"phase-1 cache file {saved} cannot be read") as info:
+        train_park("park-tri", gap_dataset, tmp_path / "b", phase1_cache=str(cache))
+    assert "delete it" in (info.value.hint or "")

@@ -33,3 +33,16 @@ def test_map_in_threads_keeps_the_order_and_runs_in_threads():
     seen.clear()
     assert map_in_threads(work, [4], 3) == [16] and seen == {threading.current_thread().name}
     assert map_in_threads(work, [], 3) == []
+
+
+def test_a_bad_setting_is_refused_before_any_command_runs(tmp_path):
+    """One error line, exit 2, before the work (not after a training run, when the scoring first asks)."""
+    from click.testing import CliRunner
+
+    from wlbench.cli import main
+
+    res = CliRunner().invoke(main, ["train", "prior", "--dataset", str(tmp_path / "missing.h5"), "--out",
+                                    str(tmp_path / "run")], env={ENV: "abc"})
+    lines = [line for line in res.output.splitlines() if line.strip()]
+    assert res.exit_code == 2 and len(lines) == 1 and lines[0].startswith(f"error: {ENV}='abc'"), res.output
+    assert not (tmp_path / "run").exists()

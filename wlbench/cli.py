@@ -18,8 +18,10 @@ from wlbench.errors import WlbenchError
 class _Group(click.Group):
     def invoke(self, ctx: click.Context):  # noqa: D401 - click hook
         from wlbench.paths import command_scope
+        from wlbench.threads import harness_threads
 
         try:
+            harness_threads()  # a bad WLBENCH_THREADS is refused before any work, not after a training run
             with command_scope():  # inputs are noted, and outputs refused over them (docs/errors.md)
                 return super().invoke(ctx)
         except WlbenchError as exc:

@@ -165,7 +165,12 @@ def open_input(path: str | Path, what: str, *, hint: str | None = None, limit: i
     instead, as :func:`require_input_file`), noted as an input of the running command. The open cannot
     block: a FIFO or device swapped in after the check is refused from the opened handle itself. A file
     larger than ``limit`` bytes (default :data:`MAX_INPUT_BYTES`) is refused before reading."""
-    return os.fdopen(_open_regular(path, what, hint, MAX_INPUT_BYTES if limit is None else limit)[0], "rb")
+    fd = _open_regular(path, what, hint, MAX_INPUT_BYTES if limit is None else limit)[0]
+    try:
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def read_input_bytes(path: str | Path, what: str, *, hint: str | None = None, limit: int | None = None,
@@ -176,7 +181,12 @@ def read_input_bytes(path: str | Path, what: str, *, hint: str | None = None, li
     limit = MAX_INPUT_BYTES if limit is None else limit
     whole = size < 0 or size > limit  # reading the first bytes only (a format sniff) is fine at any file size
     fd, known = _open_regular(path, what, hint, limit if whole else 2 ** 63 - 1)
-    with os.fdopen(fd, "rb") as handle:
+    try:
+        handle = os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+    with handle:
         try:
             if whole:  # the size it has now (+1 to see growth), then what it grew by, up to the limit
                 data = handle.read(min(known, limit) + 1)

@@ -72,7 +72,7 @@ OPTIONS = ConfigSchema({
                           doc="clips per mini-batch from S (strong), W (weak) and U (unlabeled; in phase 2 the "
                               "pseudo-labelled U clips); one epoch = one pass over S"),
     "phase2_max_epochs": Option(0, kind=int, min=0, doc="epoch budget of phase 2 (0: max_epochs)"),
-    "phase1_cache": Option("", kind=str,
+    "phase1_cache": Option("", kind=str, identity=False,
                            doc="folder where runs that differ only in phase 2 (tau, the controls) share phase 1 "
                                "('': off; bit for bit the same run either way; docs/baselines.md)"),
     "selection": Option("frame_map", kind=str, choices=("frame_map", "clip_map"),

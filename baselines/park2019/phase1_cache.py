@@ -26,6 +26,7 @@ import torch
 import wlbench
 from wlbench.atomic import atomic_path
 from wlbench.dataset.training_data import TrainingData
+from wlbench.errors import WlbenchError
 from wlbench.training import data
 from wlbench.training.fit import Stage
 from wlbench.training.method import Run, clip_set_id, validation_labels
@@ -57,8 +58,13 @@ def fit_phase1(folder: str, key: str, modules: dict[str, torch.nn.Module], train
     path = cache / f"{key}.pt"
     with FileLock(str(cache / f"{key}.lock")):
         if path.is_file():
-            saved = torch.load(path, map_location="cpu", weights_only=True)
-            meta = json.loads(saved["meta"])
+            try:
+                saved = torch.load(path, map_location="cpu", weights_only=True)
+                meta = json.loads(saved["meta"])
+            except (OSError, RuntimeError, KeyError, ValueError, TypeError) as exc:
+                raise WlbenchError(f"phase-1 cache file {path} cannot be read ({type(exc).__name__}: "
+                                   f"{' '.join(str(exc).split())[:200]})",
+                                   hint="delete it: the next run trains phase 1 again and saves it") from None
             for name, module in modules.items():
                 module.load_state_dict(saved["states"][name])
                 module.train(meta["modes"][name])

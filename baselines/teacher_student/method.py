@@ -63,7 +63,7 @@ TEACHER_OPTIONS = ConfigSchema({
     "freq_masks": Option(0, kind=int, min=0, doc="SpecAugment frequency masks per example (teacher only)"),
     "freq_width": Option(8, kind=int, min=0, doc="bands, at most, of each frequency mask"),
     "mixup_alpha": Option(0.0, kind=float, min=0, doc="mixup Beta parameter of the teacher (0: no mixup)"),
-    "teacher_cache": Option("", kind=str, doc="folder where teachers are shared between runs ('': off; see "
+    "teacher_cache": Option("", kind=str, identity=False, doc="folder where teachers are shared between runs ('': off; see "
                                               "docs/baselines.md)"),
 })
 

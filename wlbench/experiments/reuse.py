@@ -40,8 +40,9 @@ from wlbench.paths import describe, file_kind
 def mismatch(run: Run, run_dir: Path, contents: dict[str, str | None]) -> str | None:
     """None when the finished or recorded run in ``run_dir`` is the run the grid asks for: the same method,
     the same value of every config key that both the run and the grid's resolved config have (options added
-    to a method since keep their defaults), and, when ``contents`` knows the dataset's content id, the same
-    dataset content. Otherwise what differs."""
+    to a method since keep their defaults; options that cannot change results, such as cache folders, are not
+    compared: ``Option.identity``), and, when ``contents`` knows the dataset's content id, the same dataset
+    content. Otherwise what differs."""
     info = read_run(run_dir)
     if info.get("method") != run.method:
         return f"it holds a run of {info.get('method')!r}, not of {run.method!r}"
@@ -55,7 +56,9 @@ def mismatch(run: Run, run_dir: Path, contents: dict[str, str | None]) -> str | 
             and stored.get("train_clips", 0):
         return ("it drew its train_clips subset by the old rule (on the labels it read): its clips are not the "
                 "subset this grid's other runs use")
-    differ = sorted(k for k in set(wanted) & set(stored) if wanted[k] != stored[k])
+    schema = get_method(run.method).config_schema()
+    settings = {k for k in set(wanted) & set(stored) if k not in schema or schema[k].identity}  # not cache folders
+    differ = sorted(k for k in settings if wanted[k] != stored[k])
     if differ:
         shown = ", ".join(f"{k} = {stored[k]!r} there, {wanted[k]!r} here" for k in differ[:3])
         return f"it was trained with another config than this grid asks for ({shown}{', ...' if len(differ) > 3 else ''})"

@@ -53,6 +53,8 @@ class Option:
         items: the option every list element must satisfy (lists only; may itself be a list option).
         length: exact list length (lists only).
         nullable: ``None`` (JSON null; not expressible in TOML) is allowed.
+        identity: False for a setting that cannot change what a run computes (a cache folder): a stored run
+            made with another value is still the run a grid asks for (``wlbench.experiments.reuse``).
     """
 
     default: Any
@@ -65,6 +67,7 @@ class Option:
     items: Option | None = None
     length: int | None = None
     nullable: bool = False
+    identity: bool = True
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
