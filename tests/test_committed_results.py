@@ -29,6 +29,7 @@ TABLES = [
     ("calibration-missing-labels-converged", "ts-converged", "calibration-missing-labels-converged/table"),
     ("park2019-gap", "park2019-v3", "park2019/park2019-gap/table"),
     ("park2019-tri", "park2019-v3", "park2019/park2019-tri/table"),
+    ("park2019-adv", "park2019-v3", "park2019/park2019-adv/table"),
     ("park2019-sonly", "park2019-sonly", "park2019/park2019-sonly/table"),
     ("park2019-sonly-replication", "park2019-sonly", "park2019/park2019-sonly-replication/table"),
     ("turpault2019-passes", "turpault2019-passes", "turpault2019-passes/table"),
@@ -78,7 +79,7 @@ def _without_base_rate(text: str) -> str:
     """The findings without what reads the dataset file, which a fresh clone lacks: the base-rate column
     blanked, the window length (from the frame rate) dropped."""
     return "\n".join(re.sub(r" \(\d+ ms windows\)", "", line.rsplit("|", 2)[0] + "| - |")
-                     if line.startswith("| park-tri") else line for line in text.splitlines())
+                     if line.startswith(("| park-tri", "| park-adv-")) else line for line in text.splitlines())
 
 
 def test_the_park_tri_findings_reproduce_from_the_committed_records(rebuilt, tmp_path):
