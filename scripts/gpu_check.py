@@ -47,34 +47,8 @@ except ImportError:  # the GPU machine's own Python: the entry points and the ba
 
 import golden  # noqa: E402  (tests/golden.py: the runs and their configs, frozen)
 
-DATASETS = (("gseg", golden.SEG), ("ggap", golden.GAP), ("gsemi", golden.SEMI))
 SEGMENTS = {"200ms": 20, "1s": 100, "10s": 1000}
 EXAMPLES = {"cuda": {"200ms": 4000, "1s": 2000, "10s": 400}, "cpu": {"200ms": 400, "1s": 200, "10s": 40}}
-
-
-def render(data: Path) -> None:
-    """Render the golden run's three tiny datasets into ``data`` (needs scaper: not on the GPU machine)."""
-    from tone_bank import make_tone_bank
-
-    data.mkdir(parents=True, exist_ok=True)
-    bank = make_tone_bank(data / "bank")
-    for name, text in DATASETS:
-        recipe = data / f"{name}.toml"
-        recipe.write_text(text)
-        golden._invoke(["synth", str(recipe), "--soundbank", str(bank), "--out", str(data), "--workers", "1",
-                        "--quiet"])
-
-
-def _train(data: Path, out: Path, index: int, device: str) -> Path:
-    """Train golden run ``index`` on ``device`` into ``out`` through the CLI; return its run folder."""
-    dataset, method, config, seed, extra = golden.RUNS[index]
-    cfg = out / f"run{index}.toml"
-    cfg.parent.mkdir(parents=True, exist_ok=True)
-    cfg.write_text("".join(f"{k} = {golden._toml_value(v)}\n" for k, v in {**config, "device": device}.items()))
-    run = out / f"run{index}-{method}"
-    golden._invoke(["train", method, "--dataset", str(data / f"{dataset}.h5"), "--out", str(run), "--seed",
-                    str(seed), "--quiet", "--config", str(cfg), *(extra or ["--bootstrap", "0"])])
-    return run
 
 
 def _predictions(run: Path) -> dict[str, list[list[str]]]:
@@ -107,7 +81,7 @@ def check_methods(data: Path, out: Path, device: str) -> list[dict]:
             continue
         t0 = time.perf_counter()
         try:
-            runs = {arm: _train(data, out / arm, index, "cpu" if arm == "cpu" else device)
+            runs = {arm: golden.train(index, data, out / arm, device="cpu" if arm == "cpu" else device)
                     for arm in ("cuda-a", "cuda-b", "cpu")}
         except Exception as exc:  # one family's failure must not hide the others' (one device call, all answers)
             print(f"run{index}-{method}: FAILED: {type(exc).__name__}: {exc}", flush=True)
@@ -187,8 +161,10 @@ def environment() -> dict:
 
 
 def main(argv: list[str]) -> int:
-    if argv[:1] == ["--render"] and len(argv) == 2:
-        render(Path(argv[1]))
+    if argv[:1] == ["--render"] and len(argv) == 2:  # needs scaper: not on the GPU machine
+        from tone_bank import make_tone_bank
+
+        golden.render(Path(argv[1]), make_tone_bank(Path(argv[1]) / "bank"))
         return 0
     device = "cuda"
     if len(argv) == 4 and argv[2] == "--device":
@@ -202,7 +178,7 @@ def main(argv: list[str]) -> int:
         print("error: torch sees no CUDA device here; this check is for a GPU machine", file=sys.stderr)
         return 2
     data, out = Path(argv[0]).resolve(), Path(argv[1]).resolve()
-    missing = [f"{name}.h5" for name, _ in DATASETS if not (data / f"{name}.h5").is_file()]
+    missing = [f"{name}.h5" for name in ("gseg", "ggap", "gsemi") if not (data / f"{name}.h5").is_file()]
     if missing:
         print(f"error: {data} lacks {', '.join(missing)}; render them with python3 scripts/gpu_check.py --render "
               f"{data} where scaper is installed", file=sys.stderr)

@@ -172,21 +172,37 @@ def _invoke(args: list[str]) -> None:
         raise RuntimeError(f"wlbench {' '.join(args)} exited {result.exit_code}:\n{result.output}")
 
 
-def build(out: Path, bank: Path) -> None:
-    """Render the three tiny datasets from ``bank`` and train every run of RUNS under ``out``."""
+def render(out: Path, bank: Path) -> None:
+    """Render the three tiny datasets (``gseg.h5``, ``ggap.h5``, ``gsemi.h5``) from ``bank`` into ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     for name, text in (("gseg", SEG), ("ggap", GAP), ("gsemi", SEMI)):
         recipe = out / f"{name}.toml"
         recipe.write_text(text)
         _invoke(["synth", str(recipe), "--soundbank", str(bank), "--out", str(out), "--workers", "1", "--quiet"])
-    for i, (data, method, config, seed, extra) in enumerate(RUNS):
-        cfg = out / f"run{i}.toml"
+
+
+def train(index: int, data: Path, out: Path, **overrides) -> Path:
+    """Train run ``index`` of RUNS on the datasets in ``data`` into ``out/run<index>-<method>`` (its config with
+    ``overrides`` on top, e.g. ``device``); returns the run folder."""
+    dataset, method, config, seed, extra = RUNS[index]
+    config = {**config, **overrides}
+    out.mkdir(parents=True, exist_ok=True)
+    run = out / f"run{index}-{method}"
+    args = ["train", method, "--dataset", str(data / f"{dataset}.h5"), "--out", str(run), "--seed", str(seed),
+            "--quiet"]
+    if config:
+        cfg = out / f"run{index}.toml"
         cfg.write_text("".join(f"{k} = {_toml_value(v)}\n" for k, v in config.items()))
-        args = ["train", method, "--dataset", str(out / f"{data}.h5"), "--out", str(out / f"run{i}-{method}"),
-                "--seed", str(seed), "--quiet"]
-        if config:
-            args += ["--config", str(cfg)]
-        _invoke(args + (extra if extra else ["--bootstrap", "0"]))
+        args += ["--config", str(cfg)]
+    _invoke(args + (extra if extra else ["--bootstrap", "0"]))
+    return run
+
+
+def build(out: Path, bank: Path) -> None:
+    """Render the three tiny datasets from ``bank`` and train every run of RUNS under ``out``."""
+    render(out, bank)
+    for i in range(len(RUNS)):
+        train(i, out, out)
 
 
 def _normalise(data: bytes, out: Path) -> bytes:

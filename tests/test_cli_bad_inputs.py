@@ -348,6 +348,21 @@ def test_input_guard_limits_size_before_reading(tmp_path):
     assert read_text_input(small, "input", limit=100) == "x" * 100
 
 
+def test_a_file_holding_more_than_its_size_says_is_read_whole_and_still_limited():
+    """The reader asks for the size fstat gives (+1) and then for what the file grew by: a regular file whose
+    content outgrows its stated size (a /proc file states 0 bytes) is read whole, and the limit still holds."""
+    from wlbench.errors import WlbenchError
+    from wlbench.paths import read_input_bytes
+
+    status = "/proc/self/status"
+    if not os.path.isfile(status) or os.stat(status).st_size != 0:
+        pytest.skip("needs a Linux /proc file that states 0 bytes")
+    data = read_input_bytes(status, "input")
+    assert data.startswith(b"Name:") and b"VmRSS" in data and len(data) > 100
+    with pytest.raises(WlbenchError, match="more than 50 bytes"):
+        read_input_bytes(status, "input", limit=50)
+
+
 def test_input_guard_refuses_an_archive_bomb(tmp_path):
     import io
     import zipfile

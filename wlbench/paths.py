@@ -128,10 +128,9 @@ def _too_large(what: str, path: str | Path, size: str, limit: int, hint: str | N
                         hint=hint or "is it the right file? split it, or leave out what is not needed")
 
 
-def _open_regular(path: str | Path, what: str, hint: str | None, limit: int) -> tuple[int, int]:
-    """(a read-only descriptor, the size in bytes) of the regular file ``path`` holding at most ``limit``
-    bytes, noted as an input;
-    else one :class:`WlbenchError` (see :func:`open_input`). The path is looked at (one ``stat``) before it is
+def _open_regular(path: str | Path, what: str, hint: str | None, limit: int) -> tuple[IO[bytes], int]:
+    """(a binary handle, the size in bytes) of the regular file ``path`` holding at most ``limit`` bytes,
+    noted as an input; else one :class:`WlbenchError` (see :func:`open_input`). The path is looked at (one ``stat``) before it is
     opened, so a device node is never opened; the open itself cannot block, and a FIFO or device swapped in
     after the look is refused from the opened descriptor."""
     try:
@@ -151,13 +150,14 @@ def _open_regular(path: str | Path, what: str, hint: str | None, limit: int) -> 
             raise WlbenchError(f"{what} {path} is not a regular file", hint=hint)
         if info.st_size > limit:
             raise _too_large(what, path, f"{info.st_size:,} bytes", limit, hint)
+        handle = os.fdopen(fd, "rb")  # O_NONBLOCK has no effect on a regular file's reads
     except BaseException:
         os.close(fd)
         raise
     inputs = _INPUTS.get()
     if inputs is not None:
         inputs.setdefault((info.st_dev, info.st_ino), Path(path))
-    return fd, info.st_size  # O_NONBLOCK has no effect on a regular file's reads
+    return handle, info.st_size
 
 
 def open_input(path: str | Path, what: str, *, hint: str | None = None, limit: int | None = None) -> IO[bytes]:
@@ -165,12 +165,7 @@ def open_input(path: str | Path, what: str, *, hint: str | None = None, limit: i
     instead, as :func:`require_input_file`), noted as an input of the running command. The open cannot
     block: a FIFO or device swapped in after the check is refused from the opened handle itself. A file
     larger than ``limit`` bytes (default :data:`MAX_INPUT_BYTES`) is refused before reading."""
-    fd = _open_regular(path, what, hint, MAX_INPUT_BYTES if limit is None else limit)[0]
-    try:
-        return os.fdopen(fd, "rb")
-    except BaseException:
-        os.close(fd)
-        raise
+    return _open_regular(path, what, hint, MAX_INPUT_BYTES if limit is None else limit)[0]
 
 
 def read_input_bytes(path: str | Path, what: str, *, hint: str | None = None, limit: int | None = None,
@@ -180,12 +175,7 @@ def read_input_bytes(path: str | Path, what: str, *, hint: str | None = None, li
     :data:`MAX_INPUT_BYTES`): a larger file, or one that grows past it while being read, is refused."""
     limit = MAX_INPUT_BYTES if limit is None else limit
     whole = size < 0 or size > limit  # reading the first bytes only (a format sniff) is fine at any file size
-    fd, known = _open_regular(path, what, hint, limit if whole else 2 ** 63 - 1)
-    try:
-        handle = os.fdopen(fd, "rb")
-    except BaseException:
-        os.close(fd)
-        raise
+    handle, known = _open_regular(path, what, hint, limit if whole else 2 ** 63 - 1)
     with handle:
         try:
             if whole:  # the size it has now (+1 to see growth), then what it grew by, up to the limit
