@@ -214,6 +214,60 @@ def test_dropout_draws_a_seeded_mask_at_the_rate_and_scales_the_kept_values():
         Dropout(1.0)
 
 
+def test_dropout_masks_are_those_of_the_reference_formulation_bit_for_bit():
+    """The mask read four uniforms to a PCG64 draw and built in numpy equals, bit for bit, the formulation it
+    replaced (``Generator.integers`` uint16 uniforms, torch's comparison, ``.to(dtype).mul_(scale)``): the
+    same runs train the same, for every dtype, memory order, rate and element count (odd ones included)."""
+    from wlbench_baselines.common.nets import Dropout
+
+    def reference(drop, x):
+        seed = int(torch.randint(0, 2**62, (), dtype=torch.int64))
+        u = np.random.Generator(np.random.PCG64(seed)).integers(0, 65536, x.numel(), dtype=np.uint16)
+        keep = torch.from_numpy(u.view(np.int16)).as_strided(x.size(), x.stride()) >= drop._below
+        return x * keep.to(x.dtype).mul_(1.0 / (1.0 - drop.p))
+
+    cases = [((3, 5, 7, 9), torch.channels_last), ((2, 16, 10, 32), torch.contiguous_format), ((13,), None),
+             ((1, 1, 1, 3), torch.channels_last), ((4, 7), None)]
+    for p in (0.1, 0.3, 0.5, 0.77):
+        drop = Dropout(p)
+        for dtype in (torch.float32, torch.float64, torch.bfloat16):
+            for shape, fmt in cases:
+                x = torch.randn(shape, dtype=torch.float64).to(dtype)
+                if fmt is not None:
+                    x = x.contiguous(memory_format=fmt)
+                torch.manual_seed(11)
+                want = reference(drop, x)
+                torch.manual_seed(11)
+                got = drop(x)
+                assert got.dtype == want.dtype and got.stride() == want.stride()
+                bits = {torch.float32: torch.int32, torch.float64: torch.int64, torch.bfloat16: torch.int16}[dtype]
+                assert torch.equal(got.contiguous().view(bits), want.contiguous().view(bits))  # -0.0 too
+
+
+def test_the_methods_adam_updates_as_the_single_tensor_form_bit_for_bit():
+    """``wlbench.training.fit.adam`` (the multi-tensor form) trains a conv trunk with dropout exactly as torch's
+    single-tensor Adam does on CPU: the same weights after 30 steps, bit for bit."""
+    from wlbench.training.fit import adam
+    from wlbench_baselines.common.nets import ConvTrunk
+
+    weights = {}
+    for form in ("multi-tensor", "single-tensor"):
+        torch.manual_seed(0)
+        net = ConvTrunk(16, [4, 8], [[2, 2], [2, 2]], dropout=0.2, batch_norm=True, channels_last=True)
+        opt = adam(net.parameters(), lr=3e-3) if form == "multi-tensor" else \
+            torch.optim.Adam(net.parameters(), lr=3e-3, foreach=False)
+        assert opt.defaults["foreach"] is (form == "multi-tensor")
+        data = torch.Generator().manual_seed(1)
+        for _ in range(30):
+            loss = net(torch.randn(6, 12, 16, generator=data)).square().mean()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        weights[form] = [p.detach().clone() for p in net.parameters()]
+    assert all(torch.equal(a.view(torch.int32), b.view(torch.int32))
+               for a, b in zip(weights["multi-tensor"], weights["single-tensor"]))
+
+
 def test_seeding_turns_off_the_nan_fill_of_deterministic_mode():
     from wlbench.training.fit import seed_everything
 

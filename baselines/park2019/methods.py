@@ -19,7 +19,7 @@ from wlbench.dataset.training_data import TrainingData
 from wlbench.errors import WlbenchError
 from wlbench.metrics.ranking import map_macro
 from wlbench.training import data
-from wlbench.training.fit import Stage
+from wlbench.training.fit import Stage, adam
 from wlbench.training.method import Run, TorchMethod, validation_labels
 from wlbench_baselines.park2019.config import OPTIONS, TRI_CONTROLS, VARIANTS, check, time_pool, variant_options
 from wlbench_baselines.park2019.grl import alpha_at
@@ -240,7 +240,7 @@ class _Trainer:
                 metrics[kind] = float(np.mean([metrics[f"{h}_{kind}"] for h in selected]))
             return metrics
 
-        return Stage(name=name, modules=trained, optimizer=torch.optim.Adam(params, lr=c["lr"]),
+        return Stage(name=name, modules=trained, optimizer=adam(params, lr=c["lr"]),
                      batches=lambda rng: role_batches(groups, per, rng, epoch_group=STRONG), step=step,
                      validate=validate, selection=c["selection"], max_epochs=max_epochs, patience=c["patience"],
                      warmup=c["warmup"])

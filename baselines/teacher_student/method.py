@@ -29,7 +29,7 @@ from torch import nn
 from wlbench.atomic import atomic_path
 from wlbench.dataset.training_data import TrainingData
 from wlbench.methods import ConfigSchema, Option
-from wlbench.training.fit import Stage
+from wlbench.training.fit import Stage, adam
 from wlbench.training.method import MAX_WIDTH, WIDTH, Run, TorchMethod, clip_set_id, validation_labels
 from wlbench.training.validation import score_metrics
 from wlbench_baselines.teacher_student.averaging import TopK
@@ -189,7 +189,7 @@ class TeacherStudent(TorchMethod):
             return score_metrics(run.batched(teacher, valid.features).numpy(), valid.labels, c["threshold"])
 
         return Stage(name="teacher", modules={"teacher": teacher},
-                     optimizer=torch.optim.Adam(teacher.parameters(), lr=c["teacher_lr"]),
+                     optimizer=adam(teacher.parameters(), lr=c["teacher_lr"]),
                      batches=lambda rng: windows.batches(c["teacher_batch_size"], rng), step=step, validate=validate,
                      selection="map", max_epochs=c["teacher_max_epochs"], patience=c["teacher_patience"],
                      warmup=c["teacher_warmup"])
@@ -256,7 +256,7 @@ class TeacherStudent(TorchMethod):
             return metrics
 
         stage = Stage(name="student", modules={"student": student},
-                      optimizer=torch.optim.Adam(student.parameters(), lr=c["lr"]), batches=batches, step=step,
+                      optimizer=adam(student.parameters(), lr=c["lr"]), batches=batches, step=step,
                       validate=validate, selection="map", max_epochs=c["max_epochs"], patience=c["patience"],
                       warmup=c["warmup"], max_steps=c["student_steps"])
         summary = run.fit(stage)

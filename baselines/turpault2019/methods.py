@@ -20,7 +20,7 @@ import torch
 from wlbench.dataset.training_data import TrainingData
 from wlbench.errors import WlbenchError
 from wlbench.methods import ConfigSchema, Option
-from wlbench.training.fit import Stage
+from wlbench.training.fit import Stage, adam
 from wlbench.training.method import MAX_WIDTH, WIDTH, Run, TorchMethod
 from wlbench.training.sampling import batches
 from wlbench.training.validation import score_metrics
@@ -111,7 +111,7 @@ def _fit_classifier(run: Run, name: str, model: torch.nn.Module, x: torch.Tensor
         scores = run.batched(lambda xb: model(xb)[0], valid_x.numpy())
         return score_metrics(scores.numpy(), valid_y, run.config["threshold"])
 
-    stage = Stage(name=name, modules={name: model}, optimizer=torch.optim.Adam(model.parameters(), lr=lr),
+    stage = Stage(name=name, modules={name: model}, optimizer=adam(model.parameters(), lr=lr),
                   batches=lambda rng: batches(len(x), batch_size, rng), step=step, validate=validate,
                   selection="map", max_epochs=max_epochs, patience=patience, warmup=warmup, frozen=frozen or {})
     return run.fit(stage)
@@ -301,7 +301,7 @@ class SemiSupervisedTriplet(TorchMethod):
             return {"triplet_accuracy": plan_accuracy(emb, vplan), "triplet_loss": plan_loss(emb, vplan, c["margin"])}
 
         stage = Stage(name="embedding", modules={"embedder": e},
-                      optimizer=torch.optim.Adam(e.parameters(), lr=c["lr"]), batches=epoch_batches, step=step,
+                      optimizer=adam(e.parameters(), lr=c["lr"]), batches=epoch_batches, step=step,
                       validate=validate, selection="triplet_accuracy", max_epochs=c["max_epochs"],
                       patience=c["patience"], warmup=c["warmup"])
         return {**run.fit(stage), "epochs_detail": epochs}

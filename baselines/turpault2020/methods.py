@@ -13,7 +13,7 @@ import torch
 
 from wlbench.dataset.training_data import TrainingData
 from wlbench.methods import ConfigSchema, Option
-from wlbench.training.fit import Stage
+from wlbench.training.fit import Stage, adam
 from wlbench.training.method import MAX_WIDTH, WIDTH, Run, TorchMethod
 from wlbench.training.sampling import batches, episode, label_triplets
 from wlbench.training.validation import centroid_map, score_metrics
@@ -94,7 +94,7 @@ class Classifier(_Turpault):
             return score_metrics(s.numpy(), valid.labels, c["threshold"])
 
         stage = Stage(name="classifier", modules=modules,
-                      optimizer=torch.optim.Adam(list(e.parameters()) + list(g.parameters()), lr=c["lr"]),
+                      optimizer=adam(list(e.parameters()) + list(g.parameters()), lr=c["lr"]),
                       batches=lambda rng: batches(len(x), c["batch_size"], rng), step=step, validate=validate,
                       selection="map", max_epochs=c["max_epochs"], patience=c["patience"], warmup=c["warmup"])
         return [run.fit(stage)]
@@ -136,7 +136,7 @@ class _EmbeddingMethod(_Turpault):
 
             n_steps = self.steps_per_epoch(train, c)
             stage = Stage(name="embedding", modules={"embedder": e},
-                          optimizer=torch.optim.Adam(e.parameters(), lr=c["lr"]),
+                          optimizer=adam(e.parameters(), lr=c["lr"]),
                           batches=lambda rng: [self.sample(labels, c, rng) for _ in range(n_steps)],
                           step=lambda b: self.embedding_step(e, x, b, c, run.device), validate=validate,
                           selection="centroid_map", max_epochs=c["max_epochs"], patience=c["patience"],
@@ -162,7 +162,7 @@ class _EmbeddingMethod(_Turpault):
             return score_metrics(torch.sigmoid(g(ev)).cpu().numpy(), valid.labels, c["threshold"])
 
         stage = Stage(name="classifier", modules={"classifier": g},
-                      optimizer=torch.optim.Adam(g.parameters(), lr=c["classifier_lr"]),
+                      optimizer=adam(g.parameters(), lr=c["classifier_lr"]),
                       batches=lambda rng: batches(len(et), c["classifier_batch_size"], rng), step=step,
                       validate=validate, selection="map", max_epochs=c["classifier_max_epochs"],
                       patience=c["classifier_patience"], warmup=c["classifier_warmup"], frozen={"embedder": e})

@@ -86,6 +86,15 @@ class EarlyStopping:
         return improved, (epoch >= self.warmup and self.bad >= self.patience)
 
 
+def adam(params: Iterable[torch.nn.Parameter], *, lr: float) -> torch.optim.Adam:
+    """torch's Adam (betas 0.9 / 0.999, eps 1e-8, no weight decay) over ``params``, in its multi-tensor
+    (``foreach``) form on every device, the optimiser of every reference method. On CPU the multi-tensor
+    form runs the single-tensor form's per-tensor kernels in one call per operation instead of one per
+    parameter: the same updates bit for bit (tested), a quarter less time per step; on CUDA it is torch's
+    default."""
+    return torch.optim.Adam(params, lr=lr, foreach=True)
+
+
 @dataclasses.dataclass(kw_only=True)
 class Stage:
     """One optimisation stage of a method.
