@@ -212,6 +212,10 @@ def test_dropout_draws_a_seeded_mask_at_the_rate_and_scales_the_kept_values():
     assert abs((drop.train()(torch.ones(200, 300).t()) == 0).float().mean().item() - 0.2) < 0.01
     with pytest.raises(ValueError):
         Dropout(1.0)
+    with pytest.raises(ValueError):  # rounds to a threshold past the uniforms' range
+        Dropout(1 - 2**-18)
+    with pytest.raises(TypeError, match="floating-point"):
+        drop(torch.ones(4, dtype=torch.int64))
 
 
 def test_dropout_masks_are_those_of_the_reference_formulation_bit_for_bit():
@@ -266,6 +270,9 @@ def test_the_methods_adam_updates_as_the_single_tensor_form_bit_for_bit():
         weights[form] = [p.detach().clone() for p in net.parameters()]
     assert all(torch.equal(a.view(torch.int32), b.view(torch.int32))
                for a, b in zip(weights["multi-tensor"], weights["single-tensor"]))
+    shared = torch.nn.Linear(2, 2)
+    with pytest.raises(ValueError, match="listed twice"):  # the one case where the two forms differ
+        adam(list(shared.parameters()) * 2, lr=1e-3)
 
 
 def test_seeding_turns_off_the_nan_fill_of_deterministic_mode():

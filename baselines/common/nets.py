@@ -29,7 +29,8 @@ class Dropout(nn.Module):
     convolutions of the conv trunk (docs/performance.md). On CPU this module draws one 16-bit uniform per
     element with numpy's PCG64, seeded for each call by one draw from torch's global generator (so a run
     stays deterministic per seed: ``torch.manual_seed`` fixes every mask), and drops an element when its
-    uniform is below ``round(p * 65536)`` (an effective rate within 2^-17 of ``p``). The mask follows the
+    uniform is below ``round(p * 65536)`` (an effective rate within 2^-17 of ``p``; ``p`` must round below
+    65536 / 65536, so at most 1 - 2^-17). The mask follows the
     input's memory order (channels-last or contiguous). On other devices it is ``torch.nn.functional.dropout``.
 
     The uniforms are the 16-bit quarters of PCG64's 64-bit outputs, lowest first: the stream numpy's
@@ -41,14 +42,16 @@ class Dropout(nn.Module):
 
     def __init__(self, p: float) -> None:
         super().__init__()
-        if not 0.0 <= float(p) < 1.0:
-            raise ValueError(f"dropout rate must be in [0, 1), got {p}")
+        if not 0.0 <= float(p) < 1.0 or round(float(p) * 65536) >= 65536:
+            raise ValueError(f"dropout rate must be in [0, 1 - 2^-17), got {p}")
         self.p = float(p)
         self._below = round(self.p * 65536) - 32768  # drop threshold on the uniforms as int16
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or self.p == 0.0:
             return x
+        if not x.dtype.is_floating_point:
+            raise TypeError(f"dropout needs a floating-point input, got {x.dtype}")
         if x.device.type != "cpu":
             return F.dropout(x, self.p, True)
         if not (x.is_contiguous() or (x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last))):

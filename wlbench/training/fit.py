@@ -90,8 +90,11 @@ def adam(params: Iterable[torch.nn.Parameter], *, lr: float) -> torch.optim.Adam
     """torch's Adam (betas 0.9 / 0.999, eps 1e-8, no weight decay) over ``params``, in its multi-tensor
     (``foreach``) form on every device, the optimiser of every reference method. On CPU the multi-tensor
     form runs the single-tensor form's per-tensor kernels in one call per operation instead of one per
-    parameter: the same updates bit for bit (tested), a quarter less time per step; on CUDA it is torch's
-    default."""
+    parameter: the same updates bit for bit (tested), about a fifth less time per step; on CUDA it is torch's
+    default. A parameter listed twice is refused (ValueError): the two forms would update it differently."""
+    params = list(params)
+    if len({id(p) for p in params}) != len(params):
+        raise ValueError("a parameter is listed twice: give each parameter to the optimiser once")
     return torch.optim.Adam(params, lr=lr, foreach=True)
 
 
