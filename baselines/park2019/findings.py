@@ -31,7 +31,9 @@ from wlbench.experiments.findings import CLAIMS, HEADROOM, findings_table, judge
 from wlbench.experiments.statistics import t_interval
 
 GRIDS = ("park2019", "park2019-nogap", "park2019-tau")
-V3_TRI = "park2019-tri"  # grids v3: the tri-training rows at a converged budget
+# the tri-training grids whose claims are judged in their own table.md: v3 (at most 40 epochs per phase) and
+# v4 (park2019-converged: at most 100)
+TRI_GRIDS = ("park2019-tri", "park2019-converged")
 STRICT = 0.9  # the agreement threshold of park2019-tau.toml
 BASELINE, ADV_WHOLE, ADV_TIME = "park-baseline", "park-adv-whole", "park-adv-time"
 TRI, ADV_WHOLE_TRI, ADV_TIME_TRI = "park-tri", "park-adv-whole-tri", "park-adv-time-tri"
@@ -319,11 +321,12 @@ PSEUDO_LABELS_INTRO = ("Positives: (clip, class) entries of U pseudo-labelled po
                        "fall).\n\n")
 
 
-def render_v3(out: Path, table: dict[str, Any]) -> str:
-    """Markdown: the pseudo-label audits of the v3 tri-training grid's runs (its claims are in its table.md)."""
+def render_tri_grid(out: Path, grid: str, table: dict[str, Any]) -> str:
+    """Markdown: the pseudo-label audits of the runs of a tri-training grid of :data:`TRI_GRIDS` (its claims
+    are in its table.md)."""
     dataset = table["cells"][0]["dataset"]
-    return (f"## Pseudo-labels of the tri-training runs on {dataset} ({V3_TRI}; mean ±95 % t over seeds)\n\n"
-            f"The claims and their headroom are judged in {V3_TRI}/table.md. Phase 1 does not depend on the "
+    return (f"## Pseudo-labels of the tri-training runs on {dataset} ({grid}; mean ±95 % t over seeds)\n\n"
+            f"The claims and their headroom are judged in {grid}/table.md. Phase 1 does not depend on the "
             f"threshold: the runs of one seed share it, and the controls (tau pinned to 0.5) make the 0.5 cell's "
             f"pseudo-labels, which no-pseudo leaves out of phase 2 and oracle-pseudo replaces by the truth.\n\n"
             + PSEUDO_LABELS_INTRO + render_pseudo_labels(out, dataset))
@@ -331,20 +334,21 @@ def render_v3(out: Path, table: dict[str, Any]) -> str:
 
 def render(out: Path) -> str:
     """Markdown findings of the grids under ``out``: the v1 grids (``park2019``, with its no-gap and threshold
-    grids) as paired claims and pseudo-label audits; or, for the v3 tri-training grid (``park2019-tri``, whose
-    claims are judged in its own table.md), the pseudo-label audits of its runs."""
+    grids) as paired claims and pseudo-label audits; or, for a tri-training grid of :data:`TRI_GRIDS` (whose
+    claims are judged in its own table.md; the first found), the pseudo-label audits of its runs."""
     tables = {}
     for grid in GRIDS:
         path = out / grid / "table.json"
         if path.is_file():
             tables[grid] = json.loads(path.read_text(encoding="utf-8"))
-    v3 = out / V3_TRI / "table.json"
-    if "park2019" not in tables and v3.is_file():
-        return render_v3(out, json.loads(v3.read_text(encoding="utf-8")))
+    tri = [out / grid / "table.json" for grid in TRI_GRIDS]
     if "park2019" not in tables:
-        raise WlbenchError(f"neither {out / 'park2019' / 'table.json'} nor {v3} found",
+        for grid, path in zip(TRI_GRIDS, tri):
+            if path.is_file():
+                return render_tri_grid(out, grid, json.loads(path.read_text(encoding="utf-8")))
+        raise WlbenchError(f"neither {out / 'park2019' / 'table.json'} nor {' nor '.join(map(str, tri))} found",
                            hint=f"run `wlbench experiment baselines/experiments/park2019.toml --out {out}` (or "
-                                f"park2019-tri.toml) first")
+                                f"park2019-tri.toml or park2019-converged.toml) first")
     gap = tables["park2019"]["cells"][0]["dataset"]
     return ("## Claims of Park et al. (2019) as paired contrasts\n\n"
             + "Per-seed differences a - b in points of %, paired by seed; headroom rows first. A claim involving a "
