@@ -224,7 +224,7 @@ def test_training_throughput(benchmark, full_size, matmul_gflops, name, segment)
     benchmark.extra_info.update({"speedup": round(best["channels_last"] / best["before"], 2),
                                  "conv_gflops": round(gflops, 2), "matmul_gflops": round(matmul_gflops, 1),
                                  "layer_floor_examples_per_second": round(floor, 1),
-                                 "largest_ratio": round(floor / best["before"], 2)})
+                                 "floor_ratio": round(floor / best["before"], 2)})
     print(f"\n{name:<20} {segment:>5}: before {best['before']:7.1f}, contiguous {best['contiguous']:7.1f}, "
           f"channels_last {best['channels_last']:7.1f} examples/s = {best['channels_last'] / best['before']:.2f}x; "
           f"conv {gflops:5.1f} GFLOP/s = {gflops / matmul_gflops:.0%} of the one-thread matmul "
