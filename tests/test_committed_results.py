@@ -33,6 +33,7 @@ TABLES = [
     ("park2019-converged", "park2019-v4", "park2019/park2019-converged/table"),
     ("park2019-sonly", "park2019-sonly", "park2019/park2019-sonly/table"),
     ("park2019-sonly-replication", "park2019-sonly", "park2019/park2019-sonly-replication/table"),
+    ("park2019-sonly-converged", "park2019-sonly-v4", "park2019/park2019-sonly-converged/table"),
     ("turpault2019-passes", "turpault2019-passes", "turpault2019-passes/table"),
     ("turpault2019-short", "turpault2019-short", "turpault2019-short/table"),
     ("turpault2020-200ms", "turpault2020", "turpault2020-200ms/table"),
