@@ -30,6 +30,7 @@ TABLES = [
     ("park2019-gap", "park2019-v3", "park2019/park2019-gap/table"),
     ("park2019-tri", "park2019-v3", "park2019/park2019-tri/table"),
     ("park2019-adv", "park2019-v3", "park2019/park2019-adv/table"),
+    ("park2019-gap-converged", "park2019-gap-v4", "park2019/park2019-gap-converged/table"),
     ("park2019-converged", "park2019-v4", "park2019/park2019-converged/table"),
     ("park2019-sonly", "park2019-sonly", "park2019/park2019-sonly/table"),
     ("park2019-sonly-replication", "park2019-sonly", "park2019/park2019-sonly-replication/table"),
