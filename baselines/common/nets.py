@@ -34,8 +34,8 @@ class Dropout(nn.Module):
     input's memory order (channels-last or contiguous). On other devices it is ``torch.nn.functional.dropout``.
 
     The uniforms are the 16-bit quarters of PCG64's 64-bit outputs, lowest first: the stream numpy's
-    ``Generator.integers(0, 65536, n, dtype=uint16)`` returns, read four to a draw (``random_raw`` as little-endian words); the mask
-    (``0`` or the scale, in the input's dtype) is built in numpy, whose comparison and conversion cost a
+    ``Generator.integers(0, 65536, n, dtype=uint16)`` returns, read four to a draw (``random_raw`` as
+    little-endian words); the mask (``0`` or the scale, in the input's dtype) is built in numpy, whose comparison and conversion cost a
     fraction of torch's on a boolean tensor. Masks and outputs are bit-identical to the formulation
     ``x * (uniforms >= threshold).to(dtype).mul_(scale)`` (tested).
     """
